@@ -1,0 +1,13 @@
+//! The pure core of Verdict: domain values and statistics.
+//!
+//! Nothing here knows about HTTP, SQL or files; adapters translate their
+//! bytes into these types and the store persists them.
+
+pub mod outcome;
+pub mod slug;
+pub mod stats;
+pub mod upload;
+
+pub use outcome::{Outcome, RunResult};
+pub use slug::SuiteSlug;
+pub use upload::{ExecutionRecord, FailureDetail, RunEnv, TagMap, TagError, Upload, MAX_RESULTS_PER_UPLOAD};

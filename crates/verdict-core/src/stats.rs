@@ -1,0 +1,82 @@
+//! Statistics over plain numbers.
+
+use serde::Serialize;
+
+/// A proportion with its Wilson score interval, so that 1/1 and 990/1000 are
+/// not presented as the same claim.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Proportion {
+    pub successes: u64,
+    pub trials: u64,
+    pub rate: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// z for a two-sided 95% interval.
+const Z95: f64 = 1.959_963_984_540_054;
+
+/// Passed / (passed + failed) with its 95% Wilson interval; `None` when the
+/// test has no passed or failed execution (reliability is undefined then).
+pub fn reliability(passed: u64, failed: u64) -> Option<Proportion> {
+    wilson(passed, passed + failed, Z95)
+}
+
+pub fn wilson(successes: u64, trials: u64, z: f64) -> Option<Proportion> {
+    if trials == 0 || successes > trials {
+        return None;
+    }
+    let n = trials as f64;
+    let p = successes as f64 / n;
+    let z2 = z * z;
+    let denom = 1.0 + z2 / n;
+    let centre = (p + z2 / (2.0 * n)) / denom;
+    let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denom;
+    Some(Proportion { successes, trials, rate: p, low: (centre - half).max(0.0), high: (centre + half).min(1.0) })
+}
+
+/// The q-quantile (0..=1) of values by linear interpolation between closest
+/// ranks (numpy's default); `None` for no values. Sorts in place.
+pub fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let pos = q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    Some(values[lo] + (values[hi] - values[lo]) * (pos - lo as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-4
+    }
+
+    #[test]
+    fn wilson_matches_reference_values() {
+        // Reference: statsmodels proportion_confint(8, 10, method="wilson")
+        let p = reliability(8, 2).unwrap();
+        assert!(close(p.rate, 0.8));
+        assert!(close(p.low, 0.4902), "{p:?}");
+        assert!(close(p.high, 0.9433), "{p:?}");
+        // 1/1 is a much weaker claim than 990/1000.
+        let one = reliability(1, 0).unwrap();
+        let many = reliability(990, 10).unwrap();
+        assert!(one.low < 0.25 && many.low > 0.98, "{one:?} {many:?}");
+        assert!(reliability(0, 0).is_none());
+    }
+
+    #[test]
+    fn quantiles_interpolate() {
+        let mut v = vec![4.0, 1.0, 3.0, 2.0];
+        assert_eq!(quantile(&mut v, 0.5), Some(2.5));
+        assert_eq!(quantile(&mut v, 0.0), Some(1.0));
+        assert_eq!(quantile(&mut v, 1.0), Some(4.0));
+        assert!(close(quantile(&mut v, 0.95).unwrap(), 3.85));
+        assert_eq!(quantile(&mut [], 0.5), None);
+    }
+}

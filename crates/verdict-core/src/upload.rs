@@ -1,0 +1,252 @@
+//! What one upload carries once an adapter has parsed it, whatever its wire format.
+
+use crate::outcome::Outcome;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Buildkite's documented per-request ceiling; larger uploads are refused whole.
+pub const MAX_RESULTS_PER_UPLOAD: usize = 5000;
+const MAX_TAGS: usize = 10;
+
+pub type TagMap = BTreeMap<String, String>;
+
+/// The CI context of a run. Only `key` is required: uploads that share it merge
+/// into one run of the suite.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunEnv {
+    pub key: String,
+    pub ci: Option<String>,
+    pub url: Option<String>,
+    pub branch: Option<String>,
+    pub commit_sha: Option<String>,
+    pub number: Option<String>,
+    pub job_id: Option<String>,
+    pub message: Option<String>,
+    /// Keys we do not model (collector, version, test_runner, ...), kept as sent.
+    pub extra: BTreeMap<String, String>,
+}
+
+impl RunEnv {
+    /// Build from loose string pairs, accepting `CI` or `ci` for the CI name.
+    /// Empty values count as absent.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Result<Self, String>
+    where
+        I: IntoIterator<Item = (K, Option<V>)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let mut env = RunEnv::default();
+        let mut key = None;
+        for (k, v) in pairs {
+            let k: String = k.into();
+            let Some(v) = v.map(Into::into).filter(|v: &String| !v.is_empty()) else { continue };
+            match k.as_str() {
+                "key" => key = Some(v),
+                "CI" | "ci" => env.ci = Some(v),
+                "url" => env.url = Some(v),
+                "branch" => env.branch = Some(v),
+                "commit_sha" => env.commit_sha = Some(v),
+                "number" => env.number = Some(v),
+                "job_id" => env.job_id = Some(v),
+                "message" => env.message = Some(v),
+                _ => {
+                    env.extra.insert(k, v);
+                }
+            }
+        }
+        env.key = key.ok_or("run_env[key] is required: it names the run that uploads with the same key merge into")?;
+        if env.key.len() > 255 {
+            return Err("run_env[key] is longer than 255 bytes".into());
+        }
+        Ok(env)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FailureDetail {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expanded: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backtrace: Vec<String>,
+}
+
+/// One result of one test in one upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    pub scope: String,
+    pub name: String,
+    pub file_name: Option<String>,
+    pub location: Option<String>,
+    pub outcome: Outcome,
+    /// Seconds; the only timing comparable across clients.
+    pub duration: Option<f64>,
+    pub failure_reason: Option<String>,
+    pub failure_expanded: Vec<FailureDetail>,
+    /// 0 for the first attempt, 1.. for reruns (JUnit flakyFailure / rerunFailure).
+    pub attempt: u32,
+    pub tags: TagMap,
+    /// Buildkite spans (`history.children`), kept verbatim.
+    pub spans: Option<serde_json::Value>,
+    pub properties: TagMap,
+    pub system_out: Option<String>,
+    pub system_err: Option<String>,
+}
+
+impl ExecutionRecord {
+    pub fn new(scope: impl Into<String>, name: impl Into<String>, outcome: Outcome) -> Self {
+        Self {
+            scope: scope.into(),
+            name: name.into(),
+            file_name: None,
+            location: None,
+            outcome,
+            duration: None,
+            failure_reason: None,
+            failure_expanded: Vec::new(),
+            attempt: 0,
+            tags: TagMap::new(),
+            spans: None,
+            properties: TagMap::new(),
+            system_out: None,
+            system_err: None,
+        }
+    }
+
+    /// Why this record cannot be stored, if it cannot.
+    pub fn problem(&self) -> Option<String> {
+        if self.name.trim().is_empty() {
+            return Some("a result has no name".into());
+        }
+        if self.name.len() > 4096 || self.scope.len() > 4096 {
+            return Some(format!("result {:?}: scope or name longer than 4096 bytes", truncate(&self.name, 80)));
+        }
+        if let Some(d) = self.duration {
+            if !d.is_finite() || d < 0.0 {
+                return Some(format!("result {:?}: duration {d} is not a non-negative number", self.name));
+            }
+        }
+        validate_tags(&self.tags).err().map(|e| format!("result {:?}: {e}", self.name))
+    }
+}
+
+/// A parsed upload, ready for the writer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    pub format: String,
+    pub run_env: RunEnv,
+    pub tags: TagMap,
+    pub executions: Vec<ExecutionRecord>,
+    /// Why each record that will not be stored was dropped.
+    pub skipped: Vec<String>,
+}
+
+impl Upload {
+    /// Move records that cannot be stored into `skipped`, as Buildkite does.
+    pub fn drop_invalid_records(&mut self) {
+        let mut kept = Vec::with_capacity(self.executions.len());
+        for e in self.executions.drain(..) {
+            match e.problem() {
+                Some(why) => self.skipped.push(why),
+                None => kept.push(e),
+            }
+        }
+        self.executions = kept;
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct TagError(pub String);
+
+/// Buildkite's tag rules: at most 10; keys start with a letter, then letters,
+/// digits, `_`, `.` or `-`, under 64 bytes, not `mut`/`mut.*`, and no key a
+/// dot-prefix of another; values not blank and under 128 bytes.
+pub fn validate_tags(tags: &TagMap) -> Result<(), TagError> {
+    if tags.len() > MAX_TAGS {
+        return Err(TagError(format!("{} tags given, at most {MAX_TAGS} are allowed", tags.len())));
+    }
+    for (k, v) in tags {
+        let key_ok = k.len() < 64
+            && k.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+            && k.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        if !key_ok {
+            return Err(TagError(format!("tag key {:?} is invalid: start with a letter, then letters, digits, '_', '.' or '-', under 64 bytes", truncate(k, 80))));
+        }
+        if k == "mut" || k.starts_with("mut.") {
+            return Err(TagError(format!("tag key {k:?} is reserved")));
+        }
+        if v.trim().is_empty() || v.len() >= 128 {
+            return Err(TagError(format!("tag {k:?} needs a value that is not blank and under 128 bytes")));
+        }
+        let prefix = format!("{k}.");
+        if let Some((other, _)) = tags.range(prefix.clone()..).next().filter(|(o, _)| o.starts_with(&prefix)) {
+            return Err(TagError(format!("tag key {k:?} is a prefix of {other:?}")));
+        }
+    }
+    Ok(())
+}
+
+pub fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> TagMap {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn run_env_needs_a_key_and_reads_either_ci_spelling() {
+        let env = RunEnv::from_pairs([("ci", Some("github_actions")), ("key", Some("k1")), ("collector", Some("js"))]).unwrap();
+        assert_eq!(env.ci.as_deref(), Some("github_actions"));
+        assert_eq!(env.extra.get("collector").map(String::as_str), Some("js"));
+        assert!(RunEnv::from_pairs([("CI", None::<&str>), ("key", Some(""))]).unwrap_err().contains("run_env[key]"));
+    }
+
+    #[test]
+    fn tag_rules() {
+        assert!(validate_tags(&tags(&[("team", "web"), ("ci.worker.id", "7")])).is_ok());
+        assert!(validate_tags(&tags(&[("1team", "web")])).is_err());
+        assert!(validate_tags(&tags(&[("mut.x", "web")])).is_err());
+        assert!(validate_tags(&tags(&[("team", " ")])).is_err());
+        assert!(validate_tags(&tags(&[("a", "1"), ("a.b", "2")])).is_err());
+        let many: TagMap = (0..11).map(|i| (format!("k{i}"), "v".to_string())).collect();
+        assert!(validate_tags(&many).is_err());
+    }
+
+    #[test]
+    fn invalid_records_are_moved_to_skipped() {
+        let mut good = ExecutionRecord::new("s", "ok", Outcome::Passed);
+        good.duration = Some(0.5);
+        let mut negative = ExecutionRecord::new("s", "neg", Outcome::Passed);
+        negative.duration = Some(-1.0);
+        let nameless = ExecutionRecord::new("s", " ", Outcome::Passed);
+        let mut up = Upload {
+            format: "json".into(),
+            run_env: RunEnv { key: "k".into(), ..Default::default() },
+            tags: TagMap::new(),
+            executions: vec![good, negative, nameless],
+            skipped: vec![],
+        };
+        up.drop_invalid_records();
+        assert_eq!(up.executions.len(), 1);
+        assert_eq!(up.skipped.len(), 2);
+        assert!(up.skipped[0].contains("neg"), "{:?}", up.skipped);
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}

@@ -1,0 +1,8 @@
+//! Parsers for the wire formats results arrive in. Bytes in, core values out;
+//! no HTTP, no SQL.
+
+pub mod buildkite;
+mod error;
+pub mod junit;
+
+pub use error::FormatError;
