@@ -62,6 +62,25 @@ impl RunEnv {
     }
 }
 
+impl RunEnv {
+    fn for_each_text(&mut self, f: impl Fn(&mut String)) {
+        f(&mut self.key);
+        for s in [&mut self.ci, &mut self.url, &mut self.branch, &mut self.commit_sha, &mut self.number, &mut self.job_id, &mut self.message]
+            .into_iter()
+            .flatten()
+        {
+            f(s);
+        }
+        self.extra.values_mut().for_each(f);
+    }
+}
+
+fn replace_nul(s: &mut String) {
+    if s.contains('\0') {
+        *s = s.replace('\0', "\u{fffd}");
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FailureDetail {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -112,6 +131,27 @@ impl ExecutionRecord {
         }
     }
 
+    fn replace_nul(&mut self) {
+        for s in [&mut self.scope, &mut self.name] {
+            replace_nul(s);
+        }
+        for s in [&mut self.file_name, &mut self.location, &mut self.failure_reason, &mut self.system_out, &mut self.system_err]
+            .into_iter()
+            .flatten()
+        {
+            replace_nul(s);
+        }
+        for d in &mut self.failure_expanded {
+            d.expanded.iter_mut().chain(d.backtrace.iter_mut()).for_each(replace_nul);
+        }
+        self.properties.values_mut().for_each(replace_nul);
+        if let Some(spans) = &mut self.spans {
+            if spans.to_string().contains("\\u0000") {
+                *spans = serde_json::from_str(&spans.to_string().replace("\\u0000", "\\ufffd")).unwrap_or_default();
+            }
+        }
+    }
+
     /// Why this record cannot be stored, if it cannot.
     pub fn problem(&self) -> Option<String> {
         if self.name.trim().is_empty() {
@@ -142,15 +182,21 @@ pub struct Upload {
 
 impl Upload {
     /// Move records that cannot be stored into `skipped`, as Buildkite does.
+    /// NUL characters are replaced everywhere: PostgreSQL cannot store them
+    /// in text, and both stores must keep the same thing.
     pub fn drop_invalid_records(&mut self) {
         let mut kept = Vec::with_capacity(self.executions.len());
-        for e in self.executions.drain(..) {
+        for mut e in self.executions.drain(..) {
             match e.problem() {
                 Some(why) => self.skipped.push(why),
-                None => kept.push(e),
+                None => {
+                    e.replace_nul();
+                    kept.push(e);
+                }
             }
         }
         self.executions = kept;
+        self.run_env.for_each_text(replace_nul);
     }
 }
 
@@ -242,6 +288,25 @@ mod tests {
         assert_eq!(up.executions.len(), 1);
         assert_eq!(up.skipped.len(), 2);
         assert!(up.skipped[0].contains("neg"), "{:?}", up.skipped);
+    }
+
+    #[test]
+    fn nul_characters_are_replaced() {
+        let mut e = ExecutionRecord::new("s\0", "n", Outcome::Failed);
+        e.failure_reason = Some("bad\0byte".into());
+        e.spans = Some(serde_json::json!([{"detail": {"content": "a\u{0}b"}}]));
+        let mut up = Upload {
+            format: "json".into(),
+            run_env: RunEnv { key: "k\0".into(), ..Default::default() },
+            tags: TagMap::new(),
+            executions: vec![e],
+            skipped: vec![],
+        };
+        up.drop_invalid_records();
+        let e = &up.executions[0];
+        assert_eq!((e.scope.as_str(), e.failure_reason.as_deref()), ("s\u{fffd}", Some("bad\u{fffd}byte")));
+        assert_eq!(e.spans.as_ref().unwrap()[0]["detail"]["content"], "a\u{fffd}b");
+        assert_eq!(up.run_env.key, "k\u{fffd}");
     }
 
     #[test]

@@ -1,14 +1,14 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Persistence for Verdict: the `Store` trait and its SQLite (default) and
+//! PostgreSQL implementations. No SQL lives outside this crate.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+mod error;
+pub mod plan;
+pub mod postgres;
+pub mod sqlite;
+mod store;
+pub mod token;
+pub mod views;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use error::StoreError;
+pub use store::{open, Page, RunFilter, Store, TestFilter};
+pub use views::*;

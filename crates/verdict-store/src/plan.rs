@@ -1,0 +1,170 @@
+//! What one upload changes, computed before any SQL so that both backends
+//! write exactly the same rows.
+
+use std::collections::HashMap;
+use verdict_core::{ExecutionRecord, Outcome, RunResult, Upload};
+
+/// One distinct test of the upload, with the file and location last seen.
+#[derive(Debug, Clone)]
+pub struct TestKey<'a> {
+    pub scope: &'a str,
+    pub name: &'a str,
+    pub file_name: Option<&'a str>,
+    pub location: Option<&'a str>,
+}
+
+/// Counts to add to one (test, branch, day) rollup row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RollupDelta {
+    pub counts: [i64; 5],
+    pub flaky: i64,
+    pub duration_sum: f64,
+    pub duration_count: i64,
+}
+
+pub struct WritePlan<'a> {
+    /// Distinct tests, sorted by (scope, name) so that concurrent writers lock
+    /// rows in one order.
+    pub tests: Vec<TestKey<'a>>,
+    /// For each execution, its index in `tests`.
+    pub test_of: Vec<usize>,
+    /// Per index in `tests`.
+    pub rollups: Vec<RollupDelta>,
+    pub result: RunResult,
+}
+
+impl<'a> WritePlan<'a> {
+    pub fn new(upload: &'a Upload) -> Self {
+        let mut index: HashMap<(&str, &str), usize> = HashMap::with_capacity(upload.executions.len());
+        let mut tests: Vec<TestKey<'a>> = Vec::new();
+        let mut first_index = Vec::with_capacity(upload.executions.len());
+        for e in &upload.executions {
+            let i = *index.entry((e.scope.as_str(), e.name.as_str())).or_insert_with(|| {
+                tests.push(TestKey { scope: &e.scope, name: &e.name, file_name: None, location: None });
+                tests.len() - 1
+            });
+            let t = &mut tests[i];
+            t.file_name = e.file_name.as_deref().or(t.file_name);
+            t.location = e.location.as_deref().or(t.location);
+            first_index.push(i);
+        }
+        // Sort and remap.
+        let mut order: Vec<usize> = (0..tests.len()).collect();
+        order.sort_by(|&a, &b| (tests[a].scope, tests[a].name).cmp(&(tests[b].scope, tests[b].name)));
+        let mut new_pos = vec![0; tests.len()];
+        for (pos, &old) in order.iter().enumerate() {
+            new_pos[old] = pos;
+        }
+        let sorted: Vec<TestKey<'a>> = order.iter().map(|&old| tests[old].clone()).collect();
+        let test_of: Vec<usize> = first_index.into_iter().map(|i| new_pos[i]).collect();
+
+        let mut rollups = vec![RollupDelta::default(); sorted.len()];
+        let mut seen = vec![(false, false); sorted.len()];
+        for (e, &t) in upload.executions.iter().zip(&test_of) {
+            add(&mut rollups[t], e);
+            match e.outcome {
+                Outcome::Passed => seen[t].0 = true,
+                Outcome::Failed => seen[t].1 = true,
+                _ => {}
+            }
+        }
+        for (r, (passed, failed)) in rollups.iter_mut().zip(seen) {
+            // A test that both passed and failed in one upload is a flake of the run.
+            r.flaky = i64::from(passed && failed);
+        }
+        let result = RunResult::Pending.after(upload.executions.iter().map(|e| e.outcome));
+        WritePlan { tests: sorted, test_of, rollups, result }
+    }
+}
+
+fn add(r: &mut RollupDelta, e: &ExecutionRecord) {
+    r.counts[e.outcome.code() as usize] += 1;
+    if let Some(d) = e.duration {
+        r.duration_sum += d;
+        r.duration_count += 1;
+    }
+}
+
+/// Days since the Unix epoch, the rollup bucket.
+pub fn day_of(ms: i64) -> i64 {
+    ms.div_euclid(86_400_000)
+}
+
+/// The first rollup day and first millisecond inside a `days` window
+/// ending today (0 = all time).
+pub fn window_start(days: u32) -> (i64, i64) {
+    if days == 0 {
+        return (i64::MIN, i64::MIN);
+    }
+    let first_day = day_of(chrono::Utc::now().timestamp_millis()) - i64::from(days) + 1;
+    (first_day, first_day * 86_400_000)
+}
+
+/// Everything of an execution that is read rarely, as one JSON document.
+pub fn detail_json(e: &ExecutionRecord) -> Option<String> {
+    let mut m = serde_json::Map::new();
+    if !e.failure_expanded.is_empty() {
+        m.insert("failure_expanded".into(), serde_json::to_value(&e.failure_expanded).unwrap_or_default());
+    }
+    if let Some(s) = &e.spans {
+        m.insert("spans".into(), s.clone());
+    }
+    if !e.properties.is_empty() {
+        m.insert("properties".into(), serde_json::to_value(&e.properties).unwrap_or_default());
+    }
+    if let Some(s) = &e.system_out {
+        m.insert("system_out".into(), s.clone().into());
+    }
+    if let Some(s) = &e.system_err {
+        m.insert("system_err".into(), s.clone().into());
+    }
+    (!m.is_empty()).then(|| serde_json::Value::Object(m).to_string())
+}
+
+pub fn tags_json(tags: &verdict_core::TagMap) -> Option<String> {
+    (!tags.is_empty()).then(|| serde_json::to_string(tags).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use verdict_core::{RunEnv, TagMap};
+
+    fn exec(scope: &str, name: &str, o: Outcome, d: Option<f64>) -> ExecutionRecord {
+        let mut e = ExecutionRecord::new(scope, name, o);
+        e.duration = d;
+        e
+    }
+
+    #[test]
+    fn plan_dedupes_sorts_and_counts_flakes() {
+        let up = Upload {
+            format: "junit".into(),
+            run_env: RunEnv { key: "k".into(), ..Default::default() },
+            tags: TagMap::new(),
+            executions: vec![
+                exec("b", "t", Outcome::Failed, Some(1.0)),
+                exec("a", "t", Outcome::Passed, Some(2.0)),
+                exec("b", "t", Outcome::Passed, None),
+                exec("a", "u", Outcome::Skipped, Some(0.5)),
+            ],
+            skipped: vec![],
+        };
+        let plan = WritePlan::new(&up);
+        let names: Vec<_> = plan.tests.iter().map(|t| (t.scope, t.name)).collect();
+        assert_eq!(names, vec![("a", "t"), ("a", "u"), ("b", "t")]);
+        assert_eq!(plan.test_of, vec![2, 0, 2, 1]);
+        assert_eq!(plan.rollups[2].counts, [1, 1, 0, 0, 0]);
+        assert_eq!(plan.rollups[2].flaky, 1);
+        assert_eq!((plan.rollups[2].duration_sum, plan.rollups[2].duration_count), (1.0, 1));
+        assert_eq!(plan.rollups[0].flaky, 0);
+        assert_eq!(plan.result, RunResult::Failed);
+    }
+
+    #[test]
+    fn days_are_utc_buckets() {
+        assert_eq!(day_of(0), 0);
+        assert_eq!(day_of(86_400_000 - 1), 0);
+        assert_eq!(day_of(-1), -1);
+    }
+}

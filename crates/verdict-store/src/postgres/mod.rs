@@ -1,0 +1,135 @@
+//! PostgreSQL, for teams that run several stateless `verdict serve` nodes
+//! against one database.
+
+mod reads;
+mod writes;
+
+use crate::error::StoreError;
+use crate::store::{Page, RunFilter, Store, TestFilter};
+use crate::views::*;
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+use verdict_core::{Outcome, Upload};
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+/// Serialises migrations of nodes that start at the same time.
+const MIGRATION_LOCK: i64 = 0x7665_7264_6963_74;
+
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError::Database(format!("invalid database URL: {e}")))?;
+        Self::connect_with(config).await
+    }
+
+    /// Connect with every table inside `schema` (created if missing): one
+    /// database can hold several independent Verdict stores, as tests do.
+    pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self, StoreError> {
+        if !schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            return Err(StoreError::Database(format!("invalid schema name {schema:?}")));
+        }
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError::Database(format!("invalid database URL: {e}")))?;
+        let (client, conn) = config.connect(NoTls).await?;
+        tokio::spawn(conn);
+        client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await?;
+        config.options(format!("-c search_path={schema}"));
+        Self::connect_with(config).await
+    }
+
+    async fn connect_with(config: tokio_postgres::Config) -> Result<Self, StoreError> {
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(16)
+            .build()
+            .map_err(|e| StoreError::Database(format!("connection pool: {e}")))?;
+        let store = PgStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .await?;
+        let current: i64 = tx.query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[]).await?.get(0);
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+            tx.batch_execute(sql).await?;
+            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", &[version, &now_ms()]).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn create_suite(&self, suite: NewSuite) -> Result<Suite, StoreError> {
+        writes::create_suite(&**self.client().await?, &suite).await
+    }
+
+    async fn suites(&self) -> Result<Vec<Suite>, StoreError> {
+        reads::suites(&**self.client().await?).await
+    }
+
+    async fn suite_by_slug(&self, slug: &str) -> Result<Option<Suite>, StoreError> {
+        reads::suite_where(&**self.client().await?, "slug", slug).await
+    }
+
+    async fn suite_by_token_hash(&self, token_hash: &str) -> Result<Option<Suite>, StoreError> {
+        reads::suite_where(&**self.client().await?, "token_hash", token_hash).await
+    }
+
+    async fn set_token_hash(&self, slug: &str, token_hash: &str) -> Result<(), StoreError> {
+        writes::set_token_hash(&**self.client().await?, slug, token_hash).await
+    }
+
+    async fn write_upload(&self, suite_id: i64, upload: Upload) -> Result<UploadReceipt, StoreError> {
+        let mut pooled = self.client().await?;
+        let client: &mut tokio_postgres::Client = &mut pooled;
+        writes::upload(client, suite_id, &upload).await
+    }
+
+    async fn runs(&self, suite_id: i64, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
+        reads::runs(&**self.client().await?, suite_id, filter).await
+    }
+
+    async fn run(&self, run_id: i64) -> Result<Option<RunDetail>, StoreError> {
+        reads::run(&**self.client().await?, run_id).await
+    }
+
+    async fn run_executions(&self, run_id: i64, result: Option<Outcome>, page: Page) -> Result<Vec<Execution>, StoreError> {
+        reads::run_executions(&**self.client().await?, run_id, result, page).await
+    }
+
+    async fn tests(&self, suite_id: i64, filter: &TestFilter) -> Result<Vec<TestStats>, StoreError> {
+        reads::tests(&**self.client().await?, suite_id, filter).await
+    }
+
+    async fn test(&self, test_id: i64) -> Result<Option<Test>, StoreError> {
+        reads::test(&**self.client().await?, test_id).await
+    }
+
+    async fn test_history(&self, test_id: i64, page: Page) -> Result<Vec<HistoryEntry>, StoreError> {
+        reads::test_history(&**self.client().await?, test_id, page).await
+    }
+}

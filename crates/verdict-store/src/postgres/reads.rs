@@ -1,0 +1,205 @@
+use crate::error::StoreError;
+use crate::plan::window_start;
+use crate::store::{Page, RunFilter, TestFilter};
+use crate::views::*;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row};
+use verdict_core::Outcome;
+
+const SUITE_COLS: &str = "id, slug, name, default_branch, created_at";
+const RUN_COLS: &str = "id, suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env, state, result, uploads, created_at, updated_at";
+const TEST_COLS: &str = "t.id, t.suite_id, t.scope, t.name, t.file_name, t.location, t.first_seen, t.last_seen";
+
+fn suite_row(r: &Row) -> Suite {
+    Suite { id: r.get(0), slug: r.get(1), name: r.get(2), default_branch: r.get(3), created_at: ms_to_time(r.get(4)) }
+}
+
+fn run_row(r: &Row) -> Run {
+    Run {
+        id: r.get(0),
+        suite_id: r.get(1),
+        key: r.get(2),
+        ci: r.get(3),
+        url: r.get(4),
+        branch: r.get(5),
+        commit_sha: r.get(6),
+        number: r.get(7),
+        job_id: r.get(8),
+        message: r.get(9),
+        env: string_map(r.get(10)),
+        state: r.get(11),
+        result: r.get(12),
+        uploads: r.get(13),
+        created_at: ms_to_time(r.get(14)),
+        updated_at: ms_to_time(r.get(15)),
+    }
+}
+
+fn test_row(r: &Row) -> Test {
+    Test {
+        id: r.get(0),
+        suite_id: r.get(1),
+        scope: r.get(2),
+        name: r.get(3),
+        file_name: r.get(4),
+        location: r.get(5),
+        first_seen: ms_to_time(r.get(6)),
+        last_seen: ms_to_time(r.get(7)),
+    }
+}
+
+fn outcome(code: i16) -> Outcome {
+    Outcome::from_code(code.into()).unwrap_or(Outcome::Unknown)
+}
+
+pub(super) async fn suites(c: &Client) -> Result<Vec<Suite>, StoreError> {
+    let rows = c.query(&format!("SELECT {SUITE_COLS} FROM suites ORDER BY slug"), &[]).await?;
+    Ok(rows.iter().map(suite_row).collect())
+}
+
+/// `column` is one of our own column names, never user input.
+pub(super) async fn suite_where(c: &Client, column: &'static str, value: &str) -> Result<Option<Suite>, StoreError> {
+    let row = c.query_opt(&format!("SELECT {SUITE_COLS} FROM suites WHERE {column} = $1"), &[&value]).await?;
+    Ok(row.as_ref().map(suite_row))
+}
+
+pub(super) async fn runs(c: &Client, suite_id: i64, f: &RunFilter) -> Result<Vec<Run>, StoreError> {
+    let result = f.result.map(|r| r.as_str());
+    let (limit, offset) = (f.page.limit(), f.page.offset());
+    let args: [&(dyn ToSql + Sync); 6] = [&suite_id, &f.branch, &f.commit_sha, &result, &limit, &offset];
+    let rows = c
+        .query(
+            &format!(
+                "SELECT {RUN_COLS} FROM runs WHERE suite_id = $1
+                 AND ($2::text IS NULL OR branch = $2) AND ($3::text IS NULL OR commit_sha = $3) AND ($4::text IS NULL OR result = $4)
+                 ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6"
+            ),
+            &args,
+        )
+        .await?;
+    Ok(rows.iter().map(run_row).collect())
+}
+
+pub(super) async fn run(c: &Client, run_id: i64) -> Result<Option<RunDetail>, StoreError> {
+    let Some(row) = c.query_opt(&format!("SELECT {RUN_COLS} FROM runs WHERE id = $1"), &[&run_id]).await? else {
+        return Ok(None);
+    };
+    let run = run_row(&row);
+    let mut counts = Counts::default();
+    for r in c.query("SELECT outcome, count(*) FROM executions WHERE run_id = $1 GROUP BY outcome", &[&run_id]).await? {
+        counts.add(outcome(r.get(0)), r.get(1));
+    }
+    let flaky: i64 = c
+        .query_one(
+            "SELECT count(*) FROM (SELECT test_id FROM executions WHERE run_id = $1 GROUP BY test_id
+             HAVING count(*) FILTER (WHERE outcome = 0) > 0 AND count(*) FILTER (WHERE outcome = 1) > 0) f",
+            &[&run_id],
+        )
+        .await?
+        .get(0);
+    Ok(Some(RunDetail { run, total: counts.total(), counts, flaky }))
+}
+
+pub(super) async fn run_executions(c: &Client, run_id: i64, result: Option<Outcome>, page: Page) -> Result<Vec<Execution>, StoreError> {
+    let code = result.map(|o| o.code());
+    let rows = c
+        .query(
+            "SELECT e.id, e.run_id, e.test_id, t.scope, t.name, t.file_name, t.location, e.outcome, e.duration, e.attempt,
+                    e.failure_reason, e.detail, e.tags, e.created_at
+             FROM executions e JOIN tests t ON t.id = e.test_id
+             WHERE e.run_id = $1 AND ($2::smallint IS NULL OR e.outcome = $2)
+             ORDER BY e.id LIMIT $3 OFFSET $4",
+            &[&run_id, &code, &page.limit(), &page.offset()],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Execution {
+            id: r.get(0),
+            run_id: r.get(1),
+            test_id: r.get(2),
+            scope: r.get(3),
+            name: r.get(4),
+            file_name: r.get(5),
+            location: r.get(6),
+            result: outcome(r.get(7)),
+            duration: r.get(8),
+            attempt: i64::from(r.get::<_, i32>(9)),
+            failure_reason: r.get(10),
+            detail: r.get::<_, Option<String>>(11).and_then(|s| serde_json::from_str(&s).ok()),
+            tags: string_map(r.get(12)),
+            created_at: ms_to_time(r.get(13)),
+        })
+        .collect())
+}
+
+pub(super) async fn tests(c: &Client, suite_id: i64, f: &TestFilter) -> Result<Vec<TestStats>, StoreError> {
+    let (first_day, first_ms) = window_start(f.days);
+    let rows = c
+        .query(
+            &format!(
+                "SELECT {TEST_COLS}, coalesce(sum(r.passed), 0)::bigint, coalesce(sum(r.failed), 0)::bigint,
+                        coalesce(sum(r.skipped), 0)::bigint, coalesce(sum(r.pending), 0)::bigint,
+                        coalesce(sum(r.unknown), 0)::bigint, coalesce(sum(r.flaky), 0)::bigint
+                 FROM tests t LEFT JOIN rollups r ON r.test_id = t.id AND r.day >= $2 AND ($3::text IS NULL OR r.branch = $3)
+                 WHERE t.suite_id = $1
+                 GROUP BY t.id ORDER BY t.scope, t.name LIMIT $4 OFFSET $5"
+            ),
+            &[&suite_id, &first_day, &f.branch, &f.page.limit(), &f.page.offset()],
+        )
+        .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    // One query for the durations of the whole page.
+    let mut durations: std::collections::HashMap<i64, Vec<f64>> = std::collections::HashMap::new();
+    for r in c
+        .query(
+            "SELECT e.test_id, e.duration FROM executions e JOIN runs r ON r.id = e.run_id
+             WHERE e.test_id = ANY($1) AND e.created_at >= $2 AND e.duration IS NOT NULL AND ($3::text IS NULL OR r.branch = $3)",
+            &[&ids, &first_ms, &f.branch],
+        )
+        .await?
+    {
+        durations.entry(r.get(0)).or_default().push(r.get(1));
+    }
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let test = test_row(r);
+            let counts = Counts { passed: r.get(8), failed: r.get(9), skipped: r.get(10), pending: r.get(11), unknown: r.get(12) };
+            let d = durations.remove(&test.id).unwrap_or_default();
+            TestStats::from_parts(test, counts, r.get(13), d)
+        })
+        .collect())
+}
+
+pub(super) async fn test(c: &Client, test_id: i64) -> Result<Option<Test>, StoreError> {
+    let row = c.query_opt(&format!("SELECT {TEST_COLS} FROM tests t WHERE t.id = $1"), &[&test_id]).await?;
+    Ok(row.as_ref().map(test_row))
+}
+
+pub(super) async fn test_history(c: &Client, test_id: i64, page: Page) -> Result<Vec<HistoryEntry>, StoreError> {
+    let rows = c
+        .query(
+            "SELECT e.id, e.run_id, e.outcome, e.duration, e.attempt, e.failure_reason, r.branch, r.commit_sha, r.url, r.number, e.created_at
+             FROM executions e JOIN runs r ON r.id = e.run_id
+             WHERE e.test_id = $1 ORDER BY e.created_at DESC, e.id DESC LIMIT $2 OFFSET $3",
+            &[&test_id, &page.limit(), &page.offset()],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| HistoryEntry {
+            execution_id: r.get(0),
+            run_id: r.get(1),
+            result: outcome(r.get(2)),
+            duration: r.get(3),
+            attempt: i64::from(r.get::<_, i32>(4)),
+            failure_reason: r.get(5),
+            branch: r.get(6),
+            commit_sha: r.get(7),
+            url: r.get(8),
+            number: r.get(9),
+            created_at: ms_to_time(r.get(10)),
+        })
+        .collect())
+}

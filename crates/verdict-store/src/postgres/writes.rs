@@ -1,0 +1,168 @@
+use super::now_ms;
+use crate::error::StoreError;
+use crate::plan::{day_of, detail_json, tags_json, WritePlan};
+use crate::views::*;
+use std::collections::HashMap;
+use tokio_postgres::{Client, GenericClient};
+use verdict_core::Upload;
+
+/// Deadlocks and serialization failures are retried: they are about timing,
+/// not about the upload.
+const RETRIES: usize = 3;
+
+pub(super) async fn create_suite(c: &Client, s: &NewSuite) -> Result<Suite, StoreError> {
+    let now = now_ms();
+    let row = c
+        .query_opt(
+            "INSERT INTO suites (slug, name, default_branch, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (slug) DO NOTHING RETURNING id",
+            &[&s.slug.as_str(), &s.name, &s.default_branch, &s.token_hash, &now],
+        )
+        .await?;
+    let row = row.ok_or_else(|| StoreError::Conflict(format!("a suite with slug {:?} already exists", s.slug.as_str())))?;
+    Ok(Suite {
+        id: row.get(0),
+        slug: s.slug.to_string(),
+        name: s.name.clone(),
+        default_branch: s.default_branch.clone(),
+        created_at: ms_to_time(now),
+    })
+}
+
+pub(super) async fn set_token_hash(c: &Client, slug: &str, hash: &str) -> Result<(), StoreError> {
+    match c.execute("UPDATE suites SET token_hash = $2 WHERE slug = $1", &[&slug, &hash]).await? {
+        0 => Err(StoreError::NotFound(format!("no suite with slug {slug:?}"))),
+        _ => Ok(()),
+    }
+}
+
+pub(super) async fn upload(client: &mut Client, suite_id: i64, up: &Upload) -> Result<UploadReceipt, StoreError> {
+    let plan = WritePlan::new(up);
+    let mut attempt = 0;
+    loop {
+        let tx = client.transaction().await?;
+        match write(&tx, suite_id, up, &plan).await {
+            Ok(receipt) => {
+                tx.commit().await?;
+                return Ok(receipt);
+            }
+            Err(e) if attempt < RETRIES && is_transient(&e) => {
+                attempt += 1;
+                drop(tx);
+                tracing::warn!(attempt, error = %e, "retrying upload transaction");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn is_transient(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    e.code().is_some_and(|c| *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
+}
+
+async fn write(tx: &impl GenericClient, suite_id: i64, up: &Upload, plan: &WritePlan<'_>) -> Result<UploadReceipt, tokio_postgres::Error> {
+    let now = now_ms();
+    let env = &up.run_env;
+    let extra = (!env.extra.is_empty()).then(|| serde_json::to_string(&env.extra).unwrap_or_default());
+    let run = tx
+        .query_one(
+            "INSERT INTO runs (suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env,
+                               state, result, uploads, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'finished', $11, 1, $12, $12)
+             ON CONFLICT (suite_id, key) DO UPDATE SET
+               ci = coalesce(EXCLUDED.ci, runs.ci), url = coalesce(EXCLUDED.url, runs.url),
+               branch = coalesce(EXCLUDED.branch, runs.branch), commit_sha = coalesce(EXCLUDED.commit_sha, runs.commit_sha),
+               number = coalesce(EXCLUDED.number, runs.number), job_id = coalesce(EXCLUDED.job_id, runs.job_id),
+               message = coalesce(EXCLUDED.message, runs.message), env = coalesce(EXCLUDED.env, runs.env),
+               state = 'finished',
+               result = CASE WHEN runs.result = 'failed' OR EXCLUDED.result = 'failed' THEN 'failed'
+                             WHEN runs.result = 'passed' OR EXCLUDED.result = 'passed' THEN 'passed'
+                             ELSE 'pending' END,
+               uploads = runs.uploads + 1, updated_at = EXCLUDED.updated_at
+             RETURNING id, branch",
+            &[&suite_id, &env.key, &env.ci, &env.url, &env.branch, &env.commit_sha, &env.number, &env.job_id, &env.message, &extra, &plan.result.as_str(), &now],
+        )
+        .await?;
+    let run_id: i64 = run.get(0);
+    let branch: Option<String> = run.get(1);
+
+    let upload_id = uuid::Uuid::new_v4().to_string();
+    let (queued, skipped) = (up.executions.len() as i64, up.skipped.len() as i64);
+    tx.execute(
+        "INSERT INTO uploads (id, run_id, format, tags, queued, skipped, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[&upload_id, &run_id, &up.format, &tags_json(&up.tags), &queued, &skipped, &now],
+    )
+    .await?;
+
+    let scopes: Vec<&str> = plan.tests.iter().map(|t| t.scope).collect();
+    let names: Vec<&str> = plan.tests.iter().map(|t| t.name).collect();
+    let files: Vec<Option<&str>> = plan.tests.iter().map(|t| t.file_name).collect();
+    let locations: Vec<Option<&str>> = plan.tests.iter().map(|t| t.location).collect();
+    let rows = tx
+        .query(
+            "INSERT INTO tests (suite_id, scope, name, file_name, location, first_seen, last_seen)
+             SELECT $1, s, n, f, l, $6, $6
+             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(s, n, f, l, i) ORDER BY i
+             ON CONFLICT (suite_id, scope, name) DO UPDATE SET
+               file_name = coalesce(EXCLUDED.file_name, tests.file_name),
+               location = coalesce(EXCLUDED.location, tests.location),
+               last_seen = EXCLUDED.last_seen
+             RETURNING id, scope, name",
+            &[&suite_id, &scopes, &names, &files, &locations, &now],
+        )
+        .await?;
+    let by_key: HashMap<(String, String), i64> = rows.iter().map(|r| ((r.get(1), r.get(2)), r.get(0))).collect();
+    let test_ids: Vec<i64> = plan.tests.iter().map(|t| by_key[&(t.scope.to_owned(), t.name.to_owned())]).collect();
+
+    let n = up.executions.len();
+    let mut e_test = Vec::with_capacity(n);
+    let mut e_outcome = Vec::with_capacity(n);
+    let mut e_duration = Vec::with_capacity(n);
+    let mut e_attempt = Vec::with_capacity(n);
+    let mut e_reason = Vec::with_capacity(n);
+    let mut e_detail = Vec::with_capacity(n);
+    let mut e_tags = Vec::with_capacity(n);
+    for (e, &t) in up.executions.iter().zip(&plan.test_of) {
+        e_test.push(test_ids[t]);
+        e_outcome.push(e.outcome.code());
+        e_duration.push(e.duration);
+        e_attempt.push(e.attempt.min(i32::MAX as u32) as i32);
+        e_reason.push(e.failure_reason.as_deref());
+        e_detail.push(detail_json(e));
+        e_tags.push(tags_json(&e.tags));
+    }
+    tx.execute(
+        "INSERT INTO executions (run_id, test_id, upload_id, outcome, duration, attempt, failure_reason, detail, tags, created_at)
+         SELECT $1, t, $2, o, d, a, r, de, tg, $3
+         FROM unnest($4::bigint[], $5::smallint[], $6::float8[], $7::int[], $8::text[], $9::text[], $10::text[]) AS u(t, o, d, a, r, de, tg)",
+        &[&run_id, &upload_id, &now, &e_test, &e_outcome, &e_duration, &e_attempt, &e_reason, &e_detail, &e_tags],
+    )
+    .await?;
+
+    // Rollups in test-id order, so concurrent uploads lock rows in one order.
+    let mut order: Vec<usize> = (0..test_ids.len()).collect();
+    order.sort_by_key(|&i| test_ids[i]);
+    let col = |k: usize| -> Vec<i64> { order.iter().map(|&i| plan.rollups[i].counts[k]).collect() };
+    let r_test: Vec<i64> = order.iter().map(|&i| test_ids[i]).collect();
+    let r_flaky: Vec<i64> = order.iter().map(|&i| plan.rollups[i].flaky).collect();
+    let r_sum: Vec<f64> = order.iter().map(|&i| plan.rollups[i].duration_sum).collect();
+    let r_count: Vec<i64> = order.iter().map(|&i| plan.rollups[i].duration_count).collect();
+    let branch = branch.unwrap_or_default();
+    let day = day_of(now);
+    tx.execute(
+        "INSERT INTO rollups (test_id, branch, day, passed, failed, skipped, pending, unknown, flaky, duration_sum, duration_count)
+         SELECT t, $1, $2, p, f, s, pe, u, fl, ds, dc
+         FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::float8[], $11::bigint[])
+           AS x(t, p, f, s, pe, u, fl, ds, dc)
+         ON CONFLICT (test_id, branch, day) DO UPDATE SET
+           passed = rollups.passed + EXCLUDED.passed, failed = rollups.failed + EXCLUDED.failed,
+           skipped = rollups.skipped + EXCLUDED.skipped, pending = rollups.pending + EXCLUDED.pending,
+           unknown = rollups.unknown + EXCLUDED.unknown, flaky = rollups.flaky + EXCLUDED.flaky,
+           duration_sum = rollups.duration_sum + EXCLUDED.duration_sum,
+           duration_count = rollups.duration_count + EXCLUDED.duration_count",
+        &[&branch, &day, &r_test, &col(0), &col(1), &col(2), &col(3), &col(4), &r_flaky, &r_sum, &r_count],
+    )
+    .await?;
+    Ok(UploadReceipt { upload_id, run_id, queued: up.executions.len() })
+}

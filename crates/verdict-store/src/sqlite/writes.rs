@@ -1,0 +1,119 @@
+use super::now_ms;
+use crate::error::StoreError;
+use crate::plan::{day_of, detail_json, tags_json, WritePlan};
+use crate::views::*;
+use rusqlite::{params, Connection, OptionalExtension};
+use verdict_core::Upload;
+
+pub(super) fn create_suite(c: &Connection, s: &NewSuite) -> Result<Suite, StoreError> {
+    let now = now_ms();
+    let inserted = c
+        .prepare_cached(
+            "INSERT INTO suites (slug, name, default_branch, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (slug) DO NOTHING RETURNING id",
+        )?
+        .query_row(params![s.slug.as_str(), s.name, s.default_branch, s.token_hash, now], |r| r.get::<_, i64>(0))
+        .optional()?;
+    let id = inserted.ok_or_else(|| StoreError::Conflict(format!("a suite with slug {:?} already exists", s.slug.as_str())))?;
+    Ok(Suite {
+        id,
+        slug: s.slug.to_string(),
+        name: s.name.clone(),
+        default_branch: s.default_branch.clone(),
+        created_at: ms_to_time(now),
+    })
+}
+
+pub(super) fn set_token_hash(c: &Connection, slug: &str, hash: &str) -> Result<(), StoreError> {
+    match c.prepare_cached("UPDATE suites SET token_hash = ?2 WHERE slug = ?1")?.execute(params![slug, hash])? {
+        0 => Err(StoreError::NotFound(format!("no suite with slug {slug:?}"))),
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload) -> Result<UploadReceipt, StoreError> {
+    let now = now_ms();
+    let plan = WritePlan::new(up);
+    let env = &up.run_env;
+    let extra = (!env.extra.is_empty()).then(|| serde_json::to_string(&env.extra).unwrap_or_default());
+    let (run_id, branch): (i64, Option<String>) = c
+        .prepare_cached(
+            "INSERT INTO runs (suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env,
+                               state, result, uploads, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'finished', ?11, 1, ?12, ?12)
+             ON CONFLICT (suite_id, key) DO UPDATE SET
+               ci = coalesce(excluded.ci, ci), url = coalesce(excluded.url, url),
+               branch = coalesce(excluded.branch, branch), commit_sha = coalesce(excluded.commit_sha, commit_sha),
+               number = coalesce(excluded.number, number), job_id = coalesce(excluded.job_id, job_id),
+               message = coalesce(excluded.message, message), env = coalesce(excluded.env, env),
+               state = 'finished',
+               result = CASE WHEN result = 'failed' OR excluded.result = 'failed' THEN 'failed'
+                             WHEN result = 'passed' OR excluded.result = 'passed' THEN 'passed'
+                             ELSE 'pending' END,
+               uploads = uploads + 1, updated_at = excluded.updated_at
+             RETURNING id, branch",
+        )?
+        .query_row(
+            params![suite_id, env.key, env.ci, env.url, env.branch, env.commit_sha, env.number, env.job_id, env.message, extra, plan.result.as_str(), now],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+
+    let upload_id = uuid::Uuid::new_v4().to_string();
+    c.prepare_cached("INSERT INTO uploads (id, run_id, format, tags, queued, skipped, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+        .execute(params![upload_id, run_id, up.format, tags_json(&up.tags), up.executions.len() as i64, up.skipped.len() as i64, now])?;
+
+    let mut test_ids = Vec::with_capacity(plan.tests.len());
+    {
+        let mut upsert = c.prepare_cached(
+            "INSERT INTO tests (suite_id, scope, name, file_name, location, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             ON CONFLICT (suite_id, scope, name) DO UPDATE SET
+               file_name = coalesce(excluded.file_name, file_name),
+               location = coalesce(excluded.location, location),
+               last_seen = excluded.last_seen
+             RETURNING id",
+        )?;
+        for t in &plan.tests {
+            test_ids.push(upsert.query_row(params![suite_id, t.scope, t.name, t.file_name, t.location, now], |r| r.get::<_, i64>(0))?);
+        }
+    }
+    {
+        let mut insert = c.prepare_cached(
+            "INSERT INTO executions (run_id, test_id, upload_id, outcome, duration, attempt, failure_reason, detail, tags, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for (e, &t) in up.executions.iter().zip(&plan.test_of) {
+            insert.execute(params![
+                run_id,
+                test_ids[t],
+                upload_id,
+                e.outcome.code(),
+                e.duration,
+                e.attempt,
+                e.failure_reason,
+                detail_json(e),
+                tags_json(&e.tags),
+                now
+            ])?;
+        }
+    }
+    {
+        let mut rollup = c.prepare_cached(
+            "INSERT INTO rollups (test_id, branch, day, passed, failed, skipped, pending, unknown, flaky, duration_sum, duration_count)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (test_id, branch, day) DO UPDATE SET
+               passed = passed + excluded.passed, failed = failed + excluded.failed,
+               skipped = skipped + excluded.skipped, pending = pending + excluded.pending,
+               unknown = unknown + excluded.unknown, flaky = flaky + excluded.flaky,
+               duration_sum = duration_sum + excluded.duration_sum,
+               duration_count = duration_count + excluded.duration_count",
+        )?;
+        let branch = branch.unwrap_or_default();
+        let day = day_of(now);
+        for (r, &id) in plan.rollups.iter().zip(&test_ids) {
+            let [p, f, s, pe, u] = r.counts;
+            rollup.execute(params![id, branch, day, p, f, s, pe, u, r.flaky, r.duration_sum, r.duration_count])?;
+        }
+    }
+    Ok(UploadReceipt { upload_id, run_id, queued: up.executions.len() })
+}

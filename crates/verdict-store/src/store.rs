@@ -1,0 +1,84 @@
+use crate::error::StoreError;
+use crate::views::*;
+use async_trait::async_trait;
+use std::path::Path;
+use std::sync::Arc;
+use verdict_core::{Outcome, RunResult, Upload};
+
+/// A page request: 1-based page number and page size.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl Page {
+    pub const MAX_PER_PAGE: u32 = 500;
+
+    pub fn new(page: u32, per_page: u32) -> Self {
+        Self { page: page.max(1), per_page: per_page.clamp(1, Self::MAX_PER_PAGE) }
+    }
+
+    pub fn limit(&self) -> i64 {
+        i64::from(self.per_page)
+    }
+
+    pub fn offset(&self) -> i64 {
+        i64::from(self.page - 1) * i64::from(self.per_page)
+    }
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Self::new(1, 50)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub branch: Option<String>,
+    pub commit_sha: Option<String>,
+    pub result: Option<RunResult>,
+    pub page: Page,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TestFilter {
+    /// Only executions of the last `days` days count (rollup days, UTC).
+    pub days: u32,
+    pub branch: Option<String>,
+    pub page: Page,
+}
+
+/// Everything Verdict persists. Each write is one transaction: all or nothing,
+/// durable when the call returns `Ok`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> &'static str;
+
+    async fn create_suite(&self, suite: NewSuite) -> Result<Suite, StoreError>;
+    async fn suites(&self) -> Result<Vec<Suite>, StoreError>;
+    async fn suite_by_slug(&self, slug: &str) -> Result<Option<Suite>, StoreError>;
+    async fn suite_by_token_hash(&self, token_hash: &str) -> Result<Option<Suite>, StoreError>;
+    /// Replace a suite's token; the old one stops working at once.
+    async fn set_token_hash(&self, slug: &str, token_hash: &str) -> Result<(), StoreError>;
+
+    /// Store one parsed upload into the run named by its `run_env.key`.
+    async fn write_upload(&self, suite_id: i64, upload: Upload) -> Result<UploadReceipt, StoreError>;
+
+    async fn runs(&self, suite_id: i64, filter: &RunFilter) -> Result<Vec<Run>, StoreError>;
+    async fn run(&self, run_id: i64) -> Result<Option<RunDetail>, StoreError>;
+    async fn run_executions(&self, run_id: i64, result: Option<Outcome>, page: Page) -> Result<Vec<Execution>, StoreError>;
+    async fn tests(&self, suite_id: i64, filter: &TestFilter) -> Result<Vec<TestStats>, StoreError>;
+    async fn test(&self, test_id: i64) -> Result<Option<Test>, StoreError>;
+    async fn test_history(&self, test_id: i64, page: Page) -> Result<Vec<HistoryEntry>, StoreError>;
+}
+
+/// Open the store a user configured: PostgreSQL when a URL is given, else
+/// the embedded SQLite file under `data_dir`.
+pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
+    match database_url {
+        Some(url) => Ok(Arc::new(crate::postgres::PgStore::connect(url).await?)),
+        None => Ok(Arc::new(crate::sqlite::SqliteStore::open_dir(data_dir)?)),
+    }
+}

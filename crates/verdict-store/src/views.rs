@@ -1,0 +1,174 @@
+//! What reads return. These serialize directly as the JSON API's shapes.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use verdict_core::stats::Proportion;
+use verdict_core::{Outcome, SuiteSlug};
+
+pub fn ms_to_time(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Suite {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub default_branch: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSuite {
+    pub slug: SuiteSlug,
+    pub name: String,
+    pub default_branch: String,
+    pub token_hash: String,
+}
+
+/// What the writer reports once an upload is durable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadReceipt {
+    pub upload_id: String,
+    pub run_id: i64,
+    pub queued: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub passed: i64,
+    pub failed: i64,
+    pub skipped: i64,
+    pub pending: i64,
+    pub unknown: i64,
+}
+
+impl Counts {
+    pub fn add(&mut self, outcome: Outcome, n: i64) {
+        *match outcome {
+            Outcome::Passed => &mut self.passed,
+            Outcome::Failed => &mut self.failed,
+            Outcome::Skipped => &mut self.skipped,
+            Outcome::Pending => &mut self.pending,
+            Outcome::Unknown => &mut self.unknown,
+        } += n;
+    }
+
+    pub fn total(&self) -> i64 {
+        self.passed + self.failed + self.skipped + self.pending + self.unknown
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Run {
+    pub id: i64,
+    pub suite_id: i64,
+    pub key: String,
+    pub ci: Option<String>,
+    pub url: Option<String>,
+    pub branch: Option<String>,
+    pub commit_sha: Option<String>,
+    pub number: Option<String>,
+    pub job_id: Option<String>,
+    pub message: Option<String>,
+    /// run_env keys Verdict does not model, as sent.
+    pub env: BTreeMap<String, String>,
+    pub state: String,
+    pub result: String,
+    pub uploads: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub run: Run,
+    pub counts: Counts,
+    pub total: i64,
+    /// Tests that both passed and failed within this run.
+    pub flaky: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Execution {
+    pub id: i64,
+    pub run_id: i64,
+    pub test_id: i64,
+    pub scope: String,
+    pub name: String,
+    pub file_name: Option<String>,
+    pub location: Option<String>,
+    pub result: Outcome,
+    pub duration: Option<f64>,
+    pub attempt: i64,
+    pub failure_reason: Option<String>,
+    /// failure_expanded, spans, properties, system_out, system_err (those present).
+    pub detail: Option<serde_json::Value>,
+    pub tags: BTreeMap<String, String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Test {
+    pub id: i64,
+    pub suite_id: i64,
+    pub scope: String,
+    pub name: String,
+    pub file_name: Option<String>,
+    pub location: Option<String>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TestStats {
+    #[serde(flatten)]
+    pub test: Test,
+    pub counts: Counts,
+    pub executions: i64,
+    pub flaky: i64,
+    /// passed / (passed + failed) with its 95% Wilson interval; null without either.
+    pub reliability: Option<Proportion>,
+    pub duration_p50: Option<f64>,
+    pub duration_p95: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HistoryEntry {
+    pub execution_id: i64,
+    pub run_id: i64,
+    pub result: Outcome,
+    pub duration: Option<f64>,
+    pub attempt: i64,
+    pub failure_reason: Option<String>,
+    pub branch: Option<String>,
+    pub commit_sha: Option<String>,
+    pub url: Option<String>,
+    pub number: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TestStats {
+    /// Assemble a test's statistics from its rollup sums and the durations of
+    /// its executions in the window.
+    pub fn from_parts(test: Test, counts: Counts, flaky: i64, mut durations: Vec<f64>) -> Self {
+        use verdict_core::stats::{quantile, reliability};
+        let reliability = reliability(counts.passed.max(0) as u64, counts.failed.max(0) as u64);
+        TestStats {
+            test,
+            executions: counts.total(),
+            flaky,
+            reliability,
+            duration_p50: quantile(&mut durations, 0.5),
+            duration_p95: quantile(&mut durations, 0.95),
+            counts,
+        }
+    }
+}
+
+/// Parse a JSON text column holding a string map; bad or missing data is empty.
+pub(crate) fn string_map(json: Option<String>) -> BTreeMap<String, String> {
+    json.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()
+}
