@@ -10,4 +10,6 @@ pub mod upload;
 
 pub use outcome::{Outcome, RunResult};
 pub use slug::SuiteSlug;
-pub use upload::{ExecutionRecord, FailureDetail, RunEnv, TagMap, TagError, Upload, MAX_RESULTS_PER_UPLOAD};
+pub use upload::{
+    ExecutionRecord, FailureDetail, MAX_RESULTS_PER_UPLOAD, RunEnv, TagError, TagMap, Upload,
+};

@@ -6,10 +6,17 @@ use crate::error::FormatError;
 use crate::junit;
 use serde_json::{Map, Value};
 use verdict_core::upload::{truncate, validate_tags};
-use verdict_core::{ExecutionRecord, FailureDetail, Outcome, RunEnv, TagMap, Upload, MAX_RESULTS_PER_UPLOAD};
+use verdict_core::{
+    ExecutionRecord, FailureDetail, MAX_RESULTS_PER_UPLOAD, Outcome, RunEnv, TagMap, Upload,
+};
 
 /// Formats Buildkite documents that Verdict does not read yet.
-const DOCUMENTED_UNSUPPORTED: [&str; 4] = ["rspec-json", "jest-json", "playwright-json", "cucumber-json"];
+const DOCUMENTED_UNSUPPORTED: [&str; 4] = [
+    "rspec-json",
+    "jest-json",
+    "playwright-json",
+    "cucumber-json",
+];
 
 /// The `data` of an upload before it is parsed.
 pub enum Data<'a> {
@@ -29,32 +36,61 @@ pub struct Envelope<'a> {
 
 /// Parse an `application/json` upload body.
 pub fn parse_json_body(body: &[u8]) -> Result<Upload, FormatError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| json_error("the request body", &e))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| json_error("the request body", &e))?;
     let Value::Object(mut obj) = value else {
-        return Err(FormatError::new("the request body must be a JSON object with format, run_env and data"));
+        return Err(FormatError::new(
+            "the request body must be a JSON object with format, run_env and data",
+        ));
     };
     let format = match obj.remove("format") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s),
-        Some(other) => return Err(FormatError::new(format!("format must be a string, got {}", kind(&other)))),
+        Some(other) => {
+            return Err(FormatError::new(format!(
+                "format must be a string, got {}",
+                kind(&other)
+            )));
+        }
     };
     let run_env = match obj.remove("run_env") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Object(m)) => string_pairs(m, "run_env", true)?,
-        Some(other) => return Err(FormatError::new(format!("run_env must be an object, got {}", kind(&other)))),
+        Some(other) => {
+            return Err(FormatError::new(format!(
+                "run_env must be an object, got {}",
+                kind(&other)
+            )));
+        }
     };
     let tags = match obj.remove("tags") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Object(m)) => string_pairs(m, "tags", false)?.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect(),
-        Some(other) => return Err(FormatError::new(format!("tags must be an object, got {}", kind(&other)))),
+        Some(Value::Object(m)) => string_pairs(m, "tags", false)?
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect(),
+        Some(other) => {
+            return Err(FormatError::new(format!(
+                "tags must be an object, got {}",
+                kind(&other)
+            )));
+        }
     };
     let data = obj.remove("data").filter(|v| !v.is_null()).map(Data::Json);
-    assemble(Envelope { format, run_env, tags, data })
+    assemble(Envelope {
+        format,
+        run_env,
+        tags,
+        data,
+    })
 }
 
 /// Validate an envelope and parse its data into an upload.
 pub fn assemble(env: Envelope<'_>) -> Result<Upload, FormatError> {
-    let format = env.format.map(|f| f.trim().to_owned()).filter(|f| !f.is_empty());
+    let format = env
+        .format
+        .map(|f| f.trim().to_owned())
+        .filter(|f| !f.is_empty());
     let format = match (format, &env.data) {
         (Some(f), _) => f,
         // JSON bodies from some scripts leave format out; an array can only be json.
@@ -76,13 +112,26 @@ pub fn assemble(env: Envelope<'_>) -> Result<Upload, FormatError> {
     let run_env = RunEnv::from_pairs(env.run_env).map_err(FormatError::new)?;
     let tags: TagMap = env.tags.into_iter().collect();
     validate_tags(&tags).map_err(|e| FormatError::new(format!("upload tags: {e}")))?;
-    let data = env.data.ok_or_else(|| FormatError::new("data is required: the test results to upload"))?;
+    let data = env
+        .data
+        .ok_or_else(|| FormatError::new("data is required: the test results to upload"))?;
 
     let (executions, skipped) = match format.as_str() {
         "json" => parse_results(data)?,
         _ => parse_junit_data(data)?,
     };
-    let mut upload = Upload { format, run_env, tags, executions, skipped };
+    if executions.is_empty() && skipped.is_empty() {
+        return Err(FormatError::new(
+            "data is empty: the upload holds no test results",
+        ));
+    }
+    let mut upload = Upload {
+        format,
+        run_env,
+        tags,
+        executions,
+        skipped,
+    };
     upload.drop_invalid_records();
     Ok(upload)
 }
@@ -92,7 +141,10 @@ fn parse_junit_data(data: Data<'_>) -> Result<(Vec<ExecutionRecord>, Vec<String>
         Data::Bytes(b) => junit::parse(b)?,
         Data::Json(Value::String(s)) => junit::parse(s.as_bytes())?,
         Data::Json(other) => {
-            return Err(FormatError::new(format!("with format junit, data must be the XML as a string, got {}", kind(&other))))
+            return Err(FormatError::new(format!(
+                "with format junit, data must be the XML as a string, got {}",
+                kind(&other)
+            )));
         }
     };
     check_count(report.testcases)?;
@@ -105,7 +157,10 @@ fn parse_results(data: Data<'_>) -> Result<(Vec<ExecutionRecord>, Vec<String>), 
         Data::Bytes(b) => serde_json::from_slice(b).map_err(|e| json_error("data", &e))?,
     };
     let Value::Array(items) = value else {
-        return Err(FormatError::new(format!("data must be an array of test results, got {}", kind(&value))));
+        return Err(FormatError::new(format!(
+            "data must be an array of test results, got {}",
+            kind(&value)
+        )));
     };
     check_count(items.len())?;
     let mut executions = Vec::with_capacity(items.len());
@@ -130,7 +185,9 @@ fn check_count(n: usize) -> Result<(), FormatError> {
 
 /// One Buildkite JSON test result. An `Err` is a record Buildkite would skip.
 pub fn parse_result(item: Value) -> Result<ExecutionRecord, String> {
-    let Value::Object(mut o) = item else { return Err(format!("expected an object, got {}", kind(&item))) };
+    let Value::Object(mut o) = item else {
+        return Err(format!("expected an object, got {}", kind(&item)));
+    };
     let name = opt_string(&mut o, "name")?.ok_or("name is required")?;
     let scope = opt_string(&mut o, "scope")?.unwrap_or_default();
     let outcome = match opt_string(&mut o, "result")? {
@@ -143,8 +200,16 @@ pub fn parse_result(item: Value) -> Result<ExecutionRecord, String> {
     r.failure_reason = opt_string(&mut o, "failure_reason")?;
     r.failure_expanded = match o.remove("failure_expanded") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items.into_iter().map(failure_detail).collect::<Result<_, _>>()?,
-        Some(other) => return Err(format!("failure_expanded must be an array, got {}", kind(&other))),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(failure_detail)
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(format!(
+                "failure_expanded must be an array, got {}",
+                kind(&other)
+            ));
+        }
     };
     match o.remove("history") {
         None | Some(Value::Null) => {}
@@ -152,30 +217,124 @@ pub fn parse_result(item: Value) -> Result<ExecutionRecord, String> {
             r.duration = match h.remove("duration") {
                 None | Some(Value::Null) => None,
                 Some(Value::Number(n)) => n.as_f64(),
-                Some(other) => return Err(format!("history.duration must be a number, got {}", kind(&other))),
+                Some(other) => {
+                    return Err(format!(
+                        "history.duration must be a number, got {}",
+                        kind(&other)
+                    ));
+                }
             };
             r.spans = match h.remove("children") {
                 Some(Value::Array(c)) if c.is_empty() => None,
                 Some(c @ Value::Array(_)) => Some(c),
                 None | Some(Value::Null) => None,
-                Some(other) => return Err(format!("history.children must be an array, got {}", kind(&other))),
+                Some(other) => {
+                    return Err(format!(
+                        "history.children must be an array, got {}",
+                        kind(&other)
+                    ));
+                }
             };
         }
         Some(other) => return Err(format!("history must be an object, got {}", kind(&other))),
     }
+    // Verdict's own extensions (sent by `verdict upload`; Buildkite ignores them).
+    r.attempt = match o.remove("attempt") {
+        None | Some(Value::Null) => 0,
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or("attempt must be a small non-negative integer")?,
+        Some(other) => return Err(format!("attempt must be a number, got {}", kind(&other))),
+    };
+    r.system_out = opt_string(&mut o, "system_out")?;
+    r.system_err = opt_string(&mut o, "system_err")?;
+    r.properties = match o.remove("properties") {
+        None | Some(Value::Null) => TagMap::new(),
+        Some(Value::Object(m)) => string_pairs(m, "properties", false)
+            .map_err(|e| e.message)?
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect(),
+        Some(other) => {
+            return Err(format!(
+                "properties must be an object, got {}",
+                kind(&other)
+            ));
+        }
+    };
     r.tags = match o.remove("tags") {
         None | Some(Value::Null) => TagMap::new(),
-        Some(Value::Object(m)) => {
-            string_pairs(m, "tags", false).map_err(|e| e.message)?.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect()
-        }
+        Some(Value::Object(m)) => string_pairs(m, "tags", false)
+            .map_err(|e| e.message)?
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect(),
         Some(other) => return Err(format!("tags must be an object, got {}", kind(&other))),
     };
     Ok(r)
 }
 
+/// The JSON result object for a record: Buildkite's fields, plus Verdict's
+/// extensions where they carry something.
+pub fn result_json(r: &ExecutionRecord) -> Value {
+    let mut o = Map::new();
+    o.insert("scope".into(), r.scope.clone().into());
+    o.insert("name".into(), r.name.clone().into());
+    o.insert("result".into(), r.outcome.as_str().into());
+    let mut history = Map::new();
+    history.insert("duration".into(), r.duration.into());
+    if let Some(spans) = &r.spans {
+        history.insert("children".into(), spans.clone());
+    }
+    o.insert("history".into(), Value::Object(history));
+    let optional = [
+        ("location", &r.location),
+        ("file_name", &r.file_name),
+        ("failure_reason", &r.failure_reason),
+        ("system_out", &r.system_out),
+        ("system_err", &r.system_err),
+    ];
+    for (k, v) in optional {
+        if let Some(v) = v {
+            o.insert(k.into(), v.clone().into());
+        }
+    }
+    if !r.failure_expanded.is_empty() {
+        o.insert(
+            "failure_expanded".into(),
+            serde_json::to_value(&r.failure_expanded).unwrap_or_default(),
+        );
+    }
+    if !r.tags.is_empty() {
+        o.insert(
+            "tags".into(),
+            serde_json::to_value(&r.tags).unwrap_or_default(),
+        );
+    }
+    if !r.properties.is_empty() {
+        o.insert(
+            "properties".into(),
+            serde_json::to_value(&r.properties).unwrap_or_default(),
+        );
+    }
+    if r.attempt > 0 {
+        o.insert("attempt".into(), r.attempt.into());
+    }
+    Value::Object(o)
+}
+
 fn failure_detail(v: Value) -> Result<FailureDetail, String> {
-    let Value::Object(mut o) = v else { return Err(format!("failure_expanded items must be objects, got {}", kind(&v))) };
-    Ok(FailureDetail { expanded: string_list(&mut o, "expanded")?, backtrace: string_list(&mut o, "backtrace")? })
+    let Value::Object(mut o) = v else {
+        return Err(format!(
+            "failure_expanded items must be objects, got {}",
+            kind(&v)
+        ));
+    };
+    Ok(FailureDetail {
+        expanded: string_list(&mut o, "expanded")?,
+        backtrace: string_list(&mut o, "backtrace")?,
+    })
 }
 
 fn string_list(o: &mut Map<String, Value>, key: &str) -> Result<Vec<String>, String> {
@@ -185,10 +344,16 @@ fn string_list(o: &mut Map<String, Value>, key: &str) -> Result<Vec<String>, Str
             .into_iter()
             .map(|i| match i {
                 Value::String(s) => Ok(s),
-                other => Err(format!("failure_expanded.{key} must hold strings, got {}", kind(&other))),
+                other => Err(format!(
+                    "failure_expanded.{key} must hold strings, got {}",
+                    kind(&other)
+                )),
             })
             .collect(),
-        Some(other) => Err(format!("failure_expanded.{key} must be an array, got {}", kind(&other))),
+        Some(other) => Err(format!(
+            "failure_expanded.{key} must be an array, got {}",
+            kind(&other)
+        )),
     }
 }
 
@@ -202,14 +367,22 @@ fn opt_string(o: &mut Map<String, Value>, key: &str) -> Result<Option<String>, S
 
 /// A flat object of strings. Numbers and booleans are taken as their text
 /// (scripts send `"number": 42`); `null` is kept as absent where allowed.
-fn string_pairs(m: Map<String, Value>, what: &str, allow_null: bool) -> Result<Vec<(String, Option<String>)>, FormatError> {
+fn string_pairs(
+    m: Map<String, Value>,
+    what: &str,
+    allow_null: bool,
+) -> Result<Vec<(String, Option<String>)>, FormatError> {
     m.into_iter()
         .map(|(k, v)| match v {
             Value::String(s) => Ok((k, Some(s))),
             Value::Number(n) => Ok((k, Some(n.to_string()))),
             Value::Bool(b) => Ok((k, Some(b.to_string()))),
             Value::Null if allow_null => Ok((k, None)),
-            other => Err(FormatError::new(format!("{what}.{} must be a string, got {}", truncate(&k, 64), kind(&other)))),
+            other => Err(FormatError::new(format!(
+                "{what}.{} must be a string, got {}",
+                truncate(&k, 64),
+                kind(&other)
+            ))),
         })
         .collect()
 }

@@ -4,10 +4,10 @@
 //! A streaming pass over the document: no DOM, no entity expansion. DOCTYPE
 //! declarations are refused because they are how entity bombs get in.
 
-use crate::error::{line_of, FormatError};
+use crate::error::{FormatError, line_of};
+use quick_xml::Reader;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::Reader;
 use verdict_core::upload::truncate;
 use verdict_core::{ExecutionRecord, FailureDetail, Outcome, TagMap};
 
@@ -37,12 +37,17 @@ pub fn parse(xml: &[u8]) -> Result<JunitReport, FormatError> {
     loop {
         let event = reader.read_event().map_err(|e| {
             let pos = reader.error_position() as usize;
-            FormatError::new(format!("JUnit XML is malformed at line {}: {e}", line_of(xml, pos)))
+            FormatError::new(format!(
+                "JUnit XML is malformed at line {}: {e}",
+                line_of(xml, pos)
+            ))
         })?;
         let at = reader.buffer_position() as usize;
         let step = match event {
             Event::Eof => break,
-            Event::DocType(_) => Err("XML DOCTYPE declarations are not accepted (they can declare entities)".to_string()),
+            Event::DocType(_) => Err(
+                "XML DOCTYPE declarations are not accepted (they can declare entities)".to_string(),
+            ),
             Event::Start(e) => parser.open(&e, false),
             Event::Empty(e) => parser.open(&e, true),
             Event::End(_) => {
@@ -67,7 +72,10 @@ pub fn parse(xml: &[u8]) -> Result<JunitReport, FormatError> {
                         parser.text(s);
                         Ok(())
                     }
-                    None => Err(format!("XML entity &{}; is not accepted: only the five predefined entities and character references are", truncate(&r, 40))),
+                    None => Err(format!(
+                        "XML entity &{}; is not accepted: only the five predefined entities and character references are",
+                        truncate(&r, 40)
+                    )),
                 },
                 Err(e) => Err(format!("invalid character reference: {e}")),
             },
@@ -76,9 +84,14 @@ pub fn parse(xml: &[u8]) -> Result<JunitReport, FormatError> {
         step.map_err(|m| FormatError::new(format!("{m} (line {})", line_of(xml, at))))?;
     }
     if !parser.saw_root {
-        return Err(FormatError::new("JUnit XML has no <testsuites> or <testsuite> element"));
+        return Err(FormatError::new(
+            "JUnit XML has no <testsuites> or <testsuite> element",
+        ));
     }
-    Ok(JunitReport { executions: parser.out, testcases: parser.testcases })
+    Ok(JunitReport {
+        executions: parser.out,
+        testcases: parser.testcases,
+    })
 }
 
 /// What the element on top of the stack is, so that text goes to the right place.
@@ -142,7 +155,10 @@ impl Parser {
         let name = local.as_ref();
         if self.stack.is_empty() && !self.saw_root {
             if name != "testsuites" && name != "testsuite" {
-                return Err(format!("expected a <testsuites> or <testsuite> root element, found <{}>", truncate(name, 40)));
+                return Err(format!(
+                    "expected a <testsuites> or <testsuite> root element, found <{}>",
+                    truncate(name, 40)
+                ));
             }
             self.saw_root = true;
         }
@@ -194,7 +210,11 @@ impl Parser {
 
     fn open_case_child(&mut self, name: &str, e: &BytesStart<'_>) -> Result<Elem, String> {
         let problem = || -> Result<Problem, String> {
-            Ok(Problem { message: attr(e, "message")?, kind: attr(e, "type")?, text: String::new() })
+            Ok(Problem {
+                message: attr(e, "message")?,
+                kind: attr(e, "type")?,
+                text: String::new(),
+            })
         };
         let case = self.case.as_mut().expect("parent is a case");
         Ok(match name {
@@ -221,7 +241,9 @@ impl Parser {
     }
 
     fn text(&mut self, s: &str) {
-        let (Some(top), Some(case)) = (self.stack.last(), self.case.as_mut()) else { return };
+        let (Some(top), Some(case)) = (self.stack.last(), self.case.as_mut()) else {
+            return;
+        };
         match *top {
             Elem::Problem(slot) => {
                 let p = match slot {
@@ -296,7 +318,10 @@ fn finish_case(case: Case, scope: String, out: &mut Vec<ExecutionRecord>) {
         (Some(p), _) => failed(p, attempts.len() as u32),
         (None, Some((message, text))) => {
             let mut r = base(Outcome::Skipped, attempts.len() as u32);
-            r.failure_reason = message.clone().filter(|m| !m.is_empty()).or_else(|| first_line(text));
+            r.failure_reason = message
+                .clone()
+                .filter(|m| !m.is_empty())
+                .or_else(|| first_line(text));
             r
         }
         (None, None) => base(Outcome::Passed, attempts.len() as u32),
@@ -329,7 +354,10 @@ fn apply_problem(r: &mut ExecutionRecord, p: &Problem) {
     }
     expanded.extend(p.text.lines().map(str::to_owned));
     if !expanded.is_empty() {
-        r.failure_expanded = vec![FailureDetail { expanded, backtrace: Vec::new() }];
+        r.failure_expanded = vec![FailureDetail {
+            expanded,
+            backtrace: Vec::new(),
+        }];
     }
 }
 
@@ -350,20 +378,23 @@ fn attr(e: &BytesStart<'_>, key: &str) -> Result<Option<String>, String> {
 /// as some Surefire locales write), or nothing usable.
 fn parse_seconds(raw: &str) -> Option<f64> {
     let t = raw.trim();
-    let v = if t.contains(',') { t.replace(',', "").parse::<f64>().ok() } else { t.parse::<f64>().ok() };
+    let v = if t.contains(',') {
+        t.replace(',', "").parse::<f64>().ok()
+    } else {
+        t.parse::<f64>().ok()
+    };
     v.filter(|v| v.is_finite() && *v >= 0.0)
 }
 
 fn first_line(text: &str) -> Option<String> {
-    text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_owned)
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_owned)
 }
 
 fn non_empty(s: String) -> Option<String> {
-    if s.trim().is_empty() {
-        None
-    } else {
-        Some(s)
-    }
+    if s.trim().is_empty() { None } else { Some(s) }
 }
 
 fn push_capped(buf: &mut String, s: &str) {

@@ -1,14 +1,75 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The HTTP edge of Verdict: one module per protocol, each a thin adapter
+//! between the wire and the store.
+
+mod api;
+mod auth;
+mod buildkite;
+mod error;
+mod params;
+
+use axum::Router;
+use axum::routing::{get, post};
+use std::sync::Arc;
+use tower_http::trace::TraceLayer;
+use verdict_store::Store;
+
+pub use error::ApiError;
+
+/// Settings the server needs once it runs; the CLI builds this from flags,
+/// environment and defaults.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The base URL users reach this server at, for `run_url` links.
+    pub public_url: String,
+    /// When set, the read API needs `Authorization: Bearer <token>`.
+    pub read_token: Option<String>,
+    /// Largest request body accepted, as sent (compressed or not).
+    pub max_body_bytes: usize,
+    /// Largest body after gunzip: the defence against gzip bombs.
+    pub max_decompressed_bytes: usize,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".into(),
+            read_token: None,
+            max_body_bytes: 32 * 1024 * 1024,
+            max_decompressed_bytes: 128 * 1024 * 1024,
+        }
     }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<ServerConfig>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/v1/uploads", post(buildkite::upload))
+        .nest("/api/v1", api::routes(state.clone()))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn health(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"status": "ok", "store": state.store.backend()}))
+}
+
+/// Serve until `shutdown` resolves; requests in flight (uploads above all)
+/// are finished before this returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -10,5 +10,5 @@ pub mod token;
 pub mod views;
 
 pub use error::StoreError;
-pub use store::{open, Page, RunFilter, Store, TestFilter};
+pub use store::{Page, RunFilter, Store, TestFilter, open};
 pub use views::*;

@@ -1,3 +1,32 @@
-fn main() {
-    println!("Hello, world!");
+//! `verdict`: the server and the CLI in one binary.
+
+mod ci;
+mod cli;
+mod serve;
+mod suite;
+mod upload;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli.command {
+        cli::Command::Upload(args) => upload::run(args),
+        cli::Command::Serve(args) => runtime().block_on(serve::run(cli.store, args)),
+        cli::Command::Suite(cmd) => runtime().block_on(suite::run(cli.store, cmd)),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("start the async runtime")
+}
+
+/// Print an error the way every command does and pick the exit code.
+pub(crate) fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("verdict: {message}");
+    ExitCode::FAILURE
 }

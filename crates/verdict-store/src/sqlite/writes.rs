@@ -1,8 +1,8 @@
 use super::now_ms;
 use crate::error::StoreError;
-use crate::plan::{day_of, detail_json, tags_json, WritePlan};
+use crate::plan::{WritePlan, day_of, detail_json, tags_json};
 use crate::views::*;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use verdict_core::Upload;
 
 pub(super) fn create_suite(c: &Connection, s: &NewSuite) -> Result<Suite, StoreError> {
@@ -14,7 +14,12 @@ pub(super) fn create_suite(c: &Connection, s: &NewSuite) -> Result<Suite, StoreE
         )?
         .query_row(params![s.slug.as_str(), s.name, s.default_branch, s.token_hash, now], |r| r.get::<_, i64>(0))
         .optional()?;
-    let id = inserted.ok_or_else(|| StoreError::Conflict(format!("a suite with slug {:?} already exists", s.slug.as_str())))?;
+    let id = inserted.ok_or_else(|| {
+        StoreError::Conflict(format!(
+            "a suite with slug {:?} already exists",
+            s.slug.as_str()
+        ))
+    })?;
     Ok(Suite {
         id,
         slug: s.slug.to_string(),
@@ -25,17 +30,25 @@ pub(super) fn create_suite(c: &Connection, s: &NewSuite) -> Result<Suite, StoreE
 }
 
 pub(super) fn set_token_hash(c: &Connection, slug: &str, hash: &str) -> Result<(), StoreError> {
-    match c.prepare_cached("UPDATE suites SET token_hash = ?2 WHERE slug = ?1")?.execute(params![slug, hash])? {
+    match c
+        .prepare_cached("UPDATE suites SET token_hash = ?2 WHERE slug = ?1")?
+        .execute(params![slug, hash])?
+    {
         0 => Err(StoreError::NotFound(format!("no suite with slug {slug:?}"))),
         _ => Ok(()),
     }
 }
 
-pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload) -> Result<UploadReceipt, StoreError> {
+pub(super) fn upload(
+    c: &Connection,
+    suite_id: i64,
+    up: &Upload,
+) -> Result<UploadReceipt, StoreError> {
     let now = now_ms();
     let plan = WritePlan::new(up);
     let env = &up.run_env;
-    let extra = (!env.extra.is_empty()).then(|| serde_json::to_string(&env.extra).unwrap_or_default());
+    let extra =
+        (!env.extra.is_empty()).then(|| serde_json::to_string(&env.extra).unwrap_or_default());
     let (run_id, branch): (i64, Option<String>) = c
         .prepare_cached(
             "INSERT INTO runs (suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env,
@@ -74,7 +87,10 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload) -> Result<Uploa
              RETURNING id",
         )?;
         for t in &plan.tests {
-            test_ids.push(upsert.query_row(params![suite_id, t.scope, t.name, t.file_name, t.location, now], |r| r.get::<_, i64>(0))?);
+            test_ids.push(upsert.query_row(
+                params![suite_id, t.scope, t.name, t.file_name, t.location, now],
+                |r| r.get::<_, i64>(0),
+            )?);
         }
     }
     {
@@ -112,8 +128,24 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload) -> Result<Uploa
         let day = day_of(now);
         for (r, &id) in plan.rollups.iter().zip(&test_ids) {
             let [p, f, s, pe, u] = r.counts;
-            rollup.execute(params![id, branch, day, p, f, s, pe, u, r.flaky, r.duration_sum, r.duration_count])?;
+            rollup.execute(params![
+                id,
+                branch,
+                day,
+                p,
+                f,
+                s,
+                pe,
+                u,
+                r.flaky,
+                r.duration_sum,
+                r.duration_count
+            ])?;
         }
     }
-    Ok(UploadReceipt { upload_id, run_id, queued: up.executions.len() })
+    Ok(UploadReceipt {
+        upload_id,
+        run_id,
+        queued: up.executions.len(),
+    })
 }

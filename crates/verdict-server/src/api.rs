@@ -1,0 +1,147 @@
+//! Verdict's own read API (JSON). Open unless the server has a read token.
+
+use crate::error::ApiError;
+use crate::params::Params;
+use crate::{AppState, auth};
+use axum::extract::{Path, Query, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use std::collections::HashMap;
+use verdict_core::{Outcome, RunResult};
+use verdict_store::*;
+
+pub fn routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/suites", get(suites))
+        .route("/suites/{slug}", get(suite))
+        .route("/suites/{slug}/runs", get(runs))
+        .route("/suites/{slug}/tests", get(tests))
+        .route("/runs/{id}", get(run))
+        .route("/runs/{id}/executions", get(executions))
+        .route("/tests/{id}", get(test))
+        .route("/tests/{id}/history", get(history))
+        .layer(middleware::from_fn_with_state(state, require_read_token))
+}
+
+async fn require_read_token(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if let Some(expected) = &state.config.read_token {
+        if auth::bearer(req.headers()) != Some(expected.as_str()) {
+            return Err(ApiError::unauthorized(
+                "this server needs a read token: send Authorization: Bearer <token>",
+            ));
+        }
+    }
+    Ok(next.run(req).await)
+}
+
+type Q = Query<HashMap<String, String>>;
+
+fn id(raw: &str, what: &str) -> Result<i64, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::bad_request(format!("{what} id {raw:?} is not a number")))
+}
+
+async fn suite_or_404(state: &AppState, slug: &str) -> Result<Suite, ApiError> {
+    state
+        .store
+        .suite_by_slug(slug)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no suite {slug:?}")))
+}
+
+async fn suites(State(s): State<AppState>) -> Result<Json<Vec<Suite>>, ApiError> {
+    Ok(Json(s.store.suites().await?))
+}
+
+async fn suite(
+    State(s): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<Json<Suite>, ApiError> {
+    Ok(Json(suite_or_404(&s, &slug).await?))
+}
+
+async fn runs(
+    State(s): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Q,
+) -> Result<Json<Vec<Run>>, ApiError> {
+    let q = Params(q);
+    let suite = suite_or_404(&s, &slug).await?;
+    let filter = RunFilter {
+        branch: q.text("branch"),
+        commit_sha: q.text("commit").or_else(|| q.text("commit_sha")),
+        result: q.parsed::<RunResult>("result", "passed, failed or pending")?,
+        page: q.page()?,
+    };
+    Ok(Json(s.store.runs(suite.id, &filter).await?))
+}
+
+async fn tests(
+    State(s): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Q,
+) -> Result<Json<Vec<TestStats>>, ApiError> {
+    let q = Params(q);
+    let suite = suite_or_404(&s, &slug).await?;
+    let days = q
+        .parsed::<u32>("days", "a number of days (0 for all time)")?
+        .unwrap_or(30);
+    let filter = TestFilter {
+        days,
+        branch: q.text("branch"),
+        page: q.page()?,
+    };
+    Ok(Json(s.store.tests(suite.id, &filter).await?))
+}
+
+async fn run(
+    State(s): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<RunDetail>, ApiError> {
+    let run_id = id(&raw, "run")?;
+    Ok(Json(s.store.run(run_id).await?.ok_or_else(|| {
+        ApiError::not_found(format!("no run {run_id}"))
+    })?))
+}
+
+async fn executions(
+    State(s): State<AppState>,
+    Path(raw): Path<String>,
+    Query(q): Q,
+) -> Result<Json<Vec<Execution>>, ApiError> {
+    let q = Params(q);
+    let run_id = id(&raw, "run")?;
+    let result = q.parsed::<Outcome>("result", "passed, failed, skipped, pending or unknown")?;
+    if s.store.run(run_id).await?.is_none() {
+        return Err(ApiError::not_found(format!("no run {run_id}")));
+    }
+    Ok(Json(
+        s.store.run_executions(run_id, result, q.page()?).await?,
+    ))
+}
+
+async fn test(State(s): State<AppState>, Path(raw): Path<String>) -> Result<Json<Test>, ApiError> {
+    let test_id = id(&raw, "test")?;
+    Ok(Json(s.store.test(test_id).await?.ok_or_else(|| {
+        ApiError::not_found(format!("no test {test_id}"))
+    })?))
+}
+
+async fn history(
+    State(s): State<AppState>,
+    Path(raw): Path<String>,
+    Query(q): Q,
+) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
+    let q = Params(q);
+    let test_id = id(&raw, "test")?;
+    if s.store.test(test_id).await?.is_none() {
+        return Err(ApiError::not_found(format!("no test {test_id}")));
+    }
+    Ok(Json(s.store.test_history(test_id, q.page()?).await?))
+}

@@ -1,0 +1,133 @@
+//! Flags, parsed once into plain structs. Every flag can also come from a
+//! `VERDICT_*` environment variable; flags win over the environment, which
+//! wins over the defaults.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "verdict",
+    version,
+    about = "Self-hosted test analytics: ingest CI test results, keep their history, find what is flaky, broken or slow."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the data lives; shared by the server and the admin commands.
+#[derive(Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// Directory of the embedded SQLite database (used when no --database-url is given).
+    #[arg(
+        long,
+        global = true,
+        env = "VERDICT_DATA_DIR",
+        default_value = "./verdict-data"
+    )]
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL (postgres://user@host:5432/db); several servers can share one database.
+    #[arg(
+        long,
+        global = true,
+        env = "VERDICT_DATABASE_URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server: the Buildkite-compatible upload API and the read API.
+    Serve(ServeArgs),
+    /// Create and list suites, rotate their upload tokens.
+    #[command(subcommand)]
+    Suite(SuiteCommand),
+    /// Upload JUnit XML or Buildkite JSON result files to a Verdict server.
+    Upload(UploadArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on. Keep it on loopback unless a proxy or firewall is in front.
+    #[arg(long, env = "VERDICT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Base URL users reach the server at, used in run links (default: http://LISTEN).
+    #[arg(long, env = "VERDICT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Require `Authorization: Bearer TOKEN` on the read API.
+    #[arg(long, env = "VERDICT_READ_TOKEN", hide_env_values = true)]
+    pub read_token: Option<String>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "VERDICT_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Largest request body after gunzip, in bytes.
+    #[arg(long, env = "VERDICT_MAX_DECOMPRESSED_BYTES", default_value_t = 128 * 1024 * 1024)]
+    pub max_decompressed_bytes: usize,
+    /// Log format: text or json.
+    #[arg(long, env = "VERDICT_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SuiteCommand {
+    /// Create a suite and print its upload token (shown once: only its hash is kept).
+    Create {
+        /// Lowercase letters, digits, '-' and '_'.
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "main")]
+        default_branch: String,
+    },
+    /// List suites.
+    List,
+    /// Manage upload tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Replace a suite's upload token; the old one stops working at once.
+    Rotate { slug: String },
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "By default `verdict upload` exits 0 even when the upload fails, so that it never breaks a build; \
+it says why on stderr. Use --strict to exit 1 instead.\n\n\
+The run's CI context (key, branch, commit, URL) is read from Buildkite, GitHub Actions, CircleCI, GitLab CI or Jenkins \
+variables; elsewhere a fresh run key is generated."
+)]
+pub struct UploadArgs {
+    /// Result files or glob patterns (e.g. 'target/**/junit*.xml').
+    #[arg(required = true)]
+    pub paths: Vec<String>,
+    /// junit or json; by default from each file's extension (.xml → junit, .json → json).
+    #[arg(long, value_parser = ["junit", "json"])]
+    pub format: Option<String>,
+    /// Server URL.
+    #[arg(long, env = "VERDICT_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Suite upload token (else VERDICT_TOKEN or BUILDKITE_ANALYTICS_TOKEN).
+    #[arg(long, env = "VERDICT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Run key: uploads with the same key merge into one run.
+    #[arg(long)]
+    pub run_key: Option<String>,
+    #[arg(long)]
+    pub branch: Option<String>,
+    #[arg(long)]
+    pub commit: Option<String>,
+    /// Upload-level tag KEY=VALUE (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+    /// Exit 1 when the upload fails.
+    #[arg(long)]
+    pub strict: bool,
+}

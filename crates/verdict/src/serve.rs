@@ -1,0 +1,74 @@
+use crate::cli::{ServeArgs, StoreArgs};
+use crate::fail;
+use std::process::ExitCode;
+use std::sync::Arc;
+use verdict_server::{AppState, ServerConfig};
+
+pub async fn run(store_args: StoreArgs, args: ServeArgs) -> ExitCode {
+    init_logging(&args.log_format);
+    let store =
+        match verdict_store::open(store_args.database_url.as_deref(), &store_args.data_dir).await {
+            Ok(s) => s,
+            Err(e) => return fail(format!("cannot open the database: {e}")),
+        };
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(e) => return fail(format!("cannot listen on {}: {e}", args.listen)),
+    };
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| args.listen.to_string());
+    let config = ServerConfig {
+        public_url: args.public_url.unwrap_or_else(|| format!("http://{addr}")),
+        read_token: args.read_token,
+        max_body_bytes: args.max_body_bytes,
+        max_decompressed_bytes: args.max_decompressed_bytes,
+    };
+    let where_ = match &store_args.database_url {
+        Some(_) => "PostgreSQL".to_owned(),
+        None => format!("SQLite in {}", store_args.data_dir.display()),
+    };
+    tracing::info!(%addr, store = %where_, "verdict serve listening");
+    let state = AppState {
+        store,
+        config: Arc::new(config),
+    };
+    match verdict_server::serve(listener, state, shutdown_signal()).await {
+        Ok(()) => {
+            tracing::info!("stopped after finishing requests in flight");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("server error: {e}")),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VERDICT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
