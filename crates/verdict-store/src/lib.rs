@@ -6,6 +6,8 @@ pub mod plan;
 pub mod postgres;
 pub mod sqlite;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod token;
 pub mod views;
 

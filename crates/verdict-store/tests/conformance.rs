@@ -4,84 +4,18 @@
 //! these tests fail, loudly, when it is not.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use verdict_core::{
     ExecutionRecord, FailureDetail, Outcome, RunEnv, RunResult, SuiteSlug, TagMap, Upload,
 };
-use verdict_store::postgres::PgStore;
-use verdict_store::sqlite::SqliteStore;
+use verdict_store::testing::{Backend, TestStore};
 use verdict_store::*;
-
-fn pg_url() -> String {
-    std::env::var("VERDICT_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A store that removes what it made when the scenario ends.
-struct Fixture {
-    store: Arc<dyn Store>,
-    _dir: Option<tempfile::TempDir>,
-    schema: Option<String>,
-}
-
-impl Fixture {
-    async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open_dir(dir.path()).unwrap();
-        Fixture {
-            store: Arc::new(store),
-            _dir: Some(dir),
-            schema: None,
-        }
-    }
-
-    async fn postgres() -> Self {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let schema = format!(
-            "conf_{}_{}_{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst),
-            rand_suffix()
-        );
-        let store = PgStore::connect_in_schema(&pg_url(), &schema)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("PostgreSQL is required for these tests ({}): {e}", pg_url())
-            });
-        Fixture {
-            store: Arc::new(store),
-            _dir: None,
-            schema: Some(schema),
-        }
-    }
-
-    async fn cleanup(self) {
-        if let Some(schema) = self.schema {
-            let (client, conn) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(conn);
-            client
-                .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-                .await
-                .unwrap();
-        }
-    }
-}
-
-fn rand_suffix() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos()
-}
 
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
-        mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() {
-            let f = super::Fixture::sqlite().await; super::$name(f.store.clone()).await; f.cleanup().await; } )* }
-        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() {
-            let f = super::Fixture::postgres().await; super::$name(f.store.clone()).await; f.cleanup().await; } )* }
+        mod sqlite { use super::*; $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() {
+            let f = TestStore::new(Backend::Sqlite).await; super::$name(f.store.clone()).await; f.cleanup().await; } )* }
+        mod postgres { use super::*; $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() {
+            let f = TestStore::new(Backend::Postgres).await; super::$name(f.store.clone()).await; f.cleanup().await; } )* }
     };
 }
 
