@@ -1,0 +1,364 @@
+//! The real `verdict` binary as users run it: suites from the CLI, a server
+//! process killed with SIGKILL mid-upload and restarted, SIGTERM finishing
+//! uploads in flight, and `verdict upload` against it. On SQLite and PostgreSQL.
+
+use serde_json::{Value, json};
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use verdict_store::testing::{Backend, TestStore};
+
+const BIN: &str = env!("CARGO_BIN_EXE_verdict");
+
+struct Env {
+    store: TestStore,
+}
+
+impl Env {
+    async fn new(backend: Backend) -> Self {
+        Env {
+            store: TestStore::new(backend).await,
+        }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.env_remove("VERDICT_DATABASE_URL")
+            .env_remove("VERDICT_TOKEN")
+            .env_remove("BUILDKITE_ANALYTICS_TOKEN");
+        c.arg("--data-dir").arg(self.store.dir.path().join("data"));
+        if let Some(url) = &self.store.database_url {
+            c.arg("--database-url").arg(url);
+        }
+        c
+    }
+
+    fn create_suite(&self, slug: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["suite", "create", slug, "--name", "Web app"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        assert!(
+            token.starts_with("vdt_"),
+            "only the token goes to stdout: {token:?}"
+        );
+        token
+    }
+
+    fn serve(&self, port: u16) -> Child {
+        let mut child = self
+            .cmd()
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz")).is_err() {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+                panic!("verdict serve exited with {status}: {err}");
+            }
+            assert!(Instant::now() < deadline, "verdict serve did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn upload_body(key: &str, n: usize) -> Value {
+    let data: Vec<Value> = (0..n).map(|i| json!({"scope": "crash", "name": format!("t{i}"), "result": "passed", "history": {"duration": 0.001}})).collect();
+    json!({"format": "json", "run_env": {"key": key}, "data": data})
+}
+
+fn get(port: u16, path: &str) -> Value {
+    reqwest::blocking::get(format!("http://127.0.0.1:{port}{path}"))
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() {
+            let env = super::Env::new(super::Backend::Sqlite).await;
+            let env = tokio::task::spawn_blocking(move || { super::$name(&env); env }).await.unwrap();
+            env.store.cleanup().await; } )* }
+        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() {
+            let env = super::Env::new(super::Backend::Postgres).await;
+            let env = tokio::task::spawn_blocking(move || { super::$name(&env); env }).await.unwrap();
+            env.store.cleanup().await; } )* }
+    };
+}
+
+both!(
+    sigkill_mid_upload_loses_nothing_that_was_accepted,
+    sigterm_finishes_uploads_in_flight,
+    cli_upload_splits_retries_and_never_breaks_the_build
+);
+
+const RESULTS_PER_UPLOAD: usize = 300;
+
+/// Every upload answered 202 before the kill is wholly there after the
+/// restart; no upload is there in part.
+fn sigkill_mid_upload_loses_nothing_that_was_accepted(env: &Env) {
+    let token = env.create_suite("web");
+    let port = free_port();
+    let mut server = env.serve(port);
+    let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let (accepted, stop, token) = (accepted.clone(), stop.clone(), token.clone());
+            std::thread::spawn(move || {
+                let http = reqwest::blocking::Client::new();
+                for i in 0.. {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let key = format!("w{w}-u{i}");
+                    let sent = http
+                        .post(format!("http://127.0.0.1:{port}/v1/uploads"))
+                        .header("Authorization", format!("Token token=\"{token}\""))
+                        .json(&upload_body(&key, RESULTS_PER_UPLOAD))
+                        .send();
+                    match sent {
+                        Ok(r) if r.status() == 202 => accepted.lock().unwrap().push(key),
+                        Ok(r) => panic!("unexpected status {} before the kill", r.status()),
+                        Err(_) => break, // the server is gone
+                    }
+                }
+            })
+        })
+        .collect();
+    while accepted.lock().unwrap().len() < 40 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    workers.into_iter().for_each(|w| w.join().unwrap());
+
+    let port = free_port();
+    let mut server = env.serve(port);
+    let runs = get(port, "/api/v1/suites/web/runs?per_page=500");
+    let runs = runs.as_array().unwrap();
+    let accepted = accepted.lock().unwrap().clone();
+    for key in &accepted {
+        assert!(
+            runs.iter().any(|r| r["key"] == key.as_str()),
+            "accepted upload {key} is missing after the restart"
+        );
+    }
+    for r in runs {
+        let detail = get(port, &format!("/api/v1/runs/{}", r["id"]));
+        assert_eq!(
+            detail["total"], RESULTS_PER_UPLOAD,
+            "run {} is there in part",
+            r["key"]
+        );
+    }
+    assert!(runs.len() >= accepted.len());
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+/// Uploads whose bodies are still arriving when SIGTERM comes are finished,
+/// answered 202 and stored; then the server exits 0.
+fn sigterm_finishes_uploads_in_flight(env: &Env) {
+    use std::io::Read;
+    let token = env.create_suite("web");
+    let port = free_port();
+    let server = env.serve(port);
+    let mut conns: Vec<(std::net::TcpStream, Vec<u8>)> = (0..3)
+        .map(|i| {
+            let body = serde_json::to_vec(&upload_body(&format!("term-{i}"), 5000)).unwrap();
+            let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let head = format!(
+                "POST /v1/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token token=\"{token}\"\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            conn.write_all(head.as_bytes()).unwrap();
+            let half = body.len() / 2;
+            conn.write_all(&body[..half]).unwrap();
+            (conn, body[half..].to_vec())
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    for (conn, rest) in &mut conns {
+        conn.write_all(rest).unwrap();
+        let mut reply = String::new();
+        conn.read_to_string(&mut reply).unwrap();
+        assert!(reply.starts_with("HTTP/1.1 202"), "{reply}");
+    }
+    let output = server.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "graceful exit: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let port = free_port();
+    let mut server = env.serve(port);
+    let runs = get(port, "/api/v1/suites/web/runs?per_page=500");
+    assert_eq!(runs.as_array().unwrap().len(), 3);
+    for r in runs.as_array().unwrap() {
+        assert_eq!(
+            get(port, &format!("/api/v1/runs/{}", r["id"]))["total"],
+            5000
+        );
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+fn cli_upload_splits_retries_and_never_breaks_the_build(env: &Env) {
+    let token = env.create_suite("web");
+    let port = free_port();
+    let mut server = env.serve(port);
+    let dir = &env.store.dir.path().join("results");
+    std::fs::create_dir_all(dir).unwrap();
+    // 6001 testcases: two requests under one run key.
+    let mut big = String::from("<testsuites><testsuite name=\"big\">");
+    for i in 0..6001 {
+        big.push_str(&format!(
+            "<testcase classname=\"Big\" name=\"t{i}\" time=\"0.001\"/>"
+        ));
+    }
+    big.push_str("<testcase classname=\"Big\" name=\"bad\"><failure message=\"nope\"/></testcase></testsuite></testsuites>");
+    std::fs::write(dir.join("big.xml"), big).unwrap();
+    std::fs::File::create(dir.join("small.json"))
+        .unwrap()
+        .write_all(br#"[{"scope":"s","name":"from json","result":"passed"}]"#)
+        .unwrap();
+
+    let url = format!("http://127.0.0.1:{port}");
+    let upload = |args: &[&str], token: &str| {
+        Command::new(BIN)
+            .arg("upload")
+            .args(args)
+            .env("VERDICT_URL", &url)
+            .env("VERDICT_TOKEN", token)
+            .env_remove("BUILDKITE_BUILD_ID")
+            .env_remove("GITHUB_RUN_ID")
+            .env_remove("CIRCLE_BUILD_NUM")
+            .env_remove("GITLAB_CI")
+            .env_remove("JENKINS_URL")
+            .output()
+            .unwrap()
+    };
+    let pattern = format!("{}/*.*", dir.display());
+    let out = upload(
+        &[
+            &pattern, "--branch", "main", "--commit", "abc", "--tag", "team=web",
+        ],
+        &token,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Uploaded 6003 results (0 skipped) from 2 file(s)"),
+        "{stderr}"
+    );
+    let run_url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let run: Value = reqwest::blocking::get(&run_url).unwrap().json().unwrap();
+    assert_eq!(
+        (
+            run["total"].as_i64(),
+            run["uploads"].as_i64(),
+            run["result"].as_str()
+        ),
+        (Some(6003), Some(2), Some("failed"))
+    );
+    assert_eq!(
+        (
+            run["branch"].as_str(),
+            run["commit_sha"].as_str(),
+            run["ci"].as_str()
+        ),
+        (Some("main"), Some("abc"), Some("generic"))
+    );
+
+    // A bad token: a clear message, exit 0 by default, exit 1 with --strict.
+    let out = upload(&[&pattern], "vdt_wrong");
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid upload token"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        upload(&[&pattern, "--strict"], "vdt_wrong").status.code(),
+        Some(1)
+    );
+    // A broken file: named with its line.
+    let broken = env.store.dir.path().join("broken.xml");
+    std::fs::write(&broken, "<testsuite>\n<testcase name='a'>\n</testsuite>").unwrap();
+    let out = upload(&[broken.to_str().unwrap(), "--strict"], &token);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("broken.xml") && stderr.contains("line 3"),
+        "{stderr}"
+    );
+
+    // Token rotation: the old token stops working at once.
+    let rotated = env
+        .cmd()
+        .args(["suite", "token", "rotate", "web"])
+        .output()
+        .unwrap();
+    assert!(rotated.status.success());
+    let new_token = String::from_utf8(rotated.stdout).unwrap().trim().to_owned();
+    assert_eq!(
+        upload(&[&pattern, "--strict"], &token).status.code(),
+        Some(1)
+    );
+    assert!(upload(&[&pattern, "--strict"], &new_token).status.success());
+
+    // Retries then gives up on a server that is down, without failing the build.
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let started = Instant::now();
+    let out = upload(&[&pattern], &new_token);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("retrying") && stderr.contains("gave up after 5 attempts"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(7),
+        "backoff 0.5+1+2+4 s"
+    );
+
+    let list = env.cmd().args(["suite", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains("web"));
+}
