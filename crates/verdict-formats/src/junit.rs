@@ -32,7 +32,11 @@ pub fn parse(xml: &[u8]) -> Result<JunitReport, FormatError> {
     if text.trim().is_empty() {
         return Err(FormatError::new("JUnit XML is empty"));
     }
-    let mut parser = Parser::default();
+    // A testcase takes 100 bytes or more: reserve once instead of regrowing a large vector.
+    let mut parser = Parser {
+        out: Vec::with_capacity(xml.len() / 256),
+        ..Parser::default()
+    };
     let mut reader = Reader::from_str(text);
     loop {
         let event = reader.read_event().map_err(|e| {
@@ -55,13 +59,18 @@ pub fn parse(xml: &[u8]) -> Result<JunitReport, FormatError> {
                 Ok(())
             }
             Event::Text(t) => {
-                parser.text(&t.xml10_content());
+                if parser.capturing() {
+                    parser.text(&t.xml10_content());
+                }
                 Ok(())
             }
             Event::CData(t) => {
-                parser.text(&t.xml10_content());
+                if parser.capturing() {
+                    parser.text(&t.xml10_content());
+                }
                 Ok(())
             }
+            // Entities are checked even where their text is not kept.
             Event::GeneralRef(r) => match r.resolve_char_ref() {
                 Ok(Some(c)) => {
                     parser.text(c.encode_utf8(&mut [0; 4]));
@@ -172,14 +181,7 @@ impl Parser {
             "testcase" if in_case => return Err("a <testcase> inside another <testcase>".into()),
             "testcase" => {
                 self.testcases += 1;
-                self.case = Some(Case {
-                    classname: attr(e, "classname")?.filter(|c| !c.is_empty()),
-                    name: attr(e, "name")?.unwrap_or_default(),
-                    file: attr(e, "file")?.filter(|f| !f.is_empty()),
-                    line: attr(e, "line")?.filter(|l| !l.is_empty()),
-                    time: attr(e, "time")?.as_deref().and_then(parse_seconds),
-                    ..Case::default()
-                });
+                self.case = Some(case_from_attributes(e)?);
                 Elem::Case
             }
             _ if parent == Some(Elem::Case) => self.open_case_child(name, e)?,
@@ -240,6 +242,21 @@ impl Parser {
         })
     }
 
+    /// Whether text at this point is kept (whitespace between elements is not).
+    fn capturing(&self) -> bool {
+        self.case.is_some()
+            && matches!(
+                self.stack.last(),
+                Some(
+                    Elem::Problem(_)
+                        | Elem::Skipped
+                        | Elem::SystemOut
+                        | Elem::SystemErr
+                        | Elem::Property
+                )
+            )
+    }
+
     fn text(&mut self, s: &str) {
         let (Some(top), Some(case)) = (self.stack.last(), self.case.as_mut()) else {
             return;
@@ -277,10 +294,10 @@ impl Parser {
                 self.suites.pop();
             }
             Some(Elem::Case) => {
-                if let Some(case) = self.case.take() {
+                if let Some(mut case) = self.case.take() {
                     let scope = case
                         .classname
-                        .clone()
+                        .take()
                         .or_else(|| self.suites.iter().rev().find(|s| !s.is_empty()).cloned())
                         .unwrap_or_default();
                     finish_case(case, scope, &mut self.out);
@@ -291,54 +308,83 @@ impl Parser {
     }
 }
 
-/// Turn one `<testcase>` into one execution per attempt.
+/// Turn one `<testcase>` into one execution per attempt. Strings are moved
+/// into the last attempt and cloned only for earlier ones (reruns are rare).
 fn finish_case(case: Case, scope: String, out: &mut Vec<ExecutionRecord>) {
-    let base = |outcome: Outcome, attempt: u32| {
-        let mut r = ExecutionRecord::new(scope.clone(), case.name.clone(), outcome);
-        r.file_name = case.file.clone();
-        r.location = case.file.as_ref().map(|f| match &case.line {
-            Some(l) => format!("{f}:{l}"),
-            None => f.clone(),
-        });
-        r.attempt = attempt;
-        r
-    };
-    let failed = |p: &Problem, attempt: u32| {
-        let mut r = base(Outcome::Failed, attempt);
-        apply_problem(&mut r, p);
-        r
-    };
-    let mut attempts: Vec<ExecutionRecord> = Vec::new();
+    let Case {
+        name,
+        file,
+        line,
+        time,
+        primary,
+        skipped,
+        flaky,
+        reruns,
+        system_out,
+        system_err,
+        properties,
+        ..
+    } = case;
+    let location = file.as_ref().map(|f| match &line {
+        Some(l) => {
+            let mut loc = String::with_capacity(f.len() + 1 + l.len());
+            loc.push_str(f);
+            loc.push(':');
+            loc.push_str(l);
+            loc
+        }
+        None => f.clone(),
+    });
     // Surefire: flaky* elements are failed attempts before a final pass;
     // rerun* elements are further failed attempts after the first failure.
-    for p in &case.flaky {
-        attempts.push(failed(p, attempts.len() as u32));
-    }
-    let last = match (&case.primary, &case.skipped) {
-        (Some(p), _) => failed(p, attempts.len() as u32),
-        (None, Some((message, text))) => {
-            let mut r = base(Outcome::Skipped, attempts.len() as u32);
-            r.failure_reason = message
-                .clone()
-                .filter(|m| !m.is_empty())
-                .or_else(|| first_line(text));
-            r
-        }
-        (None, None) => base(Outcome::Passed, attempts.len() as u32),
+    let (final_outcome, final_problem) = match (&primary, &skipped) {
+        (Some(p), _) => (Outcome::Failed, Some(p)),
+        (None, Some(_)) => (Outcome::Skipped, None),
+        (None, None) => (Outcome::Passed, None),
     };
-    attempts.push(last);
-    for p in &case.reruns {
-        attempts.push(failed(p, attempts.len() as u32));
+    let attempts = flaky
+        .iter()
+        .map(|p| (Outcome::Failed, Some(p)))
+        .chain(std::iter::once((final_outcome, final_problem)))
+        .chain(reruns.iter().map(|p| (Outcome::Failed, Some(p))));
+    let n = flaky.len() + 1 + reruns.len();
+    let first = out.len();
+    let (mut scope, mut name, mut file, mut location) = (Some(scope), Some(name), file, location);
+    for (i, (outcome, problem)) in attempts.enumerate() {
+        let last = i + 1 == n;
+        let mut r = ExecutionRecord::new(
+            take_or_clone(&mut scope, last).unwrap_or_default(),
+            take_or_clone(&mut name, last).unwrap_or_default(),
+            outcome,
+        );
+        r.file_name = take_or_clone(&mut file, last);
+        r.location = take_or_clone(&mut location, last);
+        r.attempt = i as u32;
+        match problem {
+            Some(p) => apply_problem(&mut r, p),
+            None if outcome == Outcome::Skipped => {
+                if let Some((message, text)) = &skipped {
+                    r.failure_reason = message
+                        .clone()
+                        .filter(|m| !m.is_empty())
+                        .or_else(|| first_line(text));
+                }
+            }
+            None => {}
+        }
+        out.push(r);
     }
     // The case's time, output and properties describe the case as a whole:
     // they go on its first attempt, so that sums over executions stay right.
-    if let Some(first) = attempts.first_mut() {
-        first.duration = case.time;
-        first.system_out = non_empty(case.system_out);
-        first.system_err = non_empty(case.system_err);
-        first.properties = case.properties;
-    }
-    out.extend(attempts);
+    let first = &mut out[first];
+    first.duration = time;
+    first.system_out = non_empty(system_out);
+    first.system_err = non_empty(system_err);
+    first.properties = properties;
+}
+
+fn take_or_clone(s: &mut Option<String>, take: bool) -> Option<String> {
+    if take { s.take() } else { s.clone() }
 }
 
 fn apply_problem(r: &mut ExecutionRecord, p: &Problem) {
@@ -359,6 +405,40 @@ fn apply_problem(r: &mut ExecutionRecord, p: &Problem) {
             backtrace: Vec::new(),
         }];
     }
+}
+
+/// A testcase's attributes in one pass: it is the hot path of large files.
+fn case_from_attributes(e: &BytesStart<'_>) -> Result<Case, String> {
+    let mut case = Case::default();
+    for a in e.attributes().with_checks(false) {
+        let a = a.map_err(|err| format!("bad attribute: {err}"))?;
+        let key = a.key.local_name();
+        let slot = match key.as_ref() {
+            "classname" => &mut case.classname,
+            "name" => {
+                case.name = value(&a, "name")?.into_owned();
+                continue;
+            }
+            "file" => &mut case.file,
+            "line" => &mut case.line,
+            "time" => {
+                case.time = parse_seconds(&value(&a, "time")?);
+                continue;
+            }
+            _ => continue,
+        };
+        let v = value(&a, key.as_ref())?;
+        *slot = (!v.is_empty()).then(|| v.into_owned());
+    }
+    Ok(case)
+}
+
+fn value<'a>(
+    a: &quick_xml::events::attributes::Attribute<'a>,
+    key: &str,
+) -> Result<std::borrow::Cow<'a, str>, String> {
+    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+        .map_err(|err| format!("attribute {key}: {err}"))
 }
 
 fn attr(e: &BytesStart<'_>, key: &str) -> Result<Option<String>, String> {

@@ -55,7 +55,7 @@ impl Env {
         token
     }
 
-    fn serve(&self, port: u16) -> Child {
+    fn serve(&self, port: u16) -> ServerProcess {
         let mut child = self
             .cmd()
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -73,7 +73,34 @@ impl Env {
             assert!(Instant::now() < deadline, "verdict serve did not come up");
             std::thread::sleep(Duration::from_millis(50));
         }
-        child
+        ServerProcess(Some(child))
+    }
+}
+
+/// A `verdict serve` process, killed when dropped: a failing test leaves none behind.
+struct ServerProcess(Option<Child>);
+
+impl ServerProcess {
+    fn id(&self) -> u32 {
+        self.0.as_ref().expect("running").id()
+    }
+
+    /// SIGKILL, and reap.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn wait_with_output(mut self) -> std::process::Output {
+        self.0.take().expect("running").wait_with_output().unwrap()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
@@ -153,8 +180,7 @@ fn sigkill_mid_upload_loses_nothing_that_was_accepted(env: &Env) {
     while accepted.lock().unwrap().len() < 40 {
         std::thread::sleep(Duration::from_millis(10));
     }
-    server.kill().unwrap(); // SIGKILL
-    server.wait().unwrap();
+    server.kill(); // SIGKILL
     stop.store(true, Ordering::SeqCst);
     workers.into_iter().for_each(|w| w.join().unwrap());
 
@@ -178,8 +204,7 @@ fn sigkill_mid_upload_loses_nothing_that_was_accepted(env: &Env) {
         );
     }
     assert!(runs.len() >= accepted.len());
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
 }
 
 /// Uploads whose bodies are still arriving when SIGTERM comes are finished,
@@ -218,7 +243,7 @@ fn sigterm_finishes_uploads_in_flight(env: &Env) {
         conn.read_to_string(&mut reply).unwrap();
         assert!(reply.starts_with("HTTP/1.1 202"), "{reply}");
     }
-    let output = server.wait_with_output().unwrap();
+    let output = server.wait_with_output();
     assert!(
         output.status.success(),
         "graceful exit: {}",
@@ -235,8 +260,7 @@ fn sigterm_finishes_uploads_in_flight(env: &Env) {
             5000
         );
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
 }
 
 fn cli_upload_splits_retries_and_never_breaks_the_build(env: &Env) {
@@ -344,8 +368,7 @@ fn cli_upload_splits_retries_and_never_breaks_the_build(env: &Env) {
     assert!(upload(&[&pattern, "--strict"], &new_token).status.success());
 
     // Retries then gives up on a server that is down, without failing the build.
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill();
     let started = Instant::now();
     let out = upload(&[&pattern], &new_token);
     assert!(out.status.success());

@@ -197,9 +197,10 @@ pub(super) async fn tests(
                 "SELECT {TEST_COLS}, coalesce(sum(r.passed), 0)::bigint, coalesce(sum(r.failed), 0)::bigint,
                         coalesce(sum(r.skipped), 0)::bigint, coalesce(sum(r.pending), 0)::bigint,
                         coalesce(sum(r.unknown), 0)::bigint, coalesce(sum(r.flaky), 0)::bigint
-                 FROM tests t LEFT JOIN rollups r ON r.test_id = t.id AND r.day >= $2 AND ($3::text IS NULL OR r.branch = $3)
-                 WHERE t.suite_id = $1
-                 GROUP BY t.id ORDER BY t.scope, t.name LIMIT $4 OFFSET $5"
+                 FROM (SELECT * FROM tests WHERE suite_id = $1 ORDER BY scope, name LIMIT $4 OFFSET $5) t
+                 LEFT JOIN rollups r ON r.test_id = t.id AND r.day >= $2 AND ($3::text IS NULL OR r.branch = $3)
+                 GROUP BY t.id, t.suite_id, t.scope, t.name, t.file_name, t.location, t.first_seen, t.last_seen
+                 ORDER BY t.scope, t.name"
             ),
             &[&suite_id, &first_day, &f.branch, &f.page.limit(), &f.page.offset()],
         )

@@ -184,9 +184,9 @@ pub(super) fn tests(
     let mut st = c.prepare_cached(&format!(
         "SELECT {TEST_COLS}, coalesce(sum(r.passed), 0), coalesce(sum(r.failed), 0), coalesce(sum(r.skipped), 0),
                 coalesce(sum(r.pending), 0), coalesce(sum(r.unknown), 0), coalesce(sum(r.flaky), 0)
-         FROM tests t LEFT JOIN rollups r ON r.test_id = t.id AND r.day >= ?2 AND (?3 IS NULL OR r.branch = ?3)
-         WHERE t.suite_id = ?1
-         GROUP BY t.id ORDER BY t.scope, t.name LIMIT ?4 OFFSET ?5"
+         FROM (SELECT * FROM tests WHERE suite_id = ?1 ORDER BY scope, name LIMIT ?4 OFFSET ?5) t
+         LEFT JOIN rollups r ON r.test_id = t.id AND r.day >= ?2 AND (?3 IS NULL OR r.branch = ?3)
+         GROUP BY t.id ORDER BY t.scope, t.name"
     ))?;
     let rows: Vec<(Test, Counts, i64)> = st
         .query_map(

@@ -1,0 +1,488 @@
+//! Verdict's benchmarks, each printing a ratio against a peer or a limit
+//! measured in the same run. Run by hand:
+//!
+//!   cargo bench -p verdict --bench verdict_bench -- [ingest|junit|reads|all]
+//!
+//! PostgreSQL figures need VERDICT_TEST_DATABASE_URL (default
+//! postgres://postgres@127.0.0.1:5432/test). Record results in bench/RESULTS.md.
+
+use serde_json::{Value, json};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use verdict_core::{SuiteSlug, Upload};
+use verdict_store::testing::{Backend, TestStore};
+use verdict_store::{NewSuite, Page, TestFilter, token};
+
+const BIN: &str = env!("CARGO_BIN_EXE_verdict");
+
+fn main() {
+    let which = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_else(|| "all".into());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    if which == "ingest" || which == "all" {
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            rt.block_on(ingest(backend));
+        }
+    }
+    if which == "junit" || which == "all" {
+        junit();
+    }
+    if which == "reads" || which == "all" {
+        rt.block_on(reads());
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// A Buildkite JSON upload body of `n` results shaped like real ones: 94%
+/// passed, 5% failed with a reason and a backtrace, 1% skipped.
+fn upload_body(key: &str, n: usize, branch: &str) -> Vec<u8> {
+    let data: Vec<Value> = (0..n)
+        .map(|i| {
+            let file = format!("spec/models/model_{}_spec.rb", i / 50);
+            let mut r = json!({
+                "id": format!("00000000-0000-4000-8000-{i:012}"),
+                "scope": format!("Model{} behaviour", i / 50),
+                "name": format!("does thing number {i} correctly"),
+                "location": format!("{file}:{}", 10 + i % 50),
+                "file_name": file,
+                "result": match i % 100 { 0..=4 => "failed", 5 => "skipped", _ => "passed" },
+                "history": {"section": "top", "start_at": i as f64 * 0.01, "end_at": i as f64 * 0.01 + 0.005, "duration": 0.005 + (i % 7) as f64 * 0.001, "children": []},
+            });
+            if i % 100 < 5 {
+                r["failure_reason"] = json!(format!("Expected {i} to eq {} (compared using ==)", i + 1));
+                r["failure_expanded"] = json!([{"expanded": ["Failure/Error: expect(x).to eq(y)", format!("  expected: {}", i + 1), format!("       got: {i}")], "backtrace": [format!("./{file}:{}:in `block (2 levels)'", 10 + i % 50)]}]);
+            }
+            r
+        })
+        .collect();
+    serde_json::to_vec(&json!({"format": "json", "run_env": {"CI": "buildkite", "key": key, "branch": branch, "commit_sha": "abc"}, "data": data})).unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn store_args(store: &TestStore) -> Vec<String> {
+    let mut a = vec![
+        "--data-dir".to_string(),
+        store.dir.path().join("data").display().to_string(),
+    ];
+    if let Some(url) = &store.database_url {
+        a.extend(["--database-url".to_string(), url.clone()]);
+    }
+    a
+}
+
+/// A `verdict serve` process, killed when dropped (also when a bench panics).
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server(args: &[String]) -> (Server, u16) {
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args(args)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("VERDICT_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let child = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz")).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, port)
+}
+
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+fn percentile(v: &mut [f64], q: f64) -> f64 {
+    verdict_core::stats::quantile(v, q).unwrap_or(f64::NAN)
+}
+
+// ---------------------------------------------------------------- ingest
+
+const CLIENTS: usize = 4;
+const UPLOADS_PER_CLIENT: usize = 10;
+const RESULTS: usize = 5000;
+
+async fn ingest(backend: Backend) {
+    let name = format!("{backend:?}").to_lowercase();
+    let bodies: Vec<Vec<u8>> = (0..CLIENTS * UPLOADS_PER_CLIENT)
+        .map(|i| upload_body(&format!("run-{i}"), RESULTS, "main"))
+        .collect();
+    let total = (bodies.len() * RESULTS) as f64;
+    let mb = bodies.iter().map(Vec::len).sum::<usize>() as f64 / 1e6;
+
+    // The limit: the same rows, already parsed, written straight into the same store.
+    let direct = TestStore::new(backend).await;
+    let suite = direct
+        .store
+        .create_suite(NewSuite {
+            slug: SuiteSlug::parse("bench").unwrap(),
+            name: "bench".into(),
+            default_branch: "main".into(),
+            token_hash: token::hash("t"),
+        })
+        .await
+        .unwrap();
+    let uploads: Vec<Upload> = bodies
+        .iter()
+        .map(|b| verdict_formats::buildkite::parse_json_body(b).unwrap())
+        .collect();
+    let mut per_client: Vec<Vec<Upload>> = (0..CLIENTS).map(|_| Vec::new()).collect();
+    for (i, u) in uploads.into_iter().enumerate() {
+        per_client[i % CLIENTS].push(u);
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = per_client
+        .into_iter()
+        .map(|batch| {
+            let store = direct.store.clone();
+            tokio::spawn(async move {
+                for u in batch {
+                    store.write_upload(suite.id, u).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let direct_rate = total / started.elapsed().as_secs_f64();
+    direct.cleanup().await;
+
+    // Verdict: the same bodies over loopback HTTP into a `verdict serve` process.
+    let store = TestStore::new(backend).await;
+    let args = store_args(&store);
+    let out = Command::new(BIN)
+        .args(&args)
+        .args(["suite", "create", "bench"])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (server, port) = start_server(&args);
+    let bodies = Arc::new(bodies);
+    let started = Instant::now();
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (bodies, token) = (bodies.clone(), token.clone());
+            std::thread::spawn(move || {
+                let http = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(300))
+                    .build()
+                    .unwrap();
+                for body in bodies.iter().skip(c).step_by(CLIENTS) {
+                    let r = http
+                        .post(format!("http://127.0.0.1:{port}/v1/uploads"))
+                        .header("Authorization", format!("Token token=\"{token}\""))
+                        .header("Content-Type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .unwrap();
+                    assert_eq!(r.status(), 202, "{}", r.text().unwrap_or_default());
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let http_rate = total / started.elapsed().as_secs_f64();
+    let rss = peak_rss_mb(server.0.id());
+    drop(server);
+    store.cleanup().await;
+
+    println!(
+        "ingest [{name}] {CLIENTS} clients x {UPLOADS_PER_CLIENT} uploads x {RESULTS} results ({mb:.1} MB of JSON)"
+    );
+    println!("  direct store writes (no HTTP, no parsing): {direct_rate:>10.0} results/s");
+    println!("  HTTP uploads into verdict serve:          {http_rate:>10.0} results/s");
+    println!(
+        "  ratio HTTP / direct:                      {:>10.2}   (target >= 0.5)",
+        http_rate / direct_rate
+    );
+    println!("  server peak RSS (VmHWM):                  {rss:>10.1} MB (target < 150)");
+}
+
+// ---------------------------------------------------------------- junit
+
+fn junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.xml");
+    let xml = big_junit(50_000_000);
+    std::fs::write(&path, &xml).unwrap();
+    let mb = xml.len() as f64 / 1e6;
+    let mut best = f64::MAX;
+    let mut cases = 0;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let report = verdict_formats::junit::parse(&xml).unwrap();
+        best = best.min(started.elapsed().as_secs_f64());
+        cases = report.testcases;
+    }
+    let ours = mb / best;
+    println!("junit parse: {mb:.1} MB, {cases} testcases, single thread");
+    println!("  verdict-formats:      {ours:>8.1} MB/s (best of 3) (target >= 150)");
+    match python_junitparser(&path) {
+        Ok((secs, their_cases)) => {
+            assert_eq!(their_cases, cases, "both parsers must see every testcase");
+            println!("  python junitparser:   {:>8.1} MB/s", mb / secs);
+            println!(
+                "  ratio:                {:>8.1}x (target >= 20)",
+                secs / best
+            );
+        }
+        Err(e) => println!("  python junitparser: not measured: {e}"),
+    }
+}
+
+fn big_junit(target_bytes: usize) -> Vec<u8> {
+    let mut s = String::with_capacity(target_bytes + 100_000);
+    s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"bench\">\n");
+    let mut suite = 0;
+    while s.len() < target_bytes {
+        s.push_str(&format!(
+            "  <testsuite name=\"pkg.module{suite}\" tests=\"100\" time=\"12.5\">\n"
+        ));
+        for i in 0..100 {
+            let n = suite * 100 + i;
+            match n % 20 {
+                0 => s.push_str(&format!(
+                    "    <testcase classname=\"pkg.module{suite}.TestClass\" name=\"test_case_{n}\" file=\"pkg/module{suite}.py\" line=\"{i}\" time=\"0.{i:03}\">\n      <failure message=\"AssertionError: expected {n} == {}&#10;second line\" type=\"AssertionError\">Traceback (most recent call last):\n  File &quot;pkg/module{suite}.py&quot;, line {i}, in test_case_{n}\n    assert a == b\nAssertionError: expected &lt;{n}&gt;</failure>\n      <system-out>captured stdout line 1\ncaptured stdout line 2</system-out>\n    </testcase>\n",
+                    n + 1
+                )),
+                1 => s.push_str(&format!("    <testcase classname=\"pkg.module{suite}.TestClass\" name=\"test_case_{n}\" time=\"0\"><skipped message=\"not on linux\"/></testcase>\n")),
+                _ => s.push_str(&format!("    <testcase classname=\"pkg.module{suite}.TestClass\" name=\"test_case_{n}\" file=\"pkg/module{suite}.py\" line=\"{i}\" time=\"0.{i:03}\"/>\n")),
+            }
+        }
+        s.push_str("  </testsuite>\n");
+        suite += 1;
+    }
+    s.push_str("</testsuites>\n");
+    s.into_bytes()
+}
+
+/// Time junitparser reading the file and visiting every case's result, in a
+/// venv under target/bench-venv (created on first use).
+fn python_junitparser(path: &std::path::Path) -> Result<(f64, usize), String> {
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-venv");
+    let py = venv.join("bin/python");
+    if !py.exists()
+        || !Command::new(&py)
+            .args(["-c", "import junitparser"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+            && Command::new(venv.join("bin/pip"))
+                .args(["install", "-q", "junitparser==4.0.2"])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+        if !ok {
+            return Err("could not install junitparser".into());
+        }
+    }
+    let script = r#"
+import sys, time
+from junitparser import JUnitXml
+best = None
+for _ in range(3):
+    t = time.perf_counter()
+    xml = JUnitXml.fromfile(sys.argv[1])
+    n = 0
+    for suite in xml:
+        for case in suite:
+            _ = (case.classname, case.name, case.time, [r.message for r in case.result])
+            n += 1
+    e = time.perf_counter() - t
+    best = e if best is None else min(best, e)
+print(best, n)
+"#;
+    let out = Command::new(&py)
+        .args(["-c", script])
+        .arg(path)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text.split_whitespace();
+    let secs = parts
+        .next()
+        .and_then(|v| v.parse().ok())
+        .ok_or("no timing")?;
+    let n = parts
+        .next()
+        .and_then(|v| v.parse().ok())
+        .ok_or("no count")?;
+    Ok((secs, n))
+}
+
+// ---------------------------------------------------------------- reads
+
+const TESTS: usize = 20_000;
+const RUNS: usize = 50;
+
+async fn reads() {
+    let store = TestStore::new(Backend::Sqlite).await;
+    let suite = store
+        .store
+        .create_suite(NewSuite {
+            slug: SuiteSlug::parse("bench").unwrap(),
+            name: "bench".into(),
+            default_branch: "main".into(),
+            token_hash: token::hash("t"),
+        })
+        .await
+        .unwrap();
+    let started = Instant::now();
+    for run in 0..RUNS {
+        let branch = if run % 5 == 0 { "feature" } else { "main" };
+        // Uploads of 5000 parse like real ones; the store takes the run's four together.
+        let mut whole: Option<Upload> = None;
+        for part in 0..TESTS / RESULTS {
+            let body = upload_body(&format!("run-{run}"), RESULTS, branch);
+            let mut up = verdict_formats::buildkite::parse_json_body(&body).unwrap();
+            for e in &mut up.executions {
+                e.scope = format!("{}-{part}", e.scope);
+            }
+            match &mut whole {
+                None => whole = Some(up),
+                Some(w) => w.executions.extend(up.executions),
+            }
+        }
+        store
+            .store
+            .write_upload(suite.id, whole.unwrap())
+            .await
+            .unwrap();
+    }
+    let load = started.elapsed();
+    println!(
+        "reads [sqlite]: {} executions of {TESTS} tests in {RUNS} runs, loaded in {:.1}s",
+        TESTS * RUNS,
+        load.as_secs_f64()
+    );
+    let check = store
+        .store
+        .tests(
+            suite.id,
+            &TestFilter {
+                days: 30,
+                page: Page::new(1, 1),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(check[0].executions, RUNS as i64);
+
+    let args = store_args(&store);
+    // The server opens the same SQLite file the loader wrote.
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|a| {
+            a.replace(
+                &store.dir.path().join("data").display().to_string(),
+                &store.dir.path().display().to_string(),
+            )
+        })
+        .collect();
+    let (mut list, mut history) = tokio::task::spawn_blocking(move || measure_reads(&args))
+        .await
+        .unwrap();
+    for (what, v) in [
+        ("test list (50 per page, 30 days)", &mut list),
+        ("test history (50 newest)", &mut history),
+    ] {
+        println!(
+            "  {what:<34} p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms (target p95 < 20)",
+            percentile(v, 0.5),
+            percentile(v, 0.95),
+            percentile(v, 0.99)
+        );
+    }
+    store.cleanup().await;
+}
+
+/// Latencies (ms) of test-list pages and test histories over loopback HTTP.
+fn measure_reads(args: &[String]) -> (Vec<f64>, Vec<f64>) {
+    let (_server, port) = start_server(args);
+    let http = reqwest::blocking::Client::new();
+    let ids: Vec<i64> = {
+        let v: Value = http
+            .get(format!(
+                "http://127.0.0.1:{port}/api/v1/suites/bench/tests?per_page=500&page=7"
+            ))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_i64().unwrap())
+            .collect()
+    };
+    let (mut list, mut history) = (Vec::new(), Vec::new());
+    for i in 0..300 {
+        let page = 1 + (i * 37) % (TESTS / 50);
+        let t = Instant::now();
+        let r = http
+            .get(format!(
+                "http://127.0.0.1:{port}/api/v1/suites/bench/tests?days=30&per_page=50&page={page}"
+            ))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let _ = r.bytes().unwrap();
+        list.push(t.elapsed().as_secs_f64() * 1e3);
+        let id = ids[i % ids.len()];
+        let t = Instant::now();
+        let r = http
+            .get(format!(
+                "http://127.0.0.1:{port}/api/v1/tests/{id}/history?per_page=50"
+            ))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let _ = r.bytes().unwrap();
+        history.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    (list, history)
+}
