@@ -10,6 +10,4 @@ pub mod upload;
 
 pub use outcome::{Outcome, RunResult};
 pub use slug::SuiteSlug;
-pub use upload::{
-    ExecutionRecord, FailureDetail, MAX_RESULTS_PER_UPLOAD, RunEnv, TagError, TagMap, Upload,
-};
+pub use upload::{ExecutionRecord, FailureDetail, MAX_RESULTS_PER_UPLOAD, RunEnv, TagError, TagMap, Upload};

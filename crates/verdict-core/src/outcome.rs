@@ -14,13 +14,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] = [
-        Self::Passed,
-        Self::Failed,
-        Self::Skipped,
-        Self::Pending,
-        Self::Unknown,
-    ];
+    pub const ALL: [Outcome; 5] = [Self::Passed, Self::Failed, Self::Skipped, Self::Pending, Self::Unknown];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -100,9 +94,7 @@ impl FromStr for RunResult {
             "pending" => Ok(Self::Pending),
             "passed" => Ok(Self::Passed),
             "failed" => Ok(Self::Failed),
-            _ => Err(format!(
-                "unknown run result {s:?}: expected pending, passed or failed"
-            )),
+            _ => Err(format!("unknown run result {s:?}: expected pending, passed or failed")),
         }
     }
 }
@@ -123,14 +115,8 @@ mod tests {
     #[test]
     fn run_result_fails_once_any_execution_failed() {
         use Outcome::*;
-        assert_eq!(
-            RunResult::Pending.after([Skipped, Pending]),
-            RunResult::Pending
-        );
-        assert_eq!(
-            RunResult::Pending.after([Skipped, Passed]),
-            RunResult::Passed
-        );
+        assert_eq!(RunResult::Pending.after([Skipped, Pending]), RunResult::Pending);
+        assert_eq!(RunResult::Pending.after([Skipped, Passed]), RunResult::Passed);
         assert_eq!(RunResult::Passed.after([Failed, Passed]), RunResult::Failed);
         assert_eq!(RunResult::Failed.after([Passed]), RunResult::Failed);
     }

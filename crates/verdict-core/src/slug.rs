@@ -5,27 +5,16 @@ use std::fmt;
 pub struct SuiteSlug(String);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error(
-    "invalid suite slug {0:?}: use 1 to 64 lowercase letters, digits, '-' or '_', starting with a letter or digit"
-)]
+#[error("invalid suite slug {0:?}: use 1 to 64 lowercase letters, digits, '-' or '_', starting with a letter or digit")]
 pub struct InvalidSlug(pub String);
 
 impl SuiteSlug {
     pub fn parse(raw: &str) -> Result<Self, InvalidSlug> {
         let ok = !raw.is_empty()
             && raw.len() <= 64
-            && raw
-                .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-        if ok {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(InvalidSlug(raw.to_owned()))
-        }
+            && raw.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if ok { Ok(Self(raw.to_owned())) } else { Err(InvalidSlug(raw.to_owned())) }
     }
 
     pub fn as_str(&self) -> &str {

@@ -32,13 +32,7 @@ pub fn wilson(successes: u64, trials: u64, z: f64) -> Option<Proportion> {
     let denom = 1.0 + z2 / n;
     let centre = (p + z2 / (2.0 * n)) / denom;
     let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denom;
-    Some(Proportion {
-        successes,
-        trials,
-        rate: p,
-        low: (centre - half).max(0.0),
-        high: (centre + half).min(1.0),
-    })
+    Some(Proportion { successes, trials, rate: p, low: (centre - half).max(0.0), high: (centre + half).min(1.0) })
 }
 
 /// The q-quantile (0..=1) of values by linear interpolation between closest

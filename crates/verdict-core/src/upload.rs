@@ -56,9 +56,7 @@ impl RunEnv {
                 }
             }
         }
-        env.key = key.ok_or(
-            "run_env[key] is required: it names the run that uploads with the same key merge into",
-        )?;
+        env.key = key.ok_or("run_env[key] is required: it names the run that uploads with the same key merge into")?;
         if env.key.len() > 255 {
             return Err("run_env[key] is longer than 255 bytes".into());
         }
@@ -69,17 +67,10 @@ impl RunEnv {
 impl RunEnv {
     fn for_each_text(&mut self, f: impl Fn(&mut String)) {
         f(&mut self.key);
-        for s in [
-            &mut self.ci,
-            &mut self.url,
-            &mut self.branch,
-            &mut self.commit_sha,
-            &mut self.number,
-            &mut self.job_id,
-            &mut self.message,
-        ]
-        .into_iter()
-        .flatten()
+        for s in
+            [&mut self.ci, &mut self.url, &mut self.branch, &mut self.commit_sha, &mut self.number, &mut self.job_id, &mut self.message]
+                .into_iter()
+                .flatten()
         {
             f(s);
         }
@@ -147,30 +138,19 @@ impl ExecutionRecord {
         for s in [&mut self.scope, &mut self.name] {
             replace_nul(s);
         }
-        for s in [
-            &mut self.file_name,
-            &mut self.location,
-            &mut self.failure_reason,
-            &mut self.system_out,
-            &mut self.system_err,
-        ]
-        .into_iter()
-        .flatten()
+        for s in [&mut self.file_name, &mut self.location, &mut self.failure_reason, &mut self.system_out, &mut self.system_err]
+            .into_iter()
+            .flatten()
         {
             replace_nul(s);
         }
         for d in &mut self.failure_expanded {
-            d.expanded
-                .iter_mut()
-                .chain(d.backtrace.iter_mut())
-                .for_each(replace_nul);
+            d.expanded.iter_mut().chain(d.backtrace.iter_mut()).for_each(replace_nul);
         }
         self.properties.values_mut().for_each(replace_nul);
-        if let Some(spans) = &mut self.spans {
-            if spans.to_string().contains("\\u0000") {
-                *spans = serde_json::from_str(&spans.to_string().replace("\\u0000", "\\ufffd"))
-                    .unwrap_or_default();
-            }
+        // JSON text shows a NUL as the escape \u0000, wherever it is nested.
+        if let Some(spans) = self.spans.as_mut().filter(|s| s.to_string().contains("\\u0000")) {
+            *spans = serde_json::from_str(&spans.to_string().replace("\\u0000", "\\ufffd")).unwrap_or_default();
         }
     }
 
@@ -180,22 +160,12 @@ impl ExecutionRecord {
             return Some("a result has no name".into());
         }
         if self.name.len() > 4096 || self.scope.len() > 4096 {
-            return Some(format!(
-                "result {:?}: scope or name longer than 4096 bytes",
-                truncate(&self.name, 80)
-            ));
+            return Some(format!("result {:?}: scope or name longer than 4096 bytes", truncate(&self.name, 80)));
         }
-        if let Some(d) = self.duration {
-            if !d.is_finite() || d < 0.0 {
-                return Some(format!(
-                    "result {:?}: duration {d} is not a non-negative number",
-                    self.name
-                ));
-            }
+        if let Some(d) = self.duration.filter(|d| !d.is_finite() || *d < 0.0) {
+            return Some(format!("result {:?}: duration {d} is not a non-negative number", self.name));
         }
-        validate_tags(&self.tags)
-            .err()
-            .map(|e| format!("result {:?}: {e}", self.name))
+        validate_tags(&self.tags).err().map(|e| format!("result {:?}: {e}", self.name))
     }
 }
 
@@ -239,16 +209,12 @@ pub struct TagError(pub String);
 /// dot-prefix of another; values not blank and under 128 bytes.
 pub fn validate_tags(tags: &TagMap) -> Result<(), TagError> {
     if tags.len() > MAX_TAGS {
-        return Err(TagError(format!(
-            "{} tags given, at most {MAX_TAGS} are allowed",
-            tags.len()
-        )));
+        return Err(TagError(format!("{} tags given, at most {MAX_TAGS} are allowed", tags.len())));
     }
     for (k, v) in tags {
         let key_ok = k.len() < 64
             && k.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-            && k.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+            && k.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
         if !key_ok {
             return Err(TagError(format!(
                 "tag key {:?} is invalid: start with a letter, then letters, digits, '_', '.' or '-', under 64 bytes",
@@ -259,16 +225,10 @@ pub fn validate_tags(tags: &TagMap) -> Result<(), TagError> {
             return Err(TagError(format!("tag key {k:?} is reserved")));
         }
         if v.trim().is_empty() || v.len() >= 128 {
-            return Err(TagError(format!(
-                "tag {k:?} needs a value that is not blank and under 128 bytes"
-            )));
+            return Err(TagError(format!("tag {k:?} needs a value that is not blank and under 128 bytes")));
         }
         let prefix = format!("{k}.");
-        if let Some((other, _)) = tags
-            .range(prefix.clone()..)
-            .next()
-            .filter(|(o, _)| o.starts_with(&prefix))
-        {
+        if let Some((other, _)) = tags.range(prefix.clone()..).next().filter(|(o, _)| o.starts_with(&prefix)) {
             return Err(TagError(format!("tag key {k:?} is a prefix of {other:?}")));
         }
     }
@@ -291,27 +251,15 @@ mod tests {
     use super::*;
 
     fn tags(pairs: &[(&str, &str)]) -> TagMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn run_env_needs_a_key_and_reads_either_ci_spelling() {
-        let env = RunEnv::from_pairs([
-            ("ci", Some("github_actions")),
-            ("key", Some("k1")),
-            ("collector", Some("js")),
-        ])
-        .unwrap();
+        let env = RunEnv::from_pairs([("ci", Some("github_actions")), ("key", Some("k1")), ("collector", Some("js"))]).unwrap();
         assert_eq!(env.ci.as_deref(), Some("github_actions"));
         assert_eq!(env.extra.get("collector").map(String::as_str), Some("js"));
-        assert!(
-            RunEnv::from_pairs([("CI", None::<&str>), ("key", Some(""))])
-                .unwrap_err()
-                .contains("run_env[key]")
-        );
+        assert!(RunEnv::from_pairs([("CI", None::<&str>), ("key", Some(""))]).unwrap_err().contains("run_env[key]"));
     }
 
     #[test]
@@ -321,9 +269,7 @@ mod tests {
         assert!(validate_tags(&tags(&[("mut.x", "web")])).is_err());
         assert!(validate_tags(&tags(&[("team", " ")])).is_err());
         assert!(validate_tags(&tags(&[("a", "1"), ("a.b", "2")])).is_err());
-        let many: TagMap = (0..11)
-            .map(|i| (format!("k{i}"), "v".to_string()))
-            .collect();
+        let many: TagMap = (0..11).map(|i| (format!("k{i}"), "v".to_string())).collect();
         assert!(validate_tags(&many).is_err());
     }
 
@@ -336,10 +282,7 @@ mod tests {
         let nameless = ExecutionRecord::new("s", " ", Outcome::Passed);
         let mut up = Upload {
             format: "json".into(),
-            run_env: RunEnv {
-                key: "k".into(),
-                ..Default::default()
-            },
+            run_env: RunEnv { key: "k".into(), ..Default::default() },
             tags: TagMap::new(),
             executions: vec![good, negative, nameless],
             skipped: vec![],
@@ -357,24 +300,15 @@ mod tests {
         e.spans = Some(serde_json::json!([{"detail": {"content": "a\u{0}b"}}]));
         let mut up = Upload {
             format: "json".into(),
-            run_env: RunEnv {
-                key: "k\0".into(),
-                ..Default::default()
-            },
+            run_env: RunEnv { key: "k\0".into(), ..Default::default() },
             tags: TagMap::new(),
             executions: vec![e],
             skipped: vec![],
         };
         up.drop_invalid_records();
         let e = &up.executions[0];
-        assert_eq!(
-            (e.scope.as_str(), e.failure_reason.as_deref()),
-            ("s\u{fffd}", Some("bad\u{fffd}byte"))
-        );
-        assert_eq!(
-            e.spans.as_ref().unwrap()[0]["detail"]["content"],
-            "a\u{fffd}b"
-        );
+        assert_eq!((e.scope.as_str(), e.failure_reason.as_deref()), ("s\u{fffd}", Some("bad\u{fffd}byte")));
+        assert_eq!(e.spans.as_ref().unwrap()[0]["detail"]["content"], "a\u{fffd}b");
         assert_eq!(up.run_env.key, "k\u{fffd}");
     }
 

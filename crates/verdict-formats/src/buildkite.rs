@@ -6,17 +6,10 @@ use crate::error::FormatError;
 use crate::junit;
 use serde_json::{Map, Value};
 use verdict_core::upload::{truncate, validate_tags};
-use verdict_core::{
-    ExecutionRecord, FailureDetail, MAX_RESULTS_PER_UPLOAD, Outcome, RunEnv, TagMap, Upload,
-};
+use verdict_core::{ExecutionRecord, FailureDetail, MAX_RESULTS_PER_UPLOAD, Outcome, RunEnv, TagMap, Upload};
 
 /// Formats Buildkite documents that Verdict does not read yet.
-const DOCUMENTED_UNSUPPORTED: [&str; 4] = [
-    "rspec-json",
-    "jest-json",
-    "playwright-json",
-    "cucumber-json",
-];
+const DOCUMENTED_UNSUPPORTED: [&str; 4] = ["rspec-json", "jest-json", "playwright-json", "cucumber-json"];
 
 /// The `data` of an upload before it is parsed.
 pub enum Data<'a> {
@@ -36,61 +29,38 @@ pub struct Envelope<'a> {
 
 /// Parse an `application/json` upload body.
 pub fn parse_json_body(body: &[u8]) -> Result<Upload, FormatError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| json_error("the request body", &e))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| json_error("the request body", &e))?;
     let Value::Object(mut obj) = value else {
-        return Err(FormatError::new(
-            "the request body must be a JSON object with format, run_env and data",
-        ));
+        return Err(FormatError::new("the request body must be a JSON object with format, run_env and data"));
     };
     let format = match obj.remove("format") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s),
         Some(other) => {
-            return Err(FormatError::new(format!(
-                "format must be a string, got {}",
-                kind(&other)
-            )));
+            return Err(FormatError::new(format!("format must be a string, got {}", kind(&other))));
         }
     };
     let run_env = match obj.remove("run_env") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Object(m)) => string_pairs(m, "run_env", true)?,
         Some(other) => {
-            return Err(FormatError::new(format!(
-                "run_env must be an object, got {}",
-                kind(&other)
-            )));
+            return Err(FormatError::new(format!("run_env must be an object, got {}", kind(&other))));
         }
     };
     let tags = match obj.remove("tags") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Object(m)) => string_pairs(m, "tags", false)?
-            .into_iter()
-            .map(|(k, v)| (k, v.unwrap_or_default()))
-            .collect(),
+        Some(Value::Object(m)) => string_pairs(m, "tags", false)?.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect(),
         Some(other) => {
-            return Err(FormatError::new(format!(
-                "tags must be an object, got {}",
-                kind(&other)
-            )));
+            return Err(FormatError::new(format!("tags must be an object, got {}", kind(&other))));
         }
     };
     let data = obj.remove("data").filter(|v| !v.is_null()).map(Data::Json);
-    assemble(Envelope {
-        format,
-        run_env,
-        tags,
-        data,
-    })
+    assemble(Envelope { format, run_env, tags, data })
 }
 
 /// Validate an envelope and parse its data into an upload.
 pub fn assemble(env: Envelope<'_>) -> Result<Upload, FormatError> {
-    let format = env
-        .format
-        .map(|f| f.trim().to_owned())
-        .filter(|f| !f.is_empty());
+    let format = env.format.map(|f| f.trim().to_owned()).filter(|f| !f.is_empty());
     let format = match (format, &env.data) {
         (Some(f), _) => f,
         // JSON bodies from some scripts leave format out; an array can only be json.
@@ -112,26 +82,16 @@ pub fn assemble(env: Envelope<'_>) -> Result<Upload, FormatError> {
     let run_env = RunEnv::from_pairs(env.run_env).map_err(FormatError::new)?;
     let tags: TagMap = env.tags.into_iter().collect();
     validate_tags(&tags).map_err(|e| FormatError::new(format!("upload tags: {e}")))?;
-    let data = env
-        .data
-        .ok_or_else(|| FormatError::new("data is required: the test results to upload"))?;
+    let data = env.data.ok_or_else(|| FormatError::new("data is required: the test results to upload"))?;
 
     let (executions, skipped) = match format.as_str() {
         "json" => parse_results(data)?,
         _ => parse_junit_data(data)?,
     };
     if executions.is_empty() && skipped.is_empty() {
-        return Err(FormatError::new(
-            "data is empty: the upload holds no test results",
-        ));
+        return Err(FormatError::new("data is empty: the upload holds no test results"));
     }
-    let mut upload = Upload {
-        format,
-        run_env,
-        tags,
-        executions,
-        skipped,
-    };
+    let mut upload = Upload { format, run_env, tags, executions, skipped };
     upload.drop_invalid_records();
     Ok(upload)
 }
@@ -141,10 +101,7 @@ fn parse_junit_data(data: Data<'_>) -> Result<(Vec<ExecutionRecord>, Vec<String>
         Data::Bytes(b) => junit::parse(b)?,
         Data::Json(Value::String(s)) => junit::parse(s.as_bytes())?,
         Data::Json(other) => {
-            return Err(FormatError::new(format!(
-                "with format junit, data must be the XML as a string, got {}",
-                kind(&other)
-            )));
+            return Err(FormatError::new(format!("with format junit, data must be the XML as a string, got {}", kind(&other))));
         }
     };
     check_count(report.testcases)?;
@@ -157,10 +114,7 @@ fn parse_results(data: Data<'_>) -> Result<(Vec<ExecutionRecord>, Vec<String>), 
         Data::Bytes(b) => serde_json::from_slice(b).map_err(|e| json_error("data", &e))?,
     };
     let Value::Array(items) = value else {
-        return Err(FormatError::new(format!(
-            "data must be an array of test results, got {}",
-            kind(&value)
-        )));
+        return Err(FormatError::new(format!("data must be an array of test results, got {}", kind(&value))));
     };
     check_count(items.len())?;
     let mut executions = Vec::with_capacity(items.len());
@@ -200,15 +154,9 @@ pub fn parse_result(item: Value) -> Result<ExecutionRecord, String> {
     r.failure_reason = opt_string(&mut o, "failure_reason")?;
     r.failure_expanded = match o.remove("failure_expanded") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .map(failure_detail)
-            .collect::<Result<_, _>>()?,
+        Some(Value::Array(items)) => items.into_iter().map(failure_detail).collect::<Result<_, _>>()?,
         Some(other) => {
-            return Err(format!(
-                "failure_expanded must be an array, got {}",
-                kind(&other)
-            ));
+            return Err(format!("failure_expanded must be an array, got {}", kind(&other)));
         }
     };
     match o.remove("history") {
@@ -218,10 +166,7 @@ pub fn parse_result(item: Value) -> Result<ExecutionRecord, String> {
                 None | Some(Value::Null) => None,
                 Some(Value::Number(n)) => n.as_f64(),
                 Some(other) => {
-                    return Err(format!(
-                        "history.duration must be a number, got {}",
-                        kind(&other)
-                    ));
+                    return Err(format!("history.duration must be a number, got {}", kind(&other)));
                 }
             };
             r.spans = match h.remove("children") {
@@ -229,10 +174,7 @@ pub fn parse_result(item: Value) -> Result<ExecutionRecord, String> {
                 Some(c @ Value::Array(_)) => Some(c),
                 None | Some(Value::Null) => None,
                 Some(other) => {
-                    return Err(format!(
-                        "history.children must be an array, got {}",
-                        kind(&other)
-                    ));
+                    return Err(format!("history.children must be an array, got {}", kind(&other)));
                 }
             };
         }
@@ -241,35 +183,25 @@ pub fn parse_result(item: Value) -> Result<ExecutionRecord, String> {
     // Verdict's own extensions (sent by `verdict upload`; Buildkite ignores them).
     r.attempt = match o.remove("attempt") {
         None | Some(Value::Null) => 0,
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or("attempt must be a small non-negative integer")?,
+        Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or("attempt must be a small non-negative integer")?,
         Some(other) => return Err(format!("attempt must be a number, got {}", kind(&other))),
     };
     r.system_out = opt_string(&mut o, "system_out")?;
     r.system_err = opt_string(&mut o, "system_err")?;
     r.properties = match o.remove("properties") {
         None | Some(Value::Null) => TagMap::new(),
-        Some(Value::Object(m)) => string_pairs(m, "properties", false)
-            .map_err(|e| e.message)?
-            .into_iter()
-            .map(|(k, v)| (k, v.unwrap_or_default()))
-            .collect(),
+        Some(Value::Object(m)) => {
+            string_pairs(m, "properties", false).map_err(|e| e.message)?.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect()
+        }
         Some(other) => {
-            return Err(format!(
-                "properties must be an object, got {}",
-                kind(&other)
-            ));
+            return Err(format!("properties must be an object, got {}", kind(&other)));
         }
     };
     r.tags = match o.remove("tags") {
         None | Some(Value::Null) => TagMap::new(),
-        Some(Value::Object(m)) => string_pairs(m, "tags", false)
-            .map_err(|e| e.message)?
-            .into_iter()
-            .map(|(k, v)| (k, v.unwrap_or_default()))
-            .collect(),
+        Some(Value::Object(m)) => {
+            string_pairs(m, "tags", false).map_err(|e| e.message)?.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect()
+        }
         Some(other) => return Err(format!("tags must be an object, got {}", kind(&other))),
     };
     Ok(r)
@@ -301,22 +233,13 @@ pub fn result_json(r: &ExecutionRecord) -> Value {
         }
     }
     if !r.failure_expanded.is_empty() {
-        o.insert(
-            "failure_expanded".into(),
-            serde_json::to_value(&r.failure_expanded).unwrap_or_default(),
-        );
+        o.insert("failure_expanded".into(), serde_json::to_value(&r.failure_expanded).unwrap_or_default());
     }
     if !r.tags.is_empty() {
-        o.insert(
-            "tags".into(),
-            serde_json::to_value(&r.tags).unwrap_or_default(),
-        );
+        o.insert("tags".into(), serde_json::to_value(&r.tags).unwrap_or_default());
     }
     if !r.properties.is_empty() {
-        o.insert(
-            "properties".into(),
-            serde_json::to_value(&r.properties).unwrap_or_default(),
-        );
+        o.insert("properties".into(), serde_json::to_value(&r.properties).unwrap_or_default());
     }
     if r.attempt > 0 {
         o.insert("attempt".into(), r.attempt.into());
@@ -326,15 +249,9 @@ pub fn result_json(r: &ExecutionRecord) -> Value {
 
 fn failure_detail(v: Value) -> Result<FailureDetail, String> {
     let Value::Object(mut o) = v else {
-        return Err(format!(
-            "failure_expanded items must be objects, got {}",
-            kind(&v)
-        ));
+        return Err(format!("failure_expanded items must be objects, got {}", kind(&v)));
     };
-    Ok(FailureDetail {
-        expanded: string_list(&mut o, "expanded")?,
-        backtrace: string_list(&mut o, "backtrace")?,
-    })
+    Ok(FailureDetail { expanded: string_list(&mut o, "expanded")?, backtrace: string_list(&mut o, "backtrace")? })
 }
 
 fn string_list(o: &mut Map<String, Value>, key: &str) -> Result<Vec<String>, String> {
@@ -344,16 +261,10 @@ fn string_list(o: &mut Map<String, Value>, key: &str) -> Result<Vec<String>, Str
             .into_iter()
             .map(|i| match i {
                 Value::String(s) => Ok(s),
-                other => Err(format!(
-                    "failure_expanded.{key} must hold strings, got {}",
-                    kind(&other)
-                )),
+                other => Err(format!("failure_expanded.{key} must hold strings, got {}", kind(&other))),
             })
             .collect(),
-        Some(other) => Err(format!(
-            "failure_expanded.{key} must be an array, got {}",
-            kind(&other)
-        )),
+        Some(other) => Err(format!("failure_expanded.{key} must be an array, got {}", kind(&other))),
     }
 }
 
@@ -367,22 +278,14 @@ fn opt_string(o: &mut Map<String, Value>, key: &str) -> Result<Option<String>, S
 
 /// A flat object of strings. Numbers and booleans are taken as their text
 /// (scripts send `"number": 42`); `null` is kept as absent where allowed.
-fn string_pairs(
-    m: Map<String, Value>,
-    what: &str,
-    allow_null: bool,
-) -> Result<Vec<(String, Option<String>)>, FormatError> {
+fn string_pairs(m: Map<String, Value>, what: &str, allow_null: bool) -> Result<Vec<(String, Option<String>)>, FormatError> {
     m.into_iter()
         .map(|(k, v)| match v {
             Value::String(s) => Ok((k, Some(s))),
             Value::Number(n) => Ok((k, Some(n.to_string()))),
             Value::Bool(b) => Ok((k, Some(b.to_string()))),
             Value::Null if allow_null => Ok((k, None)),
-            other => Err(FormatError::new(format!(
-                "{what}.{} must be a string, got {}",
-                truncate(&k, 64),
-                kind(&other)
-            ))),
+            other => Err(FormatError::new(format!("{what}.{} must be a string, got {}", truncate(&k, 64), kind(&other)))),
         })
         .collect()
 }

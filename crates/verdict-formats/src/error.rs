@@ -8,16 +8,11 @@ pub struct FormatError {
 
 impl FormatError {
     pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-        }
+        Self { message: message.into() }
     }
 }
 
 /// 1-based line of a byte offset, for error messages.
 pub(crate) fn line_of(text: &[u8], offset: usize) -> usize {
-    1 + text[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
+    1 + text[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count()
 }

@@ -23,35 +23,23 @@ pub struct JunitReport {
 
 pub fn parse(xml: &[u8]) -> Result<JunitReport, FormatError> {
     let text = std::str::from_utf8(xml).map_err(|e| {
-        FormatError::new(format!(
-            "JUnit XML is not valid UTF-8 (line {}, byte {})",
-            line_of(xml, e.valid_up_to()),
-            e.valid_up_to()
-        ))
+        FormatError::new(format!("JUnit XML is not valid UTF-8 (line {}, byte {})", line_of(xml, e.valid_up_to()), e.valid_up_to()))
     })?;
     if text.trim().is_empty() {
         return Err(FormatError::new("JUnit XML is empty"));
     }
     // A testcase takes 100 bytes or more: reserve once instead of regrowing a large vector.
-    let mut parser = Parser {
-        out: Vec::with_capacity(xml.len() / 256),
-        ..Parser::default()
-    };
+    let mut parser = Parser { out: Vec::with_capacity(xml.len() / 256), ..Parser::default() };
     let mut reader = Reader::from_str(text);
     loop {
         let event = reader.read_event().map_err(|e| {
             let pos = reader.error_position() as usize;
-            FormatError::new(format!(
-                "JUnit XML is malformed at line {}: {e}",
-                line_of(xml, pos)
-            ))
+            FormatError::new(format!("JUnit XML is malformed at line {}: {e}", line_of(xml, pos)))
         })?;
         let at = reader.buffer_position() as usize;
         let step = match event {
             Event::Eof => break,
-            Event::DocType(_) => Err(
-                "XML DOCTYPE declarations are not accepted (they can declare entities)".to_string(),
-            ),
+            Event::DocType(_) => Err("XML DOCTYPE declarations are not accepted (they can declare entities)".to_string()),
             Event::Start(e) => parser.open(&e, false),
             Event::Empty(e) => parser.open(&e, true),
             Event::End(_) => {
@@ -93,14 +81,9 @@ pub fn parse(xml: &[u8]) -> Result<JunitReport, FormatError> {
         step.map_err(|m| FormatError::new(format!("{m} (line {})", line_of(xml, at))))?;
     }
     if !parser.saw_root {
-        return Err(FormatError::new(
-            "JUnit XML has no <testsuites> or <testsuite> element",
-        ));
+        return Err(FormatError::new("JUnit XML has no <testsuites> or <testsuite> element"));
     }
-    Ok(JunitReport {
-        executions: parser.out,
-        testcases: parser.testcases,
-    })
+    Ok(JunitReport { executions: parser.out, testcases: parser.testcases })
 }
 
 /// What the element on top of the stack is, so that text goes to the right place.
@@ -164,10 +147,7 @@ impl Parser {
         let name = local.as_ref();
         if self.stack.is_empty() && !self.saw_root {
             if name != "testsuites" && name != "testsuite" {
-                return Err(format!(
-                    "expected a <testsuites> or <testsuite> root element, found <{}>",
-                    truncate(name, 40)
-                ));
+                return Err(format!("expected a <testsuites> or <testsuite> root element, found <{}>", truncate(name, 40)));
             }
             self.saw_root = true;
         }
@@ -211,13 +191,8 @@ impl Parser {
     }
 
     fn open_case_child(&mut self, name: &str, e: &BytesStart<'_>) -> Result<Elem, String> {
-        let problem = || -> Result<Problem, String> {
-            Ok(Problem {
-                message: attr(e, "message")?,
-                kind: attr(e, "type")?,
-                text: String::new(),
-            })
-        };
+        let problem =
+            || -> Result<Problem, String> { Ok(Problem { message: attr(e, "message")?, kind: attr(e, "type")?, text: String::new() }) };
         let case = self.case.as_mut().expect("parent is a case");
         Ok(match name {
             "failure" | "error" => {
@@ -245,16 +220,7 @@ impl Parser {
     /// Whether text at this point is kept (whitespace between elements is not).
     fn capturing(&self) -> bool {
         self.case.is_some()
-            && matches!(
-                self.stack.last(),
-                Some(
-                    Elem::Problem(_)
-                        | Elem::Skipped
-                        | Elem::SystemOut
-                        | Elem::SystemErr
-                        | Elem::Property
-                )
-            )
+            && matches!(self.stack.last(), Some(Elem::Problem(_) | Elem::Skipped | Elem::SystemOut | Elem::SystemErr | Elem::Property))
     }
 
     fn text(&mut self, s: &str) {
@@ -295,11 +261,8 @@ impl Parser {
             }
             Some(Elem::Case) => {
                 if let Some(mut case) = self.case.take() {
-                    let scope = case
-                        .classname
-                        .take()
-                        .or_else(|| self.suites.iter().rev().find(|s| !s.is_empty()).cloned())
-                        .unwrap_or_default();
+                    let scope =
+                        case.classname.take().or_else(|| self.suites.iter().rev().find(|s| !s.is_empty()).cloned()).unwrap_or_default();
                     finish_case(case, scope, &mut self.out);
                 }
             }
@@ -311,20 +274,7 @@ impl Parser {
 /// Turn one `<testcase>` into one execution per attempt. Strings are moved
 /// into the last attempt and cloned only for earlier ones (reruns are rare).
 fn finish_case(case: Case, scope: String, out: &mut Vec<ExecutionRecord>) {
-    let Case {
-        name,
-        file,
-        line,
-        time,
-        primary,
-        skipped,
-        flaky,
-        reruns,
-        system_out,
-        system_err,
-        properties,
-        ..
-    } = case;
+    let Case { name, file, line, time, primary, skipped, flaky, reruns, system_out, system_err, properties, .. } = case;
     let location = file.as_ref().map(|f| match &line {
         Some(l) => {
             let mut loc = String::with_capacity(f.len() + 1 + l.len());
@@ -364,10 +314,7 @@ fn finish_case(case: Case, scope: String, out: &mut Vec<ExecutionRecord>) {
             Some(p) => apply_problem(&mut r, p),
             None if outcome == Outcome::Skipped => {
                 if let Some((message, text)) = &skipped {
-                    r.failure_reason = message
-                        .clone()
-                        .filter(|m| !m.is_empty())
-                        .or_else(|| first_line(text));
+                    r.failure_reason = message.clone().filter(|m| !m.is_empty()).or_else(|| first_line(text));
                 }
             }
             None => {}
@@ -388,22 +335,14 @@ fn take_or_clone(s: &mut Option<String>, take: bool) -> Option<String> {
 }
 
 fn apply_problem(r: &mut ExecutionRecord, p: &Problem) {
-    r.failure_reason = p
-        .message
-        .clone()
-        .filter(|m| !m.trim().is_empty())
-        .or_else(|| first_line(&p.text))
-        .or_else(|| p.kind.clone());
+    r.failure_reason = p.message.clone().filter(|m| !m.trim().is_empty()).or_else(|| first_line(&p.text)).or_else(|| p.kind.clone());
     let mut expanded: Vec<String> = Vec::new();
     if let Some(kind) = &p.kind {
         expanded.push(kind.clone());
     }
     expanded.extend(p.text.lines().map(str::to_owned));
     if !expanded.is_empty() {
-        r.failure_expanded = vec![FailureDetail {
-            expanded,
-            backtrace: Vec::new(),
-        }];
+        r.failure_expanded = vec![FailureDetail { expanded, backtrace: Vec::new() }];
     }
 }
 
@@ -433,21 +372,15 @@ fn case_from_attributes(e: &BytesStart<'_>) -> Result<Case, String> {
     Ok(case)
 }
 
-fn value<'a>(
-    a: &quick_xml::events::attributes::Attribute<'a>,
-    key: &str,
-) -> Result<std::borrow::Cow<'a, str>, String> {
-    a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
-        .map_err(|err| format!("attribute {key}: {err}"))
+fn value<'a>(a: &quick_xml::events::attributes::Attribute<'a>, key: &str) -> Result<std::borrow::Cow<'a, str>, String> {
+    a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|err| format!("attribute {key}: {err}"))
 }
 
 fn attr(e: &BytesStart<'_>, key: &str) -> Result<Option<String>, String> {
     for a in e.attributes() {
         let a = a.map_err(|err| format!("bad attribute: {err}"))?;
         if a.key.local_name().as_ref() == key {
-            let v = a
-                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map_err(|err| format!("attribute {key}: {err}"))?;
+            let v = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|err| format!("attribute {key}: {err}"))?;
             return Ok(Some(v.into_owned()));
         }
     }
@@ -458,19 +391,12 @@ fn attr(e: &BytesStart<'_>, key: &str) -> Result<Option<String>, String> {
 /// as some Surefire locales write), or nothing usable.
 fn parse_seconds(raw: &str) -> Option<f64> {
     let t = raw.trim();
-    let v = if t.contains(',') {
-        t.replace(',', "").parse::<f64>().ok()
-    } else {
-        t.parse::<f64>().ok()
-    };
+    let v = if t.contains(',') { t.replace(',', "").parse::<f64>().ok() } else { t.parse::<f64>().ok() };
     v.filter(|v| v.is_finite() && *v >= 0.0)
 }
 
 fn first_line(text: &str) -> Option<String> {
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(str::to_owned)
+    text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_owned)
 }
 
 fn non_empty(s: String) -> Option<String> {

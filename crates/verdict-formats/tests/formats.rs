@@ -9,11 +9,7 @@ use verdict_formats::buildkite::{self, Data, Envelope};
 use verdict_formats::junit;
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 fn counts(execs: &[ExecutionRecord]) -> BTreeMap<&'static str, usize> {
@@ -34,65 +30,25 @@ fn upload_junit(bytes: &[u8]) -> Result<verdict_core::Upload, verdict_formats::F
 }
 
 #[track_caller]
-fn check(
-    name: &str,
-    testcases: usize,
-    passed: usize,
-    failed: usize,
-    skipped: usize,
-) -> Vec<ExecutionRecord> {
+fn check(name: &str, testcases: usize, passed: usize, failed: usize, skipped: usize) -> Vec<ExecutionRecord> {
     let report = junit::parse(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(report.testcases, testcases, "{name} testcases");
     let c = counts(&report.executions);
-    let got = (
-        c.get("passed").copied().unwrap_or(0),
-        c.get("failed").copied().unwrap_or(0),
-        c.get("skipped").copied().unwrap_or(0),
-    );
-    assert_eq!(
-        got,
-        (passed, failed, skipped),
-        "{name}: (passed, failed, skipped)"
-    );
+    let got = (c.get("passed").copied().unwrap_or(0), c.get("failed").copied().unwrap_or(0), c.get("skipped").copied().unwrap_or(0));
+    assert_eq!(got, (passed, failed, skipped), "{name}: (passed, failed, skipped)");
     report.executions
 }
 
 #[test]
 fn pytest_junitxml() {
     let e = check("pytest.xml", 14, 9, 3, 2);
-    assert_eq!(
-        e.iter()
-            .filter(|e| e.scope == "tests.test_sample.TestGrouped")
-            .count(),
-        2
-    );
+    assert_eq!(e.iter().filter(|e| e.scope == "tests.test_sample.TestGrouped").count(), 2);
     assert!(e.iter().all(|e| e.scope.starts_with("tests.test_sample")));
-    let failing = e
-        .iter()
-        .find(|e| e.name == "test_failing_assertion")
-        .unwrap();
-    assert!(
-        failing
-            .failure_reason
-            .as_deref()
-            .unwrap()
-            .starts_with("AssertionError: assert {'a': 1, 'b': 2}")
-    );
-    assert!(
-        failing.failure_reason.as_deref().unwrap().contains('\n'),
-        "&#10; in the message becomes a newline"
-    );
-    assert!(
-        failing.failure_expanded[0]
-            .expanded
-            .iter()
-            .any(|l| l.contains("> ") || l.starts_with('>')),
-        "&gt; is unescaped"
-    );
-    let xfail = e
-        .iter()
-        .find(|e| e.name == "test_expected_failure")
-        .unwrap();
+    let failing = e.iter().find(|e| e.name == "test_failing_assertion").unwrap();
+    assert!(failing.failure_reason.as_deref().unwrap().starts_with("AssertionError: assert {'a': 1, 'b': 2}"));
+    assert!(failing.failure_reason.as_deref().unwrap().contains('\n'), "&#10; in the message becomes a newline");
+    assert!(failing.failure_expanded[0].expanded.iter().any(|l| l.contains("> ") || l.starts_with('>')), "&gt; is unescaped");
+    let xfail = e.iter().find(|e| e.name == "test_expected_failure").unwrap();
     assert_eq!(xfail.failure_reason.as_deref(), Some("known bug"));
 }
 
@@ -101,22 +57,10 @@ fn nextest_junit() {
     let e = check("nextest.xml", 3, 2, 1, 0);
     let fails = e.iter().find(|e| e.name == "tests::fails").unwrap();
     assert_eq!(fails.scope, "nxsample");
-    assert!(
-        fails
-            .failure_reason
-            .as_deref()
-            .unwrap()
-            .contains("panicked at src/lib.rs:4:26")
-    );
+    assert!(fails.failure_reason.as_deref().unwrap().contains("panicked at src/lib.rs:4:26"));
     assert!(fails.duration.unwrap() > 0.2);
     let prints = e.iter().find(|e| e.name == "tests::prints").unwrap();
-    assert!(
-        prints
-            .system_out
-            .as_deref()
-            .unwrap()
-            .contains("hello from stdout")
-    );
+    assert!(prints.system_out.as_deref().unwrap().contains("hello from stdout"));
     assert!(prints.system_err.is_none(), "empty system-err is not kept");
 }
 
@@ -125,15 +69,7 @@ fn jest_junit() {
     let e = check("jest-junit.xml", 10, 7, 2, 1);
     let failed = e.iter().find(|e| e.outcome == Outcome::Failed).unwrap();
     // jest-junit puts no message attribute on <failure>: the first text line is the reason.
-    assert!(
-        failed
-            .failure_reason
-            .as_deref()
-            .unwrap()
-            .starts_with("Error: expect(received)"),
-        "{:?}",
-        failed.failure_reason
-    );
+    assert!(failed.failure_reason.as_deref().unwrap().starts_with("Error: expect(received)"), "{:?}", failed.failure_reason);
 }
 
 #[test]
@@ -141,60 +77,26 @@ fn surefire_flaky_and_rerun_attempts_are_all_kept() {
     let e = check("surefire-reruns.xml", 4, 2, 5, 1);
     let flaky: Vec<_> = e.iter().filter(|e| e.name == "checkoutIsFlaky").collect();
     assert_eq!(
-        flaky
-            .iter()
-            .map(|e| (e.attempt, e.outcome))
-            .collect::<Vec<_>>(),
-        vec![
-            (0, Outcome::Failed),
-            (1, Outcome::Failed),
-            (2, Outcome::Passed)
-        ]
+        flaky.iter().map(|e| (e.attempt, e.outcome)).collect::<Vec<_>>(),
+        vec![(0, Outcome::Failed), (1, Outcome::Failed), (2, Outcome::Passed)]
     );
-    assert_eq!(
-        flaky[0].failure_reason.as_deref(),
-        Some("expected:<3> but was:<2>")
-    );
-    assert_eq!(
-        flaky[0].failure_expanded[0].expanded[0],
-        "org.opentest4j.AssertionFailedError"
-    );
-    assert_eq!(
-        flaky[0].duration,
-        Some(2001.25),
-        "thousands separator in time"
-    );
+    assert_eq!(flaky[0].failure_reason.as_deref(), Some("expected:<3> but was:<2>"));
+    assert_eq!(flaky[0].failure_expanded[0].expanded[0], "org.opentest4j.AssertionFailedError");
+    assert_eq!(flaky[0].duration, Some(2001.25), "thousands separator in time");
     let rerun: Vec<_> = e.iter().filter(|e| e.name == "removesItem").collect();
     assert_eq!(
-        rerun
-            .iter()
-            .map(|e| (e.attempt, e.outcome))
-            .collect::<Vec<_>>(),
-        vec![
-            (0, Outcome::Failed),
-            (1, Outcome::Failed),
-            (2, Outcome::Failed)
-        ]
+        rerun.iter().map(|e| (e.attempt, e.outcome)).collect::<Vec<_>>(),
+        vec![(0, Outcome::Failed), (1, Outcome::Failed), (2, Outcome::Failed)]
     );
-    assert_eq!(
-        rerun[2].failure_reason.as_deref(),
-        Some("cart still not empty")
-    );
-    assert_eq!(
-        rerun[0].system_out.as_deref(),
-        Some("cart=<a,b> & more"),
-        "CDATA kept verbatim"
-    );
+    assert_eq!(rerun[2].failure_reason.as_deref(), Some("cart still not empty"));
+    assert_eq!(rerun[0].system_out.as_deref(), Some("cart=<a,b> & more"), "CDATA kept verbatim");
 }
 
 #[test]
 fn ctest_output_junit() {
     let e = check("ctest.xml", 4, 1, 1, 2);
     let notrun = e.iter().find(|e| e.name == "gpu_kernels").unwrap();
-    assert_eq!(
-        notrun.failure_reason.as_deref(),
-        Some("Required resources unavailable")
-    );
+    assert_eq!(notrun.failure_reason.as_deref(), Some("Required resources unavailable"));
 }
 
 #[test]
@@ -209,40 +111,20 @@ fn gotestsum_junit() {
     let e = check("gotestsum.xml", 4, 2, 1, 1);
     let fail = e.iter().find(|e| e.name == "TestCompact").unwrap();
     assert_eq!(fail.failure_reason.as_deref(), Some("Failed"));
-    assert!(
-        fail.failure_expanded[0]
-            .expanded
-            .iter()
-            .any(|l| l.contains("compaction left 3 segments"))
-    );
+    assert!(fail.failure_expanded[0].expanded.iter().any(|l| l.contains("compaction left 3 segments")));
 }
 
 #[test]
 fn nested_suites_properties_files_and_missing_names() {
     let e = check("nested-suites.xml", 4, 3, 1, 0);
-    let inner = e
-        .iter()
-        .find(|e| e.name == "no_classname_takes_inner")
-        .unwrap();
+    let inner = e.iter().find(|e| e.name == "no_classname_takes_inner").unwrap();
     assert_eq!(inner.scope, "inner");
     assert_eq!(inner.location.as_deref(), Some("spec/inner_spec.rb:12"));
-    assert_eq!(
-        e.iter()
-            .find(|e| e.name == "no_classname_takes_outer")
-            .unwrap()
-            .scope,
-        "outer"
-    );
+    assert_eq!(e.iter().find(|e| e.name == "no_classname_takes_outer").unwrap().scope, "outer");
     let props = e.iter().find(|e| e.name == "with_props").unwrap();
     assert_eq!(props.duration, None, "empty time attribute");
-    assert_eq!(
-        props.properties.get("owner").map(String::as_str),
-        Some("team-a")
-    );
-    assert_eq!(
-        props.properties.get("note").map(String::as_str),
-        Some("multi\nline")
-    );
+    assert_eq!(props.properties.get("owner").map(String::as_str), Some("team-a"));
+    assert_eq!(props.properties.get("note").map(String::as_str), Some("multi\nline"));
     assert_eq!(props.system_err.as_deref(), Some("warning: deprecated"));
     // Through the upload path the nameless testcase is skipped, not stored.
     let up = upload_junit(&fixture("nested-suites.xml")).unwrap();
@@ -261,117 +143,48 @@ fn junit_refuses_doctype_and_unknown_entities() {
 
 #[test]
 fn junit_errors_name_the_problem_and_line() {
-    let err = junit::parse(b"<testsuite>\n<testcase name='a'>\n</testsuite>")
-        .unwrap_err()
-        .message;
+    let err = junit::parse(b"<testsuite>\n<testcase name='a'>\n</testsuite>").unwrap_err().message;
     assert!(err.contains("line 3"), "{err}");
     assert!(junit::parse(b"  ").unwrap_err().message.contains("empty"));
-    assert!(
-        junit::parse(b"<html><body/></html>")
-            .unwrap_err()
-            .message
-            .contains("<testsuites> or <testsuite>")
-    );
-    assert!(
-        junit::parse(b"<testsuite>\xff</testsuite>")
-            .unwrap_err()
-            .message
-            .contains("UTF-8")
-    );
+    assert!(junit::parse(b"<html><body/></html>").unwrap_err().message.contains("<testsuites> or <testsuite>"));
+    assert!(junit::parse(b"<testsuite>\xff</testsuite>").unwrap_err().message.contains("UTF-8"));
 }
 
 #[test]
 fn json_body_variants() {
     let body = br#"{"format":"junit","run_env":{"key":"k","CI":null},"data":"<testsuite><testcase classname='a' name='b'/></testsuite>"}"#;
     let up = buildkite::parse_json_body(body).unwrap();
-    assert_eq!(
-        (
-            up.format.as_str(),
-            up.executions.len(),
-            up.run_env.ci.clone()
-        ),
-        ("junit", 1, None)
-    );
+    assert_eq!((up.format.as_str(), up.executions.len(), up.run_env.ci.clone()), ("junit", 1, None));
 
     let body = br#"{"run_env":{"key":"k","number":42},"data":[{"name":"t","history":{"duration":null}},{"name":7},{"scope":"s"},{"name":"r","result":"weird"}]}"#;
     let up = buildkite::parse_json_body(body).unwrap();
     assert_eq!(up.run_env.number.as_deref(), Some("42"));
     assert_eq!(up.executions.len(), 1);
-    assert_eq!(
-        up.executions[0].outcome,
-        Outcome::Unknown,
-        "a missing result is unknown"
-    );
+    assert_eq!(up.executions[0].outcome, Outcome::Unknown, "a missing result is unknown");
     assert_eq!(up.skipped.len(), 3, "{:?}", up.skipped);
-    assert!(
-        up.skipped[0].contains("result #2: name must be a string"),
-        "{:?}",
-        up.skipped
-    );
+    assert!(up.skipped[0].contains("result #2: name must be a string"), "{:?}", up.skipped);
 }
 
 #[test]
 fn json_envelope_errors() {
     let cases: [(&[u8], &str); 10] = [
-        (
-            br#"{"format":"json","run_env":{"key":"k"},"data":[]}"#,
-            "no test results",
-        ),
-        (
-            br#"{"format":"junit","run_env":{"key":"k"},"data":"<testsuites/>"}"#,
-            "no test results",
-        ),
-        (
-            br#"{"format":"json","run_env":{"key":"k"},"data":[{"name":"a""#,
-            "ends too early",
-        ),
-        (
-            br#"{"format":"json","run_env":{"key":"k"},"data":{"name":"a"}}"#,
-            "data must be an array",
-        ),
-        (
-            br#"{"format":"json","run_env":"k","data":[]}"#,
-            "run_env must be an object",
-        ),
-        (
-            br#"{"format":"json","run_env":{"branch":"main"},"data":[]}"#,
-            "run_env[key] is required",
-        ),
-        (
-            br#"{"format":"rspec-json","run_env":{"key":"k"},"data":[]}"#,
-            "not supported yet",
-        ),
-        (
-            br#"{"format":"tap","run_env":{"key":"k"},"data":[]}"#,
-            "unknown format",
-        ),
-        (
-            br#"{"format":"json","run_env":{"key":"k"},"tags":{"mut.x":"1"},"data":[]}"#,
-            "reserved",
-        ),
-        (
-            br#"{"format":"json","run_env":{"key":"k"}}"#,
-            "data is required",
-        ),
+        (br#"{"format":"json","run_env":{"key":"k"},"data":[]}"#, "no test results"),
+        (br#"{"format":"junit","run_env":{"key":"k"},"data":"<testsuites/>"}"#, "no test results"),
+        (br#"{"format":"json","run_env":{"key":"k"},"data":[{"name":"a""#, "ends too early"),
+        (br#"{"format":"json","run_env":{"key":"k"},"data":{"name":"a"}}"#, "data must be an array"),
+        (br#"{"format":"json","run_env":"k","data":[]}"#, "run_env must be an object"),
+        (br#"{"format":"json","run_env":{"branch":"main"},"data":[]}"#, "run_env[key] is required"),
+        (br#"{"format":"rspec-json","run_env":{"key":"k"},"data":[]}"#, "not supported yet"),
+        (br#"{"format":"tap","run_env":{"key":"k"},"data":[]}"#, "unknown format"),
+        (br#"{"format":"json","run_env":{"key":"k"},"tags":{"mut.x":"1"},"data":[]}"#, "reserved"),
+        (br#"{"format":"json","run_env":{"key":"k"}}"#, "data is required"),
     ];
     for (body, want) in cases {
         let err = buildkite::parse_json_body(body).unwrap_err().message;
-        assert!(
-            err.contains(want),
-            "{} -> {err}",
-            String::from_utf8_lossy(body)
-        );
+        assert!(err.contains(want), "{} -> {err}", String::from_utf8_lossy(body));
     }
-    let many = format!(
-        r#"{{"format":"json","run_env":{{"key":"k"}},"data":[{}]}}"#,
-        vec![r#"{"name":"a"}"#; 5001].join(",")
-    );
-    assert!(
-        buildkite::parse_json_body(many.as_bytes())
-            .unwrap_err()
-            .message
-            .contains("5001 test results")
-    );
+    let many = format!(r#"{{"format":"json","run_env":{{"key":"k"}},"data":[{}]}}"#, vec![r#"{"name":"a"}"#; 5001].join(","));
+    assert!(buildkite::parse_json_body(many.as_bytes()).unwrap_err().message.contains("5001 test results"));
 }
 
 #[test]
@@ -380,11 +193,7 @@ fn result_json_round_trips_every_field() {
         .unwrap()
         .executions
         .into_iter()
-        .chain(
-            junit::parse(&fixture("nested-suites.xml"))
-                .unwrap()
-                .executions,
-        )
+        .chain(junit::parse(&fixture("nested-suites.xml")).unwrap().executions)
     {
         let back = buildkite::parse_result(buildkite::result_json(&e)).unwrap();
         assert_eq!(back, e);

@@ -7,11 +7,7 @@ use axum::http::HeaderMap;
 use verdict_store::{Suite, token};
 
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let raw = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .trim();
+    let raw = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, rest) = raw.split_once(char::is_whitespace)?;
     let rest = rest.trim();
     let value = if scheme.eq_ignore_ascii_case("token") {
@@ -21,31 +17,19 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     } else {
         return None;
     };
-    let value = value
-        .trim()
-        .trim_end_matches(';')
-        .trim()
-        .trim_matches('"')
-        .trim();
+    let value = value.trim().trim_end_matches(';').trim().trim_matches('"').trim();
     (!value.is_empty()).then_some(value)
 }
 
 /// The suite an upload token belongs to.
 pub async fn suite_for_upload(state: &AppState, headers: &HeaderMap) -> Result<Suite, ApiError> {
-    let token = bearer(headers).ok_or_else(|| {
-        ApiError::unauthorized(
-            "missing upload token: send the suite's token as Authorization: Token token=\"...\"",
-        )
-    })?;
+    let token = bearer(headers)
+        .ok_or_else(|| ApiError::unauthorized("missing upload token: send the suite's token as Authorization: Token token=\"...\""))?;
     state
         .store
         .suite_by_token_hash(&token::hash(token))
         .await?
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "invalid upload token: no suite has this token (was it rotated?)",
-            )
-        })
+        .ok_or_else(|| ApiError::unauthorized("invalid upload token: no suite has this token (was it rotated?)"))
 }
 
 #[cfg(test)]
@@ -54,14 +38,7 @@ mod tests {
 
     #[test]
     fn every_documented_header_form() {
-        for form in [
-            "Token token=\"abc\"",
-            "Token token=abc",
-            "Token token=\"abc\";",
-            "Token abc",
-            "Bearer abc",
-            "token  token=\"abc\" ",
-        ] {
+        for form in ["Token token=\"abc\"", "Token token=abc", "Token token=\"abc\";", "Token abc", "Bearer abc", "token  token=\"abc\" "] {
             let mut h = HeaderMap::new();
             h.insert("authorization", form.parse().unwrap());
             assert_eq!(bearer(&h), Some("abc"), "{form}");

@@ -16,11 +16,7 @@ use verdict_formats::buildkite::{self, Data, Envelope};
 /// How many skip reasons the response lists (the count is always exact).
 const MAX_REASONS: usize = 20;
 
-pub async fn upload(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn upload(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<(StatusCode, Json<Value>), ApiError> {
     let suite = auth::suite_for_upload(&state, &headers).await?;
     let raw = read_body(&headers, body, state.config.max_body_bytes).await?;
     let bytes = decode(&headers, raw, state.config.max_decompressed_bytes)?;
@@ -38,11 +34,7 @@ pub async fn upload(
     let reasons: Vec<String> = upload.skipped.iter().take(MAX_REASONS).cloned().collect();
     let receipt = state.store.write_upload(suite.id, upload).await?;
     tracing::info!(suite = %suite.slug, run_id = receipt.run_id, queued = receipt.queued, skipped, "upload stored");
-    let run_url = format!(
-        "{}/api/v1/runs/{}",
-        state.config.public_url.trim_end_matches('/'),
-        receipt.run_id
-    );
+    let run_url = format!("{}/api/v1/runs/{}", state.config.public_url.trim_end_matches('/'), receipt.run_id);
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({
@@ -64,12 +56,7 @@ where
 {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("parsing failed: {e}"),
-            )
-        })?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("parsing failed: {e}")))?
         .map_err(|e| ApiError::unprocessable(e.message))
 }
 
@@ -88,16 +75,9 @@ fn content_type(headers: &HeaderMap) -> String {
 /// the 413 that says what went wrong.
 async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
     use http_body_util::BodyExt;
-    let too_large = || {
-        ApiError::too_large(format!(
-            "the request body is larger than the limit of {limit} bytes: split the upload"
-        ))
-    };
+    let too_large = || ApiError::too_large(format!("the request body is larger than the limit of {limit} bytes: split the upload"));
     let drain_cap = limit.saturating_mul(4).max(64 * 1024 * 1024) as u64;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > drain_cap) {
         return Err(too_large());
     }
@@ -105,8 +85,7 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
     let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
     let mut seen: u64 = 0;
     while let Some(frame) = body.frame().await {
-        let frame = frame
-            .map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
+        let frame = frame.map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -125,12 +104,7 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
 }
 
 fn decode(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<Bytes, ApiError> {
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase();
     match encoding.as_str() {
         "" | "identity" => Ok(raw),
         "gzip" | "x-gzip" => {
@@ -140,41 +114,29 @@ fn decode(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<Bytes, ApiErr
                 .read_to_end(&mut out)
                 .map_err(|e| ApiError::bad_request(format!("the body is not valid gzip: {e}")))?;
             if read > limit {
-                return Err(ApiError::too_large(format!(
-                    "the body decompresses to more than the limit of {limit} bytes"
-                )));
+                return Err(ApiError::too_large(format!("the body decompresses to more than the limit of {limit} bytes")));
             }
             Ok(out.into())
         }
-        other => Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("Content-Encoding {other:?} is not supported: use gzip or none"),
-        )),
+        other => {
+            Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("Content-Encoding {other:?} is not supported: use gzip or none")))
+        }
     }
 }
 
 async fn parse_multipart(headers: &HeaderMap, bytes: Bytes) -> Result<Upload, ApiError> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let boundary = multer::parse_boundary(ct)
-        .map_err(|e| ApiError::bad_request(format!("bad multipart Content-Type: {e}")))?;
-    let stream =
-        futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes) });
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let boundary = multer::parse_boundary(ct).map_err(|e| ApiError::bad_request(format!("bad multipart Content-Type: {e}")))?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes) });
     let mut form = multer::Multipart::new(stream, boundary);
     let bad = |e: multer::Error| ApiError::bad_request(format!("malformed multipart body: {e}"));
 
-    let (mut format, mut run_env, mut tags, mut data) =
-        (None, Vec::new(), Vec::new(), None::<Bytes>);
+    let (mut format, mut run_env, mut tags, mut data) = (None, Vec::new(), Vec::new(), None::<Bytes>);
     while let Some(field) = form.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or_default().to_owned();
         let value = field.bytes().await.map_err(bad)?;
-        let text = || {
-            String::from_utf8(value.to_vec()).map_err(|_| {
-                ApiError::unprocessable(format!("form field {name:?} is not valid UTF-8"))
-            })
-        };
+        let text =
+            || String::from_utf8(value.to_vec()).map_err(|_| ApiError::unprocessable(format!("form field {name:?} is not valid UTF-8")));
         if name == "data" {
             data.get_or_insert(value.clone());
         } else if name == "format" {
@@ -187,19 +149,12 @@ async fn parse_multipart(headers: &HeaderMap, bytes: Bytes) -> Result<Upload, Ap
     }
     off_thread(move || {
         let data = data.as_deref().map(Data::Bytes);
-        buildkite::assemble(Envelope {
-            format,
-            run_env,
-            tags,
-            data,
-        })
+        buildkite::assemble(Envelope { format, run_env, tags, data })
     })
     .await
 }
 
 /// `run_env[key]` → `key`.
 fn bracketed<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
-    name.strip_prefix(prefix)?
-        .strip_prefix('[')?
-        .strip_suffix(']')
+    name.strip_prefix(prefix)?.strip_prefix('[')?.strip_suffix(']')
 }

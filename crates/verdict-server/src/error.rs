@@ -12,10 +12,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-        }
+        Self { status, message: message.into() }
     }
     pub fn bad_request(m: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, m)
@@ -39,16 +36,10 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(m) => Self::not_found(m),
             StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
-            StoreError::Closed => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the server is shutting down",
-            ),
+            StoreError::Closed => Self::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down"),
             StoreError::Database(m) => {
                 tracing::error!(error = %m, "store error");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("the database failed: {m}"),
-                )
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, format!("the database failed: {m}"))
             }
         }
     }
@@ -56,10 +47,6 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            axum::Json(serde_json::json!({"message": self.message})),
-        )
-            .into_response()
+        (self.status, axum::Json(serde_json::json!({"message": self.message}))).into_response()
     }
 }

@@ -50,10 +50,7 @@ impl Server {
             max_body_bytes: MAX_BODY,
             max_decompressed_bytes: MAX_INFLATED,
         };
-        let state = AppState {
-            store: store.store.clone(),
-            config: Arc::new(config),
-        };
+        let state = AppState { store: store.store.clone(), config: Arc::new(config) };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             verdict_server::serve(listener, state, async move {
@@ -62,15 +59,7 @@ impl Server {
             .await
             .unwrap();
         });
-        Server {
-            url,
-            token,
-            suite_id: suite.id,
-            http: reqwest::Client::new(),
-            store,
-            stop: Some(stop),
-            task,
-        }
+        Server { url, token, suite_id: suite.id, http: reqwest::Client::new(), store, stop: Some(stop), task }
     }
 
     async fn finish(mut self) {
@@ -84,22 +73,12 @@ impl Server {
     }
 
     async fn post_json(&self, body: &Value) -> (StatusCode, Value) {
-        let r = self
-            .http
-            .post(format!("{}/v1/uploads", self.url))
-            .header("Authorization", self.auth())
-            .json(body)
-            .send()
-            .await
-            .unwrap();
+        let r = self.http.post(format!("{}/v1/uploads", self.url)).header("Authorization", self.auth()).json(body).send().await.unwrap();
         (r.status(), r.json().await.unwrap())
     }
 
     async fn post_raw(&self, headers: &[(&str, String)], body: Vec<u8>) -> (StatusCode, Value) {
-        let mut req = self
-            .http
-            .post(format!("{}/v1/uploads", self.url))
-            .body(body);
+        let mut req = self.http.post(format!("{}/v1/uploads", self.url)).body(body);
         for (k, v) in headers {
             req = req.header(*k, v);
         }
@@ -109,44 +88,24 @@ impl Server {
     }
 
     async fn post_form(&self, form: Form) -> (StatusCode, Value) {
-        let r = self
-            .http
-            .post(format!("{}/v1/uploads", self.url))
-            .header("Authorization", self.auth())
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
+        let r =
+            self.http.post(format!("{}/v1/uploads", self.url)).header("Authorization", self.auth()).multipart(form).send().await.unwrap();
         (r.status(), r.json().await.unwrap())
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .unwrap();
+        let r = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     async fn runs_stored(&self) -> usize {
-        self.store
-            .store
-            .runs(self.suite_id, &RunFilter::default())
-            .await
-            .unwrap()
-            .len()
+        self.store.store.runs(self.suite_id, &RunFilter::default()).await.unwrap().len()
     }
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 fn fixture_json(name: &str) -> Value {
@@ -192,11 +151,7 @@ async fn captured_collector_bodies_are_stored(backend: Backend) {
         let body = fixture(name);
         let (status, reply) = if gz {
             s.post_raw(
-                &[
-                    ("Authorization", s.auth()),
-                    ("Content-Type", "application/json".into()),
-                    ("Content-Encoding", "gzip".into()),
-                ],
+                &[("Authorization", s.auth()), ("Content-Type", "application/json".into()), ("Content-Encoding", "gzip".into())],
                 gzip(&body),
             )
             .await
@@ -204,93 +159,34 @@ async fn captured_collector_bodies_are_stored(backend: Backend) {
             s.post_json(&serde_json::from_slice(&body).unwrap()).await
         };
         assert_eq!(status, StatusCode::ACCEPTED, "{name}: {reply}");
-        assert_eq!(
-            (reply["queued"].as_u64(), reply["skipped"].as_u64()),
-            (Some(queued), Some(0)),
-            "{name}: {reply}"
-        );
+        assert_eq!((reply["queued"].as_u64(), reply["skipped"].as_u64()), (Some(queued), Some(0)), "{name}: {reply}");
         assert_eq!(reply["errors"], json!([]));
         assert!(reply["id"].is_string() && reply["run_id"].is_string());
         let run_id = reply["run_id"].as_str().unwrap();
         assert_eq!(reply["run_url"], format!("{}/api/v1/runs/{run_id}", s.url));
-        let want = *expected_totals
-            .entry(run_id.to_owned())
-            .and_modify(|t| *t += queued)
-            .or_insert(queued);
+        let want = *expected_totals.entry(run_id.to_owned()).and_modify(|t| *t += queued).or_insert(queued);
         let (_, run) = s.get(&format!("/api/v1/runs/{run_id}")).await;
         assert_eq!(run["total"], want, "{name}: {run}");
     }
     // The pytest run, checked field by field through the read API.
     let py = fixture_json("bk-pytest.json");
-    let (_, runs) = s
-        .get(&format!(
-            "/api/v1/suites/web/runs?commit={}",
-            py["run_env"]["commit_sha"].as_str().unwrap()
-        ))
-        .await;
+    let (_, runs) = s.get(&format!("/api/v1/suites/web/runs?commit={}", py["run_env"]["commit_sha"].as_str().unwrap())).await;
     let run = &runs[0];
-    assert_eq!(
-        (
-            run["ci"].as_str(),
-            run["branch"].as_str(),
-            run["number"].as_str()
-        ),
-        (Some("buildkite"), Some("main"), Some("42"))
-    );
+    assert_eq!((run["ci"].as_str(), run["branch"].as_str(), run["number"].as_str()), (Some("buildkite"), Some("main"), Some("42")));
     // run_env extras of the latest upload win: jest uploaded after pytest under this key.
     assert_eq!(run["env"]["collector"], "js-buildkite-test-collector");
     let (_, detail) = s.get(&format!("/api/v1/runs/{}", run["id"])).await;
     // pytest 9/3/2 plus jest 6/2/1 skipped/1 pending.
-    assert_eq!(
-        detail["counts"],
-        json!({"passed": 15, "failed": 5, "skipped": 3, "pending": 1, "unknown": 0})
-    );
+    assert_eq!(detail["counts"], json!({"passed": 15, "failed": 5, "skipped": 3, "pending": 1, "unknown": 0}));
     assert_eq!(detail["result"], "failed");
-    let (_, failed) = s
-        .get(&format!(
-            "/api/v1/runs/{}/executions?result=failed",
-            run["id"]
-        ))
-        .await;
-    let reasons: Vec<&str> = failed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["failure_reason"].as_str().unwrap_or(""))
-        .collect();
-    assert!(
-        reasons.contains(&"RuntimeError: boom from test body"),
-        "{reasons:?}"
-    );
-    let (_, with_spans) = s
-        .get(&format!(
-            "/api/v1/runs/{}/executions?per_page=500",
-            run["id"]
-        ))
-        .await;
-    let spans = with_spans
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == "test_with_spans")
-        .unwrap();
-    let sections: Vec<&str> = spans["detail"]["spans"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["section"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        sections,
-        vec!["sql", "http", "annotation", "sleep"],
-        "{spans}"
-    );
-    let tagged = with_spans
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == "test_with_execution_tags")
-        .unwrap();
+    let (_, failed) = s.get(&format!("/api/v1/runs/{}/executions?result=failed", run["id"])).await;
+    let reasons: Vec<&str> = failed.as_array().unwrap().iter().map(|e| e["failure_reason"].as_str().unwrap_or("")).collect();
+    assert!(reasons.contains(&"RuntimeError: boom from test body"), "{reasons:?}");
+    let (_, with_spans) = s.get(&format!("/api/v1/runs/{}/executions?per_page=500", run["id"])).await;
+    let spans = with_spans.as_array().unwrap().iter().find(|e| e["name"] == "test_with_spans").unwrap();
+    let sections: Vec<&str> = spans["detail"]["spans"].as_array().unwrap().iter().map(|s| s["section"].as_str().unwrap()).collect();
+    assert_eq!(sections, vec!["sql", "http", "annotation", "sleep"], "{spans}");
+    let tagged = with_spans.as_array().unwrap().iter().find(|e| e["name"] == "test_with_execution_tags").unwrap();
     assert_eq!(tagged["tags"]["team"], "backend");
     // jest: pending and skipped both arrive; mocha: no id, null duration.
     assert_eq!(detail["uploads"], 2, "pytest and jest share a key");
@@ -303,13 +199,7 @@ async fn documented_curl_multipart_uploads(backend: Backend) {
     let s = Server::start(backend).await;
     // JUnit as a file part, then JSON as a file part in another part order, then data as a text field.
     let form = Form::new()
-        .part(
-            "data",
-            Part::bytes(fixture("pytest-junit.xml"))
-                .file_name("pytest-junit.xml")
-                .mime_str("application/xml")
-                .unwrap(),
-        )
+        .part("data", Part::bytes(fixture("pytest-junit.xml")).file_name("pytest-junit.xml").mime_str("application/xml").unwrap())
         .text("format", "junit")
         .text("run_env[CI]", "buildkite")
         .text("run_env[key]", "build-uuid-1")
@@ -324,36 +214,19 @@ async fn documented_curl_multipart_uploads(backend: Backend) {
         .text("tags[team]", "frontend")
         .part(
             "data",
-            Part::bytes(fixture("pytest-collector.json"))
-                .file_name("pytest-collector.json")
-                .mime_str("application/octet-stream")
-                .unwrap(),
+            Part::bytes(fixture("pytest-collector.json")).file_name("pytest-collector.json").mime_str("application/octet-stream").unwrap(),
         )
         .text("format", "json");
     let (status, reply2) = s.post_form(form).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{reply2}");
-    assert_eq!(
-        reply2["run_id"], reply["run_id"],
-        "same run_env[key], same run"
-    );
+    assert_eq!(reply2["run_id"], reply["run_id"], "same run_env[key], same run");
     let text = String::from_utf8(fixture("pytest-collector.json")).unwrap();
-    let form = Form::new()
-        .text("format", "json")
-        .text("run_env[key]", "text-field")
-        .text("data", text);
+    let form = Form::new().text("format", "json").text("run_env[key]", "text-field").text("data", text);
     let (status, reply3) = s.post_form(form).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{reply3}");
 
-    let (_, run) = s
-        .get(&format!(
-            "/api/v1/runs/{}",
-            reply["run_id"].as_str().unwrap()
-        ))
-        .await;
-    assert_eq!(
-        (run["uploads"].as_i64(), run["total"].as_i64()),
-        (Some(2), Some(28))
-    );
+    let (_, run) = s.get(&format!("/api/v1/runs/{}", reply["run_id"].as_str().unwrap())).await;
+    assert_eq!((run["uploads"].as_i64(), run["total"].as_i64()), (Some(2), Some(28)));
     assert_eq!(run["commit_sha"], "abc123");
     s.finish().await;
 }
@@ -361,7 +234,8 @@ async fn documented_curl_multipart_uploads(backend: Backend) {
 async fn every_token_header_form(backend: Backend) {
     let s = Server::start(backend).await;
     let t = s.token.clone();
-    let body = serde_json::to_vec(&json!({"format": "json", "run_env": {"key": "k"}, "data": [{"name": "a", "result": "passed"}]})).unwrap();
+    let body =
+        serde_json::to_vec(&json!({"format": "json", "run_env": {"key": "k"}, "data": [{"name": "a", "result": "passed"}]})).unwrap();
     for form in [
         format!("Token token=\"{t}\""),
         format!("Token token={t}"),
@@ -369,15 +243,8 @@ async fn every_token_header_form(backend: Backend) {
         format!("Token {t}"),
         format!("Bearer {t}"),
     ] {
-        let (status, reply) = s
-            .post_raw(
-                &[
-                    ("Authorization", form.clone()),
-                    ("Content-Type", "application/json".into()),
-                ],
-                body.clone(),
-            )
-            .await;
+        let (status, reply) =
+            s.post_raw(&[("Authorization", form.clone()), ("Content-Type", "application/json".into())], body.clone()).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{form}: {reply}");
     }
     s.finish().await;
@@ -387,17 +254,14 @@ async fn bad_input_is_refused_and_nothing_is_stored(backend: Backend) {
     let s = Server::start(backend).await;
     let json_ct = ("Content-Type", "application/json".to_string());
     let auth = ("Authorization", s.auth());
-    let good = |data: Value| {
-        serde_json::to_vec(&json!({"format": "json", "run_env": {"key": "k"}, "data": data}))
-            .unwrap()
-    };
+    let good = |data: Value| serde_json::to_vec(&json!({"format": "json", "run_env": {"key": "k"}, "data": data})).unwrap();
     let one = good(json!([{"name": "a"}]));
-    let many: Vec<Value> = (0..5001)
-        .map(|i| json!({"name": format!("t{i}")}))
-        .collect();
+    let many: Vec<Value> = (0..5001).map(|i| json!({"name": format!("t{i}")})).collect();
     let mut bomb = vec![b' '; MAX_INFLATED + 1024];
     bomb[..2].copy_from_slice(b"{}");
-    let cases: Vec<(&str, Vec<(&str, String)>, Vec<u8>, StatusCode, &str)> = vec![
+    // (what, headers, body, expected status, expected words in the message)
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, Vec<u8>, StatusCode, &'a str);
+    let cases: Vec<Case> = vec![
         ("no token", vec![json_ct.clone()], one.clone(), StatusCode::UNAUTHORIZED, "missing upload token"),
         ("wrong token", vec![("Authorization", "Token token=\"nope\"".into()), json_ct.clone()], one.clone(), StatusCode::UNAUTHORIZED, "invalid upload token"),
         ("unknown format", vec![auth.clone(), json_ct.clone()], br#"{"format":"tap","run_env":{"key":"k"},"data":[]}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "unknown format"),
@@ -418,59 +282,33 @@ async fn bad_input_is_refused_and_nothing_is_stored(backend: Backend) {
     for (what, headers, body, want_status, want_msg) in cases {
         let (status, reply) = s.post_raw(&headers, body).await;
         assert_eq!(status, want_status, "{what}: {reply}");
-        let msg = reply["message"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{what}: no message in {reply}"));
+        let msg = reply["message"].as_str().unwrap_or_else(|| panic!("{what}: no message in {reply}"));
         assert!(msg.contains(want_msg), "{what}: {msg}");
     }
     // Empty multipart data and a multipart without a key.
     let (status, reply) = s
-        .post_form(
-            Form::new()
-                .text("format", "junit")
-                .text("run_env[key]", "k")
-                .part("data", Part::bytes(Vec::new()).file_name("e.xml")),
-        )
+        .post_form(Form::new().text("format", "junit").text("run_env[key]", "k").part("data", Part::bytes(Vec::new()).file_name("e.xml")))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
-    assert!(
-        reply["message"].as_str().unwrap().contains("empty"),
-        "{reply}"
-    );
-    let (status, reply) = s
-        .post_form(Form::new().text("format", "junit").part(
-            "data",
-            Part::bytes(fixture("pytest-junit.xml")).file_name("j.xml"),
-        ))
-        .await;
+    assert!(reply["message"].as_str().unwrap().contains("empty"), "{reply}");
+    let (status, reply) =
+        s.post_form(Form::new().text("format", "junit").part("data", Part::bytes(fixture("pytest-junit.xml")).file_name("j.xml"))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
     assert_eq!(s.runs_stored().await, 0, "no bad upload stored anything");
 
     // An invalid record is skipped and counted, the rest stored.
-    let (status, reply) = s.post_json(&json!({"format": "json", "run_env": {"key": "k"}, "data": [{"name": "ok"}, {"name": 5}, {"scope": "no name"}]})).await;
+    let (status, reply) =
+        s.post_json(&json!({"format": "json", "run_env": {"key": "k"}, "data": [{"name": "ok"}, {"name": 5}, {"scope": "no name"}]})).await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    assert_eq!(
-        (reply["queued"].as_u64(), reply["skipped"].as_u64()),
-        (Some(1), Some(2)),
-        "{reply}"
-    );
-    assert!(
-        reply["skipped_reasons"][0]
-            .as_str()
-            .unwrap()
-            .contains("name must be a string"),
-        "{reply}"
-    );
+    assert_eq!((reply["queued"].as_u64(), reply["skipped"].as_u64()), (Some(1), Some(2)), "{reply}");
+    assert!(reply["skipped_reasons"][0].as_str().unwrap().contains("name must be a string"), "{reply}");
     assert_eq!(s.runs_stored().await, 1);
     s.finish().await;
 }
 
 async fn read_api_answers_what_teams_ask(backend: Backend) {
     let s = Server::start(backend).await;
-    for (i, (branch, outcome)) in [("main", "passed"), ("main", "failed"), ("dev", "passed")]
-        .iter()
-        .enumerate()
-    {
+    for (i, (branch, outcome)) in [("main", "passed"), ("main", "failed"), ("dev", "passed")].iter().enumerate() {
         let data = json!([{"scope": "s", "name": "t", "result": outcome, "history": {"duration": (i + 1) as f64}}, {"scope": "s", "name": "u", "result": "passed"}]);
         let (st, _) = s.post_json(&json!({"format": "json", "run_env": {"key": format!("k{i}"), "branch": branch, "commit_sha": format!("c{i}")}, "data": data})).await;
         assert_eq!(st, StatusCode::ACCEPTED);
@@ -478,19 +316,9 @@ async fn read_api_answers_what_teams_ask(backend: Backend) {
     let (_, suites) = s.get("/api/v1/suites").await;
     assert_eq!(suites[0]["slug"], "web");
     let (st, body) = s.get("/api/v1/suites/nope/runs").await;
-    assert_eq!(
-        (st, body["message"].as_str().unwrap()),
-        (StatusCode::NOT_FOUND, "no suite \"nope\"")
-    );
+    assert_eq!((st, body["message"].as_str().unwrap()), (StatusCode::NOT_FOUND, "no suite \"nope\""));
     let (_, runs) = s.get("/api/v1/suites/web/runs?branch=main").await;
-    assert_eq!(
-        runs.as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["key"].as_str().unwrap())
-            .collect::<Vec<_>>(),
-        vec!["k1", "k0"]
-    );
+    assert_eq!(runs.as_array().unwrap().iter().map(|r| r["key"].as_str().unwrap()).collect::<Vec<_>>(), vec!["k1", "k0"]);
     let (_, failed) = s.get("/api/v1/suites/web/runs?result=failed").await;
     assert_eq!(failed.as_array().unwrap().len(), 1);
     let (_, paged) = s.get("/api/v1/suites/web/runs?per_page=1&page=3").await;
@@ -498,14 +326,7 @@ async fn read_api_answers_what_teams_ask(backend: Backend) {
 
     let (_, tests) = s.get("/api/v1/suites/web/tests?days=7").await;
     let t = &tests[0];
-    assert_eq!(
-        (
-            t["name"].as_str(),
-            t["counts"]["passed"].as_i64(),
-            t["counts"]["failed"].as_i64()
-        ),
-        (Some("t"), Some(2), Some(1))
-    );
+    assert_eq!((t["name"].as_str(), t["counts"]["passed"].as_i64(), t["counts"]["failed"].as_i64()), (Some("t"), Some(2), Some(1)));
     assert_eq!(t["reliability"]["rate"].as_f64().unwrap(), 2.0 / 3.0);
     assert!(t["reliability"]["low"].as_f64().unwrap() < 0.5);
     assert_eq!(t["duration_p50"], 2.0);
@@ -513,69 +334,27 @@ async fn read_api_answers_what_teams_ask(backend: Backend) {
     assert_eq!(main_only[0]["counts"]["passed"], 1);
 
     let (_, history) = s.get(&format!("/api/v1/tests/{}/history", t["id"])).await;
-    let h: Vec<(&str, &str)> = history
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            (
-                h["commit_sha"].as_str().unwrap(),
-                h["result"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        h,
-        vec![("c2", "passed"), ("c1", "failed"), ("c0", "passed")]
-    );
+    let h: Vec<(&str, &str)> =
+        history.as_array().unwrap().iter().map(|h| (h["commit_sha"].as_str().unwrap(), h["result"].as_str().unwrap())).collect();
+    assert_eq!(h, vec![("c2", "passed"), ("c1", "failed"), ("c0", "passed")]);
     assert_eq!(history[0]["branch"], "dev");
 
     for (path, status, msg) in [
         ("/api/v1/runs/abc", StatusCode::BAD_REQUEST, "not a number"),
-        (
-            "/api/v1/runs/999999",
-            StatusCode::NOT_FOUND,
-            "no run 999999",
-        ),
-        (
-            "/api/v1/runs/999999/executions",
-            StatusCode::NOT_FOUND,
-            "no run",
-        ),
-        (
-            "/api/v1/tests/999999/history",
-            StatusCode::NOT_FOUND,
-            "no test",
-        ),
-        (
-            "/api/v1/suites/web/runs?result=green",
-            StatusCode::BAD_REQUEST,
-            "result=\"green\"",
-        ),
-        (
-            "/api/v1/suites/web/tests?days=-1",
-            StatusCode::BAD_REQUEST,
-            "days",
-        ),
-        (
-            "/api/v1/suites/web/tests?per_page=501",
-            StatusCode::BAD_REQUEST,
-            "per_page",
-        ),
+        ("/api/v1/runs/999999", StatusCode::NOT_FOUND, "no run 999999"),
+        ("/api/v1/runs/999999/executions", StatusCode::NOT_FOUND, "no run"),
+        ("/api/v1/tests/999999/history", StatusCode::NOT_FOUND, "no test"),
+        ("/api/v1/suites/web/runs?result=green", StatusCode::BAD_REQUEST, "result=\"green\""),
+        ("/api/v1/suites/web/tests?days=-1", StatusCode::BAD_REQUEST, "days"),
+        ("/api/v1/suites/web/tests?per_page=501", StatusCode::BAD_REQUEST, "per_page"),
         ("/nowhere", StatusCode::NOT_FOUND, "no such route"),
     ] {
         let (st, body) = s.get(path).await;
         assert_eq!(st, status, "{path}: {body}");
-        assert!(
-            body["message"].as_str().unwrap().contains(msg),
-            "{path}: {body}"
-        );
+        assert!(body["message"].as_str().unwrap().contains(msg), "{path}: {body}");
     }
     let (st, health) = s.get("/healthz").await;
-    assert_eq!(
-        (st, health["status"].as_str()),
-        (StatusCode::OK, Some("ok"))
-    );
+    assert_eq!((st, health["status"].as_str()), (StatusCode::OK, Some("ok")));
     s.finish().await;
 }
 
@@ -583,13 +362,7 @@ async fn read_token_guards_the_read_api(backend: Backend) {
     let s = Server::start_with(backend, Some("reader-secret")).await;
     let (st, body) = s.get("/api/v1/suites").await;
     assert_eq!(st, StatusCode::UNAUTHORIZED, "{body}");
-    let r = s
-        .http
-        .get(format!("{}/api/v1/suites", s.url))
-        .header("Authorization", "Bearer reader-secret")
-        .send()
-        .await
-        .unwrap();
+    let r = s.http.get(format!("{}/api/v1/suites", s.url)).header("Authorization", "Bearer reader-secret").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let (st, _) = s.get("/healthz").await;
     assert_eq!(st, StatusCode::OK, "health stays open");
@@ -628,31 +401,14 @@ async fn sixteen_concurrent_uploaders(backend: Backend) {
     let (_, runs) = s.get("/api/v1/suites/web/runs?per_page=500").await;
     let runs = runs.as_array().unwrap();
     assert_eq!(runs.len(), 25);
-    assert_eq!(
-        runs.iter()
-            .map(|r| r["uploads"].as_i64().unwrap())
-            .sum::<i64>(),
-        200
-    );
+    assert_eq!(runs.iter().map(|r| r["uploads"].as_i64().unwrap()).sum::<i64>(), 200);
     assert!(runs.iter().all(|r| r["result"] == "failed"));
     let (_, tests) = s.get("/api/v1/suites/web/tests?per_page=500&days=1").await;
     let tests = tests.as_array().unwrap();
     assert_eq!(tests.len(), 240);
     for t in tests.iter().filter(|t| t["scope"] == "load") {
-        let want = if t["name"] == "t0" {
-            (0, 200)
-        } else {
-            (200, 0)
-        };
-        assert_eq!(
-            (
-                t["counts"]["passed"].as_i64().unwrap(),
-                t["counts"]["failed"].as_i64().unwrap()
-            ),
-            want,
-            "{}",
-            t["name"]
-        );
+        let want = if t["name"] == "t0" { (0, 200) } else { (200, 0) };
+        assert_eq!((t["counts"]["passed"].as_i64().unwrap(), t["counts"]["failed"].as_i64().unwrap()), want, "{}", t["name"]);
     }
     let mut total = 0;
     for r in runs {

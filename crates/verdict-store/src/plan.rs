@@ -35,22 +35,14 @@ pub struct WritePlan<'a> {
 
 impl<'a> WritePlan<'a> {
     pub fn new(upload: &'a Upload) -> Self {
-        let mut index: HashMap<(&str, &str), usize> =
-            HashMap::with_capacity(upload.executions.len());
+        let mut index: HashMap<(&str, &str), usize> = HashMap::with_capacity(upload.executions.len());
         let mut tests: Vec<TestKey<'a>> = Vec::new();
         let mut first_index = Vec::with_capacity(upload.executions.len());
         for e in &upload.executions {
-            let i = *index
-                .entry((e.scope.as_str(), e.name.as_str()))
-                .or_insert_with(|| {
-                    tests.push(TestKey {
-                        scope: &e.scope,
-                        name: &e.name,
-                        file_name: None,
-                        location: None,
-                    });
-                    tests.len() - 1
-                });
+            let i = *index.entry((e.scope.as_str(), e.name.as_str())).or_insert_with(|| {
+                tests.push(TestKey { scope: &e.scope, name: &e.name, file_name: None, location: None });
+                tests.len() - 1
+            });
             let t = &mut tests[i];
             t.file_name = e.file_name.as_deref().or(t.file_name);
             t.location = e.location.as_deref().or(t.location);
@@ -58,9 +50,7 @@ impl<'a> WritePlan<'a> {
         }
         // Sort and remap.
         let mut order: Vec<usize> = (0..tests.len()).collect();
-        order.sort_by(|&a, &b| {
-            (tests[a].scope, tests[a].name).cmp(&(tests[b].scope, tests[b].name))
-        });
+        order.sort_by(|&a, &b| (tests[a].scope, tests[a].name).cmp(&(tests[b].scope, tests[b].name)));
         let mut new_pos = vec![0; tests.len()];
         for (pos, &old) in order.iter().enumerate() {
             new_pos[old] = pos;
@@ -83,12 +73,7 @@ impl<'a> WritePlan<'a> {
             r.flaky = i64::from(passed && failed);
         }
         let result = RunResult::Pending.after(upload.executions.iter().map(|e| e.outcome));
-        WritePlan {
-            tests: sorted,
-            test_of,
-            rollups,
-            result,
-        }
+        WritePlan { tests: sorted, test_of, rollups, result }
     }
 }
 
@@ -119,19 +104,13 @@ pub fn window_start(days: u32) -> (i64, i64) {
 pub fn detail_json(e: &ExecutionRecord) -> Option<String> {
     let mut m = serde_json::Map::new();
     if !e.failure_expanded.is_empty() {
-        m.insert(
-            "failure_expanded".into(),
-            serde_json::to_value(&e.failure_expanded).unwrap_or_default(),
-        );
+        m.insert("failure_expanded".into(), serde_json::to_value(&e.failure_expanded).unwrap_or_default());
     }
     if let Some(s) = &e.spans {
         m.insert("spans".into(), s.clone());
     }
     if !e.properties.is_empty() {
-        m.insert(
-            "properties".into(),
-            serde_json::to_value(&e.properties).unwrap_or_default(),
-        );
+        m.insert("properties".into(), serde_json::to_value(&e.properties).unwrap_or_default());
     }
     if let Some(s) = &e.system_out {
         m.insert("system_out".into(), s.clone().into());
@@ -161,10 +140,7 @@ mod tests {
     fn plan_dedupes_sorts_and_counts_flakes() {
         let up = Upload {
             format: "junit".into(),
-            run_env: RunEnv {
-                key: "k".into(),
-                ..Default::default()
-            },
+            run_env: RunEnv { key: "k".into(), ..Default::default() },
             tags: TagMap::new(),
             executions: vec![
                 exec("b", "t", Outcome::Failed, Some(1.0)),
@@ -180,10 +156,7 @@ mod tests {
         assert_eq!(plan.test_of, vec![2, 0, 2, 1]);
         assert_eq!(plan.rollups[2].counts, [1, 1, 0, 0, 0]);
         assert_eq!(plan.rollups[2].flaky, 1);
-        assert_eq!(
-            (plan.rollups[2].duration_sum, plan.rollups[2].duration_count),
-            (1.0, 1)
-        );
+        assert_eq!((plan.rollups[2].duration_sum, plan.rollups[2].duration_count), (1.0, 1));
         assert_eq!(plan.rollups[0].flaky, 0);
         assert_eq!(plan.result, RunResult::Failed);
     }

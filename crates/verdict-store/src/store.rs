@@ -16,10 +16,7 @@ impl Page {
     pub const MAX_PER_PAGE: u32 = 500;
 
     pub fn new(page: u32, per_page: u32) -> Self {
-        Self {
-            page: page.max(1),
-            per_page: per_page.clamp(1, Self::MAX_PER_PAGE),
-        }
+        Self { page: page.max(1), per_page: per_page.clamp(1, Self::MAX_PER_PAGE) }
     }
 
     pub fn limit(&self) -> i64 {
@@ -67,33 +64,19 @@ pub trait Store: Send + Sync + 'static {
     async fn set_token_hash(&self, slug: &str, token_hash: &str) -> Result<(), StoreError>;
 
     /// Store one parsed upload into the run named by its `run_env.key`.
-    async fn write_upload(
-        &self,
-        suite_id: i64,
-        upload: Upload,
-    ) -> Result<UploadReceipt, StoreError>;
+    async fn write_upload(&self, suite_id: i64, upload: Upload) -> Result<UploadReceipt, StoreError>;
 
     async fn runs(&self, suite_id: i64, filter: &RunFilter) -> Result<Vec<Run>, StoreError>;
     async fn run(&self, run_id: i64) -> Result<Option<RunDetail>, StoreError>;
-    async fn run_executions(
-        &self,
-        run_id: i64,
-        result: Option<Outcome>,
-        page: Page,
-    ) -> Result<Vec<Execution>, StoreError>;
-    async fn tests(&self, suite_id: i64, filter: &TestFilter)
-    -> Result<Vec<TestStats>, StoreError>;
+    async fn run_executions(&self, run_id: i64, result: Option<Outcome>, page: Page) -> Result<Vec<Execution>, StoreError>;
+    async fn tests(&self, suite_id: i64, filter: &TestFilter) -> Result<Vec<TestStats>, StoreError>;
     async fn test(&self, test_id: i64) -> Result<Option<Test>, StoreError>;
-    async fn test_history(&self, test_id: i64, page: Page)
-    -> Result<Vec<HistoryEntry>, StoreError>;
+    async fn test_history(&self, test_id: i64, page: Page) -> Result<Vec<HistoryEntry>, StoreError>;
 }
 
 /// Open the store a user configured: PostgreSQL when a URL is given, else
 /// the embedded SQLite file under `data_dir`.
-pub async fn open(
-    database_url: Option<&str>,
-    data_dir: &Path,
-) -> Result<Arc<dyn Store>, StoreError> {
+pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
     match database_url {
         Some(url) => Ok(Arc::new(crate::postgres::PgStore::connect(url).await?)),
         None => Ok(Arc::new(crate::sqlite::SqliteStore::open_dir(data_dir)?)),

@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub fn pg_url() -> String {
-    std::env::var("VERDICT_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("VERDICT_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,37 +33,18 @@ impl TestStore {
         match backend {
             Backend::Sqlite => {
                 let store = SqliteStore::open_dir(dir.path()).expect("open SQLite");
-                TestStore {
-                    store: Arc::new(store),
-                    dir,
-                    database_url: None,
-                    schema: None,
-                }
+                TestStore { store: Arc::new(store), dir, database_url: None, schema: None }
             }
             Backend::Postgres => {
                 static N: AtomicU32 = AtomicU32::new(0);
-                let nanos = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .subsec_nanos();
-                let schema = format!(
-                    "t_{}_{}_{nanos}",
-                    std::process::id(),
-                    N.fetch_add(1, Ordering::SeqCst)
-                );
+                let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+                let schema = format!("t_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
                 let store = PgStore::connect_in_schema(&pg_url(), &schema)
                     .await
-                    .unwrap_or_else(|e| {
-                        panic!("PostgreSQL is required for this test ({}): {e}", pg_url())
-                    });
+                    .unwrap_or_else(|e| panic!("PostgreSQL is required for this test ({}): {e}", pg_url()));
                 let sep = if pg_url().contains('?') { '&' } else { '?' };
                 let url = format!("{}{sep}options=-c%20search_path%3D{schema}", pg_url());
-                TestStore {
-                    store: Arc::new(store),
-                    dir,
-                    database_url: Some(url),
-                    schema: Some(schema),
-                }
+                TestStore { store: Arc::new(store), dir, database_url: Some(url), schema: Some(schema) }
             }
         }
     }
@@ -72,14 +52,9 @@ impl TestStore {
     /// Drop the PostgreSQL schema (the temporary directory goes on drop).
     pub async fn cleanup(self) {
         if let Some(schema) = &self.schema {
-            let (client, conn) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls)
-                .await
-                .expect("connect to drop the schema");
+            let (client, conn) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls).await.expect("connect to drop the schema");
             tokio::spawn(conn);
-            client
-                .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-                .await
-                .expect("drop the test schema");
+            client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.expect("drop the test schema");
         }
     }
 }

@@ -170,6 +170,5 @@ impl TestStats {
 
 /// Parse a JSON text column holding a string map; bad or missing data is empty.
 pub(crate) fn string_map(json: Option<String>) -> BTreeMap<String, String> {
-    json.and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or_default()
+    json.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()
 }

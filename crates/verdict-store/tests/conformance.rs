@@ -4,9 +4,7 @@
 //! these tests fail, loudly, when it is not.
 
 use std::sync::Arc;
-use verdict_core::{
-    ExecutionRecord, FailureDetail, Outcome, RunEnv, RunResult, SuiteSlug, TagMap, Upload,
-};
+use verdict_core::{ExecutionRecord, FailureDetail, Outcome, RunEnv, RunResult, SuiteSlug, TagMap, Upload};
 use verdict_store::testing::{Backend, TestStore};
 use verdict_store::*;
 
@@ -48,12 +46,7 @@ fn exec(scope: &str, name: &str, outcome: Outcome, duration: Option<f64>) -> Exe
     e
 }
 
-fn upload(
-    key: &str,
-    branch: Option<&str>,
-    commit: Option<&str>,
-    executions: Vec<ExecutionRecord>,
-) -> Upload {
+fn upload(key: &str, branch: Option<&str>, commit: Option<&str>, executions: Vec<ExecutionRecord>) -> Upload {
     Upload {
         format: "json".into(),
         run_env: RunEnv {
@@ -81,159 +74,50 @@ async fn suites_and_tokens(store: Arc<dyn Store>) {
         })
         .await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
-    let all: Vec<String> = store
-        .suites()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.slug)
-        .collect();
+    let all: Vec<String> = store.suites().await.unwrap().into_iter().map(|s| s.slug).collect();
     assert_eq!(all, vec!["alpha", "beta"]);
     assert_eq!(store.suite_by_slug("alpha").await.unwrap().unwrap(), a);
-    assert_eq!(
-        store
-            .suite_by_token_hash(&token::hash("token-alpha"))
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        a.id
-    );
+    assert_eq!(store.suite_by_token_hash(&token::hash("token-alpha")).await.unwrap().unwrap().id, a.id);
 
-    store
-        .set_token_hash("alpha", &token::hash("new"))
-        .await
-        .unwrap();
-    assert!(
-        store
-            .suite_by_token_hash(&token::hash("token-alpha"))
-            .await
-            .unwrap()
-            .is_none(),
-        "old token revoked"
-    );
-    assert_eq!(
-        store
-            .suite_by_token_hash(&token::hash("new"))
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-        a.id
-    );
-    assert!(matches!(
-        store.set_token_hash("nope", "h").await,
-        Err(StoreError::NotFound(_))
-    ));
+    store.set_token_hash("alpha", &token::hash("new")).await.unwrap();
+    assert!(store.suite_by_token_hash(&token::hash("token-alpha")).await.unwrap().is_none(), "old token revoked");
+    assert_eq!(store.suite_by_token_hash(&token::hash("new")).await.unwrap().unwrap().id, a.id);
+    assert!(matches!(store.set_token_hash("nope", "h").await, Err(StoreError::NotFound(_))));
 }
 
 async fn uploads_with_one_key_merge_into_one_run(store: Arc<dyn Store>) {
     let s = suite(&store, "merge").await;
     let first = store
-        .write_upload(
-            s.id,
-            upload(
-                "build-1",
-                Some("main"),
-                Some("abc"),
-                vec![exec("a", "skipped", Outcome::Skipped, None)],
-            ),
-        )
+        .write_upload(s.id, upload("build-1", Some("main"), Some("abc"), vec![exec("a", "skipped", Outcome::Skipped, None)]))
         .await
         .unwrap();
     assert_eq!(first.queued, 1);
-    assert_eq!(
-        store.run(first.run_id).await.unwrap().unwrap().run.result,
-        "pending"
-    );
+    assert_eq!(store.run(first.run_id).await.unwrap().unwrap().run.result, "pending");
 
-    let second = store
-        .write_upload(
-            s.id,
-            upload(
-                "build-1",
-                None,
-                None,
-                vec![exec("a", "ok", Outcome::Passed, Some(1.0))],
-            ),
-        )
-        .await
-        .unwrap();
+    let second = store.write_upload(s.id, upload("build-1", None, None, vec![exec("a", "ok", Outcome::Passed, Some(1.0))])).await.unwrap();
     assert_eq!(second.run_id, first.run_id, "same key, same run");
     assert_ne!(second.upload_id, first.upload_id);
-    assert_eq!(
-        store.run(first.run_id).await.unwrap().unwrap().run.result,
-        "passed"
-    );
+    assert_eq!(store.run(first.run_id).await.unwrap().unwrap().run.result, "passed");
 
     store
         .write_upload(
             s.id,
-            upload(
-                "build-1",
-                None,
-                None,
-                vec![
-                    exec("a", "bad", Outcome::Failed, None),
-                    exec("a", "ok", Outcome::Passed, None),
-                ],
-            ),
+            upload("build-1", None, None, vec![exec("a", "bad", Outcome::Failed, None), exec("a", "ok", Outcome::Passed, None)]),
         )
         .await
         .unwrap();
     // A later passing upload never turns a failed run green.
-    store
-        .write_upload(
-            s.id,
-            upload(
-                "build-1",
-                None,
-                None,
-                vec![exec("a", "ok", Outcome::Passed, None)],
-            ),
-        )
-        .await
-        .unwrap();
+    store.write_upload(s.id, upload("build-1", None, None, vec![exec("a", "ok", Outcome::Passed, None)])).await.unwrap();
 
     let run = store.run(first.run_id).await.unwrap().unwrap();
-    assert_eq!(
-        (
-            run.run.result.as_str(),
-            run.run.state.as_str(),
-            run.run.uploads
-        ),
-        ("failed", "finished", 4)
-    );
-    assert_eq!(
-        run.run.branch.as_deref(),
-        Some("main"),
-        "later uploads without a branch keep it"
-    );
+    assert_eq!((run.run.result.as_str(), run.run.state.as_str(), run.run.uploads), ("failed", "finished", 4));
+    assert_eq!(run.run.branch.as_deref(), Some("main"), "later uploads without a branch keep it");
     assert_eq!(run.run.commit_sha.as_deref(), Some("abc"));
-    assert_eq!(
-        run.counts,
-        Counts {
-            passed: 3,
-            failed: 1,
-            skipped: 1,
-            pending: 0,
-            unknown: 0
-        }
-    );
+    assert_eq!(run.counts, Counts { passed: 3, failed: 1, skipped: 1, pending: 0, unknown: 0 });
     assert_eq!(run.total, 5);
 
-    let other = store
-        .write_upload(
-            s.id,
-            upload(
-                "build-2",
-                Some("main"),
-                None,
-                vec![exec("a", "ok", Outcome::Passed, None)],
-            ),
-        )
-        .await
-        .unwrap();
+    let other =
+        store.write_upload(s.id, upload("build-2", Some("main"), None, vec![exec("a", "ok", Outcome::Passed, None)])).await.unwrap();
     assert_ne!(other.run_id, first.run_id);
     let _ = RunResult::Pending;
 }
@@ -242,90 +126,33 @@ async fn tests_are_identified_by_scope_and_name(store: Arc<dyn Store>) {
     let s = suite(&store, "ident").await;
     let t = suite(&store, "other").await;
     for (i, key) in ["r1", "r2", "r3"].iter().enumerate() {
-        let mut e = exec(
-            "scope/a",
-            "same",
-            if i == 1 {
-                Outcome::Failed
-            } else {
-                Outcome::Passed
-            },
-            Some(i as f64),
-        );
+        let mut e = exec("scope/a", "same", if i == 1 { Outcome::Failed } else { Outcome::Passed }, Some(i as f64));
         e.location = Some(format!("a.py:{i}"));
         store
             .write_upload(
                 s.id,
-                upload(
-                    key,
-                    Some("main"),
-                    Some(&format!("sha{i}")),
-                    vec![e, exec("scope/b", "same", Outcome::Passed, None)],
-                ),
+                upload(key, Some("main"), Some(&format!("sha{i}")), vec![e, exec("scope/b", "same", Outcome::Passed, None)]),
             )
             .await
             .unwrap();
     }
-    store
-        .write_upload(
-            t.id,
-            upload(
-                "r1",
-                None,
-                None,
-                vec![exec("scope/a", "same", Outcome::Passed, None)],
-            ),
-        )
-        .await
-        .unwrap();
+    store.write_upload(t.id, upload("r1", None, None, vec![exec("scope/a", "same", Outcome::Passed, None)])).await.unwrap();
 
     let tests = store.tests(s.id, &TestFilter::default()).await.unwrap();
     assert_eq!(
-        tests
-            .iter()
-            .map(|t| (t.test.scope.as_str(), t.test.name.as_str()))
-            .collect::<Vec<_>>(),
+        tests.iter().map(|t| (t.test.scope.as_str(), t.test.name.as_str())).collect::<Vec<_>>(),
         vec![("scope/a", "same"), ("scope/b", "same")]
     );
     let a = &tests[0];
-    assert_eq!(
-        a.test.location.as_deref(),
-        Some("a.py:2"),
-        "location as last seen"
-    );
-    assert_eq!(
-        store
-            .tests(t.id, &TestFilter::default())
-            .await
-            .unwrap()
-            .len(),
-        1,
-        "suites do not share tests"
-    );
+    assert_eq!(a.test.location.as_deref(), Some("a.py:2"), "location as last seen");
+    assert_eq!(store.tests(t.id, &TestFilter::default()).await.unwrap().len(), 1, "suites do not share tests");
 
-    let history = store
-        .test_history(a.test.id, Page::default())
-        .await
-        .unwrap();
+    let history = store.test_history(a.test.id, Page::default()).await.unwrap();
     assert_eq!(history.len(), 3);
-    assert_eq!(
-        history
-            .iter()
-            .map(|h| h.commit_sha.clone().unwrap())
-            .collect::<Vec<_>>(),
-        vec!["sha2", "sha1", "sha0"],
-        "newest first"
-    );
+    assert_eq!(history.iter().map(|h| h.commit_sha.clone().unwrap()).collect::<Vec<_>>(), vec!["sha2", "sha1", "sha0"], "newest first");
     assert_eq!(history[1].result, Outcome::Failed);
     assert_eq!(history[0].url.as_deref(), Some("https://ci.example/r3"));
-    assert_eq!(
-        store
-            .test_history(a.test.id, Page::new(2, 2))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(store.test_history(a.test.id, Page::new(2, 2)).await.unwrap().len(), 1);
     assert_eq!(store.test(a.test.id).await.unwrap().unwrap().name, "same");
     assert!(store.test(999_999).await.unwrap().is_none());
 }
@@ -334,60 +161,25 @@ async fn executions_keep_their_details(store: Arc<dyn Store>) {
     let s = suite(&store, "detail").await;
     let mut failed = exec("s", "boom", Outcome::Failed, Some(0.25));
     failed.failure_reason = Some("AssertionError: ünïcode".into());
-    failed.failure_expanded = vec![FailureDetail {
-        expanded: vec!["line 1".into()],
-        backtrace: vec!["f.py:3".into()],
-    }];
-    failed.spans = Some(
-        serde_json::json!([{"section": "sql", "duration": 0.1, "detail": {"query": "SELECT 1"}}]),
-    );
+    failed.failure_expanded = vec![FailureDetail { expanded: vec!["line 1".into()], backtrace: vec!["f.py:3".into()] }];
+    failed.spans = Some(serde_json::json!([{"section": "sql", "duration": 0.1, "detail": {"query": "SELECT 1"}}]));
     failed.tags.insert("team".into(), "web".into());
     failed.system_out = Some("out".into());
     failed.attempt = 2;
-    let r = store
-        .write_upload(
-            s.id,
-            upload(
-                "k",
-                None,
-                None,
-                vec![failed, exec("s", "fine", Outcome::Passed, None)],
-            ),
-        )
-        .await
-        .unwrap();
+    let r = store.write_upload(s.id, upload("k", None, None, vec![failed, exec("s", "fine", Outcome::Passed, None)])).await.unwrap();
 
-    let only_failed = store
-        .run_executions(r.run_id, Some(Outcome::Failed), Page::default())
-        .await
-        .unwrap();
+    let only_failed = store.run_executions(r.run_id, Some(Outcome::Failed), Page::default()).await.unwrap();
     assert_eq!(only_failed.len(), 1);
     let e = &only_failed[0];
-    assert_eq!(
-        (e.name.as_str(), e.duration, e.attempt),
-        ("boom", Some(0.25), 2)
-    );
+    assert_eq!((e.name.as_str(), e.duration, e.attempt), ("boom", Some(0.25), 2));
     assert_eq!(e.failure_reason.as_deref(), Some("AssertionError: ünïcode"));
     let d = e.detail.as_ref().unwrap();
     assert_eq!(d["failure_expanded"][0]["backtrace"][0], "f.py:3");
     assert_eq!(d["spans"][0]["detail"]["query"], "SELECT 1");
     assert_eq!(d["system_out"], "out");
     assert_eq!(e.tags.get("team").map(String::as_str), Some("web"));
-    assert_eq!(
-        store
-            .run_executions(r.run_id, None, Page::default())
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
-    assert!(
-        store
-            .run_executions(r.run_id, Some(Outcome::Pending), Page::default())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(store.run_executions(r.run_id, None, Page::default()).await.unwrap().len(), 2);
+    assert!(store.run_executions(r.run_id, Some(Outcome::Pending), Page::default()).await.unwrap().is_empty());
 }
 
 async fn test_stats_use_rollups_and_durations(store: Arc<dyn Store>) {
@@ -396,223 +188,73 @@ async fn test_stats_use_rollups_and_durations(store: Arc<dyn Store>) {
     store
         .write_upload(
             s.id,
-            upload(
-                "r1",
-                Some("main"),
-                None,
-                vec![
-                    exec("s", "t", Outcome::Failed, Some(4.0)),
-                    exec("s", "t", Outcome::Passed, Some(2.0)),
-                ],
-            ),
+            upload("r1", Some("main"), None, vec![exec("s", "t", Outcome::Failed, Some(4.0)), exec("s", "t", Outcome::Passed, Some(2.0))]),
         )
         .await
         .unwrap();
     for (i, key) in ["r2", "r3", "r4"].iter().enumerate() {
-        let execs = (0..3)
-            .map(|j| exec("s", "t", Outcome::Passed, Some((i * 3 + j) as f64 / 10.0)))
-            .collect();
-        store
-            .write_upload(s.id, upload(key, Some("main"), None, execs))
-            .await
-            .unwrap();
+        let execs = (0..3).map(|j| exec("s", "t", Outcome::Passed, Some((i * 3 + j) as f64 / 10.0))).collect();
+        store.write_upload(s.id, upload(key, Some("main"), None, execs)).await.unwrap();
     }
     store
         .write_upload(
             s.id,
-            upload(
-                "f1",
-                Some("feature"),
-                None,
-                vec![
-                    exec("s", "t", Outcome::Failed, Some(100.0)),
-                    exec("s", "t", Outcome::Skipped, None),
-                ],
-            ),
+            upload("f1", Some("feature"), None, vec![exec("s", "t", Outcome::Failed, Some(100.0)), exec("s", "t", Outcome::Skipped, None)]),
         )
         .await
         .unwrap();
 
-    let all = &store
-        .tests(
-            s.id,
-            &TestFilter {
-                days: 7,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()[0];
-    assert_eq!(
-        all.counts,
-        Counts {
-            passed: 10,
-            failed: 2,
-            skipped: 1,
-            pending: 0,
-            unknown: 0
-        }
-    );
+    let all = &store.tests(s.id, &TestFilter { days: 7, ..Default::default() }).await.unwrap()[0];
+    assert_eq!(all.counts, Counts { passed: 10, failed: 2, skipped: 1, pending: 0, unknown: 0 });
     assert_eq!((all.executions, all.flaky), (13, 1));
     let rel = all.reliability.unwrap();
     assert_eq!((rel.successes, rel.trials), (10, 12));
     assert!(rel.low < rel.rate && rel.rate < rel.high);
 
-    let main = &store
-        .tests(
-            s.id,
-            &TestFilter {
-                days: 7,
-                branch: Some("main".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()[0];
+    let main = &store.tests(s.id, &TestFilter { days: 7, branch: Some("main".into()), ..Default::default() }).await.unwrap()[0];
     assert_eq!((main.counts.passed, main.counts.failed), (10, 1));
     // Durations on main: 4.0, 2.0, 0.0..0.8 → 11 values, median 0.5 (sorted: 0,.1,.2,.3,.4,.5,.6,.7,.8,2,4).
     assert_eq!(main.duration_p50, Some(0.5));
-    assert!(
-        (main.duration_p95.unwrap() - 3.0).abs() < 1e-9,
-        "{:?}",
-        main.duration_p95
-    );
+    assert!((main.duration_p95.unwrap() - 3.0).abs() < 1e-9, "{:?}", main.duration_p95);
 
-    let nothing = store
-        .tests(
-            s.id,
-            &TestFilter {
-                days: 7,
-                branch: Some("nope".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let nothing = store.tests(s.id, &TestFilter { days: 7, branch: Some("nope".into()), ..Default::default() }).await.unwrap();
     assert_eq!(nothing[0].executions, 0);
     assert!(nothing[0].reliability.is_none() && nothing[0].duration_p50.is_none());
-    let run1 = store
-        .runs(
-            s.id,
-            &RunFilter {
-                branch: Some("main".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .pop()
-        .unwrap();
+    let run1 = store.runs(s.id, &RunFilter { branch: Some("main".into()), ..Default::default() }).await.unwrap().pop().unwrap();
     assert_eq!(store.run(run1.id).await.unwrap().unwrap().flaky, 1);
 }
 
 async fn runs_filter_and_page_newest_first(store: Arc<dyn Store>) {
     let s = suite(&store, "runs").await;
     for i in 0..5 {
-        let outcome = if i % 2 == 0 {
-            Outcome::Passed
-        } else {
-            Outcome::Failed
-        };
+        let outcome = if i % 2 == 0 { Outcome::Passed } else { Outcome::Failed };
         let branch = if i < 3 { "main" } else { "dev" };
         store
-            .write_upload(
-                s.id,
-                upload(
-                    &format!("k{i}"),
-                    Some(branch),
-                    Some(&format!("c{i}")),
-                    vec![exec("s", "t", outcome, None)],
-                ),
-            )
+            .write_upload(s.id, upload(&format!("k{i}"), Some(branch), Some(&format!("c{i}")), vec![exec("s", "t", outcome, None)]))
             .await
             .unwrap();
     }
     let keys = |runs: Vec<Run>| runs.into_iter().map(|r| r.key).collect::<Vec<_>>();
+    assert_eq!(keys(store.runs(s.id, &RunFilter::default()).await.unwrap()), vec!["k4", "k3", "k2", "k1", "k0"]);
     assert_eq!(
-        keys(store.runs(s.id, &RunFilter::default()).await.unwrap()),
-        vec!["k4", "k3", "k2", "k1", "k0"]
-    );
-    assert_eq!(
-        keys(
-            store
-                .runs(
-                    s.id,
-                    &RunFilter {
-                        branch: Some("main".into()),
-                        ..Default::default()
-                    }
-                )
-                .await
-                .unwrap()
-        ),
+        keys(store.runs(s.id, &RunFilter { branch: Some("main".into()), ..Default::default() }).await.unwrap()),
         vec!["k2", "k1", "k0"]
     );
+    assert_eq!(keys(store.runs(s.id, &RunFilter { commit_sha: Some("c3".into()), ..Default::default() }).await.unwrap()), vec!["k3"]);
     assert_eq!(
-        keys(
-            store
-                .runs(
-                    s.id,
-                    &RunFilter {
-                        commit_sha: Some("c3".into()),
-                        ..Default::default()
-                    }
-                )
-                .await
-                .unwrap()
-        ),
-        vec!["k3"]
-    );
-    assert_eq!(
-        keys(
-            store
-                .runs(
-                    s.id,
-                    &RunFilter {
-                        result: Some(RunResult::Failed),
-                        ..Default::default()
-                    }
-                )
-                .await
-                .unwrap()
-        ),
+        keys(store.runs(s.id, &RunFilter { result: Some(RunResult::Failed), ..Default::default() }).await.unwrap()),
         vec!["k3", "k1"]
     );
-    assert_eq!(
-        keys(
-            store
-                .runs(
-                    s.id,
-                    &RunFilter {
-                        page: Page::new(2, 2),
-                        ..Default::default()
-                    }
-                )
-                .await
-                .unwrap()
-        ),
-        vec!["k2", "k1"]
-    );
+    assert_eq!(keys(store.runs(s.id, &RunFilter { page: Page::new(2, 2), ..Default::default() }).await.unwrap()), vec!["k2", "k1"]);
     assert!(store.run(123_456).await.unwrap().is_none());
 }
 
 async fn an_upload_to_a_missing_suite_stores_nothing(store: Arc<dyn Store>) {
     let s = suite(&store, "real").await;
-    let err = store
-        .write_upload(
-            s.id + 1000,
-            upload("k", None, None, vec![exec("s", "t", Outcome::Passed, None)]),
-        )
-        .await;
+    let err = store.write_upload(s.id + 1000, upload("k", None, None, vec![exec("s", "t", Outcome::Passed, None)])).await;
     assert!(err.is_err(), "{err:?}");
     // The store still works, and nothing leaked into the real suite.
-    store
-        .write_upload(
-            s.id,
-            upload("k", None, None, vec![exec("s", "t", Outcome::Passed, None)]),
-        )
-        .await
-        .unwrap();
+    store.write_upload(s.id, upload("k", None, None, vec![exec("s", "t", Outcome::Passed, None)])).await.unwrap();
     let runs = store.runs(s.id, &RunFilter::default()).await.unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(store.run(runs[0].id).await.unwrap().unwrap().total, 1);
@@ -626,20 +268,12 @@ async fn concurrent_uploads_count_exactly(store: Arc<dyn Store>) {
         tasks.push(tokio::spawn(async move {
             for i in 0..10 {
                 // Overlapping tests in reversed orders, two shared run keys: the worst case for locks.
-                let mut execs: Vec<_> = (0..50)
-                    .map(|t| exec("shared", &format!("t{t}"), Outcome::Passed, Some(0.1)))
-                    .collect();
+                let mut execs: Vec<_> = (0..50).map(|t| exec("shared", &format!("t{t}"), Outcome::Passed, Some(0.1))).collect();
                 if w % 2 == 1 {
                     execs.reverse();
                 }
                 execs.push(exec("own", &format!("w{w}"), Outcome::Failed, None));
-                store
-                    .write_upload(
-                        s.id,
-                        upload(&format!("run-{}", i % 2), Some("main"), None, execs),
-                    )
-                    .await
-                    .unwrap();
+                store.write_upload(s.id, upload(&format!("run-{}", i % 2), Some("main"), None, execs)).await.unwrap();
             }
         }));
     }
@@ -649,24 +283,10 @@ async fn concurrent_uploads_count_exactly(store: Arc<dyn Store>) {
     let runs = store.runs(s.id, &RunFilter::default()).await.unwrap();
     assert_eq!(runs.len(), 2);
     assert_eq!(runs.iter().map(|r| r.uploads).sum::<i64>(), 80);
-    let tests = store
-        .tests(
-            s.id,
-            &TestFilter {
-                days: 1,
-                page: Page::new(1, 500),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let tests = store.tests(s.id, &TestFilter { days: 1, page: Page::new(1, 500), ..Default::default() }).await.unwrap();
     assert_eq!(tests.len(), 58);
     for t in &tests {
-        let want = if t.test.scope == "shared" {
-            (80, 0)
-        } else {
-            (0, 10)
-        };
+        let want = if t.test.scope == "shared" { (80, 0) } else { (0, 10) };
         assert_eq!((t.counts.passed, t.counts.failed), want, "{}", t.test.name);
     }
 }

@@ -17,14 +17,8 @@ use verdict_store::{NewSuite, Page, TestFilter, token};
 const BIN: &str = env!("CARGO_BIN_EXE_verdict");
 
 fn main() {
-    let which = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .unwrap_or_else(|| "all".into());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let which = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_else(|| "all".into());
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     if which == "ingest" || which == "all" {
         for backend in [Backend::Sqlite, Backend::Postgres] {
             rt.block_on(ingest(backend));
@@ -62,22 +56,28 @@ fn upload_body(key: &str, n: usize, branch: &str) -> Vec<u8> {
             r
         })
         .collect();
-    serde_json::to_vec(&json!({"format": "json", "run_env": {"CI": "buildkite", "key": key, "branch": branch, "commit_sha": "abc"}, "data": data})).unwrap()
+    serde_json::to_vec(
+        &json!({"format": "json", "run_env": {"CI": "buildkite", "key": key, "branch": branch, "commit_sha": "abc"}, "data": data}),
+    )
+    .unwrap()
+}
+
+async fn bench_suite(store: &TestStore) -> verdict_store::Suite {
+    let new = NewSuite {
+        slug: SuiteSlug::parse("bench").unwrap(),
+        name: "bench".into(),
+        default_branch: "main".into(),
+        token_hash: token::hash("t"),
+    };
+    store.store.create_suite(new).await.unwrap()
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn store_args(store: &TestStore) -> Vec<String> {
-    let mut a = vec![
-        "--data-dir".to_string(),
-        store.dir.path().join("data").display().to_string(),
-    ];
+    let mut a = vec!["--data-dir".to_string(), store.dir.path().join("data").display().to_string()];
     if let Some(url) = &store.database_url {
         a.extend(["--database-url".to_string(), url.clone()]);
     }
@@ -136,28 +136,14 @@ const RESULTS: usize = 5000;
 
 async fn ingest(backend: Backend) {
     let name = format!("{backend:?}").to_lowercase();
-    let bodies: Vec<Vec<u8>> = (0..CLIENTS * UPLOADS_PER_CLIENT)
-        .map(|i| upload_body(&format!("run-{i}"), RESULTS, "main"))
-        .collect();
+    let bodies: Vec<Vec<u8>> = (0..CLIENTS * UPLOADS_PER_CLIENT).map(|i| upload_body(&format!("run-{i}"), RESULTS, "main")).collect();
     let total = (bodies.len() * RESULTS) as f64;
     let mb = bodies.iter().map(Vec::len).sum::<usize>() as f64 / 1e6;
 
     // The limit: the same rows, already parsed, written straight into the same store.
     let direct = TestStore::new(backend).await;
-    let suite = direct
-        .store
-        .create_suite(NewSuite {
-            slug: SuiteSlug::parse("bench").unwrap(),
-            name: "bench".into(),
-            default_branch: "main".into(),
-            token_hash: token::hash("t"),
-        })
-        .await
-        .unwrap();
-    let uploads: Vec<Upload> = bodies
-        .iter()
-        .map(|b| verdict_formats::buildkite::parse_json_body(b).unwrap())
-        .collect();
+    let suite = bench_suite(&direct).await;
+    let uploads: Vec<Upload> = bodies.iter().map(|b| verdict_formats::buildkite::parse_json_body(b).unwrap()).collect();
     let mut per_client: Vec<Vec<Upload>> = (0..CLIENTS).map(|_| Vec::new()).collect();
     for (i, u) in uploads.into_iter().enumerate() {
         per_client[i % CLIENTS].push(u);
@@ -183,11 +169,7 @@ async fn ingest(backend: Backend) {
     // Verdict: the same bodies over loopback HTTP into a `verdict serve` process.
     let store = TestStore::new(backend).await;
     let args = store_args(&store);
-    let out = Command::new(BIN)
-        .args(&args)
-        .args(["suite", "create", "bench"])
-        .output()
-        .unwrap();
+    let out = Command::new(BIN).args(&args).args(["suite", "create", "bench"]).output().unwrap();
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let (server, port) = start_server(&args);
     let bodies = Arc::new(bodies);
@@ -196,10 +178,7 @@ async fn ingest(backend: Backend) {
         .map(|c| {
             let (bodies, token) = (bodies.clone(), token.clone());
             std::thread::spawn(move || {
-                let http = reqwest::blocking::Client::builder()
-                    .timeout(Duration::from_secs(300))
-                    .build()
-                    .unwrap();
+                let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(300)).build().unwrap();
                 for body in bodies.iter().skip(c).step_by(CLIENTS) {
                     let r = http
                         .post(format!("http://127.0.0.1:{port}/v1/uploads"))
@@ -219,15 +198,10 @@ async fn ingest(backend: Backend) {
     drop(server);
     store.cleanup().await;
 
-    println!(
-        "ingest [{name}] {CLIENTS} clients x {UPLOADS_PER_CLIENT} uploads x {RESULTS} results ({mb:.1} MB of JSON)"
-    );
+    println!("ingest [{name}] {CLIENTS} clients x {UPLOADS_PER_CLIENT} uploads x {RESULTS} results ({mb:.1} MB of JSON)");
     println!("  direct store writes (no HTTP, no parsing): {direct_rate:>10.0} results/s");
     println!("  HTTP uploads into verdict serve:          {http_rate:>10.0} results/s");
-    println!(
-        "  ratio HTTP / direct:                      {:>10.2}   (target >= 0.5)",
-        http_rate / direct_rate
-    );
+    println!("  ratio HTTP / direct:                      {:>10.2}   (target >= 0.5)", http_rate / direct_rate);
     println!("  server peak RSS (VmHWM):                  {rss:>10.1} MB (target < 150)");
 }
 
@@ -254,10 +228,7 @@ fn junit() {
         Ok((secs, their_cases)) => {
             assert_eq!(their_cases, cases, "both parsers must see every testcase");
             println!("  python junitparser:   {:>8.1} MB/s", mb / secs);
-            println!(
-                "  ratio:                {:>8.1}x (target >= 20)",
-                secs / best
-            );
+            println!("  ratio:                {:>8.1}x (target >= 20)", secs / best);
         }
         Err(e) => println!("  python junitparser: not measured: {e}"),
     }
@@ -268,9 +239,7 @@ fn big_junit(target_bytes: usize) -> Vec<u8> {
     s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"bench\">\n");
     let mut suite = 0;
     while s.len() < target_bytes {
-        s.push_str(&format!(
-            "  <testsuite name=\"pkg.module{suite}\" tests=\"100\" time=\"12.5\">\n"
-        ));
+        s.push_str(&format!("  <testsuite name=\"pkg.module{suite}\" tests=\"100\" time=\"12.5\">\n"));
         for i in 0..100 {
             let n = suite * 100 + i;
             match n % 20 {
@@ -294,19 +263,8 @@ fn big_junit(target_bytes: usize) -> Vec<u8> {
 fn python_junitparser(path: &std::path::Path) -> Result<(f64, usize), String> {
     let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-venv");
     let py = venv.join("bin/python");
-    if !py.exists()
-        || !Command::new(&py)
-            .args(["-c", "import junitparser"])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    {
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
+    if !py.exists() || !Command::new(&py).args(["-c", "import junitparser"]).status().map(|s| s.success()).unwrap_or(false) {
+        let ok = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().map(|s| s.success()).unwrap_or(false)
             && Command::new(venv.join("bin/pip"))
                 .args(["install", "-q", "junitparser==4.0.2"])
                 .status()
@@ -332,24 +290,14 @@ for _ in range(3):
     best = e if best is None else min(best, e)
 print(best, n)
 "#;
-    let out = Command::new(&py)
-        .args(["-c", script])
-        .arg(path)
-        .output()
-        .map_err(|e| e.to_string())?;
+    let out = Command::new(&py).args(["-c", script]).arg(path).output().map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut parts = text.split_whitespace();
-    let secs = parts
-        .next()
-        .and_then(|v| v.parse().ok())
-        .ok_or("no timing")?;
-    let n = parts
-        .next()
-        .and_then(|v| v.parse().ok())
-        .ok_or("no count")?;
+    let secs = parts.next().and_then(|v| v.parse().ok()).ok_or("no timing")?;
+    let n = parts.next().and_then(|v| v.parse().ok()).ok_or("no count")?;
     Ok((secs, n))
 }
 
@@ -360,16 +308,7 @@ const RUNS: usize = 50;
 
 async fn reads() {
     let store = TestStore::new(Backend::Sqlite).await;
-    let suite = store
-        .store
-        .create_suite(NewSuite {
-            slug: SuiteSlug::parse("bench").unwrap(),
-            name: "bench".into(),
-            default_branch: "main".into(),
-            token_hash: token::hash("t"),
-        })
-        .await
-        .unwrap();
+    let suite = bench_suite(&store).await;
     let started = Instant::now();
     for run in 0..RUNS {
         let branch = if run % 5 == 0 { "feature" } else { "main" };
@@ -386,50 +325,21 @@ async fn reads() {
                 Some(w) => w.executions.extend(up.executions),
             }
         }
-        store
-            .store
-            .write_upload(suite.id, whole.unwrap())
-            .await
-            .unwrap();
+        store.store.write_upload(suite.id, whole.unwrap()).await.unwrap();
     }
     let load = started.elapsed();
-    println!(
-        "reads [sqlite]: {} executions of {TESTS} tests in {RUNS} runs, loaded in {:.1}s",
-        TESTS * RUNS,
-        load.as_secs_f64()
-    );
-    let check = store
-        .store
-        .tests(
-            suite.id,
-            &TestFilter {
-                days: 30,
-                page: Page::new(1, 1),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    println!("reads [sqlite]: {} executions of {TESTS} tests in {RUNS} runs, loaded in {:.1}s", TESTS * RUNS, load.as_secs_f64());
+    let check = store.store.tests(suite.id, &TestFilter { days: 30, page: Page::new(1, 1), ..Default::default() }).await.unwrap();
     assert_eq!(check[0].executions, RUNS as i64);
 
     let args = store_args(&store);
     // The server opens the same SQLite file the loader wrote.
     let args: Vec<String> = args
         .into_iter()
-        .map(|a| {
-            a.replace(
-                &store.dir.path().join("data").display().to_string(),
-                &store.dir.path().display().to_string(),
-            )
-        })
+        .map(|a| a.replace(&store.dir.path().join("data").display().to_string(), &store.dir.path().display().to_string()))
         .collect();
-    let (mut list, mut history) = tokio::task::spawn_blocking(move || measure_reads(&args))
-        .await
-        .unwrap();
-    for (what, v) in [
-        ("test list (50 per page, 30 days)", &mut list),
-        ("test history (50 newest)", &mut history),
-    ] {
+    let (mut list, mut history) = tokio::task::spawn_blocking(move || measure_reads(&args)).await.unwrap();
+    for (what, v) in [("test list (50 per page, 30 days)", &mut list), ("test history (50 newest)", &mut history)] {
         println!(
             "  {what:<34} p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms (target p95 < 20)",
             percentile(v, 0.5),
@@ -445,41 +355,21 @@ fn measure_reads(args: &[String]) -> (Vec<f64>, Vec<f64>) {
     let (_server, port) = start_server(args);
     let http = reqwest::blocking::Client::new();
     let ids: Vec<i64> = {
-        let v: Value = http
-            .get(format!(
-                "http://127.0.0.1:{port}/api/v1/suites/bench/tests?per_page=500&page=7"
-            ))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["id"].as_i64().unwrap())
-            .collect()
+        let v: Value =
+            http.get(format!("http://127.0.0.1:{port}/api/v1/suites/bench/tests?per_page=500&page=7")).send().unwrap().json().unwrap();
+        v.as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect()
     };
     let (mut list, mut history) = (Vec::new(), Vec::new());
     for i in 0..300 {
         let page = 1 + (i * 37) % (TESTS / 50);
         let t = Instant::now();
-        let r = http
-            .get(format!(
-                "http://127.0.0.1:{port}/api/v1/suites/bench/tests?days=30&per_page=50&page={page}"
-            ))
-            .send()
-            .unwrap();
+        let r = http.get(format!("http://127.0.0.1:{port}/api/v1/suites/bench/tests?days=30&per_page=50&page={page}")).send().unwrap();
         assert_eq!(r.status(), 200);
         let _ = r.bytes().unwrap();
         list.push(t.elapsed().as_secs_f64() * 1e3);
         let id = ids[i % ids.len()];
         let t = Instant::now();
-        let r = http
-            .get(format!(
-                "http://127.0.0.1:{port}/api/v1/tests/{id}/history?per_page=50"
-            ))
-            .send()
-            .unwrap();
+        let r = http.get(format!("http://127.0.0.1:{port}/api/v1/tests/{id}/history?per_page=50")).send().unwrap();
         assert_eq!(r.status(), 200);
         let _ = r.bytes().unwrap();
         history.push(t.elapsed().as_secs_f64() * 1e3);

@@ -13,9 +13,7 @@ pub fn from_process() -> Env {
 /// CI gives no run identity.
 pub fn run_env(env: &Env, generated_key: &str) -> Vec<(String, String)> {
     let get = |k: &str| env.get(k).cloned();
-    let (ci, fields): (&str, [(&str, Option<String>); 7]) = if let Some(id) =
-        get("BUILDKITE_BUILD_ID")
-    {
+    let (ci, fields): (&str, [(&str, Option<String>); 7]) = if let Some(id) = get("BUILDKITE_BUILD_ID") {
         (
             "buildkite",
             [
@@ -36,22 +34,15 @@ pub fn run_env(env: &Env, generated_key: &str) -> Vec<(String, String)> {
             [
                 // One key per workflow run attempt, so that every job of it merges into one run.
                 ("key", Some(format!("{run_id}-{attempt}"))),
-                (
-                    "url",
-                    get("GITHUB_REPOSITORY").map(|r| format!("{server}/{r}/actions/runs/{run_id}")),
-                ),
-                (
-                    "branch",
-                    get("GITHUB_HEAD_REF").or_else(|| get("GITHUB_REF_NAME")),
-                ),
+                ("url", get("GITHUB_REPOSITORY").map(|r| format!("{server}/{r}/actions/runs/{run_id}"))),
+                ("branch", get("GITHUB_HEAD_REF").or_else(|| get("GITHUB_REF_NAME"))),
                 ("commit_sha", get("GITHUB_SHA")),
                 ("number", Some(number)),
                 ("job_id", get("GITHUB_JOB")),
                 ("message", None),
             ],
         )
-    } else if let (Some(num), Some(workflow)) = (get("CIRCLE_BUILD_NUM"), get("CIRCLE_WORKFLOW_ID"))
-    {
+    } else if let (Some(num), Some(workflow)) = (get("CIRCLE_BUILD_NUM"), get("CIRCLE_WORKFLOW_ID")) {
         (
             "circleci",
             [
@@ -93,24 +84,12 @@ pub fn run_env(env: &Env, generated_key: &str) -> Vec<(String, String)> {
     } else {
         (
             "generic",
-            [
-                ("key", None),
-                ("url", None),
-                ("branch", None),
-                ("commit_sha", None),
-                ("number", None),
-                ("job_id", None),
-                ("message", None),
-            ],
+            [("key", None), ("url", None), ("branch", None), ("commit_sha", None), ("number", None), ("job_id", None), ("message", None)],
         )
     };
     let mut out = vec![("CI".to_owned(), ci.to_owned())];
     for (k, v) in fields {
-        let v = if k == "key" {
-            v.or_else(|| Some(generated_key.to_owned()))
-        } else {
-            v
-        };
+        let v = if k == "key" { v.or_else(|| Some(generated_key.to_owned())) } else { v };
         if let Some(v) = v {
             out.push((k.to_owned(), v));
         }
@@ -123,32 +102,18 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn get<'a>(pairs: &'a [(String, String)], k: &str) -> Option<&'a str> {
-        pairs
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
+        pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
     }
 
     #[test]
     fn buildkite_wins_over_others() {
-        let e = env(&[
-            ("BUILDKITE_BUILD_ID", "b-1"),
-            ("BUILDKITE_BRANCH", "main"),
-            ("GITHUB_RUN_ID", "9"),
-            ("GITHUB_RUN_NUMBER", "3"),
-        ]);
+        let e = env(&[("BUILDKITE_BUILD_ID", "b-1"), ("BUILDKITE_BRANCH", "main"), ("GITHUB_RUN_ID", "9"), ("GITHUB_RUN_NUMBER", "3")]);
         let r = run_env(&e, "gen");
-        assert_eq!(
-            (get(&r, "CI"), get(&r, "key"), get(&r, "branch")),
-            (Some("buildkite"), Some("b-1"), Some("main"))
-        );
+        assert_eq!((get(&r, "CI"), get(&r, "key"), get(&r, "branch")), (Some("buildkite"), Some("b-1"), Some("main")));
     }
 
     #[test]
@@ -163,54 +128,19 @@ mod tests {
         ]);
         let r = run_env(&e, "gen");
         assert_eq!(get(&r, "key"), Some("42-2"));
-        assert_eq!(
-            get(&r, "url"),
-            Some("https://github.com/acme/app/actions/runs/42")
-        );
-        assert_eq!(
-            (get(&r, "branch"), get(&r, "commit_sha")),
-            (Some("main"), Some("abc"))
-        );
+        assert_eq!(get(&r, "url"), Some("https://github.com/acme/app/actions/runs/42"));
+        assert_eq!((get(&r, "branch"), get(&r, "commit_sha")), (Some("main"), Some("abc")));
     }
 
     #[test]
     fn circle_gitlab_jenkins_and_generic() {
-        let r = run_env(
-            &env(&[("CIRCLE_BUILD_NUM", "5"), ("CIRCLE_WORKFLOW_ID", "wf")]),
-            "gen",
-        );
-        assert_eq!(
-            (get(&r, "CI"), get(&r, "key")),
-            (Some("circleci"), Some("wf-5"))
-        );
-        let r = run_env(
-            &env(&[
-                ("GITLAB_CI", "true"),
-                ("CI_PIPELINE_ID", "77"),
-                ("CI_COMMIT_REF_NAME", "dev"),
-            ]),
-            "gen",
-        );
-        assert_eq!(
-            (get(&r, "CI"), get(&r, "key"), get(&r, "branch")),
-            (Some("gitlab"), Some("77"), Some("dev"))
-        );
-        let r = run_env(
-            &env(&[
-                ("JENKINS_URL", "http://j"),
-                ("BUILD_TAG", "jenkins-app-12"),
-                ("GIT_COMMIT", "f00"),
-            ]),
-            "gen",
-        );
-        assert_eq!(
-            (get(&r, "CI"), get(&r, "key"), get(&r, "commit_sha")),
-            (Some("jenkins"), Some("jenkins-app-12"), Some("f00"))
-        );
+        let r = run_env(&env(&[("CIRCLE_BUILD_NUM", "5"), ("CIRCLE_WORKFLOW_ID", "wf")]), "gen");
+        assert_eq!((get(&r, "CI"), get(&r, "key")), (Some("circleci"), Some("wf-5")));
+        let r = run_env(&env(&[("GITLAB_CI", "true"), ("CI_PIPELINE_ID", "77"), ("CI_COMMIT_REF_NAME", "dev")]), "gen");
+        assert_eq!((get(&r, "CI"), get(&r, "key"), get(&r, "branch")), (Some("gitlab"), Some("77"), Some("dev")));
+        let r = run_env(&env(&[("JENKINS_URL", "http://j"), ("BUILD_TAG", "jenkins-app-12"), ("GIT_COMMIT", "f00")]), "gen");
+        assert_eq!((get(&r, "CI"), get(&r, "key"), get(&r, "commit_sha")), (Some("jenkins"), Some("jenkins-app-12"), Some("f00")));
         let r = run_env(&env(&[]), "gen");
-        assert_eq!(
-            (get(&r, "CI"), get(&r, "key")),
-            (Some("generic"), Some("gen"))
-        );
+        assert_eq!((get(&r, "CI"), get(&r, "key")), (Some("generic"), Some("gen")));
     }
 }

@@ -23,20 +23,10 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct StoreArgs {
     /// Directory of the embedded SQLite database (used when no --database-url is given).
-    #[arg(
-        long,
-        global = true,
-        env = "VERDICT_DATA_DIR",
-        default_value = "./verdict-data"
-    )]
+    #[arg(long, global = true, env = "VERDICT_DATA_DIR", default_value = "./verdict-data")]
     pub data_dir: PathBuf,
     /// PostgreSQL URL (postgres://user@host:5432/db); several servers can share one database.
-    #[arg(
-        long,
-        global = true,
-        env = "VERDICT_DATABASE_URL",
-        hide_env_values = true
-    )]
+    #[arg(long, global = true, env = "VERDICT_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 }
 
@@ -98,12 +88,10 @@ pub enum TokenCommand {
 }
 
 #[derive(Args, Debug)]
-#[command(
-    after_help = "By default `verdict upload` exits 0 even when the upload fails, so that it never breaks a build; \
+#[command(after_help = "By default `verdict upload` exits 0 even when the upload fails, so that it never breaks a build; \
 it says why on stderr. Use --strict to exit 1 instead.\n\n\
 The run's CI context (key, branch, commit, URL) is read from Buildkite, GitHub Actions, CircleCI, GitLab CI or Jenkins \
-variables; elsewhere a fresh run key is generated."
-)]
+variables; elsewhere a fresh run key is generated.")]
 pub struct UploadArgs {
     /// Result files or glob patterns (e.g. 'target/**/junit*.xml').
     #[arg(required = true)]

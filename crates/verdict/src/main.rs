@@ -19,10 +19,7 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("start the async runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("start the async runtime")
 }
 
 /// Print an error the way every command does and pick the exit code.

@@ -6,19 +6,15 @@ use verdict_server::{AppState, ServerConfig};
 
 pub async fn run(store_args: StoreArgs, args: ServeArgs) -> ExitCode {
     init_logging(&args.log_format);
-    let store =
-        match verdict_store::open(store_args.database_url.as_deref(), &store_args.data_dir).await {
-            Ok(s) => s,
-            Err(e) => return fail(format!("cannot open the database: {e}")),
-        };
+    let store = match verdict_store::open(store_args.database_url.as_deref(), &store_args.data_dir).await {
+        Ok(s) => s,
+        Err(e) => return fail(format!("cannot open the database: {e}")),
+    };
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
         Err(e) => return fail(format!("cannot listen on {}: {e}", args.listen)),
     };
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|_| args.listen.to_string());
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| args.listen.to_string());
     let config = ServerConfig {
         public_url: args.public_url.unwrap_or_else(|| format!("http://{addr}")),
         read_token: args.read_token,
@@ -30,10 +26,7 @@ pub async fn run(store_args: StoreArgs, args: ServeArgs) -> ExitCode {
         None => format!("SQLite in {}", store_args.data_dir.display()),
     };
     tracing::info!(%addr, store = %where_, "verdict serve listening");
-    let state = AppState {
-        store,
-        config: Arc::new(config),
-    };
+    let state = AppState { store, config: Arc::new(config) };
     match verdict_server::serve(listener, state, shutdown_signal()).await {
         Ok(()) => {
             tracing::info!("stopped after finishing requests in flight");

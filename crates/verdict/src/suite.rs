@@ -7,34 +7,21 @@ use verdict_store::{NewSuite, token};
 /// Tokens go to stdout alone, so that `TOKEN=$(verdict suite create web)` works;
 /// everything meant for people goes to stderr.
 pub async fn run(store_args: StoreArgs, cmd: SuiteCommand) -> ExitCode {
-    let store =
-        match verdict_store::open(store_args.database_url.as_deref(), &store_args.data_dir).await {
-            Ok(s) => s,
-            Err(e) => return fail(format!("cannot open the database: {e}")),
-        };
+    let store = match verdict_store::open(store_args.database_url.as_deref(), &store_args.data_dir).await {
+        Ok(s) => s,
+        Err(e) => return fail(format!("cannot open the database: {e}")),
+    };
     match cmd {
-        SuiteCommand::Create {
-            slug,
-            name,
-            default_branch,
-        } => {
+        SuiteCommand::Create { slug, name, default_branch } => {
             let slug = match SuiteSlug::parse(&slug) {
                 Ok(s) => s,
                 Err(e) => return fail(e),
             };
             let secret = token::generate();
-            let new = NewSuite {
-                name: name.unwrap_or_else(|| slug.to_string()),
-                slug,
-                default_branch,
-                token_hash: token::hash(&secret),
-            };
+            let new = NewSuite { name: name.unwrap_or_else(|| slug.to_string()), slug, default_branch, token_hash: token::hash(&secret) };
             match store.create_suite(new).await {
                 Ok(s) => {
-                    eprintln!(
-                        "Created suite {} ({}). Its upload token, shown only this once:",
-                        s.slug, s.name
-                    );
+                    eprintln!("Created suite {} ({}). Its upload token, shown only this once:", s.slug, s.name);
                     println!("{secret}");
                     ExitCode::SUCCESS
                 }
@@ -43,18 +30,9 @@ pub async fn run(store_args: StoreArgs, cmd: SuiteCommand) -> ExitCode {
         }
         SuiteCommand::List => match store.suites().await {
             Ok(suites) => {
-                println!(
-                    "{:<24} {:<32} {:<16} CREATED",
-                    "SLUG", "NAME", "DEFAULT BRANCH"
-                );
+                println!("{:<24} {:<32} {:<16} CREATED", "SLUG", "NAME", "DEFAULT BRANCH");
                 for s in suites {
-                    println!(
-                        "{:<24} {:<32} {:<16} {}",
-                        s.slug,
-                        s.name,
-                        s.default_branch,
-                        s.created_at.format("%Y-%m-%d %H:%M UTC")
-                    );
+                    println!("{:<24} {:<32} {:<16} {}", s.slug, s.name, s.default_branch, s.created_at.format("%Y-%m-%d %H:%M UTC"));
                 }
                 ExitCode::SUCCESS
             }
@@ -64,9 +42,7 @@ pub async fn run(store_args: StoreArgs, cmd: SuiteCommand) -> ExitCode {
             let secret = token::generate();
             match store.set_token_hash(&slug, &token::hash(&secret)).await {
                 Ok(()) => {
-                    eprintln!(
-                        "New upload token for {slug} (the old one no longer works), shown only this once:"
-                    );
+                    eprintln!("New upload token for {slug} (the old one no longer works), shown only this once:");
                     println!("{secret}");
                     ExitCode::SUCCESS
                 }

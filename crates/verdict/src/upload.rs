@@ -24,9 +24,7 @@ pub fn run(args: UploadArgs) -> ExitCode {
             if strict {
                 ExitCode::FAILURE
             } else {
-                eprintln!(
-                    "verdict upload: exiting 0 so the build is not broken by the upload (use --strict to fail)"
-                );
+                eprintln!("verdict upload: exiting 0 so the build is not broken by the upload (use --strict to fail)");
                 ExitCode::SUCCESS
             }
         }
@@ -39,26 +37,16 @@ fn upload(args: UploadArgs) -> Result<(), String> {
         .clone()
         .or_else(|| std::env::var("BUILDKITE_ANALYTICS_TOKEN").ok())
         .filter(|t| !t.trim().is_empty())
-        .ok_or(
-            "no upload token: set VERDICT_TOKEN (or BUILDKITE_ANALYTICS_TOKEN) or pass --token",
-        )?;
+        .ok_or("no upload token: set VERDICT_TOKEN (or BUILDKITE_ANALYTICS_TOKEN) or pass --token")?;
     let files = expand(&args.paths)?;
     let mut results = Vec::new();
     for file in &files {
-        results.extend(
-            read_file(file, args.format.as_deref())?
-                .iter()
-                .map(result_json),
-        );
+        results.extend(read_file(file, args.format.as_deref())?.iter().map(result_json));
     }
     if results.is_empty() {
         return Err(format!(
             "the files hold no test results: {}",
-            files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
         ));
     }
     let run_env = run_env(&args);
@@ -70,10 +58,7 @@ fn upload(args: UploadArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
 
     let bar = ProgressBar::new(results.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} results")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} results").unwrap_or_else(|_| ProgressStyle::default_bar()));
     let (mut queued, mut skipped, mut run_url) = (0u64, 0u64, String::new());
     for chunk in results.chunks(MAX_RESULTS_PER_UPLOAD) {
         let body = json!({"format": "json", "run_env": run_env, "tags": tags, "data": chunk});
@@ -87,10 +72,7 @@ fn upload(args: UploadArgs) -> Result<(), String> {
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    eprintln!(
-        "Uploaded {queued} results ({skipped} skipped) from {} file(s).",
-        files.len()
-    );
+    eprintln!("Uploaded {queued} results ({skipped} skipped) from {} file(s).", files.len());
     println!("{run_url}");
     Ok(())
 }
@@ -98,11 +80,8 @@ fn upload(args: UploadArgs) -> Result<(), String> {
 fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, String> {
     let mut files = Vec::new();
     for p in patterns {
-        let matches: Vec<PathBuf> = glob::glob(p)
-            .map_err(|e| format!("bad pattern {p:?}: {e}"))?
-            .filter_map(Result::ok)
-            .filter(|f| f.is_file())
-            .collect();
+        let matches: Vec<PathBuf> =
+            glob::glob(p).map_err(|e| format!("bad pattern {p:?}: {e}"))?.filter_map(Result::ok).filter(|f| f.is_file()).collect();
         if matches.is_empty() {
             return Err(format!("no file matches {p:?}"));
         }
@@ -115,59 +94,37 @@ fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, String> {
 
 fn read_file(path: &PathBuf, format: Option<&str>) -> Result<Vec<ExecutionRecord>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
     let format = match format {
         Some(f) => f,
         None if ext == "xml" => "junit",
         None if ext == "json" => "json",
         None => {
-            return Err(format!(
-                "{}: cannot tell the format from the extension: pass --format junit or --format json",
-                path.display()
-            ));
+            return Err(format!("{}: cannot tell the format from the extension: pass --format junit or --format json", path.display()));
         }
     };
     let named = |e: verdict_formats::FormatError| format!("{}: {}", path.display(), e.message);
     let records = if format == "junit" {
         junit::parse(&bytes).map_err(named)?.executions
     } else {
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            format!(
-                "{}: line {}, column {}: not valid JSON: {e}",
-                path.display(),
-                e.line(),
-                e.column()
-            )
-        })?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{}: line {}, column {}: not valid JSON: {e}", path.display(), e.line(), e.column()))?;
         // Either a bare array of results (pytest --json, jest) or a whole upload body.
         let items = match value {
             Value::Array(items) => items,
             Value::Object(mut o) => match o.remove("data") {
                 Some(Value::Array(items)) => items,
                 _ => {
-                    return Err(format!(
-                        "{}: expected an array of test results or an object with a data array",
-                        path.display()
-                    ));
+                    return Err(format!("{}: expected an array of test results or an object with a data array", path.display()));
                 }
             },
             _ => {
-                return Err(format!(
-                    "{}: expected an array of test results",
-                    path.display()
-                ));
+                return Err(format!("{}: expected an array of test results", path.display()));
             }
         };
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
-            out.push(
-                buildkite::parse_result(item)
-                    .map_err(|why| format!("{}: result #{}: {why}", path.display(), i + 1))?,
-            );
+            out.push(buildkite::parse_result(item).map_err(|why| format!("{}: result #{}: {why}", path.display(), i + 1))?);
         }
         out
     };
@@ -180,15 +137,9 @@ fn read_file(path: &PathBuf, format: Option<&str>) -> Result<Vec<ExecutionRecord
 
 fn run_env(args: &UploadArgs) -> serde_json::Map<String, Value> {
     let generated = uuid::Uuid::new_v4().to_string();
-    let mut env: serde_json::Map<String, Value> = ci::run_env(&ci::from_process(), &generated)
-        .into_iter()
-        .map(|(k, v)| (k, Value::String(v)))
-        .collect();
-    for (k, v) in [
-        ("key", &args.run_key),
-        ("branch", &args.branch),
-        ("commit_sha", &args.commit),
-    ] {
+    let mut env: serde_json::Map<String, Value> =
+        ci::run_env(&ci::from_process(), &generated).into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+    for (k, v) in [("key", &args.run_key), ("branch", &args.branch), ("commit_sha", &args.commit)] {
         if let Some(v) = v {
             env.insert(k.into(), v.clone().into());
         }
@@ -200,57 +151,33 @@ fn run_env(args: &UploadArgs) -> serde_json::Map<String, Value> {
 
 fn tags(raw: &[String]) -> Result<serde_json::Map<String, Value>, String> {
     raw.iter()
-        .map(|t| {
-            t.split_once('=')
-                .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
-                .ok_or(format!("--tag {t:?} is not KEY=VALUE"))
-        })
+        .map(|t| t.split_once('=').map(|(k, v)| (k.to_owned(), Value::String(v.to_owned()))).ok_or(format!("--tag {t:?} is not KEY=VALUE")))
         .collect()
 }
 
 /// Retry what may pass next time (5xx, connection errors); not what won't (4xx).
-fn post_with_retries(
-    client: &reqwest::blocking::Client,
-    url: &str,
-    token: &str,
-    body: &Value,
-) -> Result<Value, String> {
+fn post_with_retries(client: &reqwest::blocking::Client, url: &str, token: &str, body: &Value) -> Result<Value, String> {
     let mut delay = Duration::from_millis(500);
     for attempt in 1..=ATTEMPTS {
-        let sent = client
-            .post(url)
-            .header("Authorization", format!("Token token=\"{token}\""))
-            .json(body)
-            .send();
+        let sent = client.post(url).header("Authorization", format!("Token token=\"{token}\"")).json(body).send();
         let retry_reason = match sent {
             Ok(resp) if resp.status().is_success() => {
-                return resp
-                    .json()
-                    .map_err(|e| format!("the server's reply is not JSON: {e}"));
+                return resp.json().map_err(|e| format!("the server's reply is not JSON: {e}"));
             }
             Ok(resp) if resp.status().is_server_error() => {
                 format!("the server answered {}", resp.status())
             }
             Ok(resp) => {
                 let status = resp.status();
-                let msg = resp
-                    .json::<Value>()
-                    .ok()
-                    .and_then(|v| v["message"].as_str().map(str::to_owned))
-                    .unwrap_or_default();
+                let msg = resp.json::<Value>().ok().and_then(|v| v["message"].as_str().map(str::to_owned)).unwrap_or_default();
                 return Err(format!("the server refused the upload ({status}): {msg}"));
             }
             Err(e) => format!("cannot reach {url}: {e}"),
         };
         if attempt == ATTEMPTS {
-            return Err(format!(
-                "{retry_reason} (gave up after {ATTEMPTS} attempts)"
-            ));
+            return Err(format!("{retry_reason} (gave up after {ATTEMPTS} attempts)"));
         }
-        eprintln!(
-            "verdict upload: {retry_reason}; retrying in {:.1}s",
-            delay.as_secs_f64()
-        );
+        eprintln!("verdict upload: {retry_reason}; retrying in {:.1}s", delay.as_secs_f64());
         std::thread::sleep(delay);
         delay *= 2;
     }

@@ -19,16 +19,12 @@ struct Env {
 
 impl Env {
     async fn new(backend: Backend) -> Self {
-        Env {
-            store: TestStore::new(backend).await,
-        }
+        Env { store: TestStore::new(backend).await }
     }
 
     fn cmd(&self) -> Command {
         let mut c = Command::new(BIN);
-        c.env_remove("VERDICT_DATABASE_URL")
-            .env_remove("VERDICT_TOKEN")
-            .env_remove("BUILDKITE_ANALYTICS_TOKEN");
+        c.env_remove("VERDICT_DATABASE_URL").env_remove("VERDICT_TOKEN").env_remove("BUILDKITE_ANALYTICS_TOKEN");
         c.arg("--data-dir").arg(self.store.dir.path().join("data"));
         if let Some(url) = &self.store.database_url {
             c.arg("--database-url").arg(url);
@@ -37,21 +33,10 @@ impl Env {
     }
 
     fn create_suite(&self, slug: &str) -> String {
-        let out = self
-            .cmd()
-            .args(["suite", "create", slug, "--name", "Web app"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = self.cmd().args(["suite", "create", slug, "--name", "Web app"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-        assert!(
-            token.starts_with("vdt_"),
-            "only the token goes to stdout: {token:?}"
-        );
+        assert!(token.starts_with("vdt_"), "only the token goes to stdout: {token:?}");
         token
     }
 
@@ -105,23 +90,17 @@ impl Drop for ServerProcess {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn upload_body(key: &str, n: usize) -> Value {
-    let data: Vec<Value> = (0..n).map(|i| json!({"scope": "crash", "name": format!("t{i}"), "result": "passed", "history": {"duration": 0.001}})).collect();
+    let data: Vec<Value> =
+        (0..n).map(|i| json!({"scope": "crash", "name": format!("t{i}"), "result": "passed", "history": {"duration": 0.001}})).collect();
     json!({"format": "json", "run_env": {"key": key}, "data": data})
 }
 
 fn get(port: u16, path: &str) -> Value {
-    reqwest::blocking::get(format!("http://127.0.0.1:{port}{path}"))
-        .unwrap()
-        .json()
-        .unwrap()
+    reqwest::blocking::get(format!("http://127.0.0.1:{port}{path}")).unwrap().json().unwrap()
 }
 
 macro_rules! both {
@@ -190,18 +169,11 @@ fn sigkill_mid_upload_loses_nothing_that_was_accepted(env: &Env) {
     let runs = runs.as_array().unwrap();
     let accepted = accepted.lock().unwrap().clone();
     for key in &accepted {
-        assert!(
-            runs.iter().any(|r| r["key"] == key.as_str()),
-            "accepted upload {key} is missing after the restart"
-        );
+        assert!(runs.iter().any(|r| r["key"] == key.as_str()), "accepted upload {key} is missing after the restart");
     }
     for r in runs {
         let detail = get(port, &format!("/api/v1/runs/{}", r["id"]));
-        assert_eq!(
-            detail["total"], RESULTS_PER_UPLOAD,
-            "run {} is there in part",
-            r["key"]
-        );
+        assert_eq!(detail["total"], RESULTS_PER_UPLOAD, "run {} is there in part", r["key"]);
     }
     assert!(runs.len() >= accepted.len());
     server.kill();
@@ -229,13 +201,7 @@ fn sigterm_finishes_uploads_in_flight(env: &Env) {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &server.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap().success());
     std::thread::sleep(Duration::from_millis(300));
     for (conn, rest) in &mut conns {
         conn.write_all(rest).unwrap();
@@ -244,21 +210,14 @@ fn sigterm_finishes_uploads_in_flight(env: &Env) {
         assert!(reply.starts_with("HTTP/1.1 202"), "{reply}");
     }
     let output = server.wait_with_output();
-    assert!(
-        output.status.success(),
-        "graceful exit: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "graceful exit: {}", String::from_utf8_lossy(&output.stderr));
 
     let port = free_port();
     let mut server = env.serve(port);
     let runs = get(port, "/api/v1/suites/web/runs?per_page=500");
     assert_eq!(runs.as_array().unwrap().len(), 3);
     for r in runs.as_array().unwrap() {
-        assert_eq!(
-            get(port, &format!("/api/v1/runs/{}", r["id"]))["total"],
-            5000
-        );
+        assert_eq!(get(port, &format!("/api/v1/runs/{}", r["id"]))["total"], 5000);
     }
     server.kill();
 }
@@ -272,16 +231,11 @@ fn cli_upload_splits_retries_and_never_breaks_the_build(env: &Env) {
     // 6001 testcases: two requests under one run key.
     let mut big = String::from("<testsuites><testsuite name=\"big\">");
     for i in 0..6001 {
-        big.push_str(&format!(
-            "<testcase classname=\"Big\" name=\"t{i}\" time=\"0.001\"/>"
-        ));
+        big.push_str(&format!("<testcase classname=\"Big\" name=\"t{i}\" time=\"0.001\"/>"));
     }
     big.push_str("<testcase classname=\"Big\" name=\"bad\"><failure message=\"nope\"/></testcase></testsuite></testsuites>");
     std::fs::write(dir.join("big.xml"), big).unwrap();
-    std::fs::File::create(dir.join("small.json"))
-        .unwrap()
-        .write_all(br#"[{"scope":"s","name":"from json","result":"passed"}]"#)
-        .unwrap();
+    std::fs::File::create(dir.join("small.json")).unwrap().write_all(br#"[{"scope":"s","name":"from json","result":"passed"}]"#).unwrap();
 
     let url = format!("http://127.0.0.1:{port}");
     let upload = |args: &[&str], token: &str| {
@@ -299,72 +253,33 @@ fn cli_upload_splits_retries_and_never_breaks_the_build(env: &Env) {
             .unwrap()
     };
     let pattern = format!("{}/*.*", dir.display());
-    let out = upload(
-        &[
-            &pattern, "--branch", "main", "--commit", "abc", "--tag", "team=web",
-        ],
-        &token,
-    );
+    let out = upload(&[&pattern, "--branch", "main", "--commit", "abc", "--tag", "team=web"], &token);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("Uploaded 6003 results (0 skipped) from 2 file(s)"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("Uploaded 6003 results (0 skipped) from 2 file(s)"), "{stderr}");
     let run_url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let run: Value = reqwest::blocking::get(&run_url).unwrap().json().unwrap();
-    assert_eq!(
-        (
-            run["total"].as_i64(),
-            run["uploads"].as_i64(),
-            run["result"].as_str()
-        ),
-        (Some(6003), Some(2), Some("failed"))
-    );
-    assert_eq!(
-        (
-            run["branch"].as_str(),
-            run["commit_sha"].as_str(),
-            run["ci"].as_str()
-        ),
-        (Some("main"), Some("abc"), Some("generic"))
-    );
+    assert_eq!((run["total"].as_i64(), run["uploads"].as_i64(), run["result"].as_str()), (Some(6003), Some(2), Some("failed")));
+    assert_eq!((run["branch"].as_str(), run["commit_sha"].as_str(), run["ci"].as_str()), (Some("main"), Some("abc"), Some("generic")));
 
     // A bad token: a clear message, exit 0 by default, exit 1 with --strict.
     let out = upload(&[&pattern], "vdt_wrong");
     assert!(out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("invalid upload token"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        upload(&[&pattern, "--strict"], "vdt_wrong").status.code(),
-        Some(1)
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid upload token"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(upload(&[&pattern, "--strict"], "vdt_wrong").status.code(), Some(1));
     // A broken file: named with its line.
     let broken = env.store.dir.path().join("broken.xml");
     std::fs::write(&broken, "<testsuite>\n<testcase name='a'>\n</testsuite>").unwrap();
     let out = upload(&[broken.to_str().unwrap(), "--strict"], &token);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr.contains("broken.xml") && stderr.contains("line 3"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("broken.xml") && stderr.contains("line 3"), "{stderr}");
 
     // Token rotation: the old token stops working at once.
-    let rotated = env
-        .cmd()
-        .args(["suite", "token", "rotate", "web"])
-        .output()
-        .unwrap();
+    let rotated = env.cmd().args(["suite", "token", "rotate", "web"]).output().unwrap();
     assert!(rotated.status.success());
     let new_token = String::from_utf8(rotated.stdout).unwrap().trim().to_owned();
-    assert_eq!(
-        upload(&[&pattern, "--strict"], &token).status.code(),
-        Some(1)
-    );
+    assert_eq!(upload(&[&pattern, "--strict"], &token).status.code(), Some(1));
     assert!(upload(&[&pattern, "--strict"], &new_token).status.success());
 
     // Retries then gives up on a server that is down, without failing the build.
@@ -373,14 +288,8 @@ fn cli_upload_splits_retries_and_never_breaks_the_build(env: &Env) {
     let out = upload(&[&pattern], &new_token);
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("retrying") && stderr.contains("gave up after 5 attempts"),
-        "{stderr}"
-    );
-    assert!(
-        started.elapsed() >= Duration::from_secs(7),
-        "backoff 0.5+1+2+4 s"
-    );
+    assert!(stderr.contains("retrying") && stderr.contains("gave up after 5 attempts"), "{stderr}");
+    assert!(started.elapsed() >= Duration::from_secs(7), "backoff 0.5+1+2+4 s");
 
     let list = env.cmd().args(["suite", "list"]).output().unwrap();
     assert!(String::from_utf8_lossy(&list.stdout).contains("web"));

@@ -14,7 +14,7 @@ use verdict_core::{Outcome, Upload};
 
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
 /// Serialises migrations of nodes that start at the same time.
-const MIGRATION_LOCK: i64 = 0x7665_7264_6963_74;
+const MIGRATION_LOCK: i64 = 0x0076_6572_6469_6374; // "verdict"
 
 pub struct PgStore {
     pool: Pool,
@@ -22,47 +22,27 @@ pub struct PgStore {
 
 impl PgStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Database(format!("invalid database URL: {e}")))?;
+        let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Database(format!("invalid database URL: {e}")))?;
         Self::connect_with(config).await
     }
 
     /// Connect with every table inside `schema` (created if missing): one
     /// database can hold several independent Verdict stores, as tests do.
     pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self, StoreError> {
-        if !schema
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        {
-            return Err(StoreError::Database(format!(
-                "invalid schema name {schema:?}"
-            )));
+        if !schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            return Err(StoreError::Database(format!("invalid schema name {schema:?}")));
         }
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Database(format!("invalid database URL: {e}")))?;
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Database(format!("invalid database URL: {e}")))?;
         let (client, conn) = config.connect(NoTls).await?;
         tokio::spawn(conn);
-        client
-            .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-            .await?;
+        client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await?;
         config.options(format!("-c search_path={schema}"));
         Self::connect_with(config).await
     }
 
     async fn connect_with(config: tokio_postgres::Config) -> Result<Self, StoreError> {
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(16)
-            .build()
-            .map_err(|e| StoreError::Database(format!("connection pool: {e}")))?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager).max_size(16).build().map_err(|e| StoreError::Database(format!("connection pool: {e}")))?;
         let store = PgStore { pool };
         store.migrate().await?;
         Ok(store)
@@ -71,24 +51,12 @@ impl PgStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .await?;
-        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
-            .await?;
-        let current: i64 = tx
-            .query_one(
-                "SELECT coalesce(max(version), 0) FROM schema_migrations",
-                &[],
-            )
-            .await?
-            .get(0);
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)").await?;
+        let current: i64 = tx.query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[]).await?.get(0);
         for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
             tx.batch_execute(sql).await?;
-            tx.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-                &[version, &now_ms()],
-            )
-            .await?;
+            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", &[version, &now_ms()]).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -129,11 +97,7 @@ impl Store for PgStore {
         writes::set_token_hash(&**self.client().await?, slug, token_hash).await
     }
 
-    async fn write_upload(
-        &self,
-        suite_id: i64,
-        upload: Upload,
-    ) -> Result<UploadReceipt, StoreError> {
+    async fn write_upload(&self, suite_id: i64, upload: Upload) -> Result<UploadReceipt, StoreError> {
         let mut pooled = self.client().await?;
         let client: &mut tokio_postgres::Client = &mut pooled;
         writes::upload(client, suite_id, &upload).await
@@ -147,20 +111,11 @@ impl Store for PgStore {
         reads::run(&**self.client().await?, run_id).await
     }
 
-    async fn run_executions(
-        &self,
-        run_id: i64,
-        result: Option<Outcome>,
-        page: Page,
-    ) -> Result<Vec<Execution>, StoreError> {
+    async fn run_executions(&self, run_id: i64, result: Option<Outcome>, page: Page) -> Result<Vec<Execution>, StoreError> {
         reads::run_executions(&**self.client().await?, run_id, result, page).await
     }
 
-    async fn tests(
-        &self,
-        suite_id: i64,
-        filter: &TestFilter,
-    ) -> Result<Vec<TestStats>, StoreError> {
+    async fn tests(&self, suite_id: i64, filter: &TestFilter) -> Result<Vec<TestStats>, StoreError> {
         reads::tests(&**self.client().await?, suite_id, filter).await
     }
 
@@ -168,11 +123,7 @@ impl Store for PgStore {
         reads::test(&**self.client().await?, test_id).await
     }
 
-    async fn test_history(
-        &self,
-        test_id: i64,
-        page: Page,
-    ) -> Result<Vec<HistoryEntry>, StoreError> {
+    async fn test_history(&self, test_id: i64, page: Page) -> Result<Vec<HistoryEntry>, StoreError> {
         reads::test_history(&**self.client().await?, test_id, page).await
     }
 }

@@ -7,18 +7,12 @@ use tokio_postgres::{Client, Row};
 use verdict_core::Outcome;
 
 const SUITE_COLS: &str = "id, slug, name, default_branch, created_at";
-const RUN_COLS: &str = "id, suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env, state, result, uploads, created_at, updated_at";
-const TEST_COLS: &str =
-    "t.id, t.suite_id, t.scope, t.name, t.file_name, t.location, t.first_seen, t.last_seen";
+const RUN_COLS: &str =
+    "id, suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env, state, result, uploads, created_at, updated_at";
+const TEST_COLS: &str = "t.id, t.suite_id, t.scope, t.name, t.file_name, t.location, t.first_seen, t.last_seen";
 
 fn suite_row(r: &Row) -> Suite {
-    Suite {
-        id: r.get(0),
-        slug: r.get(1),
-        name: r.get(2),
-        default_branch: r.get(3),
-        created_at: ms_to_time(r.get(4)),
-    }
+    Suite { id: r.get(0), slug: r.get(1), name: r.get(2), default_branch: r.get(3), created_at: ms_to_time(r.get(4)) }
 }
 
 fn run_row(r: &Row) -> Run {
@@ -60,41 +54,20 @@ fn outcome(code: i16) -> Outcome {
 }
 
 pub(super) async fn suites(c: &Client) -> Result<Vec<Suite>, StoreError> {
-    let rows = c
-        .query(
-            &format!("SELECT {SUITE_COLS} FROM suites ORDER BY slug"),
-            &[],
-        )
-        .await?;
+    let rows = c.query(&format!("SELECT {SUITE_COLS} FROM suites ORDER BY slug"), &[]).await?;
     Ok(rows.iter().map(suite_row).collect())
 }
 
 /// `column` is one of our own column names, never user input.
-pub(super) async fn suite_where(
-    c: &Client,
-    column: &'static str,
-    value: &str,
-) -> Result<Option<Suite>, StoreError> {
-    let row = c
-        .query_opt(
-            &format!("SELECT {SUITE_COLS} FROM suites WHERE {column} = $1"),
-            &[&value],
-        )
-        .await?;
+pub(super) async fn suite_where(c: &Client, column: &'static str, value: &str) -> Result<Option<Suite>, StoreError> {
+    let row = c.query_opt(&format!("SELECT {SUITE_COLS} FROM suites WHERE {column} = $1"), &[&value]).await?;
     Ok(row.as_ref().map(suite_row))
 }
 
 pub(super) async fn runs(c: &Client, suite_id: i64, f: &RunFilter) -> Result<Vec<Run>, StoreError> {
     let result = f.result.map(|r| r.as_str());
     let (limit, offset) = (f.page.limit(), f.page.offset());
-    let args: [&(dyn ToSql + Sync); 6] = [
-        &suite_id,
-        &f.branch,
-        &f.commit_sha,
-        &result,
-        &limit,
-        &offset,
-    ];
+    let args: [&(dyn ToSql + Sync); 6] = [&suite_id, &f.branch, &f.commit_sha, &result, &limit, &offset];
     let rows = c
         .query(
             &format!(
@@ -109,24 +82,12 @@ pub(super) async fn runs(c: &Client, suite_id: i64, f: &RunFilter) -> Result<Vec
 }
 
 pub(super) async fn run(c: &Client, run_id: i64) -> Result<Option<RunDetail>, StoreError> {
-    let Some(row) = c
-        .query_opt(
-            &format!("SELECT {RUN_COLS} FROM runs WHERE id = $1"),
-            &[&run_id],
-        )
-        .await?
-    else {
+    let Some(row) = c.query_opt(&format!("SELECT {RUN_COLS} FROM runs WHERE id = $1"), &[&run_id]).await? else {
         return Ok(None);
     };
     let run = run_row(&row);
     let mut counts = Counts::default();
-    for r in c
-        .query(
-            "SELECT outcome, count(*) FROM executions WHERE run_id = $1 GROUP BY outcome",
-            &[&run_id],
-        )
-        .await?
-    {
+    for r in c.query("SELECT outcome, count(*) FROM executions WHERE run_id = $1 GROUP BY outcome", &[&run_id]).await? {
         counts.add(outcome(r.get(0)), r.get(1));
     }
     let flaky: i64 = c
@@ -137,20 +98,10 @@ pub(super) async fn run(c: &Client, run_id: i64) -> Result<Option<RunDetail>, St
         )
         .await?
         .get(0);
-    Ok(Some(RunDetail {
-        run,
-        total: counts.total(),
-        counts,
-        flaky,
-    }))
+    Ok(Some(RunDetail { run, total: counts.total(), counts, flaky }))
 }
 
-pub(super) async fn run_executions(
-    c: &Client,
-    run_id: i64,
-    result: Option<Outcome>,
-    page: Page,
-) -> Result<Vec<Execution>, StoreError> {
+pub(super) async fn run_executions(c: &Client, run_id: i64, result: Option<Outcome>, page: Page) -> Result<Vec<Execution>, StoreError> {
     let code = result.map(|o| o.code());
     let rows = c
         .query(
@@ -176,20 +127,14 @@ pub(super) async fn run_executions(
             duration: r.get(8),
             attempt: i64::from(r.get::<_, i32>(9)),
             failure_reason: r.get(10),
-            detail: r
-                .get::<_, Option<String>>(11)
-                .and_then(|s| serde_json::from_str(&s).ok()),
+            detail: r.get::<_, Option<String>>(11).and_then(|s| serde_json::from_str(&s).ok()),
             tags: string_map(r.get(12)),
             created_at: ms_to_time(r.get(13)),
         })
         .collect())
 }
 
-pub(super) async fn tests(
-    c: &Client,
-    suite_id: i64,
-    f: &TestFilter,
-) -> Result<Vec<TestStats>, StoreError> {
+pub(super) async fn tests(c: &Client, suite_id: i64, f: &TestFilter) -> Result<Vec<TestStats>, StoreError> {
     let (first_day, first_ms) = window_start(f.days);
     let rows = c
         .query(
@@ -222,13 +167,7 @@ pub(super) async fn tests(
         .iter()
         .map(|r| {
             let test = test_row(r);
-            let counts = Counts {
-                passed: r.get(8),
-                failed: r.get(9),
-                skipped: r.get(10),
-                pending: r.get(11),
-                unknown: r.get(12),
-            };
+            let counts = Counts { passed: r.get(8), failed: r.get(9), skipped: r.get(10), pending: r.get(11), unknown: r.get(12) };
             let d = durations.remove(&test.id).unwrap_or_default();
             TestStats::from_parts(test, counts, r.get(13), d)
         })
@@ -236,20 +175,11 @@ pub(super) async fn tests(
 }
 
 pub(super) async fn test(c: &Client, test_id: i64) -> Result<Option<Test>, StoreError> {
-    let row = c
-        .query_opt(
-            &format!("SELECT {TEST_COLS} FROM tests t WHERE t.id = $1"),
-            &[&test_id],
-        )
-        .await?;
+    let row = c.query_opt(&format!("SELECT {TEST_COLS} FROM tests t WHERE t.id = $1"), &[&test_id]).await?;
     Ok(row.as_ref().map(test_row))
 }
 
-pub(super) async fn test_history(
-    c: &Client,
-    test_id: i64,
-    page: Page,
-) -> Result<Vec<HistoryEntry>, StoreError> {
+pub(super) async fn test_history(c: &Client, test_id: i64, page: Page) -> Result<Vec<HistoryEntry>, StoreError> {
     let rows = c
         .query(
             "SELECT e.id, e.run_id, e.outcome, e.duration, e.attempt, e.failure_reason, r.branch, r.commit_sha, r.url, r.number, e.created_at

@@ -19,12 +19,7 @@ pub(super) async fn create_suite(c: &Client, s: &NewSuite) -> Result<Suite, Stor
             &[&s.slug.as_str(), &s.name, &s.default_branch, &s.token_hash, &now],
         )
         .await?;
-    let row = row.ok_or_else(|| {
-        StoreError::Conflict(format!(
-            "a suite with slug {:?} already exists",
-            s.slug.as_str()
-        ))
-    })?;
+    let row = row.ok_or_else(|| StoreError::Conflict(format!("a suite with slug {:?} already exists", s.slug.as_str())))?;
     Ok(Suite {
         id: row.get(0),
         slug: s.slug.to_string(),
@@ -35,23 +30,13 @@ pub(super) async fn create_suite(c: &Client, s: &NewSuite) -> Result<Suite, Stor
 }
 
 pub(super) async fn set_token_hash(c: &Client, slug: &str, hash: &str) -> Result<(), StoreError> {
-    match c
-        .execute(
-            "UPDATE suites SET token_hash = $2 WHERE slug = $1",
-            &[&slug, &hash],
-        )
-        .await?
-    {
+    match c.execute("UPDATE suites SET token_hash = $2 WHERE slug = $1", &[&slug, &hash]).await? {
         0 => Err(StoreError::NotFound(format!("no suite with slug {slug:?}"))),
         _ => Ok(()),
     }
 }
 
-pub(super) async fn upload(
-    client: &mut Client,
-    suite_id: i64,
-    up: &Upload,
-) -> Result<UploadReceipt, StoreError> {
+pub(super) async fn upload(client: &mut Client, suite_id: i64, up: &Upload) -> Result<UploadReceipt, StoreError> {
     let plan = WritePlan::new(up);
     let mut attempt = 0;
     loop {
@@ -73,21 +58,13 @@ pub(super) async fn upload(
 
 fn is_transient(e: &tokio_postgres::Error) -> bool {
     use tokio_postgres::error::SqlState;
-    e.code().is_some_and(|c| {
-        *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
-    })
+    e.code().is_some_and(|c| *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
 }
 
-async fn write(
-    tx: &impl GenericClient,
-    suite_id: i64,
-    up: &Upload,
-    plan: &WritePlan<'_>,
-) -> Result<UploadReceipt, tokio_postgres::Error> {
+async fn write(tx: &impl GenericClient, suite_id: i64, up: &Upload, plan: &WritePlan<'_>) -> Result<UploadReceipt, tokio_postgres::Error> {
     let now = now_ms();
     let env = &up.run_env;
-    let extra =
-        (!env.extra.is_empty()).then(|| serde_json::to_string(&env.extra).unwrap_or_default());
+    let extra = (!env.extra.is_empty()).then(|| serde_json::to_string(&env.extra).unwrap_or_default());
     let run = tx
         .query_one(
             "INSERT INTO runs (suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env,
@@ -104,7 +81,20 @@ async fn write(
                              ELSE 'pending' END,
                uploads = runs.uploads + 1, updated_at = EXCLUDED.updated_at
              RETURNING id, branch",
-            &[&suite_id, &env.key, &env.ci, &env.url, &env.branch, &env.commit_sha, &env.number, &env.job_id, &env.message, &extra, &plan.result.as_str(), &now],
+            &[
+                &suite_id,
+                &env.key,
+                &env.ci,
+                &env.url,
+                &env.branch,
+                &env.commit_sha,
+                &env.number,
+                &env.job_id,
+                &env.message,
+                &extra,
+                &plan.result.as_str(),
+                &now,
+            ],
         )
         .await?;
     let run_id: i64 = run.get(0);
@@ -135,15 +125,8 @@ async fn write(
             &[&suite_id, &scopes, &names, &files, &locations, &now],
         )
         .await?;
-    let by_key: HashMap<(String, String), i64> = rows
-        .iter()
-        .map(|r| ((r.get(1), r.get(2)), r.get(0)))
-        .collect();
-    let test_ids: Vec<i64> = plan
-        .tests
-        .iter()
-        .map(|t| by_key[&(t.scope.to_owned(), t.name.to_owned())])
-        .collect();
+    let by_key: HashMap<(String, String), i64> = rows.iter().map(|r| ((r.get(1), r.get(2)), r.get(0))).collect();
+    let test_ids: Vec<i64> = plan.tests.iter().map(|t| by_key[&(t.scope.to_owned(), t.name.to_owned())]).collect();
 
     let n = up.executions.len();
     let mut e_test = Vec::with_capacity(n);
@@ -176,14 +159,8 @@ async fn write(
     let col = |k: usize| -> Vec<i64> { order.iter().map(|&i| plan.rollups[i].counts[k]).collect() };
     let r_test: Vec<i64> = order.iter().map(|&i| test_ids[i]).collect();
     let r_flaky: Vec<i64> = order.iter().map(|&i| plan.rollups[i].flaky).collect();
-    let r_sum: Vec<f64> = order
-        .iter()
-        .map(|&i| plan.rollups[i].duration_sum)
-        .collect();
-    let r_count: Vec<i64> = order
-        .iter()
-        .map(|&i| plan.rollups[i].duration_count)
-        .collect();
+    let r_sum: Vec<f64> = order.iter().map(|&i| plan.rollups[i].duration_sum).collect();
+    let r_count: Vec<i64> = order.iter().map(|&i| plan.rollups[i].duration_count).collect();
     let branch = branch.unwrap_or_default();
     let day = day_of(now);
     tx.execute(
@@ -200,9 +177,5 @@ async fn write(
         &[&branch, &day, &r_test, &col(0), &col(1), &col(2), &col(3), &col(4), &r_flaky, &r_sum, &r_count],
     )
     .await?;
-    Ok(UploadReceipt {
-        upload_id,
-        run_id,
-        queued: up.executions.len(),
-    })
+    Ok(UploadReceipt { upload_id, run_id, queued: up.executions.len() })
 }

@@ -26,12 +26,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Open (creating if needed) `verdict.db` inside `dir`.
     pub fn open_dir(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Database(format!(
-                "cannot create data directory {}: {e}",
-                dir.display()
-            ))
-        })?;
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(format!("cannot create data directory {}: {e}", dir.display())))?;
         Self::open(&dir.join("verdict.db"))
     }
 
@@ -39,11 +34,7 @@ impl SqliteStore {
         let conn = Connection::open(path)?;
         configure(&conn)?;
         migrate(&conn)?;
-        Ok(SqliteStore {
-            path: path.to_owned(),
-            writer: Writer::start(conn),
-            readers: Arc::default(),
-        })
+        Ok(SqliteStore { path: path.to_owned(), writer: Writer::start(conn), readers: Arc::default() })
     }
 
     pub fn path(&self) -> &Path {
@@ -62,10 +53,7 @@ impl SqliteStore {
             let conn = match readers.lock().expect("reader pool").pop() {
                 Some(c) => c,
                 None => {
-                    let c = Connection::open_with_flags(
-                        &path,
-                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                    )?;
+                    let c = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
                     c.busy_timeout(std::time::Duration::from_secs(10))?;
                     c
                 }
@@ -83,26 +71,17 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     // FULL: a commit is on disk before the writer replies, so a 202 survives a
     // power cut, not only a crash. Group commit pays for the extra fsync.
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-    )?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
     Ok(())
 }
 
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")?;
-    let current: i64 = conn.query_row(
-        "SELECT coalesce(max(version), 0) FROM schema_migrations",
-        [],
-        |r| r.get(0),
-    )?;
+    let current: i64 = conn.query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(sql)?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
-            (version, now_ms()),
-        )?;
+        tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", (version, now_ms()))?;
         tx.commit()?;
     }
     Ok(())
@@ -119,9 +98,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_suite(&self, suite: NewSuite) -> Result<Suite, StoreError> {
-        self.writer
-            .write(move |c| writes::create_suite(c, &suite))
-            .await
+        self.writer.write(move |c| writes::create_suite(c, &suite)).await
     }
 
     async fn suites(&self) -> Result<Vec<Suite>, StoreError> {
@@ -130,31 +107,21 @@ impl Store for SqliteStore {
 
     async fn suite_by_slug(&self, slug: &str) -> Result<Option<Suite>, StoreError> {
         let slug = slug.to_owned();
-        self.read(move |c| reads::suite_where(c, "slug", &slug))
-            .await
+        self.read(move |c| reads::suite_where(c, "slug", &slug)).await
     }
 
     async fn suite_by_token_hash(&self, token_hash: &str) -> Result<Option<Suite>, StoreError> {
         let hash = token_hash.to_owned();
-        self.read(move |c| reads::suite_where(c, "token_hash", &hash))
-            .await
+        self.read(move |c| reads::suite_where(c, "token_hash", &hash)).await
     }
 
     async fn set_token_hash(&self, slug: &str, token_hash: &str) -> Result<(), StoreError> {
         let (slug, hash) = (slug.to_owned(), token_hash.to_owned());
-        self.writer
-            .write(move |c| writes::set_token_hash(c, &slug, &hash))
-            .await
+        self.writer.write(move |c| writes::set_token_hash(c, &slug, &hash)).await
     }
 
-    async fn write_upload(
-        &self,
-        suite_id: i64,
-        upload: Upload,
-    ) -> Result<UploadReceipt, StoreError> {
-        self.writer
-            .write(move |c| writes::upload(c, suite_id, &upload))
-            .await
+    async fn write_upload(&self, suite_id: i64, upload: Upload) -> Result<UploadReceipt, StoreError> {
+        self.writer.write(move |c| writes::upload(c, suite_id, &upload)).await
     }
 
     async fn runs(&self, suite_id: i64, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
@@ -166,21 +133,11 @@ impl Store for SqliteStore {
         self.read(move |c| reads::run(c, run_id)).await
     }
 
-    async fn run_executions(
-        &self,
-        run_id: i64,
-        result: Option<Outcome>,
-        page: Page,
-    ) -> Result<Vec<Execution>, StoreError> {
-        self.read(move |c| reads::run_executions(c, run_id, result, page))
-            .await
+    async fn run_executions(&self, run_id: i64, result: Option<Outcome>, page: Page) -> Result<Vec<Execution>, StoreError> {
+        self.read(move |c| reads::run_executions(c, run_id, result, page)).await
     }
 
-    async fn tests(
-        &self,
-        suite_id: i64,
-        filter: &TestFilter,
-    ) -> Result<Vec<TestStats>, StoreError> {
+    async fn tests(&self, suite_id: i64, filter: &TestFilter) -> Result<Vec<TestStats>, StoreError> {
         let filter = filter.clone();
         self.read(move |c| reads::tests(c, suite_id, &filter)).await
     }
@@ -189,12 +146,7 @@ impl Store for SqliteStore {
         self.read(move |c| reads::test(c, test_id)).await
     }
 
-    async fn test_history(
-        &self,
-        test_id: i64,
-        page: Page,
-    ) -> Result<Vec<HistoryEntry>, StoreError> {
-        self.read(move |c| reads::test_history(c, test_id, page))
-            .await
+    async fn test_history(&self, test_id: i64, page: Page) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.read(move |c| reads::test_history(c, test_id, page)).await
     }
 }

@@ -7,18 +7,12 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use verdict_core::Outcome;
 
 const SUITE_COLS: &str = "id, slug, name, default_branch, created_at";
-const RUN_COLS: &str = "id, suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env, state, result, uploads, created_at, updated_at";
-const TEST_COLS: &str =
-    "t.id, t.suite_id, t.scope, t.name, t.file_name, t.location, t.first_seen, t.last_seen";
+const RUN_COLS: &str =
+    "id, suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env, state, result, uploads, created_at, updated_at";
+const TEST_COLS: &str = "t.id, t.suite_id, t.scope, t.name, t.file_name, t.location, t.first_seen, t.last_seen";
 
 fn suite_row(r: &Row<'_>) -> rusqlite::Result<Suite> {
-    Ok(Suite {
-        id: r.get(0)?,
-        slug: r.get(1)?,
-        name: r.get(2)?,
-        default_branch: r.get(3)?,
-        created_at: ms_to_time(r.get(4)?),
-    })
+    Ok(Suite { id: r.get(0)?, slug: r.get(1)?, name: r.get(2)?, default_branch: r.get(3)?, created_at: ms_to_time(r.get(4)?) })
 }
 
 fn run_row(r: &Row<'_>) -> rusqlite::Result<Run> {
@@ -66,14 +60,8 @@ pub(super) fn suites(c: &Connection) -> Result<Vec<Suite>, StoreError> {
 }
 
 /// `column` is one of our own column names, never user input.
-pub(super) fn suite_where(
-    c: &Connection,
-    column: &'static str,
-    value: &str,
-) -> Result<Option<Suite>, StoreError> {
-    let mut st = c.prepare_cached(&format!(
-        "SELECT {SUITE_COLS} FROM suites WHERE {column} = ?1"
-    ))?;
+pub(super) fn suite_where(c: &Connection, column: &'static str, value: &str) -> Result<Option<Suite>, StoreError> {
+    let mut st = c.prepare_cached(&format!("SELECT {SUITE_COLS} FROM suites WHERE {column} = ?1"))?;
     Ok(st.query_row([value], suite_row).optional()?)
 }
 
@@ -93,24 +81,17 @@ pub(super) fn runs(c: &Connection, suite_id: i64, f: &RunFilter) -> Result<Vec<R
     sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?");
     args.extend([f.page.limit().into(), f.page.offset().into()]);
     let mut st = c.prepare_cached(&sql)?;
-    let rows = st
-        .query_map(params_from_iter(args), run_row)?
-        .collect::<Result<_, _>>()?;
+    let rows = st.query_map(params_from_iter(args), run_row)?.collect::<Result<_, _>>()?;
     Ok(rows)
 }
 
 pub(super) fn run(c: &Connection, run_id: i64) -> Result<Option<RunDetail>, StoreError> {
-    let Some(run) = c
-        .prepare_cached(&format!("SELECT {RUN_COLS} FROM runs WHERE id = ?1"))?
-        .query_row([run_id], run_row)
-        .optional()?
+    let Some(run) = c.prepare_cached(&format!("SELECT {RUN_COLS} FROM runs WHERE id = ?1"))?.query_row([run_id], run_row).optional()?
     else {
         return Ok(None);
     };
     let mut counts = Counts::default();
-    let mut st = c.prepare_cached(
-        "SELECT outcome, count(*) FROM executions WHERE run_id = ?1 GROUP BY outcome",
-    )?;
+    let mut st = c.prepare_cached("SELECT outcome, count(*) FROM executions WHERE run_id = ?1 GROUP BY outcome")?;
     for row in st.query_map([run_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
         let (o, n) = row?;
         counts.add(outcome(o), n);
@@ -121,20 +102,10 @@ pub(super) fn run(c: &Connection, run_id: i64) -> Result<Option<RunDetail>, Stor
              HAVING sum(outcome = 0) > 0 AND sum(outcome = 1) > 0)",
         )?
         .query_row([run_id], |r| r.get(0))?;
-    Ok(Some(RunDetail {
-        run,
-        total: counts.total(),
-        counts,
-        flaky,
-    }))
+    Ok(Some(RunDetail { run, total: counts.total(), counts, flaky }))
 }
 
-pub(super) fn run_executions(
-    c: &Connection,
-    run_id: i64,
-    result: Option<Outcome>,
-    page: Page,
-) -> Result<Vec<Execution>, StoreError> {
+pub(super) fn run_executions(c: &Connection, run_id: i64, result: Option<Outcome>, page: Page) -> Result<Vec<Execution>, StoreError> {
     let mut st = c.prepare_cached(
         "SELECT e.id, e.run_id, e.test_id, t.scope, t.name, t.file_name, t.location, e.outcome, e.duration, e.attempt,
                 e.failure_reason, e.detail, e.tags, e.created_at
@@ -143,43 +114,29 @@ pub(super) fn run_executions(
          ORDER BY e.id LIMIT ?3 OFFSET ?4",
     )?;
     let rows = st
-        .query_map(
-            params![
-                run_id,
-                result.map(|o| o.code()),
-                page.limit(),
-                page.offset()
-            ],
-            |r| {
-                Ok(Execution {
-                    id: r.get(0)?,
-                    run_id: r.get(1)?,
-                    test_id: r.get(2)?,
-                    scope: r.get(3)?,
-                    name: r.get(4)?,
-                    file_name: r.get(5)?,
-                    location: r.get(6)?,
-                    result: outcome(r.get(7)?),
-                    duration: r.get(8)?,
-                    attempt: r.get(9)?,
-                    failure_reason: r.get(10)?,
-                    detail: r
-                        .get::<_, Option<String>>(11)?
-                        .and_then(|s| serde_json::from_str(&s).ok()),
-                    tags: string_map(r.get(12)?),
-                    created_at: ms_to_time(r.get(13)?),
-                })
-            },
-        )?
+        .query_map(params![run_id, result.map(|o| o.code()), page.limit(), page.offset()], |r| {
+            Ok(Execution {
+                id: r.get(0)?,
+                run_id: r.get(1)?,
+                test_id: r.get(2)?,
+                scope: r.get(3)?,
+                name: r.get(4)?,
+                file_name: r.get(5)?,
+                location: r.get(6)?,
+                result: outcome(r.get(7)?),
+                duration: r.get(8)?,
+                attempt: r.get(9)?,
+                failure_reason: r.get(10)?,
+                detail: r.get::<_, Option<String>>(11)?.and_then(|s| serde_json::from_str(&s).ok()),
+                tags: string_map(r.get(12)?),
+                created_at: ms_to_time(r.get(13)?),
+            })
+        })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }
 
-pub(super) fn tests(
-    c: &Connection,
-    suite_id: i64,
-    f: &TestFilter,
-) -> Result<Vec<TestStats>, StoreError> {
+pub(super) fn tests(c: &Connection, suite_id: i64, f: &TestFilter) -> Result<Vec<TestStats>, StoreError> {
     let (first_day, first_ms) = window_start(f.days);
     let mut st = c.prepare_cached(&format!(
         "SELECT {TEST_COLS}, coalesce(sum(r.passed), 0), coalesce(sum(r.failed), 0), coalesce(sum(r.skipped), 0),
@@ -189,25 +146,10 @@ pub(super) fn tests(
          GROUP BY t.id ORDER BY t.scope, t.name"
     ))?;
     let rows: Vec<(Test, Counts, i64)> = st
-        .query_map(
-            params![
-                suite_id,
-                first_day,
-                f.branch,
-                f.page.limit(),
-                f.page.offset()
-            ],
-            |r| {
-                let counts = Counts {
-                    passed: r.get(8)?,
-                    failed: r.get(9)?,
-                    skipped: r.get(10)?,
-                    pending: r.get(11)?,
-                    unknown: r.get(12)?,
-                };
-                Ok((test_row(r)?, counts, r.get(13)?))
-            },
-        )?
+        .query_map(params![suite_id, first_day, f.branch, f.page.limit(), f.page.offset()], |r| {
+            let counts = Counts { passed: r.get(8)?, failed: r.get(9)?, skipped: r.get(10)?, pending: r.get(11)?, unknown: r.get(12)? };
+            Ok((test_row(r)?, counts, r.get(13)?))
+        })?
         .collect::<Result<_, _>>()?;
     let mut durations = c.prepare_cached(
         "SELECT e.duration FROM executions e JOIN runs r ON r.id = e.run_id
@@ -215,9 +157,7 @@ pub(super) fn tests(
     )?;
     let mut out = Vec::with_capacity(rows.len());
     for (test, counts, flaky) in rows {
-        let d: Vec<f64> = durations
-            .query_map(params![test.id, first_ms, f.branch], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        let d: Vec<f64> = durations.query_map(params![test.id, first_ms, f.branch], |r| r.get(0))?.collect::<Result<_, _>>()?;
         out.push(TestStats::from_parts(test, counts, flaky, d));
     }
     Ok(out)
@@ -228,11 +168,7 @@ pub(super) fn test(c: &Connection, test_id: i64) -> Result<Option<Test>, StoreEr
     Ok(st.query_row([test_id], test_row).optional()?)
 }
 
-pub(super) fn test_history(
-    c: &Connection,
-    test_id: i64,
-    page: Page,
-) -> Result<Vec<HistoryEntry>, StoreError> {
+pub(super) fn test_history(c: &Connection, test_id: i64, page: Page) -> Result<Vec<HistoryEntry>, StoreError> {
     let mut st = c.prepare_cached(
         "SELECT e.id, e.run_id, e.outcome, e.duration, e.attempt, e.failure_reason, r.branch, r.commit_sha, r.url, r.number, e.created_at
          FROM executions e JOIN runs r ON r.id = e.run_id

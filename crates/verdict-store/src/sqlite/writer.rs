@@ -60,13 +60,7 @@ impl Writer {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Box::new(FnJob {
-                f: Some(f),
-                value: None,
-                reply,
-            }))
-            .map_err(|_| StoreError::Closed)?;
+        self.tx.send(Box::new(FnJob { f: Some(f), value: None, reply })).map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 }
@@ -87,17 +81,12 @@ fn run(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>) {
 fn write_group(conn: &Connection, group: Vec<Box<dyn Job>>) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let msg = e.to_string();
-        group
-            .into_iter()
-            .for_each(|j| j.finish(Err(StoreError::Database(msg.clone()))));
+        group.into_iter().for_each(|j| j.finish(Err(StoreError::Database(msg.clone()))));
         return;
     }
     let mut applied = Vec::with_capacity(group.len());
     for mut job in group {
-        let step = conn
-            .execute_batch("SAVEPOINT job")
-            .map_err(StoreError::from)
-            .and_then(|()| job.apply(conn));
+        let step = conn.execute_batch("SAVEPOINT job").map_err(StoreError::from).and_then(|()| job.apply(conn));
         match step {
             Ok(()) => match conn.execute_batch("RELEASE job") {
                 Ok(()) => applied.push(job),
@@ -117,9 +106,7 @@ fn write_group(conn: &Connection, group: Vec<Box<dyn Job>>) {
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
             let msg = e.to_string();
-            applied
-                .into_iter()
-                .for_each(|j| j.finish(Err(StoreError::Database(msg.clone()))));
+            applied.into_iter().for_each(|j| j.finish(Err(StoreError::Database(msg.clone()))));
         }
     }
 }

@@ -14,41 +14,22 @@ pub(super) fn create_suite(c: &Connection, s: &NewSuite) -> Result<Suite, StoreE
         )?
         .query_row(params![s.slug.as_str(), s.name, s.default_branch, s.token_hash, now], |r| r.get::<_, i64>(0))
         .optional()?;
-    let id = inserted.ok_or_else(|| {
-        StoreError::Conflict(format!(
-            "a suite with slug {:?} already exists",
-            s.slug.as_str()
-        ))
-    })?;
-    Ok(Suite {
-        id,
-        slug: s.slug.to_string(),
-        name: s.name.clone(),
-        default_branch: s.default_branch.clone(),
-        created_at: ms_to_time(now),
-    })
+    let id = inserted.ok_or_else(|| StoreError::Conflict(format!("a suite with slug {:?} already exists", s.slug.as_str())))?;
+    Ok(Suite { id, slug: s.slug.to_string(), name: s.name.clone(), default_branch: s.default_branch.clone(), created_at: ms_to_time(now) })
 }
 
 pub(super) fn set_token_hash(c: &Connection, slug: &str, hash: &str) -> Result<(), StoreError> {
-    match c
-        .prepare_cached("UPDATE suites SET token_hash = ?2 WHERE slug = ?1")?
-        .execute(params![slug, hash])?
-    {
+    match c.prepare_cached("UPDATE suites SET token_hash = ?2 WHERE slug = ?1")?.execute(params![slug, hash])? {
         0 => Err(StoreError::NotFound(format!("no suite with slug {slug:?}"))),
         _ => Ok(()),
     }
 }
 
-pub(super) fn upload(
-    c: &Connection,
-    suite_id: i64,
-    up: &Upload,
-) -> Result<UploadReceipt, StoreError> {
+pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload) -> Result<UploadReceipt, StoreError> {
     let now = now_ms();
     let plan = WritePlan::new(up);
     let env = &up.run_env;
-    let extra =
-        (!env.extra.is_empty()).then(|| serde_json::to_string(&env.extra).unwrap_or_default());
+    let extra = (!env.extra.is_empty()).then(|| serde_json::to_string(&env.extra).unwrap_or_default());
     let (run_id, branch): (i64, Option<String>) = c
         .prepare_cached(
             "INSERT INTO runs (suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env,
@@ -67,7 +48,20 @@ pub(super) fn upload(
              RETURNING id, branch",
         )?
         .query_row(
-            params![suite_id, env.key, env.ci, env.url, env.branch, env.commit_sha, env.number, env.job_id, env.message, extra, plan.result.as_str(), now],
+            params![
+                suite_id,
+                env.key,
+                env.ci,
+                env.url,
+                env.branch,
+                env.commit_sha,
+                env.number,
+                env.job_id,
+                env.message,
+                extra,
+                plan.result.as_str(),
+                now
+            ],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
 
@@ -87,10 +81,7 @@ pub(super) fn upload(
              RETURNING id",
         )?;
         for t in &plan.tests {
-            test_ids.push(upsert.query_row(
-                params![suite_id, t.scope, t.name, t.file_name, t.location, now],
-                |r| r.get::<_, i64>(0),
-            )?);
+            test_ids.push(upsert.query_row(params![suite_id, t.scope, t.name, t.file_name, t.location, now], |r| r.get::<_, i64>(0))?);
         }
     }
     {
@@ -128,24 +119,8 @@ pub(super) fn upload(
         let day = day_of(now);
         for (r, &id) in plan.rollups.iter().zip(&test_ids) {
             let [p, f, s, pe, u] = r.counts;
-            rollup.execute(params![
-                id,
-                branch,
-                day,
-                p,
-                f,
-                s,
-                pe,
-                u,
-                r.flaky,
-                r.duration_sum,
-                r.duration_count
-            ])?;
+            rollup.execute(params![id, branch, day, p, f, s, pe, u, r.flaky, r.duration_sum, r.duration_count])?;
         }
     }
-    Ok(UploadReceipt {
-        upload_id,
-        run_id,
-        queued: up.executions.len(),
-    })
+    Ok(UploadReceipt { upload_id, run_id, queued: up.executions.len() })
 }
