@@ -3,6 +3,8 @@
 //! Nothing here knows about HTTP, SQL or files; adapters translate their
 //! bytes into these types and the store persists them.
 
+pub mod aggregation;
+pub mod fisher;
 pub mod outcome;
 pub mod slug;
 pub mod stats;
