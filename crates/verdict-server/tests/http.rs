@@ -228,6 +228,13 @@ async fn documented_curl_multipart_uploads(backend: Backend) {
     let (_, run) = s.get(&format!("/api/v1/runs/{}", reply["run_id"].as_str().unwrap())).await;
     assert_eq!((run["uploads"].as_i64(), run["total"].as_i64()), (Some(2), Some(28)));
     assert_eq!(run["commit_sha"], "abc123");
+    let (_, execs) = s.get(&format!("/api/v1/runs/{}/executions?per_page=500", reply["run_id"].as_str().unwrap())).await;
+    // tags[team] applies to every execution, except where the execution names its own team.
+    for e in execs.as_array().unwrap() {
+        let own_tags = e["name"] == "test_with_execution_tags" && e["scope"] == "tests/test_sample.py";
+        let want = if own_tags { "backend" } else { "frontend" };
+        assert_eq!(e["tags"]["team"], want, "{e}");
+    }
     s.finish().await;
 }
 

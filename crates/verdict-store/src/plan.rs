@@ -85,6 +85,17 @@ fn add(r: &mut RollupDelta, e: &ExecutionRecord) {
     }
 }
 
+/// `last_seen` is refreshed at most this often: rewriting every test row on
+/// every upload would double the write cost of the common case.
+pub const LAST_SEEN_RESOLUTION_MS: i64 = 3_600_000;
+
+/// Whether a stored test row needs an update for what this upload saw.
+pub fn test_row_is_stale(stored: (&Option<String>, &Option<String>, i64), seen: &TestKey<'_>, now: i64) -> bool {
+    let (file_name, location, last_seen) = stored;
+    let changed = |stored: &Option<String>, seen: Option<&str>| seen.is_some() && stored.as_deref() != seen;
+    changed(file_name, seen.file_name) || changed(location, seen.location) || now - last_seen >= LAST_SEEN_RESOLUTION_MS
+}
+
 /// Days since the Unix epoch, the rollup bucket.
 pub fn day_of(ms: i64) -> i64 {
     ms.div_euclid(86_400_000)
@@ -159,6 +170,17 @@ mod tests {
         assert_eq!((plan.rollups[2].duration_sum, plan.rollups[2].duration_count), (1.0, 1));
         assert_eq!(plan.rollups[0].flaky, 0);
         assert_eq!(plan.result, RunResult::Failed);
+    }
+
+    #[test]
+    fn test_rows_are_rewritten_only_when_something_changed_or_an_hour_passed() {
+        let seen = TestKey { scope: "s", name: "n", file_name: Some("a.py"), location: Some("a.py:3") };
+        let (file, loc) = (Some("a.py".to_string()), Some("a.py:3".to_string()));
+        assert!(!test_row_is_stale((&file, &loc, 1_000), &seen, 1_000 + LAST_SEEN_RESOLUTION_MS - 1));
+        assert!(test_row_is_stale((&file, &loc, 1_000), &seen, 1_000 + LAST_SEEN_RESOLUTION_MS));
+        assert!(test_row_is_stale((&file, &Some("a.py:2".into()), 1_000), &seen, 1_000));
+        let unknown = TestKey { scope: "s", name: "n", file_name: None, location: None };
+        assert!(!test_row_is_stale((&file, &loc, 1_000), &unknown, 1_000), "an upload without a location keeps the stored one");
     }
 
     #[test]

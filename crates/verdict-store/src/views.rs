@@ -168,6 +168,13 @@ impl TestStats {
     }
 }
 
+/// An execution's tags: its upload's tags, overridden by its own (Buildkite semantics).
+pub(crate) fn merged_tags(upload_tags: Option<String>, own: Option<String>) -> BTreeMap<String, String> {
+    let mut tags = string_map(upload_tags);
+    tags.extend(string_map(own));
+    tags
+}
+
 /// Parse a JSON text column holding a string map; bad or missing data is empty.
 pub(crate) fn string_map(json: Option<String>) -> BTreeMap<String, String> {
     json.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()

@@ -166,7 +166,15 @@ async fn executions_keep_their_details(store: Arc<dyn Store>) {
     failed.tags.insert("team".into(), "web".into());
     failed.system_out = Some("out".into());
     failed.attempt = 2;
-    let r = store.write_upload(s.id, upload("k", None, None, vec![failed, exec("s", "fine", Outcome::Passed, None)])).await.unwrap();
+    let r = store
+        .write_upload(s.id, {
+            // Upload-level tags apply to every execution; an execution's own tags win.
+            let mut up = upload("k", None, None, vec![failed, exec("s", "fine", Outcome::Passed, None)]);
+            up.tags = [("team", "platform"), ("ci.worker.id", "7")].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            up
+        })
+        .await
+        .unwrap();
 
     let only_failed = store.run_executions(r.run_id, Some(Outcome::Failed), Page::default()).await.unwrap();
     assert_eq!(only_failed.len(), 1);
@@ -178,6 +186,9 @@ async fn executions_keep_their_details(store: Arc<dyn Store>) {
     assert_eq!(d["spans"][0]["detail"]["query"], "SELECT 1");
     assert_eq!(d["system_out"], "out");
     assert_eq!(e.tags.get("team").map(String::as_str), Some("web"));
+    assert_eq!(e.tags.get("ci.worker.id").map(String::as_str), Some("7"), "upload tags reach the execution");
+    let fine = store.run_executions(r.run_id, Some(Outcome::Passed), Page::default()).await.unwrap();
+    assert_eq!(fine[0].tags.get("team").map(String::as_str), Some("platform"));
     assert_eq!(store.run_executions(r.run_id, None, Page::default()).await.unwrap().len(), 2);
     assert!(store.run_executions(r.run_id, Some(Outcome::Pending), Page::default()).await.unwrap().is_empty());
 }

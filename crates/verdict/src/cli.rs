@@ -39,6 +39,28 @@ pub enum Command {
     Suite(SuiteCommand),
     /// Upload JUnit XML or Buildkite JSON result files to a Verdict server.
     Upload(UploadArgs),
+    /// Statistics behind Verdict's verdicts, computed on the spot.
+    #[command(subcommand)]
+    Stats(StatsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StatsCommand {
+    /// How many of N repeated runs must pass a test with a given history
+    /// (OpenShift job-run-aggregator's rule: a one-sided Fisher exact test
+    /// against 250 historical runs at 5% significance, minus one pass, and
+    /// never more than N - 2 passes).
+    #[command(after_help = "Prints the strict and the pity-capped required number of passes, then the p-value of \
+each pass count: the chance of seeing that few passes if the test were as reliable as its history. \
+Exit status: 0, or 2 for invalid arguments.")]
+    RequiredPasses {
+        /// Number of runs of the job for one payload (attempts), 1 or more.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        attempts: u32,
+        /// The test's historical working percentage, 0 to 100 (truncated to an integer, as upstream does).
+        #[arg(long)]
+        working_percentage: f64,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -3,6 +3,7 @@
 mod ci;
 mod cli;
 mod serve;
+mod stats;
 mod suite;
 mod upload;
 
@@ -15,6 +16,7 @@ fn main() -> ExitCode {
         cli::Command::Upload(args) => upload::run(args),
         cli::Command::Serve(args) => runtime().block_on(serve::run(cli.store, args)),
         cli::Command::Suite(cmd) => runtime().block_on(suite::run(cli.store, cmd)),
+        cli::Command::Stats(cmd) => stats::run(cmd),
     }
 }
 

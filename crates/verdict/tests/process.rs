@@ -294,3 +294,24 @@ fn cli_upload_splits_retries_and_never_breaks_the_build(env: &Env) {
     let list = env.cmd().args(["suite", "list"]).output().unwrap();
     assert!(String::from_utf8_lossy(&list.stdout).contains("web"));
 }
+
+#[test]
+fn stats_required_passes_explains_the_rule() {
+    let out = Command::new(BIN).args(["stats", "required-passes", "--attempts", "10", "--working-percentage", "95.7"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("working percentage: 95%"), "{text}");
+    assert!(text.contains("strict required passes: 7") && text.contains("required passes (at most attempts - 2): 7"), "{text}");
+    // The spec's p-values for 6, 7 and 8 passes: 0.0016, 0.0147, 0.0946.
+    let row = |n: &str| text.lines().find(|l| l.split_whitespace().next() == Some(n)).unwrap().to_owned();
+    let p = |n: &str| row(n).split_whitespace().nth(1).unwrap().parse::<f64>().unwrap();
+    assert!((p("6") - 0.0016).abs() < 5e-5 && row("6").contains("fail"), "{}", row("6"));
+    assert!((p("7") - 0.0147).abs() < 5e-5 && row("7").contains("pass"), "{}", row("7"));
+    assert!((p("8") - 0.0946).abs() < 5e-5 && !row("8").contains("significantly"), "{}", row("8"));
+    assert!(text.contains("one pass below"), "the quirk is explained: {text}");
+    let bad = Command::new(BIN).args(["stats", "required-passes", "--attempts", "0", "--working-percentage", "90"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let bad = Command::new(BIN).args(["stats", "required-passes", "--attempts", "5", "--working-percentage", "101"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("between 0 and 100"));
+}

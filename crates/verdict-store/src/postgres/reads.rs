@@ -106,8 +106,8 @@ pub(super) async fn run_executions(c: &Client, run_id: i64, result: Option<Outco
     let rows = c
         .query(
             "SELECT e.id, e.run_id, e.test_id, t.scope, t.name, t.file_name, t.location, e.outcome, e.duration, e.attempt,
-                    e.failure_reason, e.detail, e.tags, e.created_at
-             FROM executions e JOIN tests t ON t.id = e.test_id
+                    e.failure_reason, e.detail, e.tags, e.created_at, u.tags
+             FROM executions e JOIN tests t ON t.id = e.test_id JOIN uploads u ON u.id = e.upload_id
              WHERE e.run_id = $1 AND ($2::smallint IS NULL OR e.outcome = $2)
              ORDER BY e.id LIMIT $3 OFFSET $4",
             &[&run_id, &code, &page.limit(), &page.offset()],
@@ -128,7 +128,7 @@ pub(super) async fn run_executions(c: &Client, run_id: i64, result: Option<Outco
             attempt: i64::from(r.get::<_, i32>(9)),
             failure_reason: r.get(10),
             detail: r.get::<_, Option<String>>(11).and_then(|s| serde_json::from_str(&s).ok()),
-            tags: string_map(r.get(12)),
+            tags: merged_tags(r.get(14), r.get(12)),
             created_at: ms_to_time(r.get(13)),
         })
         .collect())

@@ -1,6 +1,6 @@
 use super::now_ms;
 use crate::error::StoreError;
-use crate::plan::{WritePlan, day_of, detail_json, tags_json};
+use crate::plan::{TestKey, WritePlan, day_of, detail_json, tags_json, test_row_is_stale};
 use crate::views::*;
 use std::collections::HashMap;
 use tokio_postgres::{Client, GenericClient};
@@ -108,25 +108,7 @@ async fn write(tx: &impl GenericClient, suite_id: i64, up: &Upload, plan: &Write
     )
     .await?;
 
-    let scopes: Vec<&str> = plan.tests.iter().map(|t| t.scope).collect();
-    let names: Vec<&str> = plan.tests.iter().map(|t| t.name).collect();
-    let files: Vec<Option<&str>> = plan.tests.iter().map(|t| t.file_name).collect();
-    let locations: Vec<Option<&str>> = plan.tests.iter().map(|t| t.location).collect();
-    let rows = tx
-        .query(
-            "INSERT INTO tests (suite_id, scope, name, file_name, location, first_seen, last_seen)
-             SELECT $1, s, n, f, l, $6, $6
-             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(s, n, f, l, i) ORDER BY i
-             ON CONFLICT (suite_id, scope, name) DO UPDATE SET
-               file_name = coalesce(EXCLUDED.file_name, tests.file_name),
-               location = coalesce(EXCLUDED.location, tests.location),
-               last_seen = EXCLUDED.last_seen
-             RETURNING id, scope, name",
-            &[&suite_id, &scopes, &names, &files, &locations, &now],
-        )
-        .await?;
-    let by_key: HashMap<(String, String), i64> = rows.iter().map(|r| ((r.get(1), r.get(2)), r.get(0))).collect();
-    let test_ids: Vec<i64> = plan.tests.iter().map(|t| by_key[&(t.scope.to_owned(), t.name.to_owned())]).collect();
+    let test_ids = resolve_tests(tx, suite_id, plan, now).await?;
 
     let n = up.executions.len();
     let mut e_test = Vec::with_capacity(n);
@@ -178,4 +160,71 @@ async fn write(tx: &impl GenericClient, suite_id: i64, up: &Upload, plan: &Write
     )
     .await?;
     Ok(UploadReceipt { upload_id, run_id, queued: up.executions.len() })
+}
+
+/// The id of every test of the plan, in plan order. Existing rows are read,
+/// not rewritten; missing ones are inserted; changed or hour-old ones updated.
+async fn resolve_tests(tx: &impl GenericClient, suite_id: i64, plan: &WritePlan<'_>, now: i64) -> Result<Vec<i64>, tokio_postgres::Error> {
+    let index: HashMap<(&str, &str), usize> = plan.tests.iter().enumerate().map(|(i, t)| ((t.scope, t.name), i)).collect();
+    let mut ids: Vec<Option<i64>> = vec![None; plan.tests.len()];
+    let mut stale: Vec<i64> = Vec::new();
+    let mut stale_keys: Vec<&TestKey<'_>> = Vec::new();
+    let select = "SELECT t.id, t.scope, t.name, t.file_name, t.location, t.last_seen
+                  FROM tests t JOIN unnest($2::text[], $3::text[]) AS u(s, n) ON t.scope = u.s AND t.name = u.n
+                  WHERE t.suite_id = $1";
+    let scopes: Vec<&str> = plan.tests.iter().map(|t| t.scope).collect();
+    let names: Vec<&str> = plan.tests.iter().map(|t| t.name).collect();
+    for r in tx.query(select, &[&suite_id, &scopes, &names]).await? {
+        let i = index[&(r.get::<_, &str>(1), r.get::<_, &str>(2))];
+        let id: i64 = r.get(0);
+        ids[i] = Some(id);
+        if test_row_is_stale((&r.get(3), &r.get(4), r.get(5)), &plan.tests[i], now) {
+            stale.push(id);
+            stale_keys.push(&plan.tests[i]);
+        }
+    }
+    let missing: Vec<&TestKey<'_>> = plan.tests.iter().zip(&ids).filter(|(_, id)| id.is_none()).map(|(t, _)| t).collect();
+    if !missing.is_empty() {
+        let s: Vec<&str> = missing.iter().map(|t| t.scope).collect();
+        let n: Vec<&str> = missing.iter().map(|t| t.name).collect();
+        let f: Vec<Option<&str>> = missing.iter().map(|t| t.file_name).collect();
+        let l: Vec<Option<&str>> = missing.iter().map(|t| t.location).collect();
+        let inserted = tx
+            .query(
+                "INSERT INTO tests (suite_id, scope, name, file_name, location, first_seen, last_seen)
+                 SELECT $1, s, n, f, l, $6, $6
+                 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(s, n, f, l, i) ORDER BY i
+                 ON CONFLICT (suite_id, scope, name) DO NOTHING
+                 RETURNING id, scope, name",
+                &[&suite_id, &s, &n, &f, &l, &now],
+            )
+            .await?;
+        for r in &inserted {
+            ids[index[&(r.get::<_, &str>(1), r.get::<_, &str>(2))]] = Some(r.get(0));
+        }
+        // Tests a concurrent upload inserted first: read them now that it has committed.
+        if inserted.len() < missing.len() {
+            let still: Vec<&TestKey<'_>> = plan.tests.iter().zip(&ids).filter(|(_, id)| id.is_none()).map(|(t, _)| t).collect();
+            let s: Vec<&str> = still.iter().map(|t| t.scope).collect();
+            let n: Vec<&str> = still.iter().map(|t| t.name).collect();
+            for r in tx.query(select, &[&suite_id, &s, &n]).await? {
+                ids[index[&(r.get::<_, &str>(1), r.get::<_, &str>(2))]] = Some(r.get(0));
+            }
+        }
+    }
+    if !stale.is_empty() {
+        // In id order, so that concurrent uploads lock the rows in one order.
+        let mut order: Vec<usize> = (0..stale.len()).collect();
+        order.sort_by_key(|&i| stale[i]);
+        let stale: Vec<i64> = order.iter().map(|&i| stale[i]).collect();
+        let f: Vec<Option<&str>> = order.iter().map(|&i| stale_keys[i].file_name).collect();
+        let l: Vec<Option<&str>> = order.iter().map(|&i| stale_keys[i].location).collect();
+        tx.execute(
+            "UPDATE tests SET file_name = coalesce(u.f, tests.file_name), location = coalesce(u.l, tests.location), last_seen = $4
+             FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, f, l) WHERE tests.id = u.id",
+            &[&stale, &f, &l, &now],
+        )
+        .await?;
+    }
+    Ok(ids.into_iter().map(|id| id.expect("every test was found or inserted")).collect())
 }

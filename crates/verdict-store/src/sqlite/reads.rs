@@ -108,8 +108,8 @@ pub(super) fn run(c: &Connection, run_id: i64) -> Result<Option<RunDetail>, Stor
 pub(super) fn run_executions(c: &Connection, run_id: i64, result: Option<Outcome>, page: Page) -> Result<Vec<Execution>, StoreError> {
     let mut st = c.prepare_cached(
         "SELECT e.id, e.run_id, e.test_id, t.scope, t.name, t.file_name, t.location, e.outcome, e.duration, e.attempt,
-                e.failure_reason, e.detail, e.tags, e.created_at
-         FROM executions e JOIN tests t ON t.id = e.test_id
+                e.failure_reason, e.detail, e.tags, e.created_at, u.tags
+         FROM executions e JOIN tests t ON t.id = e.test_id JOIN uploads u ON u.id = e.upload_id
          WHERE e.run_id = ?1 AND (?2 IS NULL OR e.outcome = ?2)
          ORDER BY e.id LIMIT ?3 OFFSET ?4",
     )?;
@@ -128,7 +128,7 @@ pub(super) fn run_executions(c: &Connection, run_id: i64, result: Option<Outcome
                 attempt: r.get(9)?,
                 failure_reason: r.get(10)?,
                 detail: r.get::<_, Option<String>>(11)?.and_then(|s| serde_json::from_str(&s).ok()),
-                tags: string_map(r.get(12)?),
+                tags: merged_tags(r.get(14)?, r.get(12)?),
                 created_at: ms_to_time(r.get(13)?),
             })
         })?

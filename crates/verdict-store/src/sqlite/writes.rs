@@ -1,6 +1,6 @@
 use super::now_ms;
 use crate::error::StoreError;
-use crate::plan::{WritePlan, day_of, detail_json, tags_json};
+use crate::plan::{WritePlan, day_of, detail_json, tags_json, test_row_is_stale};
 use crate::views::*;
 use rusqlite::{Connection, OptionalExtension, params};
 use verdict_core::Upload;
@@ -71,17 +71,28 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload) -> Result<Uploa
 
     let mut test_ids = Vec::with_capacity(plan.tests.len());
     {
-        let mut upsert = c.prepare_cached(
-            "INSERT INTO tests (suite_id, scope, name, file_name, location, first_seen, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-             ON CONFLICT (suite_id, scope, name) DO UPDATE SET
-               file_name = coalesce(excluded.file_name, file_name),
-               location = coalesce(excluded.location, location),
-               last_seen = excluded.last_seen
-             RETURNING id",
+        let mut find =
+            c.prepare_cached("SELECT id, file_name, location, last_seen FROM tests WHERE suite_id = ?1 AND scope = ?2 AND name = ?3")?;
+        let mut insert = c.prepare_cached(
+            "INSERT INTO tests (suite_id, scope, name, file_name, location, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id",
+        )?;
+        let mut refresh = c.prepare_cached(
+            "UPDATE tests SET file_name = coalesce(?2, file_name), location = coalesce(?3, location), last_seen = ?4 WHERE id = ?1",
         )?;
         for t in &plan.tests {
-            test_ids.push(upsert.query_row(params![suite_id, t.scope, t.name, t.file_name, t.location, now], |r| r.get::<_, i64>(0))?);
+            let found = find
+                .query_row(params![suite_id, t.scope, t.name], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)?)))
+                .optional()?;
+            let id = match found {
+                None => insert.query_row(params![suite_id, t.scope, t.name, t.file_name, t.location, now], |r| r.get::<_, i64>(0))?,
+                Some((id, file_name, location, last_seen)) => {
+                    if test_row_is_stale((&file_name, &location, last_seen), t, now) {
+                        refresh.execute(params![id, t.file_name, t.location, now])?;
+                    }
+                    id
+                }
+            };
+            test_ids.push(id);
         }
     }
     {
