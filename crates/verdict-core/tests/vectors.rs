@@ -36,3 +36,28 @@ fn required_passes_spot_checks() {
         assert_eq!(u64::from(required(n, p)), c["required_after_pity"].as_u64().unwrap(), "{c}");
     }
 }
+
+#[test]
+fn check_failed_vectors() {
+    use verdict_core::decision::{DecisionConfig, Entries, History, Status, decide};
+    let v = vectors();
+    let cases = v["aggregator_check_failed"]["upstream"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    for c in cases {
+        let i = &c["input"];
+        let ids = |k: &str| i[k].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect::<Vec<_>>();
+        let entries = Entries { passes: ids("pass_job_run_ids"), failures: ids("failure_job_run_ids"), skips: ids("skip_job_run_ids") };
+        let history = if i["history_query_error"].as_bool().unwrap() {
+            History::Unavailable
+        } else {
+            i["historical_working_percentage"].as_f64().map_or(History::Missing, History::WorkingPercentage)
+        };
+        let config = DecisionConfig { minimum_attempts: i["minimum_attempts"].as_u64().unwrap() as u32, ..DecisionConfig::default() };
+        let d = decide("job", i["suite_path"].as_str().unwrap(), i["test_name"].as_str().unwrap(), &entries, history, &config);
+        let e = &c["expected"];
+        let want = if e["status"] == "passed" { Status::Passed } else { Status::Failed };
+        assert_eq!(d.status, want, "{}: {}", c["name"], d.summary);
+        assert_eq!(d.strict_required.map(u64::from), e["strict_required"].as_u64(), "{}", c["name"]);
+        assert_eq!(d.required.map(u64::from), e["required"].as_u64(), "{}", c["name"]);
+    }
+}
