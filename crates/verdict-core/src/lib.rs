@@ -7,6 +7,7 @@ pub mod aggregation;
 pub mod decision;
 pub mod fisher;
 pub mod outcome;
+pub mod readiness;
 pub mod slug;
 pub mod stats;
 pub mod upload;

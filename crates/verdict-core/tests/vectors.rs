@@ -61,3 +61,38 @@ fn check_failed_vectors() {
         assert_eq!(d.required.map(u64::from), e["required"].as_u64(), "{}", c["name"]);
     }
 }
+
+#[test]
+fn sippy_component_readiness_vectors() {
+    use verdict_core::readiness::{Counts, Options, compare};
+    let v = vectors();
+    let cases = v["sippy_component_readiness_fisher"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    let counts = |c: &Value| Counts {
+        success: c["success"].as_u64().unwrap(),
+        failure: c["failure"].as_u64().unwrap(),
+        flake: c["flake"].as_u64().unwrap(),
+    };
+    for case in cases {
+        let o = &case["options"];
+        let opts = Options {
+            confidence: o["confidence"].as_f64().unwrap(),
+            pity_factor: o["pity_factor"].as_f64().unwrap(),
+            minimum_failure: o["minimum_failure"].as_u64().unwrap(),
+            flake_as_failure: o["flake_as_failure"].as_bool().unwrap(),
+            ..Options::default()
+        };
+        let r = compare(Some(counts(&case["base"])), counts(&case["sample"]), &opts);
+        let e = &case["expected"];
+        let name = case["name"].as_str().unwrap();
+        assert_eq!(serde_json::to_value(r.status).unwrap(), e["status"], "{name}");
+        let table: Vec<Vec<u64>> = serde_json::from_value(e["fisher_table_greater"].clone()).unwrap();
+        let got = r.fisher_table.unwrap();
+        assert_eq!(vec![got[0].to_vec(), got[1].to_vec()], table, "{name}");
+        let (p, want) = (r.p_value.unwrap(), e["fisher_p"].as_f64().unwrap());
+        assert!(((p - want) / want).abs() < 1e-9, "{name}: p {p} vs {want}");
+        if let Some(x) = e.get("explanations") {
+            assert_eq!(serde_json::to_value(&r.explanations).unwrap(), *x, "{name}");
+        }
+    }
+}
