@@ -111,25 +111,32 @@ pub fn window_start(days: u32) -> (i64, i64) {
     (first_day, first_day * 86_400_000)
 }
 
-/// Everything of an execution that is read rarely, as one JSON document.
+/// Everything of an execution that is read rarely, as one JSON document
+/// (borrowed, not copied: this runs once per stored result).
 pub fn detail_json(e: &ExecutionRecord) -> Option<String> {
-    let mut m = serde_json::Map::new();
-    if !e.failure_expanded.is_empty() {
-        m.insert("failure_expanded".into(), serde_json::to_value(&e.failure_expanded).unwrap_or_default());
+    #[derive(serde::Serialize)]
+    struct Detail<'a> {
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        failure_expanded: &'a [verdict_core::FailureDetail],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        spans: Option<&'a serde_json::Value>,
+        #[serde(skip_serializing_if = "verdict_core::TagMap::is_empty")]
+        properties: &'a verdict_core::TagMap,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        system_out: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        system_err: Option<&'a str>,
     }
-    if let Some(s) = &e.spans {
-        m.insert("spans".into(), s.clone());
-    }
-    if !e.properties.is_empty() {
-        m.insert("properties".into(), serde_json::to_value(&e.properties).unwrap_or_default());
-    }
-    if let Some(s) = &e.system_out {
-        m.insert("system_out".into(), s.clone().into());
-    }
-    if let Some(s) = &e.system_err {
-        m.insert("system_err".into(), s.clone().into());
-    }
-    (!m.is_empty()).then(|| serde_json::Value::Object(m).to_string())
+    let d = Detail {
+        failure_expanded: &e.failure_expanded,
+        spans: e.spans.as_ref(),
+        properties: &e.properties,
+        system_out: e.system_out.as_deref(),
+        system_err: e.system_err.as_deref(),
+    };
+    let empty =
+        d.failure_expanded.is_empty() && d.spans.is_none() && d.properties.is_empty() && d.system_out.is_none() && d.system_err.is_none();
+    (!empty).then(|| serde_json::to_string(&d).unwrap_or_default())
 }
 
 pub fn tags_json(tags: &verdict_core::TagMap) -> Option<String> {
@@ -181,6 +188,15 @@ mod tests {
         assert!(test_row_is_stale((&file, &Some("a.py:2".into()), 1_000), &seen, 1_000));
         let unknown = TestKey { scope: "s", name: "n", file_name: None, location: None };
         assert!(!test_row_is_stale((&file, &loc, 1_000), &unknown, 1_000), "an upload without a location keeps the stored one");
+    }
+
+    #[test]
+    fn detail_holds_only_what_is_there() {
+        let mut e = exec("s", "t", Outcome::Failed, None);
+        assert_eq!(detail_json(&e), None);
+        e.system_out = Some("out".into());
+        e.spans = Some(serde_json::json!([{"section": "sql"}]));
+        assert_eq!(detail_json(&e).as_deref(), Some(r#"{"spans":[{"section":"sql"}],"system_out":"out"}"#));
     }
 
     #[test]
