@@ -1,6 +1,6 @@
 //! Fixtures produced by real tools (pytest 8.4.2 --junitxml, cargo-nextest,
-//! jest-junit) and written from documented formats (Surefire with reruns,
-//! ctest, Bazel test.xml, gotestsum, nested suites). Expected counts were
+//! jest-junit, gotestsum 1.8.2 from Debian) and written from documented
+//! formats (Surefire with reruns, ctest, Bazel test.xml, nested suites). Expected counts were
 //! taken independently with Python's ElementTree.
 
 use std::collections::BTreeMap;
@@ -108,10 +108,14 @@ fn bazel_test_xml_without_classname_takes_the_suite_name() {
 
 #[test]
 fn gotestsum_junit() {
-    let e = check("gotestsum.xml", 4, 2, 1, 1);
+    let e = check("gotestsum.xml", 6, 4, 1, 1);
     let fail = e.iter().find(|e| e.name == "TestCompact").unwrap();
     assert_eq!(fail.failure_reason.as_deref(), Some("Failed"));
     assert!(fail.failure_expanded[0].expanded.iter().any(|l| l.contains("compaction left 3 segments")));
+    // gotestsum lists subtests and their parent as separate testcases.
+    assert!(e.iter().any(|e| e.name == "TestGet/missing_key") && e.iter().any(|e| e.name == "TestGet"));
+    let skipped = e.iter().find(|e| e.name == "TestWindowsPaths").unwrap();
+    assert!(skipped.failure_reason.as_deref().unwrap().starts_with("=== RUN   TestWindowsPaths"), "{:?}", skipped.failure_reason);
 }
 
 #[test]
