@@ -23,6 +23,7 @@ pub struct RunEnv {
     pub job_id: Option<String>,
     pub message: Option<String>,
     /// Keys we do not model (collector, version, test_runner, ...), kept as sent.
+    #[serde(rename = "env")]
     pub extra: BTreeMap<String, String>,
 }
 

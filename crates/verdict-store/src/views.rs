@@ -4,7 +4,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use verdict_core::stats::Proportion;
-use verdict_core::{Outcome, SuiteSlug};
+use verdict_core::{Outcome, RunEnv, SuiteSlug};
 
 pub fn ms_to_time(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
@@ -64,16 +64,10 @@ impl Counts {
 pub struct Run {
     pub id: i64,
     pub suite_id: i64,
-    pub key: String,
-    pub ci: Option<String>,
-    pub url: Option<String>,
-    pub branch: Option<String>,
-    pub commit_sha: Option<String>,
-    pub number: Option<String>,
-    pub job_id: Option<String>,
-    pub message: Option<String>,
-    /// run_env keys Verdict does not model, as sent.
-    pub env: BTreeMap<String, String>,
+    /// key, ci, url, branch, commit_sha, number, job_id, message, and the
+    /// run_env keys Verdict does not model as `env`.
+    #[serde(flatten)]
+    pub run_env: RunEnv,
     pub state: String,
     pub result: String,
     pub uploads: i64,

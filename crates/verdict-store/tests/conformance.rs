@@ -111,8 +111,8 @@ async fn uploads_with_one_key_merge_into_one_run(store: Arc<dyn Store>) {
 
     let run = store.run(first.run_id).await.unwrap().unwrap();
     assert_eq!((run.run.result.as_str(), run.run.state.as_str(), run.run.uploads), ("failed", "finished", 4));
-    assert_eq!(run.run.branch.as_deref(), Some("main"), "later uploads without a branch keep it");
-    assert_eq!(run.run.commit_sha.as_deref(), Some("abc"));
+    assert_eq!(run.run.run_env.branch.as_deref(), Some("main"), "later uploads without a branch keep it");
+    assert_eq!(run.run.run_env.commit_sha.as_deref(), Some("abc"));
     assert_eq!(run.counts, Counts { passed: 3, failed: 1, skipped: 1, pending: 0, unknown: 0 });
     assert_eq!(run.total, 5);
 
@@ -245,7 +245,7 @@ async fn runs_filter_and_page_newest_first(store: Arc<dyn Store>) {
             .await
             .unwrap();
     }
-    let keys = |runs: Vec<Run>| runs.into_iter().map(|r| r.key).collect::<Vec<_>>();
+    let keys = |runs: Vec<Run>| runs.into_iter().map(|r| r.run_env.key).collect::<Vec<_>>();
     assert_eq!(keys(store.runs(s.id, &RunFilter::default()).await.unwrap()), vec!["k4", "k3", "k2", "k1", "k0"]);
     assert_eq!(
         keys(store.runs(s.id, &RunFilter { branch: Some("main".into()), ..Default::default() }).await.unwrap()),

@@ -4,7 +4,7 @@ use crate::store::{Page, RunFilter, TestFilter};
 use crate::views::*;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
-use verdict_core::Outcome;
+use verdict_core::{Outcome, RunEnv};
 
 const SUITE_COLS: &str = "id, slug, name, default_branch, created_at";
 const RUN_COLS: &str =
@@ -16,9 +16,7 @@ fn suite_row(r: &Row) -> Suite {
 }
 
 fn run_row(r: &Row) -> Run {
-    Run {
-        id: r.get(0),
-        suite_id: r.get(1),
+    let run_env = RunEnv {
         key: r.get(2),
         ci: r.get(3),
         url: r.get(4),
@@ -27,7 +25,12 @@ fn run_row(r: &Row) -> Run {
         number: r.get(7),
         job_id: r.get(8),
         message: r.get(9),
-        env: string_map(r.get(10)),
+        extra: string_map(r.get(10)),
+    };
+    Run {
+        id: r.get(0),
+        suite_id: r.get(1),
+        run_env,
         state: r.get(11),
         result: r.get(12),
         uploads: r.get(13),
