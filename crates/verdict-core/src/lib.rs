@@ -4,6 +4,7 @@
 //! bytes into these types and the store persists them.
 
 pub mod aggregation;
+pub mod batch;
 pub mod decision;
 pub mod fisher;
 pub mod outcome;

@@ -19,7 +19,31 @@ pub struct JunitReport {
     pub executions: Vec<ExecutionRecord>,
     /// `<testcase>` elements seen (reruns of one case count once).
     pub testcases: usize,
+    /// Where each execution stood in the document, index for index.
+    pub origins: Vec<Origin>,
+    /// The distinct suite paths that `Origin::suite_path` indexes.
+    pub suite_paths: Vec<String>,
 }
+
+/// The nesting of an execution's testcase, for tools that merge reports by
+/// suite (the job-run aggregator names a suite by its nested `<testsuite>`
+/// names joined with `|||`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Index into `JunitReport::suite_paths`.
+    pub suite_path: u32,
+    /// The testcase's `lifecycle` attribute (`informing`, `blocking`), if any.
+    pub lifecycle: Option<Box<str>>,
+}
+
+impl JunitReport {
+    pub fn suite_path(&self, i: usize) -> &str {
+        &self.suite_paths[self.origins[i].suite_path as usize]
+    }
+}
+
+/// Upstream's separator of nested suite names.
+pub const SUITE_PATH_SEPARATOR: &str = "|||";
 
 pub fn parse(xml: &[u8]) -> Result<JunitReport, FormatError> {
     let text = std::str::from_utf8(xml).map_err(|e| {
@@ -83,7 +107,7 @@ pub fn parse(xml: &[u8]) -> Result<JunitReport, FormatError> {
     if !parser.saw_root {
         return Err(FormatError::new("JUnit XML has no <testsuites> or <testsuite> element"));
     }
-    Ok(JunitReport { executions: parser.out, testcases: parser.testcases })
+    Ok(JunitReport { executions: parser.out, testcases: parser.testcases, origins: parser.origins, suite_paths: parser.paths.names })
 }
 
 /// What the element on top of the stack is, so that text goes to the right place.
@@ -129,6 +153,7 @@ struct Case {
     system_err: String,
     properties: TagMap,
     property_name: Option<String>,
+    lifecycle: Option<Box<str>>,
 }
 
 #[derive(Default)]
@@ -137,8 +162,35 @@ struct Parser {
     suites: Vec<String>,
     case: Option<Case>,
     out: Vec<ExecutionRecord>,
+    origins: Vec<Origin>,
+    paths: SuitePaths,
     testcases: usize,
     saw_root: bool,
+}
+
+/// Distinct suite paths, built only when the nesting changes.
+#[derive(Default)]
+struct SuitePaths {
+    names: Vec<String>,
+    index: std::collections::HashMap<String, u32>,
+    /// The path of the current nesting, if already interned.
+    current: Option<u32>,
+}
+
+impl SuitePaths {
+    fn current(&mut self, suites: &[String]) -> u32 {
+        if let Some(i) = self.current {
+            return i;
+        }
+        let path = suites.join(SUITE_PATH_SEPARATOR);
+        let next = self.names.len() as u32;
+        let i = *self.index.entry(path.clone()).or_insert_with(|| {
+            self.names.push(path);
+            next
+        });
+        self.current = Some(i);
+        i
+    }
 }
 
 impl Parser {
@@ -156,6 +208,7 @@ impl Parser {
         let elem = match name {
             "testsuite" if !in_case => {
                 self.suites.push(attr(e, "name")?.unwrap_or_default());
+                self.paths.current = None;
                 Elem::Suite
             }
             "testcase" if in_case => return Err("a <testcase> inside another <testcase>".into()),
@@ -258,12 +311,16 @@ impl Parser {
         match self.stack.pop() {
             Some(Elem::Suite) => {
                 self.suites.pop();
+                self.paths.current = None;
             }
             Some(Elem::Case) => {
                 if let Some(mut case) = self.case.take() {
                     let scope =
                         case.classname.take().or_else(|| self.suites.iter().rev().find(|s| !s.is_empty()).cloned()).unwrap_or_default();
+                    let origin = Origin { suite_path: self.paths.current(&self.suites), lifecycle: case.lifecycle.take() };
+                    let before = self.out.len();
                     finish_case(case, scope, &mut self.out);
+                    self.origins.extend(std::iter::repeat_n(origin, self.out.len() - before));
                 }
             }
             _ => {}
@@ -362,6 +419,10 @@ fn case_from_attributes(e: &BytesStart<'_>) -> Result<Case, String> {
             "line" => &mut case.line,
             "time" => {
                 case.time = parse_seconds(&value(&a, "time")?);
+                continue;
+            }
+            "lifecycle" => {
+                case.lifecycle = Some(value(&a, "lifecycle")?.into());
                 continue;
             }
             _ => continue,

@@ -203,3 +203,18 @@ fn result_json_round_trips_every_field() {
         assert_eq!(back, e);
     }
 }
+
+#[test]
+fn suite_paths_and_lifecycle_are_reported() {
+    let xml = br#"<testsuites name="root"><testsuite name="a"><testcase name="t1" lifecycle="informing"/><testsuite name="b"><testcase name="t2"><failure/></testcase></testsuite><testcase name="t3"/></testsuite><testsuite name="c"><testcase name="t4"/></testsuite></testsuites>"#;
+    let r = junit::parse(xml).unwrap();
+    let paths: Vec<(&str, &str)> = (0..r.executions.len()).map(|i| (r.executions[i].name.as_str(), r.suite_path(i))).collect();
+    assert_eq!(paths, vec![("t1", "a"), ("t2", "a|||b"), ("t3", "a"), ("t4", "c")]);
+    assert_eq!(r.origins[0].lifecycle.as_deref(), Some("informing"));
+    assert_eq!(r.origins[1].lifecycle, None);
+    assert_eq!(r.suite_paths, vec!["a", "a|||b", "c"]);
+    // Reruns: every attempt carries its testcase's origin.
+    let r = junit::parse(&fixture("surefire-reruns.xml")).unwrap();
+    assert_eq!(r.origins.len(), r.executions.len());
+    assert!((0..r.executions.len()).all(|i| r.suite_path(i) == "com.example.CartTest"));
+}
