@@ -1,6 +1,7 @@
 //! Parsers for the wire formats results arrive in. Bytes in, core values out;
 //! no HTTP, no SQL.
 
+pub mod aggregated;
 pub mod buildkite;
 mod error;
 pub mod junit;

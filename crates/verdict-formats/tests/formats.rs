@@ -218,3 +218,59 @@ fn suite_paths_and_lifecycle_are_reported() {
     assert_eq!(r.origins.len(), r.executions.len());
     assert!((0..r.executions.len()).all(|i| r.suite_path(i) == "com.example.CartTest"));
 }
+
+#[test]
+fn aggregated_report_round_trips_through_our_parser() {
+    use verdict_core::batch::{CaseResult, judge};
+    use verdict_core::decision::{DecisionConfig, History};
+    let runs: Vec<(String, Vec<CaseResult>)> = (0..6)
+        .map(|i| {
+            let c = |suite: &str, name: &str, outcome, lifecycle: Option<&str>| CaseResult {
+                suite: suite.into(),
+                name: name.into(),
+                outcome,
+                lifecycle: lifecycle.map(Into::into),
+            };
+            (
+                format!("run-{i}"),
+                vec![
+                    c("e2e", "ok <&> \"quoted\"", Outcome::Passed, None),
+                    c("e2e|||nested", "broken", Outcome::Failed, None),
+                    c("e2e", "informing", Outcome::Failed, Some("informing")),
+                ],
+            )
+        })
+        .collect();
+    let judged = judge(&runs, "job", |_, _| History::Missing, &DecisionConfig::default());
+    let xml = verdict_formats::aggregated::write(&judged);
+    let back = junit::parse(xml.as_bytes()).unwrap();
+    let got: Vec<(&str, &str, Outcome)> =
+        (0..back.executions.len()).map(|i| (back.suite_path(i), back.executions[i].name.as_str(), back.executions[i].outcome)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("e2e", "ok <&> \"quoted\"", Outcome::Passed),
+            ("e2e", "informing", Outcome::Failed),
+            ("e2e|||nested", "broken", Outcome::Failed)
+        ]
+    );
+    assert!(xml.contains(r#"<testsuite name="e2e" tests="0" skipped="0" failures="2" time="0">"#), "{xml}");
+    assert!(xml.contains(r#"<testsuite name="nested" tests="0" skipped="0" failures="1" time="0">"#), "{xml}");
+    let informing = &back.executions[1];
+    assert!(informing.failure_reason.as_deref().unwrap().starts_with("*** NON-BLOCKING FAILURE"), "{:?}", informing.failure_reason);
+    assert!(
+        informing
+            .failure_reason
+            .as_deref()
+            .unwrap()
+            .contains("\nPassed 0 times, failed 6 times, skipped 0 times: we require at least one pass"),
+        "the message keeps its newline: {:?}",
+        informing.failure_reason
+    );
+    let out = back.executions[2].system_out.as_deref().unwrap();
+    assert!(
+        out.contains("name: \"broken\"\ntestsuitename: \"e2e|||nested\"\nsummary: \"")
+            && out.contains("passes: []\nfailures:\n- jobrunid: \"run-0\"\n"),
+        "{out}"
+    );
+}
