@@ -39,9 +39,42 @@ pub enum Command {
     Suite(SuiteCommand),
     /// Upload JUnit XML or Buildkite JSON result files to a Verdict server.
     Upload(UploadArgs),
+    /// Judge repeated runs of one job: did any test do worse than its history allows?
+    Aggregate(AggregateArgs),
     /// Statistics behind Verdict's verdicts, computed on the spot.
     #[command(subcommand)]
     Stats(StatsCommand),
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Each test (nested suite names joined with '|||', and its name) is judged across the runs by OpenShift \
+job-run-aggregator's rule: at least --min-attempts runs, at least one pass, and as many passes as a one-sided Fisher exact \
+test against its history requires (see `verdict stats required-passes`). A run that both failed and passed a test (a retry) \
+counts as a pass. A test without history is taken as 70% reliable.\n\n\
+Writes the aggregated JUnit (every test with its runs as YAML in <system-out>, a <failure> with the reason when it failed), \
+optionally a JSON summary, and prints the failed tests.\n\n\
+Exit status: 0 when no blocking test failed; 1 when one did (tests with lifecycle=\"informing\" never block); \
+2 when an input cannot be read.")]
+pub struct AggregateArgs {
+    /// One job run each: a JUnit file, or a directory of them (searched recursively). The run's id is the
+    /// file name without .xml, or the directory name.
+    #[arg(long = "junit", value_name = "RUN", required = true, num_args = 1..)]
+    pub runs: Vec<PathBuf>,
+    /// The tests' history: a JSON array of {"suite": SUITE_PATH, "name": TEST_NAME, "working_percentage": FLOAT}.
+    #[arg(long)]
+    pub history: Option<PathBuf>,
+    /// Fewest runs a test must have passed or failed in to be judged on its results.
+    #[arg(long, default_value_t = verdict_core::decision::MINIMUM_ATTEMPTS)]
+    pub min_attempts: u32,
+    /// The job's name (some upstream always-pass rules apply to one job only).
+    #[arg(long, default_value = "")]
+    pub job: String,
+    /// Where to write the aggregated JUnit.
+    #[arg(long, default_value = "junit-aggregated.xml")]
+    pub output: PathBuf,
+    /// Also write a JSON summary: one object per test.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,5 +1,6 @@
 //! `verdict`: the server and the CLI in one binary.
 
+mod aggregate;
 mod ci;
 mod cli;
 mod serve;
@@ -17,6 +18,7 @@ fn main() -> ExitCode {
         cli::Command::Serve(args) => runtime().block_on(serve::run(cli.store, args)),
         cli::Command::Suite(cmd) => runtime().block_on(suite::run(cli.store, cmd)),
         cli::Command::Stats(cmd) => stats::run(cmd),
+        cli::Command::Aggregate(args) => aggregate::run(args),
     }
 }
 

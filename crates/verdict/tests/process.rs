@@ -315,3 +315,82 @@ fn stats_required_passes_explains_the_rule() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("between 0 and 100"));
 }
+
+#[test]
+fn aggregate_judges_repeated_runs_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Six runs: "stable" always passes; "degraded" (100% historically) passes 3 of 6; "retried" flakes once;
+    // "informing" always fails but is informing; run-5 is a directory of two files.
+    for i in 0..6 {
+        let degraded = if i < 3 { "" } else { "<failure message=\"boom\"/>" };
+        let retried = if i == 0 {
+            "<testcase name=\"retried\"><failure/></testcase><testcase name=\"retried\"/>"
+        } else {
+            "<testcase name=\"retried\"/>"
+        };
+        let main = format!(
+            "<testsuites><testsuite name=\"e2e\"><testcase name=\"stable\"/><testcase name=\"degraded\">{degraded}</testcase>{retried}\
+             <testsuite name=\"nested\"><testcase name=\"informing\" lifecycle=\"informing\"><failure/></testcase></testsuite></testsuite></testsuites>"
+        );
+        if i == 5 {
+            std::fs::create_dir_all(d.join("run-5/artifacts")).unwrap();
+            std::fs::write(d.join("run-5/artifacts/junit_e2e.xml"), &main).unwrap();
+            std::fs::write(d.join("run-5/junit_extra.xml"), "<testsuite name=\"extra\"><testcase name=\"once\"/></testsuite>").unwrap();
+        } else {
+            std::fs::write(d.join(format!("run-{i}.xml")), &main).unwrap();
+        }
+    }
+    std::fs::write(d.join("history.json"), r#"[{"suite": "e2e", "name": "degraded", "working_percentage": 100.0}]"#).unwrap();
+    let runs: Vec<String> =
+        (0..6).map(|i| d.join(if i == 5 { "run-5".to_string() } else { format!("run-{i}.xml") }).display().to_string()).collect();
+    let aggregate = |extra: &[&str]| {
+        Command::new(BIN)
+            .arg("aggregate")
+            .arg("--junit")
+            .args(&runs)
+            .args(["--history", d.join("history.json").to_str().unwrap(), "--output", d.join("agg.xml").to_str().unwrap()])
+            .args(["--json", d.join("summary.json").to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = aggregate(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "a blocking failure: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("5 tests over 6 runs: 2 passed, 3 failed (2 blocking)"), "{stdout}");
+    assert!(
+        stdout.contains("Failed: Passed 3 times, failed 3 times.  The historical pass rate is 100%.  The required number of passes is 4"),
+        "{stdout}"
+    );
+
+    let summary: Value = serde_json::from_slice(&std::fs::read(d.join("summary.json")).unwrap()).unwrap();
+    let by_name = |n: &str| summary.as_array().unwrap().iter().find(|t| t["name"] == n).unwrap().clone();
+    assert_eq!((by_name("stable")["status"].as_str(), by_name("stable")["attempts"].as_u64()), (Some("passed"), Some(6)));
+    let retried = by_name("retried");
+    assert_eq!(
+        (retried["status"].as_str(), retried["passes"].as_u64(), retried["failure_runs"][0].as_str()),
+        (Some("passed"), Some(6), Some("run-0"))
+    );
+    let degraded = by_name("degraded");
+    assert_eq!(
+        (degraded["working_percentage"].as_u64(), degraded["strict_required"].as_u64(), degraded["required"].as_u64()),
+        (Some(100), Some(5), Some(4))
+    );
+    assert_eq!(by_name("once")["status"], "failed", "one attempt is fewer than 6");
+    assert_eq!(by_name("informing")["suite"], "e2e|||nested");
+
+    let xml = std::fs::read_to_string(d.join("agg.xml")).unwrap();
+    assert!(xml.contains("<testsuite name=\"e2e\" tests=\"0\" skipped=\"0\" failures=\"2\" time=\"0\">"), "{xml}");
+    assert!(xml.contains("*** NON-BLOCKING FAILURE"), "{xml}");
+
+    // Lowering the bar to 1 attempt and dropping the degraded test's history: only informing fails, exit 0.
+    std::fs::write(d.join("history.json"), "[]").unwrap();
+    let out = aggregate(&["--min-attempts", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    // Bad input: exit 2 naming the file.
+    std::fs::write(d.join("history.json"), "{").unwrap();
+    let out = aggregate(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("history.json"));
+}
