@@ -22,6 +22,10 @@ pub struct RunEnv {
     pub number: Option<String>,
     pub job_id: Option<String>,
     pub message: Option<String>,
+    /// The job this run is a run of, for judging repeated runs together.
+    pub job: Option<String>,
+    /// What the run tested (a release payload, a build); the commit by default.
+    pub payload: Option<String>,
     /// Keys we do not model (collector, version, test_runner, ...), kept as sent.
     #[serde(rename = "env")]
     pub extra: BTreeMap<String, String>,
@@ -52,6 +56,8 @@ impl RunEnv {
                 "number" => env.number = Some(v),
                 "job_id" => env.job_id = Some(v),
                 "message" => env.message = Some(v),
+                "job" => env.job = Some(v),
+                "payload" => env.payload = Some(v),
                 _ => {
                     env.extra.insert(k, v);
                 }
@@ -182,6 +188,18 @@ pub struct Upload {
 }
 
 impl Upload {
+    /// A run's job and payload labels come from `run_env[job]`/`run_env[payload]`,
+    /// else from the upload tags `job`/`payload`; the payload defaults to the commit.
+    pub fn apply_label_defaults(&mut self) {
+        let env = &mut self.run_env;
+        if env.job.is_none() {
+            env.job = self.tags.get("job").cloned();
+        }
+        if env.payload.is_none() {
+            env.payload = self.tags.get("payload").cloned().or_else(|| env.commit_sha.clone());
+        }
+    }
+
     /// Move records that cannot be stored into `skipped`, as Buildkite does.
     /// NUL characters are replaced everywhere: PostgreSQL cannot store them
     /// in text, and both stores must keep the same thing.
@@ -261,6 +279,27 @@ mod tests {
         assert_eq!(env.ci.as_deref(), Some("github_actions"));
         assert_eq!(env.extra.get("collector").map(String::as_str), Some("js"));
         assert!(RunEnv::from_pairs([("CI", None::<&str>), ("key", Some(""))]).unwrap_err().contains("run_env[key]"));
+    }
+
+    #[test]
+    fn labels_come_from_run_env_then_tags_and_payload_defaults_to_the_commit() {
+        let mut up = Upload {
+            format: "json".into(),
+            run_env: RunEnv::from_pairs([("key", Some("k")), ("commit_sha", Some("abc")), ("job", Some("e2e-aws"))]).unwrap(),
+            tags: [("job".to_string(), "ignored".to_string())].into(),
+            executions: vec![],
+            skipped: vec![],
+        };
+        up.apply_label_defaults();
+        assert_eq!((up.run_env.job.as_deref(), up.run_env.payload.as_deref()), (Some("e2e-aws"), Some("abc")));
+        assert!(up.run_env.extra.is_empty(), "labels are fields, not extras");
+        let mut up = Upload {
+            run_env: RunEnv::from_pairs([("key", Some("k"))]).unwrap(),
+            tags: [("job".to_string(), "j".to_string()), ("payload".to_string(), "4.16.0-rc1".to_string())].into(),
+            ..up
+        };
+        up.apply_label_defaults();
+        assert_eq!((up.run_env.job.as_deref(), up.run_env.payload.as_deref()), (Some("j"), Some("4.16.0-rc1")));
     }
 
     #[test]

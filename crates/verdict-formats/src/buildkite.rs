@@ -92,6 +92,7 @@ pub fn assemble(env: Envelope<'_>) -> Result<Upload, FormatError> {
         return Err(FormatError::new("data is empty: the upload holds no test results"));
     }
     let mut upload = Upload { format, run_env, tags, executions, skipped };
+    upload.apply_label_defaults();
     upload.drop_invalid_records();
     Ok(upload)
 }

@@ -57,6 +57,8 @@ async fn runs(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) 
     let filter = RunFilter {
         branch: q.text("branch"),
         commit_sha: q.text("commit").or_else(|| q.text("commit_sha")),
+        job: q.text("job"),
+        payload: q.text("payload"),
         result: q.parsed::<RunResult>("result", "passed, failed or pending")?,
         page: q.page()?,
     };

@@ -317,7 +317,7 @@ async fn read_api_answers_what_teams_ask(backend: Backend) {
     let s = Server::start(backend).await;
     for (i, (branch, outcome)) in [("main", "passed"), ("main", "failed"), ("dev", "passed")].iter().enumerate() {
         let data = json!([{"scope": "s", "name": "t", "result": outcome, "history": {"duration": (i + 1) as f64}}, {"scope": "s", "name": "u", "result": "passed"}]);
-        let (st, _) = s.post_json(&json!({"format": "json", "run_env": {"key": format!("k{i}"), "branch": branch, "commit_sha": format!("c{i}")}, "data": data})).await;
+        let (st, _) = s.post_json(&json!({"format": "json", "run_env": {"key": format!("k{i}"), "branch": branch, "commit_sha": format!("c{i}"), "job": "e2e"}, "data": data})).await;
         assert_eq!(st, StatusCode::ACCEPTED);
     }
     let (_, suites) = s.get("/api/v1/suites").await;
@@ -326,6 +326,9 @@ async fn read_api_answers_what_teams_ask(backend: Backend) {
     assert_eq!((st, body["message"].as_str().unwrap()), (StatusCode::NOT_FOUND, "no suite \"nope\""));
     let (_, runs) = s.get("/api/v1/suites/web/runs?branch=main").await;
     assert_eq!(runs.as_array().unwrap().iter().map(|r| r["key"].as_str().unwrap()).collect::<Vec<_>>(), vec!["k1", "k0"]);
+    // run_env[job] labels the run; its payload defaults to the commit.
+    let (_, batch) = s.get("/api/v1/suites/web/runs?job=e2e&payload=c1").await;
+    assert_eq!(batch.as_array().unwrap().iter().map(|r| (r["key"].as_str().unwrap(), r["payload"].as_str().unwrap())).collect::<Vec<_>>(), vec![("k1", "c1")]);
     let (_, failed) = s.get("/api/v1/suites/web/runs?result=failed").await;
     assert_eq!(failed.as_array().unwrap().len(), 1);
     let (_, paged) = s.get("/api/v1/suites/web/runs?per_page=1&page=3").await;

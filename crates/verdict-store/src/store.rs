@@ -38,6 +38,8 @@ impl Default for Page {
 pub struct RunFilter {
     pub branch: Option<String>,
     pub commit_sha: Option<String>,
+    pub job: Option<String>,
+    pub payload: Option<String>,
     pub result: Option<RunResult>,
     pub page: Page,
 }

@@ -24,6 +24,7 @@ conformance!(
     executions_keep_their_details,
     test_stats_use_rollups_and_durations,
     runs_filter_and_page_newest_first,
+    runs_carry_job_and_payload_labels,
     an_upload_to_a_missing_suite_stores_nothing,
     concurrent_uploads_count_exactly,
 );
@@ -300,4 +301,39 @@ async fn concurrent_uploads_count_exactly(store: Arc<dyn Store>) {
         let want = if t.test.scope == "shared" { (80, 0) } else { (0, 10) };
         assert_eq!((t.counts.passed, t.counts.failed), want, "{}", t.test.name);
     }
+}
+
+async fn runs_carry_job_and_payload_labels(store: Arc<dyn Store>) {
+    let s = suite(&store, "labels").await;
+    let labelled = |key: &str, job: Option<&str>, payload: Option<&str>| {
+        let mut up = upload(key, Some("main"), None, vec![exec("s", "t", Outcome::Passed, None)]);
+        up.run_env.job = job.map(Into::into);
+        up.run_env.payload = payload.map(Into::into);
+        up
+    };
+    for (i, job) in ["e2e-aws", "e2e-aws", "e2e-gcp"].iter().enumerate() {
+        store.write_upload(s.id, labelled(&format!("k{i}"), Some(job), Some("4.16.0-rc.1"))).await.unwrap();
+    }
+    store.write_upload(s.id, labelled("k3", Some("e2e-aws"), Some("4.16.0-rc.2"))).await.unwrap();
+    // A later upload without labels keeps them; one with labels fills them in.
+    store.write_upload(s.id, labelled("k0", None, None)).await.unwrap();
+    store.write_upload(s.id, labelled("k4", None, None)).await.unwrap();
+    store.write_upload(s.id, labelled("k4", Some("e2e-gcp"), Some("4.16.0-rc.2"))).await.unwrap();
+    let keys = |f: RunFilter| {
+        let store = store.clone();
+        async move {
+            let mut k: Vec<String> = store.runs(s.id, &f).await.unwrap().into_iter().map(|r| r.run_env.key).collect();
+            k.sort();
+            k
+        }
+    };
+    let batch = RunFilter { job: Some("e2e-aws".into()), payload: Some("4.16.0-rc.1".into()), ..Default::default() };
+    assert_eq!(keys(batch).await, vec!["k0", "k1"]);
+    assert_eq!(keys(RunFilter { job: Some("e2e-gcp".into()), ..Default::default() }).await, vec!["k2", "k4"]);
+    assert_eq!(keys(RunFilter { payload: Some("4.16.0-rc.2".into()), ..Default::default() }).await, vec!["k3", "k4"]);
+    let run = store
+        .runs(s.id, &RunFilter { job: Some("e2e-gcp".into()), payload: Some("4.16.0-rc.2".into()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!((run[0].run_env.job.as_deref(), run[0].run_env.payload.as_deref()), (Some("e2e-gcp"), Some("4.16.0-rc.2")));
 }

@@ -7,8 +7,7 @@ use tokio_postgres::{Client, Row};
 use verdict_core::{Outcome, RunEnv};
 
 const SUITE_COLS: &str = "id, slug, name, default_branch, created_at";
-const RUN_COLS: &str =
-    "id, suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env, state, result, uploads, created_at, updated_at";
+const RUN_COLS: &str = "id, suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env, state, result, uploads, created_at, updated_at, job, payload";
 const TEST_COLS: &str = "t.id, t.suite_id, t.scope, t.name, t.file_name, t.location, t.first_seen, t.last_seen";
 
 fn suite_row(r: &Row) -> Suite {
@@ -25,6 +24,8 @@ fn run_row(r: &Row) -> Run {
         number: r.get(7),
         job_id: r.get(8),
         message: r.get(9),
+        job: r.get(16),
+        payload: r.get(17),
         extra: string_map(r.get(10)),
     };
     Run {
@@ -70,12 +71,13 @@ pub(super) async fn suite_where(c: &Client, column: &'static str, value: &str) -
 pub(super) async fn runs(c: &Client, suite_id: i64, f: &RunFilter) -> Result<Vec<Run>, StoreError> {
     let result = f.result.map(|r| r.as_str());
     let (limit, offset) = (f.page.limit(), f.page.offset());
-    let args: [&(dyn ToSql + Sync); 6] = [&suite_id, &f.branch, &f.commit_sha, &result, &limit, &offset];
+    let args: [&(dyn ToSql + Sync); 8] = [&suite_id, &f.branch, &f.commit_sha, &result, &limit, &offset, &f.job, &f.payload];
     let rows = c
         .query(
             &format!(
                 "SELECT {RUN_COLS} FROM runs WHERE suite_id = $1
                  AND ($2::text IS NULL OR branch = $2) AND ($3::text IS NULL OR commit_sha = $3) AND ($4::text IS NULL OR result = $4)
+                 AND ($7::text IS NULL OR job = $7) AND ($8::text IS NULL OR payload = $8)
                  ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6"
             ),
             &args,

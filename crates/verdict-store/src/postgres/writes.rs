@@ -68,13 +68,14 @@ async fn write(tx: &impl GenericClient, suite_id: i64, up: &Upload, plan: &Write
     let run = tx
         .query_one(
             "INSERT INTO runs (suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env,
-                               state, result, uploads, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'finished', $11, 1, $12, $12)
+                               state, result, uploads, created_at, updated_at, job, payload)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'finished', $11, 1, $12, $12, $13, $14)
              ON CONFLICT (suite_id, key) DO UPDATE SET
                ci = coalesce(EXCLUDED.ci, runs.ci), url = coalesce(EXCLUDED.url, runs.url),
                branch = coalesce(EXCLUDED.branch, runs.branch), commit_sha = coalesce(EXCLUDED.commit_sha, runs.commit_sha),
                number = coalesce(EXCLUDED.number, runs.number), job_id = coalesce(EXCLUDED.job_id, runs.job_id),
                message = coalesce(EXCLUDED.message, runs.message), env = coalesce(EXCLUDED.env, runs.env),
+               job = coalesce(EXCLUDED.job, runs.job), payload = coalesce(EXCLUDED.payload, runs.payload),
                state = 'finished',
                result = CASE WHEN runs.result = 'failed' OR EXCLUDED.result = 'failed' THEN 'failed'
                              WHEN runs.result = 'passed' OR EXCLUDED.result = 'passed' THEN 'passed'
@@ -94,6 +95,8 @@ async fn write(tx: &impl GenericClient, suite_id: i64, up: &Upload, plan: &Write
                 &extra,
                 &plan.result.as_str(),
                 &now,
+                &env.job,
+                &env.payload,
             ],
         )
         .await?;

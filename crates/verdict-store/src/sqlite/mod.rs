@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use verdict_core::{Outcome, Upload};
 use writer::Writer;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql")), (2, include_str!("migrations/0002_run_labels.sql"))];
 
 pub struct SqliteStore {
     path: PathBuf,

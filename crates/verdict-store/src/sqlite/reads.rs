@@ -7,8 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use verdict_core::{Outcome, RunEnv};
 
 const SUITE_COLS: &str = "id, slug, name, default_branch, created_at";
-const RUN_COLS: &str =
-    "id, suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env, state, result, uploads, created_at, updated_at";
+const RUN_COLS: &str = "id, suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env, state, result, uploads, created_at, updated_at, job, payload";
 const TEST_COLS: &str = "t.id, t.suite_id, t.scope, t.name, t.file_name, t.location, t.first_seen, t.last_seen";
 
 fn suite_row(r: &Row<'_>) -> rusqlite::Result<Suite> {
@@ -25,6 +24,8 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<Run> {
         number: r.get(7)?,
         job_id: r.get(8)?,
         message: r.get(9)?,
+        job: r.get(16)?,
+        payload: r.get(17)?,
         extra: string_map(r.get(10)?),
     };
     Ok(Run {
@@ -71,7 +72,7 @@ pub(super) fn suite_where(c: &Connection, column: &'static str, value: &str) -> 
 pub(super) fn runs(c: &Connection, suite_id: i64, f: &RunFilter) -> Result<Vec<Run>, StoreError> {
     let mut sql = format!("SELECT {RUN_COLS} FROM runs WHERE suite_id = ?");
     let mut args: Vec<Value> = vec![suite_id.into()];
-    for (col, v) in [("branch", &f.branch), ("commit_sha", &f.commit_sha)] {
+    for (col, v) in [("branch", &f.branch), ("commit_sha", &f.commit_sha), ("job", &f.job), ("payload", &f.payload)] {
         if let Some(v) = v {
             sql.push_str(&format!(" AND {col} = ?"));
             args.push(v.clone().into());

@@ -33,13 +33,14 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload) -> Result<Uploa
     let (run_id, branch): (i64, Option<String>) = c
         .prepare_cached(
             "INSERT INTO runs (suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env,
-                               state, result, uploads, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'finished', ?11, 1, ?12, ?12)
+                               state, result, uploads, created_at, updated_at, job, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'finished', ?11, 1, ?12, ?12, ?13, ?14)
              ON CONFLICT (suite_id, key) DO UPDATE SET
                ci = coalesce(excluded.ci, ci), url = coalesce(excluded.url, url),
                branch = coalesce(excluded.branch, branch), commit_sha = coalesce(excluded.commit_sha, commit_sha),
                number = coalesce(excluded.number, number), job_id = coalesce(excluded.job_id, job_id),
                message = coalesce(excluded.message, message), env = coalesce(excluded.env, env),
+               job = coalesce(excluded.job, job), payload = coalesce(excluded.payload, payload),
                state = 'finished',
                result = CASE WHEN result = 'failed' OR excluded.result = 'failed' THEN 'failed'
                              WHEN result = 'passed' OR excluded.result = 'passed' THEN 'passed'
@@ -60,7 +61,9 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload) -> Result<Uploa
                 env.message,
                 extra,
                 plan.result.as_str(),
-                now
+                now,
+                env.job,
+                env.payload
             ],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
