@@ -18,7 +18,10 @@ const MAX_REASONS: usize = 20;
 
 pub async fn upload(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<(StatusCode, Json<Value>), ApiError> {
     let suite = auth::suite_for_upload(&state, &headers).await?;
-    let raw = read_body(&headers, body, state.config.max_body_bytes).await?;
+    let timeout = state.config.body_timeout;
+    let raw = tokio::time::timeout(timeout, read_body(&headers, body, state.config.max_body_bytes)).await.map_err(|_| {
+        ApiError::new(StatusCode::REQUEST_TIMEOUT, format!("the request body did not arrive within {} s", timeout.as_secs()))
+    })??;
     let bytes = decode(&headers, raw, state.config.max_decompressed_bytes)?;
     let upload = match content_type(&headers).as_str() {
         "multipart/form-data" => parse_multipart(&headers, bytes).await?,

@@ -27,6 +27,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Largest body after gunzip: the defence against gzip bombs.
     pub max_decompressed_bytes: usize,
+    /// How long a client may take to send a request body: a slow sender
+    /// cannot hold a connection and its buffer forever.
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -36,6 +39,7 @@ impl Default for ServerConfig {
             read_token: None,
             max_body_bytes: 32 * 1024 * 1024,
             max_decompressed_bytes: 128 * 1024 * 1024,
+            body_timeout: std::time::Duration::from_secs(120),
         }
     }
 }

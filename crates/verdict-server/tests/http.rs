@@ -13,6 +13,7 @@ use verdict_store::{NewSuite, RunFilter, token};
 
 const MAX_BODY: usize = 1024 * 1024;
 const MAX_INFLATED: usize = 8 * 1024 * 1024;
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 struct Server {
     url: String,
@@ -49,6 +50,7 @@ impl Server {
             read_token: read_token.map(Into::into),
             max_body_bytes: MAX_BODY,
             max_decompressed_bytes: MAX_INFLATED,
+            body_timeout: BODY_TIMEOUT,
         };
         let state = AppState { store: store.store.clone(), config: Arc::new(config) };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -133,6 +135,7 @@ both!(
     read_api_answers_what_teams_ask,
     read_token_guards_the_read_api,
     sixteen_concurrent_uploaders,
+    a_body_that_stalls_is_answered_408,
 );
 
 async fn captured_collector_bodies_are_stored(backend: Backend) {
@@ -328,7 +331,10 @@ async fn read_api_answers_what_teams_ask(backend: Backend) {
     assert_eq!(runs.as_array().unwrap().iter().map(|r| r["key"].as_str().unwrap()).collect::<Vec<_>>(), vec!["k1", "k0"]);
     // run_env[job] labels the run; its payload defaults to the commit.
     let (_, batch) = s.get("/api/v1/suites/web/runs?job=e2e&payload=c1").await;
-    assert_eq!(batch.as_array().unwrap().iter().map(|r| (r["key"].as_str().unwrap(), r["payload"].as_str().unwrap())).collect::<Vec<_>>(), vec![("k1", "c1")]);
+    assert_eq!(
+        batch.as_array().unwrap().iter().map(|r| (r["key"].as_str().unwrap(), r["payload"].as_str().unwrap())).collect::<Vec<_>>(),
+        vec![("k1", "c1")]
+    );
     let (_, failed) = s.get("/api/v1/suites/web/runs?result=failed").await;
     assert_eq!(failed.as_array().unwrap().len(), 1);
     let (_, paged) = s.get("/api/v1/suites/web/runs?per_page=1&page=3").await;
@@ -427,4 +433,28 @@ async fn sixteen_concurrent_uploaders(backend: Backend) {
     }
     assert_eq!(total, 200 * 41);
     Arc::into_inner(s).unwrap().finish().await;
+}
+
+/// A client that sends half a body and stalls gets 408 and stores nothing.
+async fn a_body_that_stalls_is_answered_408(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Server::start(backend).await;
+    let body = serde_json::to_vec(&json!({"format": "json", "run_env": {"key": "slow"}, "data": [{"name": "a"}]})).unwrap();
+    let mut conn = tokio::net::TcpStream::connect(s.url.trim_start_matches("http://")).await.unwrap();
+    let head = format!(
+        "POST /v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        s.auth(),
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&body[..body.len() / 2]).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(BODY_TIMEOUT * 10, conn.read_to_end(&mut reply)).await.expect("the server answers on its own");
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("did not arrive within 1 s"), "{reply}");
+    assert!(started.elapsed() >= BODY_TIMEOUT);
+    assert_eq!(s.runs_stored().await, 0);
+    s.finish().await;
 }

@@ -113,6 +113,9 @@ pub struct ServeArgs {
     /// Largest request body after gunzip, in bytes.
     #[arg(long, env = "VERDICT_MAX_DECOMPRESSED_BYTES", default_value_t = 128 * 1024 * 1024)]
     pub max_decompressed_bytes: usize,
+    /// Seconds a client may take to send an upload's body before it is answered 408.
+    #[arg(long, env = "VERDICT_BODY_TIMEOUT_SECS", default_value_t = 120)]
+    pub body_timeout_secs: u64,
     /// Log format: text or json.
     #[arg(long, env = "VERDICT_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
