@@ -74,6 +74,19 @@ pub trait Store: Send + Sync + 'static {
     async fn tests(&self, suite_id: i64, filter: &TestFilter) -> Result<Vec<TestStats>, StoreError>;
     async fn test(&self, test_id: i64) -> Result<Option<Test>, StoreError>;
     async fn test_history(&self, test_id: i64, page: Page) -> Result<Vec<HistoryEntry>, StoreError>;
+
+    /// Every result of the runs of `job` for `payload`, run by run (oldest run first).
+    async fn batch_results(&self, suite_id: i64, job: &str, payload: &str) -> Result<Vec<BatchResult>, StoreError>;
+    /// Per test, its record over the newest `max_runs` runs of `job` created at or
+    /// after `since_ms`, leaving out the runs for `exclude_payload` (the batch judged).
+    async fn job_history(
+        &self,
+        suite_id: i64,
+        job: &str,
+        exclude_payload: &str,
+        since_ms: i64,
+        max_runs: i64,
+    ) -> Result<Vec<JobHistory>, StoreError>;
 }
 
 /// Open the store a user configured: PostgreSQL when a URL is given, else

@@ -173,3 +173,32 @@ pub(crate) fn merged_tags(upload_tags: Option<String>, own: Option<String>) -> B
 pub(crate) fn string_map(json: Option<String>) -> BTreeMap<String, String> {
     json.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()
 }
+
+/// One result of one test in one run of a judged batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchResult {
+    pub run_id: i64,
+    pub run_key: String,
+    pub scope: String,
+    pub name: String,
+    pub outcome: Outcome,
+}
+
+/// A test's record over a job's history: in how many runs it passed (and
+/// never failed), failed (and never passed), or both (flaked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobHistory {
+    pub scope: String,
+    pub name: String,
+    pub passed: i64,
+    pub failed: i64,
+    pub flaked: i64,
+}
+
+impl JobHistory {
+    /// Percentage of runs in which it worked: flakes count as working (upstream's rule).
+    pub fn working_percentage(&self) -> Option<f64> {
+        let total = self.passed + self.failed + self.flaked;
+        (total > 0).then(|| 100.0 * (self.passed + self.flaked) as f64 / total as f64)
+    }
+}

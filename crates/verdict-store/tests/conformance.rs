@@ -25,6 +25,7 @@ conformance!(
     test_stats_use_rollups_and_durations,
     runs_filter_and_page_newest_first,
     runs_carry_job_and_payload_labels,
+    batches_and_job_history_for_aggregation,
     an_upload_to_a_missing_suite_stores_nothing,
     concurrent_uploads_count_exactly,
 );
@@ -336,4 +337,45 @@ async fn runs_carry_job_and_payload_labels(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!((run[0].run_env.job.as_deref(), run[0].run_env.payload.as_deref()), (Some("e2e-gcp"), Some("4.16.0-rc.2")));
+}
+
+async fn batches_and_job_history_for_aggregation(store: Arc<dyn Store>) {
+    let s = suite(&store, "agg").await;
+    let run = |key: &str, job: &str, payload: &str, execs: Vec<ExecutionRecord>| {
+        let mut up = upload(key, Some("main"), None, execs);
+        up.run_env.job = Some(job.into());
+        up.run_env.payload = Some(payload.into());
+        up
+    };
+    use Outcome::{Failed as F, Passed as P};
+    // History of job e2e: A always passes; B fails in h0, flakes in h1, passes after; C always fails.
+    for i in 0..5 {
+        let mut execs = vec![exec("s", "A", P, None), exec("s", "C", F, None)];
+        match i {
+            0 => execs.push(exec("s", "B", F, None)),
+            1 => execs.extend([exec("s", "B", F, None), exec("s", "B", P, None)]),
+            _ => execs.push(exec("s", "B", P, None)),
+        }
+        store.write_upload(s.id, run(&format!("h{i}"), "e2e", "p-old", execs)).await.unwrap();
+    }
+    // Another job, and the batch being judged: neither is history of e2e.
+    store.write_upload(s.id, run("o0", "other", "p-old", vec![exec("s", "A", F, None)])).await.unwrap();
+    store.write_upload(s.id, run("n0", "e2e", "p-new", vec![exec("s", "A", F, None), exec("s", "B", P, None)])).await.unwrap();
+    store.write_upload(s.id, run("n1", "e2e", "p-new", vec![exec("s", "A", P, None)])).await.unwrap();
+
+    let batch = store.batch_results(s.id, "e2e", "p-new").await.unwrap();
+    let got: Vec<(&str, &str, Outcome)> = batch.iter().map(|b| (b.run_key.as_str(), b.name.as_str(), b.outcome)).collect();
+    assert_eq!(got, vec![("n0", "A", F), ("n0", "B", P), ("n1", "A", P)]);
+    assert!(store.batch_results(s.id, "e2e", "nope").await.unwrap().is_empty());
+
+    let history = store.job_history(s.id, "e2e", "p-new", 0, 200).await.unwrap();
+    let h = |name: &str| history.iter().find(|h| h.name == name).cloned().unwrap();
+    assert_eq!((h("A").passed, h("A").failed, h("A").flaked), (5, 0, 0), "the judged runs and other jobs are left out");
+    assert_eq!((h("B").passed, h("B").failed, h("B").flaked), (3, 1, 1));
+    assert_eq!(h("B").working_percentage(), Some(80.0), "flakes count as working");
+    assert_eq!(h("C").working_percentage(), Some(0.0));
+    let newest = store.job_history(s.id, "e2e", "p-new", 0, 3).await.unwrap();
+    assert_eq!(newest.iter().find(|h| h.name == "B").map(|h| (h.passed, h.failed, h.flaked)), Some((3, 0, 0)), "only the newest 3 runs");
+    let future = chrono::Utc::now().timestamp_millis() + 86_400_000;
+    assert!(store.job_history(s.id, "e2e", "p-new", future, 200).await.unwrap().is_empty());
 }

@@ -126,4 +126,19 @@ impl Store for PgStore {
     async fn test_history(&self, test_id: i64, page: Page) -> Result<Vec<HistoryEntry>, StoreError> {
         reads::test_history(&**self.client().await?, test_id, page).await
     }
+
+    async fn batch_results(&self, suite_id: i64, job: &str, payload: &str) -> Result<Vec<BatchResult>, StoreError> {
+        reads::batch_results(&**self.client().await?, suite_id, job, payload).await
+    }
+
+    async fn job_history(
+        &self,
+        suite_id: i64,
+        job: &str,
+        exclude_payload: &str,
+        since_ms: i64,
+        max_runs: i64,
+    ) -> Result<Vec<JobHistory>, StoreError> {
+        reads::job_history(&**self.client().await?, suite_id, job, exclude_payload, since_ms, max_runs).await
+    }
 }

@@ -210,3 +210,44 @@ pub(super) async fn test_history(c: &Client, test_id: i64, page: Page) -> Result
         })
         .collect())
 }
+
+pub(super) async fn batch_results(c: &Client, suite_id: i64, job: &str, payload: &str) -> Result<Vec<BatchResult>, StoreError> {
+    let rows = c
+        .query(
+            "SELECT r.id, r.key, t.scope, t.name, e.outcome
+             FROM runs r JOIN executions e ON e.run_id = r.id JOIN tests t ON t.id = e.test_id
+             WHERE r.suite_id = $1 AND r.job = $2 AND r.payload = $3
+             ORDER BY r.created_at, r.id, e.id",
+            &[&suite_id, &job, &payload],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| BatchResult { run_id: r.get(0), run_key: r.get(1), scope: r.get(2), name: r.get(3), outcome: outcome(r.get(4)) })
+        .collect())
+}
+
+pub(super) async fn job_history(
+    c: &Client,
+    suite_id: i64,
+    job: &str,
+    exclude_payload: &str,
+    since_ms: i64,
+    max_runs: i64,
+) -> Result<Vec<JobHistory>, StoreError> {
+    let rows = c
+        .query(
+            "WITH hist AS (
+               SELECT id FROM runs WHERE suite_id = $1 AND job = $2 AND payload IS DISTINCT FROM $3 AND created_at >= $4
+               ORDER BY created_at DESC, id DESC LIMIT $5),
+             per_run AS (
+               SELECT e.test_id, bool_or(e.outcome = 0) AS p, bool_or(e.outcome = 1) AS f
+               FROM executions e WHERE e.run_id IN (SELECT id FROM hist) GROUP BY e.run_id, e.test_id)
+             SELECT t.scope, t.name, count(*) FILTER (WHERE p AND NOT f), count(*) FILTER (WHERE f AND NOT p), count(*) FILTER (WHERE p AND f)
+             FROM per_run JOIN tests t ON t.id = per_run.test_id
+             GROUP BY t.id, t.scope, t.name ORDER BY t.scope, t.name",
+            &[&suite_id, &job, &exclude_payload, &since_ms, &max_runs],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| JobHistory { scope: r.get(0), name: r.get(1), passed: r.get(2), failed: r.get(3), flaked: r.get(4) }).collect())
+}

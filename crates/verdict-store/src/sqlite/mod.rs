@@ -149,4 +149,21 @@ impl Store for SqliteStore {
     async fn test_history(&self, test_id: i64, page: Page) -> Result<Vec<HistoryEntry>, StoreError> {
         self.read(move |c| reads::test_history(c, test_id, page)).await
     }
+
+    async fn batch_results(&self, suite_id: i64, job: &str, payload: &str) -> Result<Vec<BatchResult>, StoreError> {
+        let (job, payload) = (job.to_owned(), payload.to_owned());
+        self.read(move |c| reads::batch_results(c, suite_id, &job, &payload)).await
+    }
+
+    async fn job_history(
+        &self,
+        suite_id: i64,
+        job: &str,
+        exclude_payload: &str,
+        since_ms: i64,
+        max_runs: i64,
+    ) -> Result<Vec<JobHistory>, StoreError> {
+        let (job, exclude) = (job.to_owned(), exclude_payload.to_owned());
+        self.read(move |c| reads::job_history(c, suite_id, &job, &exclude, since_ms, max_runs)).await
+    }
 }

@@ -197,3 +197,45 @@ pub(super) fn test_history(c: &Connection, test_id: i64, page: Page) -> Result<V
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }
+
+pub(super) fn batch_results(c: &Connection, suite_id: i64, job: &str, payload: &str) -> Result<Vec<BatchResult>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT r.id, r.key, t.scope, t.name, e.outcome
+         FROM runs r JOIN executions e ON e.run_id = r.id JOIN tests t ON t.id = e.test_id
+         WHERE r.suite_id = ?1 AND r.job = ?2 AND r.payload = ?3
+         ORDER BY r.created_at, r.id, e.id",
+    )?;
+    let rows = st
+        .query_map(params![suite_id, job, payload], |r| {
+            Ok(BatchResult { run_id: r.get(0)?, run_key: r.get(1)?, scope: r.get(2)?, name: r.get(3)?, outcome: outcome(r.get(4)?) })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+pub(super) fn job_history(
+    c: &Connection,
+    suite_id: i64,
+    job: &str,
+    exclude_payload: &str,
+    since_ms: i64,
+    max_runs: i64,
+) -> Result<Vec<JobHistory>, StoreError> {
+    let mut st = c.prepare_cached(
+        "WITH hist AS (
+           SELECT id FROM runs WHERE suite_id = ?1 AND job = ?2 AND payload IS NOT ?3 AND created_at >= ?4
+           ORDER BY created_at DESC, id DESC LIMIT ?5),
+         per_run AS (
+           SELECT e.test_id, max(e.outcome = 0) AS p, max(e.outcome = 1) AS f
+           FROM executions e WHERE e.run_id IN (SELECT id FROM hist) GROUP BY e.run_id, e.test_id)
+         SELECT t.scope, t.name, sum(p AND NOT f), sum(f AND NOT p), sum(p AND f)
+         FROM per_run JOIN tests t ON t.id = per_run.test_id
+         GROUP BY t.id ORDER BY t.scope, t.name",
+    )?;
+    let rows = st
+        .query_map(params![suite_id, job, exclude_payload, since_ms, max_runs], |r| {
+            Ok(JobHistory { scope: r.get(0)?, name: r.get(1)?, passed: r.get(2)?, failed: r.get(3)?, flaked: r.get(4)? })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
