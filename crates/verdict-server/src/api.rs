@@ -18,6 +18,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/suites/{slug}", get(suite))
         .route("/suites/{slug}/runs", get(runs))
         .route("/suites/{slug}/tests", get(tests))
+        .route("/suites/{slug}/aggregate", get(aggregate))
         .route("/runs/{id}", get(run))
         .route("/runs/{id}/executions", get(executions))
         .route("/tests/{id}", get(test))
@@ -71,6 +72,20 @@ async fn tests(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q)
     let days = q.parsed::<u32>("days", "a number of days (0 for all time)")?.unwrap_or(30);
     let filter = TestFilter { days, branch: q.text("branch"), page: q.page()? };
     Ok(Json(s.store.tests(suite.id, &filter).await?))
+}
+
+/// The aggregator's verdict on the runs of `job` for `payload`: one object per test.
+async fn aggregate(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<serde_json::Value>, ApiError> {
+    let q = Params(q);
+    let suite = suite_or_404(&s, &slug).await?;
+    let job = q.text("job").ok_or_else(|| ApiError::bad_request("query parameter job is required"))?;
+    let payload =
+        q.text("payload").ok_or_else(|| ApiError::bad_request("query parameter payload is required (the commit, unless runs name one)"))?;
+    let min = q.parsed::<u32>("min_attempts", "a number")?.unwrap_or(verdict_core::decision::MINIMUM_ATTEMPTS);
+    let config = verdict_core::decision::DecisionConfig { minimum_attempts: min, ..Default::default() };
+    let judged = crate::aggregate::judge_batch(s.store.as_ref(), suite.id, &job, &payload, &config).await?;
+    let blocking = judged.iter().filter(|t| t.blocks()).count();
+    Ok(Json(serde_json::json!({"job": job, "payload": payload, "blocking_failures": blocking, "tests": judged})))
 }
 
 async fn run(State(s): State<AppState>, Path(raw): Path<String>) -> Result<Json<RunDetail>, ApiError> {

@@ -1,6 +1,7 @@
 //! The HTTP edge of Verdict: one module per protocol, each a thin adapter
 //! between the wire and the store.
 
+pub mod aggregate;
 mod api;
 mod auth;
 mod buildkite;

@@ -136,6 +136,7 @@ both!(
     read_token_guards_the_read_api,
     sixteen_concurrent_uploaders,
     a_body_that_stalls_is_answered_408,
+    aggregate_endpoint_judges_a_batch_against_history,
 );
 
 async fn captured_collector_bodies_are_stored(backend: Backend) {
@@ -456,5 +457,42 @@ async fn a_body_that_stalls_is_answered_408(backend: Backend) {
     assert!(reply.contains("did not arrive within 1 s"), "{reply}");
     assert!(started.elapsed() >= BODY_TIMEOUT);
     assert_eq!(s.runs_stored().await, 0);
+    s.finish().await;
+}
+
+async fn aggregate_endpoint_judges_a_batch_against_history(backend: Backend) {
+    let s = Server::start(backend).await;
+    let up = |key: String, payload: &str, results: Vec<(&str, &str)>| {
+        let data: Vec<Value> = results.into_iter().map(|(name, result)| json!({"scope": "e2e", "name": name, "result": result})).collect();
+        json!({"format": "json", "run_env": {"key": key, "job": "e2e-aws", "payload": payload}, "data": data})
+    };
+    // History: "steady" always passed, "shaky" passed 1 run in 10.
+    for i in 0..10 {
+        let shaky = if i == 0 { "passed" } else { "failed" };
+        assert_eq!(s.post_json(&up(format!("h{i}"), "4.15.0", vec![("steady", "passed"), ("shaky", shaky)])).await.0, StatusCode::ACCEPTED);
+    }
+    // The batch: steady passes 3 of 6 (history 100% requires 4); shaky passes 2 of 6 (history 10% requires 0).
+    for i in 0..6 {
+        let steady = if i < 3 { "passed" } else { "failed" };
+        let shaky = if i < 2 { "passed" } else { "failed" };
+        assert_eq!(s.post_json(&up(format!("n{i}"), "4.16.0", vec![("steady", steady), ("shaky", shaky)])).await.0, StatusCode::ACCEPTED);
+    }
+    let (st, body) = s.get("/api/v1/suites/web/aggregate?job=e2e-aws&payload=4.16.0").await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["blocking_failures"], 1, "{body}");
+    let t = |name: &str| body["tests"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap().clone();
+    assert_eq!(
+        (t("steady")["status"].as_str(), t("steady")["working_percentage"].as_u64(), t("steady")["required"].as_u64()),
+        (Some("failed"), Some(100), Some(4))
+    );
+    assert_eq!(
+        (t("shaky")["status"].as_str(), t("shaky")["working_percentage"].as_u64(), t("shaky")["passes"].as_u64()),
+        (Some("passed"), Some(10), Some(2))
+    );
+    assert_eq!(t("steady")["pass_runs"], json!(["n0", "n1", "n2"]));
+    let (st, _) = s.get("/api/v1/suites/web/aggregate?job=e2e-aws&payload=9.9").await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, body) = s.get("/api/v1/suites/web/aggregate?payload=4.16.0").await;
+    assert_eq!((st, body["message"].as_str().unwrap()), (StatusCode::BAD_REQUEST, "query parameter job is required"));
     s.finish().await;
 }
