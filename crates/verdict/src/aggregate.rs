@@ -1,6 +1,6 @@
 //! `verdict aggregate --junit RUN...`: the offline job-run aggregator.
 
-use crate::cli::AggregateArgs;
+use crate::cli::{AggregateArgs, StoreArgs};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,8 +8,12 @@ use verdict_core::batch::{CaseResult, JudgedTest, judge};
 use verdict_core::decision::{DecisionConfig, History, Status};
 use verdict_formats::{aggregated, junit};
 
-pub fn run(args: AggregateArgs) -> ExitCode {
-    match aggregate(&args) {
+pub fn run(store: StoreArgs, args: AggregateArgs) -> ExitCode {
+    let judged = match &args.suite {
+        Some(slug) => crate::runtime().block_on(from_store(&store, slug, &args)),
+        None => from_files(&args),
+    };
+    match judged.and_then(|(judged, runs)| write_outputs(&args, &judged, runs)) {
         Ok(blocking) if blocking > 0 => ExitCode::FAILURE,
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
@@ -19,8 +23,25 @@ pub fn run(args: AggregateArgs) -> ExitCode {
     }
 }
 
-/// Returns how many tests failed in a blocking way.
-fn aggregate(args: &AggregateArgs) -> Result<usize, String> {
+/// The batch from the store: the runs of --job for --payload in --suite.
+async fn from_store(store: &StoreArgs, slug: &str, args: &AggregateArgs) -> Result<(Vec<JudgedTest>, usize), String> {
+    let store =
+        verdict_store::open(store.database_url.as_deref(), &store.data_dir).await.map_err(|e| format!("cannot open the database: {e}"))?;
+    let suite = store.suite_by_slug(slug).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no suite {slug:?}"))?;
+    let payload = args.payload.as_deref().unwrap_or_default();
+    let config = DecisionConfig { minimum_attempts: args.min_attempts, ..DecisionConfig::default() };
+    let judged =
+        verdict_server::aggregate::judge_batch(store.as_ref(), suite.id, &args.job, payload, &config).await.map_err(|e| e.message)?;
+    let runs = judged
+        .iter()
+        .flat_map(|t| t.pass_runs.iter().chain(&t.failure_runs).chain(&t.skip_runs))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    Ok((judged, runs))
+}
+
+/// The batch from JUnit files, one run per --junit argument.
+fn from_files(args: &AggregateArgs) -> Result<(Vec<JudgedTest>, usize), String> {
     let mut runs: Vec<(String, Vec<CaseResult>)> = Vec::new();
     for path in &args.runs {
         let id = run_id(path)?;
@@ -51,13 +72,17 @@ fn aggregate(args: &AggregateArgs) -> Result<usize, String> {
         |suite, name| history.get(&(suite.to_owned(), name.to_owned())).map_or(History::Missing, |&p| History::WorkingPercentage(p)),
         &config,
     );
+    Ok((judged, runs.len()))
+}
 
-    std::fs::write(&args.output, aggregated::write(&judged)).map_err(|e| format!("{}: {e}", args.output.display()))?;
+/// Write the report files and the table; returns how many tests failed in a blocking way.
+fn write_outputs(args: &AggregateArgs, judged: &[JudgedTest], runs: usize) -> Result<usize, String> {
+    std::fs::write(&args.output, aggregated::write(judged)).map_err(|e| format!("{}: {e}", args.output.display()))?;
     if let Some(path) = &args.json {
-        let json = serde_json::to_string_pretty(&judged).map_err(|e| e.to_string())?;
+        let json = serde_json::to_string_pretty(judged).map_err(|e| e.to_string())?;
         std::fs::write(path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    Ok(print_table(&judged, runs.len()))
+    Ok(print_table(judged, runs))
 }
 
 fn run_id(path: &Path) -> Result<String, String> {

@@ -58,15 +58,22 @@ Exit status: 0 when no blocking test failed; 1 when one did (tests with lifecycl
 pub struct AggregateArgs {
     /// One job run each: a JUnit file, or a directory of them (searched recursively). The run's id is the
     /// file name without .xml, or the directory name.
-    #[arg(long = "junit", value_name = "RUN", required = true, num_args = 1..)]
+    #[arg(long = "junit", value_name = "RUN", num_args = 1.., required_unless_present = "suite", conflicts_with_all = ["suite", "payload"])]
     pub runs: Vec<PathBuf>,
-    /// The tests' history: a JSON array of {"suite": SUITE_PATH, "name": TEST_NAME, "working_percentage": FLOAT}.
+    /// Judge from the store instead: the runs of --job for --payload in this suite, against the job's
+    /// last 200 runs within 21 days.
+    #[arg(long, requires_all = ["job", "payload"])]
+    pub suite: Option<String>,
+    /// With --suite: the payload the runs tested (the commit, unless the runs name one).
     #[arg(long)]
+    pub payload: Option<String>,
+    /// The tests' history: a JSON array of {"suite": SUITE_PATH, "name": TEST_NAME, "working_percentage": FLOAT}.
+    #[arg(long, conflicts_with = "suite")]
     pub history: Option<PathBuf>,
     /// Fewest runs a test must have passed or failed in to be judged on its results.
     #[arg(long, default_value_t = verdict_core::decision::MINIMUM_ATTEMPTS)]
     pub min_attempts: u32,
-    /// The job's name (some upstream always-pass rules apply to one job only).
+    /// The job's name (required with --suite; some upstream always-pass rules apply to one job only).
     #[arg(long, default_value = "")]
     pub job: String,
     /// Where to write the aggregated JUnit.

@@ -18,11 +18,11 @@ fn main() -> ExitCode {
         cli::Command::Serve(args) => runtime().block_on(serve::run(cli.store, args)),
         cli::Command::Suite(cmd) => runtime().block_on(suite::run(cli.store, cmd)),
         cli::Command::Stats(cmd) => stats::run(cmd),
-        cli::Command::Aggregate(args) => aggregate::run(args),
+        cli::Command::Aggregate(args) => aggregate::run(cli.store, args),
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("start the async runtime")
 }
 

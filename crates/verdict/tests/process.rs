@@ -119,7 +119,8 @@ macro_rules! both {
 both!(
     sigkill_mid_upload_loses_nothing_that_was_accepted,
     sigterm_finishes_uploads_in_flight,
-    cli_upload_splits_retries_and_never_breaks_the_build
+    cli_upload_splits_retries_and_never_breaks_the_build,
+    aggregate_from_the_store
 );
 
 const RESULTS_PER_UPLOAD: usize = 300;
@@ -393,4 +394,61 @@ fn aggregate_judges_repeated_runs_offline() {
     let out = aggregate(&[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("history.json"));
+}
+
+/// `verdict aggregate --suite` judges what the server stored, with the same outputs as the offline mode.
+fn aggregate_from_the_store(env: &Env) {
+    let token = env.create_suite("web");
+    let port = free_port();
+    let mut server = env.serve(port);
+    let post = |key: String, payload: &str, steady: &str| {
+        let body = json!({"format": "json", "run_env": {"key": key, "job": "e2e", "payload": payload},
+            "data": [{"scope": "e2e", "name": "steady", "result": steady}, {"scope": "e2e", "name": "new", "result": "passed"}]});
+        let r = reqwest::blocking::Client::new()
+            .post(format!("http://127.0.0.1:{port}/v1/uploads"))
+            .header("Authorization", format!("Token token=\"{token}\""))
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 202);
+    };
+    for i in 0..8 {
+        post(format!("old-{i}"), "v1", "passed");
+    }
+    for i in 0..6 {
+        post(format!("new-{i}"), "v2", if i < 3 { "passed" } else { "failed" });
+    }
+    server.kill();
+    let dir = tempfile::tempdir().unwrap();
+    let (xml, summary) = (dir.path().join("agg.xml"), dir.path().join("summary.json"));
+    let out = env
+        .cmd()
+        .args([
+            "aggregate",
+            "--suite",
+            "web",
+            "--job",
+            "e2e",
+            "--payload",
+            "v2",
+            "--output",
+            xml.to_str().unwrap(),
+            "--json",
+            summary.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("2 tests over 6 runs: 1 passed, 1 failed (1 blocking)"), "{stdout}");
+    assert!(stdout.contains("The historical pass rate is 100%.  The required number of passes is 4"), "{stdout}");
+    let summary: Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    let new = summary.as_array().unwrap().iter().find(|t| t["name"] == "new").unwrap();
+    assert_eq!(new["working_percentage"], 100, "history of the same job, other payloads");
+    assert!(
+        std::fs::read_to_string(&xml).unwrap().contains("<testsuite name=\"e2e\" tests=\"0\" skipped=\"0\" failures=\"1\" time=\"0\">")
+    );
+    let none = env.cmd().args(["aggregate", "--suite", "web", "--job", "e2e", "--payload", "v9"]).output().unwrap();
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no runs of job \"e2e\" for payload \"v9\""));
 }
