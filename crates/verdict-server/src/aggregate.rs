@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use std::collections::HashMap;
 use verdict_core::batch::{CaseResult, JudgedTest, judge};
 use verdict_core::decision::{DecisionConfig, History};
-use verdict_store::Store;
+use verdict_store::{RunSelection, Store};
 
 /// Upstream's history: the last 200 runs of the job within 21 days.
 pub const HISTORY_RUNS: i64 = 200;
@@ -35,7 +35,16 @@ pub async fn judge_batch(
     }
     let since = chrono::Utc::now().timestamp_millis() - HISTORY_DAYS * 86_400_000;
     let history: HashMap<(String, String), f64> = store
-        .job_history(suite_id, job, payload, since, HISTORY_RUNS)
+        .test_records(
+            suite_id,
+            &RunSelection {
+                job: Some(job.to_owned()),
+                exclude_payload: Some(payload.to_owned()),
+                since_ms: since,
+                max_runs: HISTORY_RUNS,
+                ..RunSelection::default()
+            },
+        )
         .await?
         .into_iter()
         .filter_map(|h| h.working_percentage().map(|p| ((h.scope, h.name), p)))

@@ -12,5 +12,5 @@ pub mod token;
 pub mod views;
 
 pub use error::StoreError;
-pub use store::{Page, RunFilter, Store, TestFilter, open};
+pub use store::{Page, RunFilter, RunSelection, Store, TestFilter, open};
 pub use views::*;

@@ -52,6 +52,25 @@ pub struct TestFilter {
     pub page: Page,
 }
 
+/// Which runs a per-test record is computed over: the newest `max_runs`
+/// runs created in `[since_ms, until_ms)` that match the optional filters.
+#[derive(Debug, Clone)]
+pub struct RunSelection {
+    pub job: Option<String>,
+    pub branch: Option<String>,
+    /// Leave out the runs labelled with this payload (a batch being judged).
+    pub exclude_payload: Option<String>,
+    pub since_ms: i64,
+    pub until_ms: i64,
+    pub max_runs: i64,
+}
+
+impl Default for RunSelection {
+    fn default() -> Self {
+        RunSelection { job: None, branch: None, exclude_payload: None, since_ms: i64::MIN, until_ms: i64::MAX, max_runs: i64::MAX }
+    }
+}
+
 /// Everything Verdict persists. Each write is one transaction: all or nothing,
 /// durable when the call returns `Ok`.
 #[async_trait]
@@ -77,16 +96,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every result of the runs of `job` for `payload`, run by run (oldest run first).
     async fn batch_results(&self, suite_id: i64, job: &str, payload: &str) -> Result<Vec<BatchResult>, StoreError>;
-    /// Per test, its record over the newest `max_runs` runs of `job` created at or
-    /// after `since_ms`, leaving out the runs for `exclude_payload` (the batch judged).
-    async fn job_history(
-        &self,
-        suite_id: i64,
-        job: &str,
-        exclude_payload: &str,
-        since_ms: i64,
-        max_runs: i64,
-    ) -> Result<Vec<JobHistory>, StoreError>;
+    /// Per test, its record over the runs `selection` picks.
+    async fn test_records(&self, suite_id: i64, selection: &RunSelection) -> Result<Vec<TestRecord>, StoreError>;
 }
 
 /// Open the store a user configured: PostgreSQL when a URL is given, else

@@ -184,10 +184,10 @@ pub struct BatchResult {
     pub outcome: Outcome,
 }
 
-/// A test's record over a job's history: in how many runs it passed (and
+/// A test's record over a selection of runs: in how many runs it passed (and
 /// never failed), failed (and never passed), or both (flaked).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JobHistory {
+pub struct TestRecord {
     pub scope: String,
     pub name: String,
     pub passed: i64,
@@ -195,7 +195,7 @@ pub struct JobHistory {
     pub flaked: i64,
 }
 
-impl JobHistory {
+impl TestRecord {
     /// Percentage of runs in which it worked: flakes count as working (upstream's rule).
     pub fn working_percentage(&self) -> Option<f64> {
         let total = self.passed + self.failed + self.flaked;

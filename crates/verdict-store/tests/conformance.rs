@@ -368,14 +368,27 @@ async fn batches_and_job_history_for_aggregation(store: Arc<dyn Store>) {
     assert_eq!(got, vec![("n0", "A", F), ("n0", "B", P), ("n1", "A", P)]);
     assert!(store.batch_results(s.id, "e2e", "nope").await.unwrap().is_empty());
 
-    let history = store.job_history(s.id, "e2e", "p-new", 0, 200).await.unwrap();
+    let job = |since_ms: i64, max_runs: i64| RunSelection {
+        job: Some("e2e".into()),
+        exclude_payload: Some("p-new".into()),
+        since_ms,
+        max_runs,
+        ..RunSelection::default()
+    };
+    let history = store.test_records(s.id, &job(0, 200)).await.unwrap();
     let h = |name: &str| history.iter().find(|h| h.name == name).cloned().unwrap();
     assert_eq!((h("A").passed, h("A").failed, h("A").flaked), (5, 0, 0), "the judged runs and other jobs are left out");
     assert_eq!((h("B").passed, h("B").failed, h("B").flaked), (3, 1, 1));
     assert_eq!(h("B").working_percentage(), Some(80.0), "flakes count as working");
     assert_eq!(h("C").working_percentage(), Some(0.0));
-    let newest = store.job_history(s.id, "e2e", "p-new", 0, 3).await.unwrap();
+    let newest = store.test_records(s.id, &job(0, 3)).await.unwrap();
     assert_eq!(newest.iter().find(|h| h.name == "B").map(|h| (h.passed, h.failed, h.flaked)), Some((3, 0, 0)), "only the newest 3 runs");
     let future = chrono::Utc::now().timestamp_millis() + 86_400_000;
-    assert!(store.job_history(s.id, "e2e", "p-new", future, 200).await.unwrap().is_empty());
+    assert!(store.test_records(s.id, &job(future, 200)).await.unwrap().is_empty());
+    // By branch, every job and payload: A passed in h0..h4 and n1, failed in o0 and n0.
+    let all = store.test_records(s.id, &RunSelection { branch: Some("main".into()), ..RunSelection::default() }).await.unwrap();
+    let a = all.iter().find(|h| h.name == "A").unwrap();
+    assert_eq!((a.passed, a.failed, a.flaked), (6, 2, 0));
+    let none = store.test_records(s.id, &RunSelection { branch: Some("dev".into()), ..RunSelection::default() }).await.unwrap();
+    assert!(none.is_empty());
 }

@@ -5,7 +5,7 @@ mod reads;
 mod writes;
 
 use crate::error::StoreError;
-use crate::store::{Page, RunFilter, Store, TestFilter};
+use crate::store::{Page, RunFilter, RunSelection, Store, TestFilter};
 use crate::views::*;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -131,14 +131,7 @@ impl Store for PgStore {
         reads::batch_results(&**self.client().await?, suite_id, job, payload).await
     }
 
-    async fn job_history(
-        &self,
-        suite_id: i64,
-        job: &str,
-        exclude_payload: &str,
-        since_ms: i64,
-        max_runs: i64,
-    ) -> Result<Vec<JobHistory>, StoreError> {
-        reads::job_history(&**self.client().await?, suite_id, job, exclude_payload, since_ms, max_runs).await
+    async fn test_records(&self, suite_id: i64, selection: &RunSelection) -> Result<Vec<TestRecord>, StoreError> {
+        reads::test_records(&**self.client().await?, suite_id, selection).await
     }
 }

@@ -1,6 +1,6 @@
 use crate::error::StoreError;
 use crate::plan::window_start;
-use crate::store::{Page, RunFilter, TestFilter};
+use crate::store::{Page, RunFilter, RunSelection, TestFilter};
 use crate::views::*;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
@@ -227,27 +227,23 @@ pub(super) async fn batch_results(c: &Client, suite_id: i64, job: &str, payload:
         .collect())
 }
 
-pub(super) async fn job_history(
-    c: &Client,
-    suite_id: i64,
-    job: &str,
-    exclude_payload: &str,
-    since_ms: i64,
-    max_runs: i64,
-) -> Result<Vec<JobHistory>, StoreError> {
+pub(super) async fn test_records(c: &Client, suite_id: i64, sel: &RunSelection) -> Result<Vec<TestRecord>, StoreError> {
+    let args: [&(dyn ToSql + Sync); 7] =
+        [&suite_id, &sel.job, &sel.branch, &sel.exclude_payload, &sel.since_ms, &sel.until_ms, &sel.max_runs];
     let rows = c
         .query(
-            "WITH hist AS (
-               SELECT id FROM runs WHERE suite_id = $1 AND job = $2 AND payload IS DISTINCT FROM $3 AND created_at >= $4
-               ORDER BY created_at DESC, id DESC LIMIT $5),
+            "WITH sel AS (
+               SELECT id FROM runs WHERE suite_id = $1 AND ($2::text IS NULL OR job = $2) AND ($3::text IS NULL OR branch = $3)
+                 AND ($4::text IS NULL OR payload IS DISTINCT FROM $4) AND created_at >= $5 AND created_at < $6
+               ORDER BY created_at DESC, id DESC LIMIT $7),
              per_run AS (
                SELECT e.test_id, bool_or(e.outcome = 0) AS p, bool_or(e.outcome = 1) AS f
-               FROM executions e WHERE e.run_id IN (SELECT id FROM hist) GROUP BY e.run_id, e.test_id)
+               FROM executions e WHERE e.run_id IN (SELECT id FROM sel) GROUP BY e.run_id, e.test_id)
              SELECT t.scope, t.name, count(*) FILTER (WHERE p AND NOT f), count(*) FILTER (WHERE f AND NOT p), count(*) FILTER (WHERE p AND f)
              FROM per_run JOIN tests t ON t.id = per_run.test_id
              GROUP BY t.id, t.scope, t.name ORDER BY t.scope, t.name",
-            &[&suite_id, &job, &exclude_payload, &since_ms, &max_runs],
+            &args,
         )
         .await?;
-    Ok(rows.iter().map(|r| JobHistory { scope: r.get(0), name: r.get(1), passed: r.get(2), failed: r.get(3), flaked: r.get(4) }).collect())
+    Ok(rows.iter().map(|r| TestRecord { scope: r.get(0), name: r.get(1), passed: r.get(2), failed: r.get(3), flaked: r.get(4) }).collect())
 }

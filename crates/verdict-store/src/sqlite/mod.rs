@@ -6,7 +6,7 @@ mod writer;
 mod writes;
 
 use crate::error::StoreError;
-use crate::store::{Page, RunFilter, Store, TestFilter};
+use crate::store::{Page, RunFilter, RunSelection, Store, TestFilter};
 use crate::views::*;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
@@ -155,15 +155,8 @@ impl Store for SqliteStore {
         self.read(move |c| reads::batch_results(c, suite_id, &job, &payload)).await
     }
 
-    async fn job_history(
-        &self,
-        suite_id: i64,
-        job: &str,
-        exclude_payload: &str,
-        since_ms: i64,
-        max_runs: i64,
-    ) -> Result<Vec<JobHistory>, StoreError> {
-        let (job, exclude) = (job.to_owned(), exclude_payload.to_owned());
-        self.read(move |c| reads::job_history(c, suite_id, &job, &exclude, since_ms, max_runs)).await
+    async fn test_records(&self, suite_id: i64, selection: &RunSelection) -> Result<Vec<TestRecord>, StoreError> {
+        let selection = selection.clone();
+        self.read(move |c| reads::test_records(c, suite_id, &selection)).await
     }
 }

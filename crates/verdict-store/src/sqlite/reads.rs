@@ -1,6 +1,6 @@
 use crate::error::StoreError;
 use crate::plan::window_start;
-use crate::store::{Page, RunFilter, TestFilter};
+use crate::store::{Page, RunFilter, RunSelection, TestFilter};
 use crate::views::*;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -213,29 +213,22 @@ pub(super) fn batch_results(c: &Connection, suite_id: i64, job: &str, payload: &
     Ok(rows)
 }
 
-pub(super) fn job_history(
-    c: &Connection,
-    suite_id: i64,
-    job: &str,
-    exclude_payload: &str,
-    since_ms: i64,
-    max_runs: i64,
-) -> Result<Vec<JobHistory>, StoreError> {
+pub(super) fn test_records(c: &Connection, suite_id: i64, sel: &RunSelection) -> Result<Vec<TestRecord>, StoreError> {
     let mut st = c.prepare_cached(
-        "WITH hist AS (
-           SELECT id FROM runs WHERE suite_id = ?1 AND job = ?2 AND payload IS NOT ?3 AND created_at >= ?4
-           ORDER BY created_at DESC, id DESC LIMIT ?5),
+        "WITH sel AS (
+           SELECT id FROM runs WHERE suite_id = ?1 AND (?2 IS NULL OR job = ?2) AND (?3 IS NULL OR branch = ?3)
+             AND (?4 IS NULL OR payload IS NOT ?4) AND created_at >= ?5 AND created_at < ?6
+           ORDER BY created_at DESC, id DESC LIMIT ?7),
          per_run AS (
            SELECT e.test_id, max(e.outcome = 0) AS p, max(e.outcome = 1) AS f
-           FROM executions e WHERE e.run_id IN (SELECT id FROM hist) GROUP BY e.run_id, e.test_id)
+           FROM executions e WHERE e.run_id IN (SELECT id FROM sel) GROUP BY e.run_id, e.test_id)
          SELECT t.scope, t.name, sum(p AND NOT f), sum(f AND NOT p), sum(p AND f)
          FROM per_run JOIN tests t ON t.id = per_run.test_id
          GROUP BY t.id ORDER BY t.scope, t.name",
     )?;
+    let args = params![suite_id, sel.job, sel.branch, sel.exclude_payload, sel.since_ms, sel.until_ms, sel.max_runs];
     let rows = st
-        .query_map(params![suite_id, job, exclude_payload, since_ms, max_runs], |r| {
-            Ok(JobHistory { scope: r.get(0)?, name: r.get(1)?, passed: r.get(2)?, failed: r.get(3)?, flaked: r.get(4)? })
-        })?
+        .query_map(args, |r| Ok(TestRecord { scope: r.get(0)?, name: r.get(1)?, passed: r.get(2)?, failed: r.get(3)?, flaked: r.get(4)? }))?
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }
