@@ -5,6 +5,7 @@ pub mod aggregate;
 mod api;
 mod auth;
 mod buildkite;
+pub mod compare;
 mod error;
 mod params;
 

@@ -41,6 +41,8 @@ pub enum Command {
     Upload(UploadArgs),
     /// Judge repeated runs of one job: did any test do worse than its history allows?
     Aggregate(AggregateArgs),
+    /// Compare each test between a basis and a sample (branches or windows of days): significantly worse or better?
+    Compare(CompareArgs),
     /// Statistics behind Verdict's verdicts, computed on the spot.
     #[command(subcommand)]
     Stats(StatsCommand),
@@ -82,6 +84,32 @@ pub struct AggregateArgs {
     /// Also write a JSON summary: one object per test.
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "BASIS and SAMPLE are a window of days ago (7d: the last 7 days; 37d..7d: from 37 to 7 days ago) \
+or a branch name (branch:NAME for a branch named like a window). Each run counts once per test: passed, failed, or \
+flaked (both).\n\n\
+Each test gets Sippy's component-readiness verdict: a one-sided Fisher exact test of its failures in the sample against \
+the basis (95% confidence, a pity of 5 points of pass rate, at least 3 sample failures), ExtremeRegression when the pass \
+rate dropped more than 15 points; MissingBasis or MissingSample when one side never ran it. A test new in the sample must \
+pass 95% of at least 6 runs.\n\n\
+Exit status: 0 when no test regressed significantly; 1 when one did; 2 for invalid arguments or a database error.")]
+pub struct CompareArgs {
+    #[arg(long)]
+    pub suite: String,
+    /// What the sample is compared with.
+    #[arg(long)]
+    pub basis: String,
+    /// What is judged.
+    #[arg(long)]
+    pub sample: String,
+    /// Also write the verdicts as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Also list tests whose verdict is not significant.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Subcommand, Debug)]

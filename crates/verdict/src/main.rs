@@ -3,6 +3,7 @@
 mod aggregate;
 mod ci;
 mod cli;
+mod compare;
 mod serve;
 mod stats;
 mod suite;
@@ -19,6 +20,7 @@ fn main() -> ExitCode {
         cli::Command::Suite(cmd) => runtime().block_on(suite::run(cli.store, cmd)),
         cli::Command::Stats(cmd) => stats::run(cmd),
         cli::Command::Aggregate(args) => aggregate::run(cli.store, args),
+        cli::Command::Compare(args) => runtime().block_on(compare::run(cli.store, args)),
     }
 }
 

@@ -120,7 +120,8 @@ both!(
     sigkill_mid_upload_loses_nothing_that_was_accepted,
     sigterm_finishes_uploads_in_flight,
     cli_upload_splits_retries_and_never_breaks_the_build,
-    aggregate_from_the_store
+    aggregate_from_the_store,
+    compare_branches
 );
 
 const RESULTS_PER_UPLOAD: usize = 300;
@@ -451,4 +452,54 @@ fn aggregate_from_the_store(env: &Env) {
     let none = env.cmd().args(["aggregate", "--suite", "web", "--job", "e2e", "--payload", "v9"]).output().unwrap();
     assert_eq!(none.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&none.stderr).contains("no runs of job \"e2e\" for payload \"v9\""));
+}
+
+/// `verdict compare`: a test that broke on a branch is an extreme regression, a new failing test regresses by
+/// the new-test pass rate, a healthy new one is only missing its basis; exit 1 when anything regressed.
+fn compare_branches(env: &Env) {
+    let token = env.create_suite("web");
+    let port = free_port();
+    let mut server = env.serve(port);
+    let post = |key: String, branch: &str, results: Vec<(&str, &str)>| {
+        let data: Vec<Value> = results.into_iter().map(|(n, r)| json!({"scope": "s", "name": n, "result": r})).collect();
+        let r = reqwest::blocking::Client::new()
+            .post(format!("http://127.0.0.1:{port}/v1/uploads"))
+            .header("Authorization", format!("Token token=\"{token}\""))
+            .json(&json!({"format": "json", "run_env": {"key": key, "branch": branch}, "data": data}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 202);
+    };
+    for i in 0..20 {
+        post(format!("m{i}"), "main", vec![("steady", "passed"), ("broke", "passed")]);
+    }
+    for i in 0..10 {
+        let broke = if i < 2 { "passed" } else { "failed" };
+        let fresh_bad = if i < 4 { "passed" } else { "failed" };
+        post(format!("f{i}"), "feature", vec![("steady", "passed"), ("broke", broke), ("fresh", "passed"), ("fresh_bad", fresh_bad)]);
+    }
+    server.kill();
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("compare.json");
+    let out = env
+        .cmd()
+        .args(["compare", "--suite", "web", "--basis", "main", "--sample", "feature", "--json", json_path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("4 tests: 2 regressed, 0 improved"), "{stdout}");
+    let rows: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    let status = |n: &str| rows.as_array().unwrap().iter().find(|r| r["name"] == n).unwrap()["status"].as_str().unwrap().to_owned();
+    assert_eq!(status("broke"), "ExtremeRegression");
+    assert_eq!(status("fresh_bad"), "ExtremeRegression", "40% is far below the 95% a new test needs");
+    assert_eq!(status("fresh"), "MissingBasis");
+    assert_eq!(status("steady"), "NotSignificant");
+    assert_eq!(rows[0]["name"], "broke", "worst first");
+    // The same branch on both sides: nothing regressed.
+    let same = env.cmd().args(["compare", "--suite", "web", "--basis", "main", "--sample", "main"]).output().unwrap();
+    assert_eq!(same.status.code(), Some(0), "{}", String::from_utf8_lossy(&same.stdout));
+    let bad = env.cmd().args(["compare", "--suite", "web", "--basis", "7d..30d", "--sample", "main"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--basis: window"));
 }
