@@ -1,7 +1,7 @@
 //! Verdict's benchmarks, each printing a ratio against a peer or a limit
 //! measured in the same run. Run by hand:
 //!
-//!   cargo bench -p verdict --bench verdict_bench -- [ingest|junit|reads|all]
+//!   cargo bench -p verdict --bench verdict_bench -- [ingest|junit|reads|aggregate|all]
 //!
 //! PostgreSQL figures need VERDICT_TEST_DATABASE_URL (default
 //! postgres://postgres@127.0.0.1:5432/test). Record results in bench/RESULTS.md.
@@ -29,6 +29,10 @@ fn main() {
     }
     if which == "reads" || which == "all" {
         rt.block_on(reads());
+    }
+    if which == "aggregate" || which == "all" {
+        aggregate_offline();
+        rt.block_on(aggregate_from_store());
     }
 }
 
@@ -375,4 +379,94 @@ fn measure_reads(args: &[String]) -> (Vec<f64>, Vec<f64>) {
         history.push(t.elapsed().as_secs_f64() * 1e3);
     }
     (list, history)
+}
+
+// ---------------------------------------------------------------- aggregate
+
+const AGG_TESTS: usize = 50_000;
+const AGG_RUNS: usize = 10;
+const AGG_HISTORY_RUNS: usize = 200;
+
+/// Whether test `i` fails in run `r`: about 2% of results, spread over tests and runs.
+fn agg_fails(i: usize, r: usize) -> bool {
+    (i * 7 + r * 13) % 50 == 0
+}
+
+/// Wall seconds and peak RSS (MB) of a command, through GNU time.
+fn timed(args: &[String]) -> (f64, f64, i32) {
+    let out = Command::new("/usr/bin/time").args(["-f", "%e %M"]).arg(BIN).args(args).output().expect("GNU time (Debian package time)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    let mut parts = last.split_whitespace();
+    let secs: f64 = parts.next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+    let kb: f64 = parts.next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
+    (secs, kb / 1024.0, out.status.code().unwrap_or(-1))
+}
+
+fn aggregate_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args: Vec<String> = vec!["aggregate".into(), "--junit".into()];
+    for r in 0..AGG_RUNS {
+        let mut xml = String::from("<testsuites><testsuite name=\"e2e\">");
+        for i in 0..AGG_TESTS {
+            if i % 100 == 0 {
+                xml.push_str(&format!("<testsuite name=\"group{}\">", i / 100));
+            }
+            let failure = if agg_fails(i, r) { "<failure message=\"boom\">trace</failure>" } else { "" };
+            xml.push_str(&format!("<testcase name=\"test number {i}\" time=\"0.01\">{failure}</testcase>"));
+            if i % 100 == 99 {
+                xml.push_str("</testsuite>");
+            }
+        }
+        xml.push_str("</testsuite></testsuites>");
+        let path = dir.path().join(format!("run-{r}.xml"));
+        std::fs::write(&path, xml).unwrap();
+        args.push(path.display().to_string());
+    }
+    let history: Vec<Value> = (0..AGG_TESTS)
+        .map(|i| json!({"suite": format!("e2e|||group{}", i / 100), "name": format!("test number {i}"), "working_percentage": 95.0 + (i % 6) as f64}))
+        .collect();
+    let hist = dir.path().join("history.json");
+    std::fs::write(&hist, serde_json::to_vec(&history).unwrap()).unwrap();
+    args.extend(["--history".into(), hist.display().to_string(), "--output".into(), dir.path().join("agg.xml").display().to_string()]);
+    args.extend(["--json".into(), dir.path().join("summary.json").display().to_string()]);
+    let mb: f64 = (0..AGG_RUNS).map(|r| std::fs::metadata(dir.path().join(format!("run-{r}.xml"))).unwrap().len() as f64).sum::<f64>() / 1e6;
+    let (secs, rss, code) = timed(&args);
+    println!("aggregate offline: {AGG_RUNS} JUnit files x {AGG_TESTS} tests ({mb:.0} MB), history of {AGG_TESTS} tests");
+    println!("  wall {secs:.2} s (target < 2), peak RSS {rss:.0} MB, exit {code}");
+}
+
+async fn aggregate_from_store() {
+    use verdict_core::{ExecutionRecord, Outcome, RunEnv, TagMap};
+    let dir = tempfile::tempdir().unwrap();
+    let store = verdict_store::sqlite::SqliteStore::open_dir(dir.path()).unwrap();
+    let new = NewSuite { slug: SuiteSlug::parse("bench").unwrap(), name: "bench".into(), default_branch: "main".into(), token_hash: token::hash("t") };
+    let suite = verdict_store::Store::create_suite(&store, new).await.unwrap();
+    let run = |key: String, payload: String, r: usize| Upload {
+        format: "json".into(),
+        run_env: RunEnv { key, job: Some("e2e-bench".into()), payload: Some(payload), branch: Some("main".into()), ..Default::default() },
+        tags: TagMap::new(),
+        executions: (0..AGG_TESTS)
+            .map(|i| ExecutionRecord::new(format!("group{}", i / 100), format!("test number {i}"), if agg_fails(i, r) { Outcome::Failed } else { Outcome::Passed }))
+            .collect(),
+        skipped: vec![],
+    };
+    let started = Instant::now();
+    for r in 0..AGG_HISTORY_RUNS {
+        verdict_store::Store::write_upload(&store, suite.id, run(format!("old-{r}"), format!("old-{r}"), r)).await.unwrap();
+    }
+    for r in 0..AGG_RUNS {
+        verdict_store::Store::write_upload(&store, suite.id, run(format!("new-{r}"), "new".into(), r + 1000)).await.unwrap();
+    }
+    let load = started.elapsed().as_secs_f64();
+    drop(store);
+    let args: Vec<String> = ["--data-dir", &dir.path().display().to_string(), "aggregate", "--suite", "bench", "--job", "e2e-bench", "--payload", "new", "--output"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([dir.path().join("agg.xml").display().to_string()])
+        .collect();
+    let (secs, rss, code) = timed(&args);
+    let executions = (AGG_HISTORY_RUNS + AGG_RUNS) * AGG_TESTS;
+    println!("aggregate from SQLite: {AGG_RUNS} runs x {AGG_TESTS} tests judged against {AGG_HISTORY_RUNS} historical runs ({executions} executions, loaded in {load:.0} s)");
+    println!("  wall {secs:.2} s (target < 3), peak RSS {rss:.0} MB (target < 500), exit {code}");
 }
