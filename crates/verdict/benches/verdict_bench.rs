@@ -389,7 +389,7 @@ const AGG_HISTORY_RUNS: usize = 200;
 
 /// Whether test `i` fails in run `r`: about 2% of results, spread over tests and runs.
 fn agg_fails(i: usize, r: usize) -> bool {
-    (i * 7 + r * 13) % 50 == 0
+    (i * 7 + r * 13).is_multiple_of(50)
 }
 
 /// Wall seconds and peak RSS (MB) of a command, through GNU time.
@@ -430,7 +430,8 @@ fn aggregate_offline() {
     std::fs::write(&hist, serde_json::to_vec(&history).unwrap()).unwrap();
     args.extend(["--history".into(), hist.display().to_string(), "--output".into(), dir.path().join("agg.xml").display().to_string()]);
     args.extend(["--json".into(), dir.path().join("summary.json").display().to_string()]);
-    let mb: f64 = (0..AGG_RUNS).map(|r| std::fs::metadata(dir.path().join(format!("run-{r}.xml"))).unwrap().len() as f64).sum::<f64>() / 1e6;
+    let mb: f64 =
+        (0..AGG_RUNS).map(|r| std::fs::metadata(dir.path().join(format!("run-{r}.xml"))).unwrap().len() as f64).sum::<f64>() / 1e6;
     let (secs, rss, code) = timed(&args);
     println!("aggregate offline: {AGG_RUNS} JUnit files x {AGG_TESTS} tests ({mb:.0} MB), history of {AGG_TESTS} tests");
     println!("  wall {secs:.2} s (target < 2), peak RSS {rss:.0} MB, exit {code}");
@@ -440,14 +441,25 @@ async fn aggregate_from_store() {
     use verdict_core::{ExecutionRecord, Outcome, RunEnv, TagMap};
     let dir = tempfile::tempdir().unwrap();
     let store = verdict_store::sqlite::SqliteStore::open_dir(dir.path()).unwrap();
-    let new = NewSuite { slug: SuiteSlug::parse("bench").unwrap(), name: "bench".into(), default_branch: "main".into(), token_hash: token::hash("t") };
+    let new = NewSuite {
+        slug: SuiteSlug::parse("bench").unwrap(),
+        name: "bench".into(),
+        default_branch: "main".into(),
+        token_hash: token::hash("t"),
+    };
     let suite = verdict_store::Store::create_suite(&store, new).await.unwrap();
     let run = |key: String, payload: String, r: usize| Upload {
         format: "json".into(),
         run_env: RunEnv { key, job: Some("e2e-bench".into()), payload: Some(payload), branch: Some("main".into()), ..Default::default() },
         tags: TagMap::new(),
         executions: (0..AGG_TESTS)
-            .map(|i| ExecutionRecord::new(format!("group{}", i / 100), format!("test number {i}"), if agg_fails(i, r) { Outcome::Failed } else { Outcome::Passed }))
+            .map(|i| {
+                ExecutionRecord::new(
+                    format!("group{}", i / 100),
+                    format!("test number {i}"),
+                    if agg_fails(i, r) { Outcome::Failed } else { Outcome::Passed },
+                )
+            })
             .collect(),
         skipped: vec![],
     };
@@ -460,13 +472,26 @@ async fn aggregate_from_store() {
     }
     let load = started.elapsed().as_secs_f64();
     drop(store);
-    let args: Vec<String> = ["--data-dir", &dir.path().display().to_string(), "aggregate", "--suite", "bench", "--job", "e2e-bench", "--payload", "new", "--output"]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([dir.path().join("agg.xml").display().to_string()])
-        .collect();
+    let args: Vec<String> = [
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "aggregate",
+        "--suite",
+        "bench",
+        "--job",
+        "e2e-bench",
+        "--payload",
+        "new",
+        "--output",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([dir.path().join("agg.xml").display().to_string()])
+    .collect();
     let (secs, rss, code) = timed(&args);
     let executions = (AGG_HISTORY_RUNS + AGG_RUNS) * AGG_TESTS;
-    println!("aggregate from SQLite: {AGG_RUNS} runs x {AGG_TESTS} tests judged against {AGG_HISTORY_RUNS} historical runs ({executions} executions, loaded in {load:.0} s)");
+    println!(
+        "aggregate from SQLite: {AGG_RUNS} runs x {AGG_TESTS} tests judged against {AGG_HISTORY_RUNS} historical runs ({executions} executions, loaded in {load:.0} s)"
+    );
     println!("  wall {secs:.2} s (target < 3), peak RSS {rss:.0} MB (target < 500), exit {code}");
 }
