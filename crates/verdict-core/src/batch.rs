@@ -45,56 +45,42 @@ pub fn judge(
     history: impl Fn(&str, &str) -> History,
     config: &DecisionConfig,
 ) -> Vec<JudgedTest> {
+    struct Merged<'a> {
+        suite: &'a str,
+        name: &'a str,
+        lifecycle: Option<&'a str>,
+        entries: Entries<'a>,
+    }
     let mut index: HashMap<(&str, &str), usize> = HashMap::new();
-    let mut tests: Vec<JudgedTest> = Vec::new();
+    let mut merged: Vec<Merged<'_>> = Vec::new();
     for (run_id, results) in runs {
         for r in results {
             let i = *index.entry((r.suite.as_str(), r.name.as_str())).or_insert_with(|| {
-                tests.push(JudgedTest {
-                    suite: r.suite.clone(),
-                    name: r.name.clone(),
-                    lifecycle: None,
-                    pass_runs: Vec::new(),
-                    failure_runs: Vec::new(),
-                    skip_runs: Vec::new(),
-                    decision: placeholder(),
-                });
-                tests.len() - 1
+                merged.push(Merged { suite: &r.suite, name: &r.name, lifecycle: None, entries: Entries::default() });
+                merged.len() - 1
             });
-            let t = &mut tests[i];
-            if t.lifecycle.is_none() {
-                t.lifecycle.clone_from(&r.lifecycle);
-            }
+            let m = &mut merged[i];
+            m.lifecycle = m.lifecycle.or(r.lifecycle.as_deref());
             match r.outcome {
-                Outcome::Failed => t.failure_runs.push(run_id.clone()),
-                Outcome::Skipped => t.skip_runs.push(run_id.clone()),
-                _ => t.pass_runs.push(run_id.clone()),
+                Outcome::Failed => m.entries.failures.push(run_id),
+                Outcome::Skipped => m.entries.skips.push(run_id),
+                _ => m.entries.passes.push(run_id),
             }
         }
     }
-    for t in &mut tests {
-        let entries = Entries {
-            passes: t.pass_runs.iter().map(String::as_str).collect(),
-            failures: t.failure_runs.iter().map(String::as_str).collect(),
-            skips: t.skip_runs.iter().map(String::as_str).collect(),
-        };
-        t.decision = decide(job, &t.suite, &t.name, &entries, history(&t.suite, &t.name), config);
-    }
-    tests
-}
-
-fn placeholder() -> Decision {
-    Decision {
-        status: Status::Passed,
-        summary: String::new(),
-        attempts: 0,
-        passes: 0,
-        failures: 0,
-        skips: 0,
-        working_percentage: None,
-        strict_required: None,
-        required: None,
-    }
+    let owned = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect();
+    merged
+        .into_iter()
+        .map(|m| JudgedTest {
+            suite: m.suite.to_owned(),
+            name: m.name.to_owned(),
+            lifecycle: m.lifecycle.map(str::to_owned),
+            pass_runs: owned(&m.entries.passes),
+            failure_runs: owned(&m.entries.failures),
+            skip_runs: owned(&m.entries.skips),
+            decision: decide(job, m.suite, m.name, &m.entries, history(m.suite, m.name), config),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ pub fn parse_json_body(body: &[u8]) -> Result<Upload, FormatError> {
     };
     let tags = match obj.remove("tags") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Object(m)) => string_pairs(m, "tags", false)?.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect(),
+        Some(Value::Object(m)) => string_map(m, "tags")?.into_iter().collect(),
         Some(other) => {
             return Err(FormatError::new(format!("tags must be an object, got {}", kind(&other))));
         }
@@ -191,18 +191,14 @@ pub fn parse_result(item: Value) -> Result<ExecutionRecord, String> {
     r.system_err = opt_string(&mut o, "system_err")?;
     r.properties = match o.remove("properties") {
         None | Some(Value::Null) => TagMap::new(),
-        Some(Value::Object(m)) => {
-            string_pairs(m, "properties", false).map_err(|e| e.message)?.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect()
-        }
+        Some(Value::Object(m)) => string_map(m, "properties").map_err(|e| e.message)?,
         Some(other) => {
             return Err(format!("properties must be an object, got {}", kind(&other)));
         }
     };
     r.tags = match o.remove("tags") {
         None | Some(Value::Null) => TagMap::new(),
-        Some(Value::Object(m)) => {
-            string_pairs(m, "tags", false).map_err(|e| e.message)?.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect()
-        }
+        Some(Value::Object(m)) => string_map(m, "tags").map_err(|e| e.message)?,
         Some(other) => return Err(format!("tags must be an object, got {}", kind(&other))),
     };
     Ok(r)
@@ -275,6 +271,11 @@ fn opt_string(o: &mut Map<String, Value>, key: &str) -> Result<Option<String>, S
         Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(format!("{key} must be a string, got {}", kind(&other))),
     }
+}
+
+/// A flat object of strings where `null` is not allowed (tags, properties).
+fn string_map(m: Map<String, Value>, what: &str) -> Result<TagMap, FormatError> {
+    Ok(string_pairs(m, what, false)?.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect())
 }
 
 /// A flat object of strings. Numbers and booleans are taken as their text

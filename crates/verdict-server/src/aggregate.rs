@@ -11,13 +11,19 @@ use verdict_store::{RunSelection, Store};
 pub const HISTORY_RUNS: i64 = 200;
 pub const HISTORY_DAYS: i64 = 21;
 
+/// A judged batch: how many runs it had, and each test's verdict.
+pub struct JudgedBatch {
+    pub runs: usize,
+    pub tests: Vec<JudgedTest>,
+}
+
 pub async fn judge_batch(
     store: &dyn Store,
     suite_id: i64,
     job: &str,
     payload: &str,
     config: &DecisionConfig,
-) -> Result<Vec<JudgedTest>, ApiError> {
+) -> Result<JudgedBatch, ApiError> {
     let results = store.batch_results(suite_id, job, payload).await?;
     if results.is_empty() {
         return Err(ApiError::not_found(format!("no runs of job {job:?} for payload {payload:?}")));
@@ -52,5 +58,5 @@ pub async fn judge_batch(
     let lookup = |suite: &str, name: &str| {
         history.get(&(suite.to_owned(), name.to_owned())).map_or(History::Missing, |&p| History::WorkingPercentage(p))
     };
-    Ok(judge(&runs, job, lookup, config))
+    Ok(JudgedBatch { runs: runs.len(), tests: judge(&runs, job, lookup, config) })
 }

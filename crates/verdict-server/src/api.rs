@@ -83,9 +83,9 @@ async fn aggregate(State(s): State<AppState>, Path(slug): Path<String>, Query(q)
         q.text("payload").ok_or_else(|| ApiError::bad_request("query parameter payload is required (the commit, unless runs name one)"))?;
     let min = q.parsed::<u32>("min_attempts", "a number")?.unwrap_or(verdict_core::decision::MINIMUM_ATTEMPTS);
     let config = verdict_core::decision::DecisionConfig { minimum_attempts: min, ..Default::default() };
-    let judged = crate::aggregate::judge_batch(s.store.as_ref(), suite.id, &job, &payload, &config).await?;
-    let blocking = judged.iter().filter(|t| t.blocks()).count();
-    Ok(Json(serde_json::json!({"job": job, "payload": payload, "blocking_failures": blocking, "tests": judged})))
+    let batch = crate::aggregate::judge_batch(s.store.as_ref(), suite.id, &job, &payload, &config).await?;
+    let blocking = batch.tests.iter().filter(|t| t.blocks()).count();
+    Ok(Json(serde_json::json!({"job": job, "payload": payload, "runs": batch.runs, "blocking_failures": blocking, "tests": batch.tests})))
 }
 
 async fn run(State(s): State<AppState>, Path(raw): Path<String>) -> Result<Json<RunDetail>, ApiError> {

@@ -30,14 +30,9 @@ async fn from_store(store: &StoreArgs, slug: &str, args: &AggregateArgs) -> Resu
     let suite = store.suite_by_slug(slug).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no suite {slug:?}"))?;
     let payload = args.payload.as_deref().unwrap_or_default();
     let config = DecisionConfig { minimum_attempts: args.min_attempts, ..DecisionConfig::default() };
-    let judged =
+    let batch =
         verdict_server::aggregate::judge_batch(store.as_ref(), suite.id, &args.job, payload, &config).await.map_err(|e| e.message)?;
-    let runs = judged
-        .iter()
-        .flat_map(|t| t.pass_runs.iter().chain(&t.failure_runs).chain(&t.skip_runs))
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
-    Ok((judged, runs))
+    Ok((batch.tests, batch.runs))
 }
 
 /// The batch from JUnit files, one run per --junit argument.
