@@ -135,6 +135,8 @@ impl Entries<'_> {
 pub enum Status {
     Passed,
     Failed,
+    /// Only run-metric checks are skipped (too few runs, or no history).
+    Skipped,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

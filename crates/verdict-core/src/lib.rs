@@ -7,6 +7,8 @@ pub mod aggregation;
 pub mod batch;
 pub mod decision;
 pub mod fisher;
+pub mod historical;
+pub mod metric_check;
 pub mod outcome;
 pub mod readiness;
 pub mod slug;

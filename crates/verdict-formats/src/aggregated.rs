@@ -63,6 +63,8 @@ fn write_suite(out: &mut String, s: &SuiteNode<'_>, depth: usize) {
         if t.decision.status == Status::Failed {
             let message = if t.blocks() { t.decision.summary.clone() } else { format!("{NON_BLOCKING}\n{}", t.decision.summary) };
             let _ = writeln!(out, "{pad}    <failure message=\"{}\">{}</failure>", attr(&message), text(&yaml));
+        } else if t.decision.status == Status::Skipped {
+            let _ = writeln!(out, "{pad}    <skipped message=\"{}\"></skipped>", attr(&t.decision.summary));
         }
         let _ = writeln!(out, "{pad}    <system-out>{}</system-out>", text(&yaml));
         let _ = writeln!(out, "{pad}  </testcase>");

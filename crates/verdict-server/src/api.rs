@@ -6,7 +6,7 @@ use crate::{AppState, auth};
 use axum::extract::{Path, Query, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::collections::HashMap;
 use verdict_core::{Outcome, RunResult};
@@ -24,6 +24,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/tests/{id}", get(test))
         .route("/tests/{id}/history", get(history))
         .layer(middleware::from_fn_with_state(state, require_read_token))
+        // Writes carry the suite's upload token instead of the read token.
+        .route("/runs/{id}/metrics", post(crate::metrics::post))
 }
 
 async fn require_read_token(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
@@ -83,7 +85,8 @@ async fn aggregate(State(s): State<AppState>, Path(slug): Path<String>, Query(q)
         q.text("payload").ok_or_else(|| ApiError::bad_request("query parameter payload is required (the commit, unless runs name one)"))?;
     let min = q.parsed::<u32>("min_attempts", "a number")?.unwrap_or(verdict_core::decision::MINIMUM_ATTEMPTS);
     let config = verdict_core::decision::DecisionConfig { minimum_attempts: min, ..Default::default() };
-    let batch = crate::aggregate::judge_batch(s.store.as_ref(), suite.id, &job, &payload, &config).await?;
+    let metrics = verdict_core::metric_check::MetricConfig::default();
+    let batch = crate::aggregate::judge_batch(s.store.as_ref(), suite.id, &job, &payload, &config, &metrics).await?;
     let blocking = batch.tests.iter().filter(|t| t.blocks()).count();
     Ok(Json(serde_json::json!({"job": job, "payload": payload, "runs": batch.runs, "blocking_failures": blocking, "tests": batch.tests})))
 }

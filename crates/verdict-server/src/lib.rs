@@ -7,6 +7,7 @@ mod auth;
 mod buildkite;
 pub mod compare;
 mod error;
+mod metrics;
 mod params;
 
 use axum::Router;

@@ -101,6 +101,13 @@ impl Server {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    async fn post_metrics(&self, run_id: &Value, token: &str, body: &Value) -> (StatusCode, Value) {
+        let run_id = run_id.as_str().map_or_else(|| run_id.to_string(), str::to_owned);
+        let url = format!("{}/api/v1/runs/{run_id}/metrics", self.url);
+        let r = self.http.post(url).header("Authorization", format!("Token token=\"{token}\"")).json(body).send().await.unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
     async fn runs_stored(&self) -> usize {
         self.store.store.runs(self.suite_id, &RunFilter::default()).await.unwrap().len()
     }
@@ -137,6 +144,7 @@ both!(
     sixteen_concurrent_uploaders,
     a_body_that_stalls_is_answered_408,
     aggregate_endpoint_judges_a_batch_against_history,
+    run_metrics_are_posted_and_checked_against_history,
 );
 
 async fn captured_collector_bodies_are_stored(backend: Backend) {
@@ -383,6 +391,10 @@ async fn read_token_guards_the_read_api(backend: Backend) {
     assert_eq!(r.status(), StatusCode::OK);
     let (st, _) = s.get("/healthz").await;
     assert_eq!(st, StatusCode::OK, "health stays open");
+    // Metrics are a write: they take the suite's upload token, not the read token.
+    let (_, up) = s.post_json(&json!({"format": "json", "run_env": {"key": "k"}, "data": [{"name": "t", "result": "passed"}]})).await;
+    let (st, body) = s.post_metrics(&up["run_id"], &s.token, &json!({"metrics": {"m": 1}})).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
     s.finish().await;
 }
 
@@ -494,5 +506,89 @@ async fn aggregate_endpoint_judges_a_batch_against_history(backend: Backend) {
     assert_eq!(st, StatusCode::NOT_FOUND);
     let (st, body) = s.get("/api/v1/suites/web/aggregate?payload=4.16.0").await;
     assert_eq!((st, body["message"].as_str().unwrap()), (StatusCode::BAD_REQUEST, "query parameter job is required"));
+    s.finish().await;
+}
+
+async fn run_metrics_are_posted_and_checked_against_history(backend: Backend) {
+    let s = Server::start(backend).await;
+    let mut run_ids = Vec::new();
+    let mut upload = async |key: String, payload: &str| {
+        let body = json!({"format": "json", "run_env": {"key": key, "job": "e2e-aws", "payload": payload},
+                          "data": [{"scope": "e2e", "name": "steady", "result": "passed"}]});
+        let (st, reply) = s.post_json(&body).await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{reply}");
+        run_ids.push(reply["run_id"].clone());
+        reply["run_id"].clone()
+    };
+    // History: 20 runs with 0..4 s of disruption (P70 = 3). The batch: 8 runs, every one far worse.
+    for i in 0..20 {
+        let id = upload(format!("h{i}"), "4.15.0").await;
+        let (st, body) = s.post_metrics(&id, &s.token, &json!({"metrics": {"disruption": (i % 5) as f64}})).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+    }
+    for i in 0..8 {
+        let id = upload(format!("n{i}"), "4.16.0").await;
+        let disruption = 60.0 - f64::from(i);
+        let (st, body) = s.post_metrics(&id, &s.token, &json!({"metrics": {"disruption": disruption, "image-pulls": 3}})).await;
+        assert_eq!((st, body["metrics"]["image-pulls"].as_f64()), (StatusCode::OK, Some(3.0)), "{body}");
+    }
+    let (st, run) = s.get(&format!("/api/v1/runs/{}", run_ids[20].as_str().unwrap())).await;
+    assert_eq!((st, run["metrics"].clone()), (StatusCode::OK, json!({"disruption": 60.0, "image-pulls": 3.0})));
+
+    let (st, body) = s.get("/api/v1/suites/web/aggregate?job=e2e-aws&payload=4.16.0").await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let checks: Vec<(String, String)> = body["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["suite"] == "RunMetrics")
+        .map(|t| (t["name"].as_str().unwrap().to_owned(), t["status"].as_str().unwrap().to_owned()))
+        .collect();
+    let want = |v: &[(&str, &str)]| v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
+    assert_eq!(
+        checks,
+        want(&[
+            ("disruption P70 should not be worse", "failed"),
+            ("disruption P85 should not be worse", "failed"),
+            ("disruption mean should be less than historical plus 5 standard deviations", "failed"),
+            ("image-pulls P70 should not be worse", "skipped"),
+            ("image-pulls P85 should not be worse", "skipped"),
+            ("image-pulls mean should be less than historical plus 5 standard deviations", "skipped"),
+        ])
+    );
+    assert_eq!(body["blocking_failures"], 3, "the metric failures block: {body}");
+
+    // Bad requests are refused and change nothing.
+    let first = &run_ids[0];
+    for (body, why) in [
+        (json!({"metrics": {"disruption": "3"}}), "must be a number"),
+        (json!({"metrics": {}}), "between 1 and 100"),
+        (json!({"disruption": 3}), "expected a JSON object"),
+        (json!({"metrics": {"bad\nname": 3}}), "no control characters"),
+        (json!({"metrics": {"": 3}}), "1 to 200 characters"),
+    ] {
+        let (st, reply) = s.post_metrics(first, &s.token, &body).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{body}: {reply}");
+        assert!(reply["message"].as_str().unwrap().contains(why), "{reply}");
+    }
+    let (st, _) = s.post_metrics(first, "not-a-token", &json!({"metrics": {"x": 1}})).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, _) = s.post_metrics(&json!("abc"), &s.token, &json!({"metrics": {"x": 1}})).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, _) = s.post_metrics(&json!(999_999), &s.token, &json!({"metrics": {"x": 1}})).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    // Another suite's token cannot touch this suite's runs.
+    let other = token::generate();
+    let new = NewSuite {
+        slug: SuiteSlug::parse("other").unwrap(),
+        name: "O".into(),
+        default_branch: "main".into(),
+        token_hash: token::hash(&other),
+    };
+    s.store.store.create_suite(new).await.unwrap();
+    let (st, reply) = s.post_metrics(first, &other, &json!({"metrics": {"x": 1}})).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{reply}");
+    let (_, run) = s.get(&format!("/api/v1/runs/{}", first.as_str().unwrap())).await;
+    assert_eq!(run["metrics"], json!({"disruption": 0.0}));
     s.finish().await;
 }

@@ -22,6 +22,15 @@ pub struct RollupDelta {
     pub duration_count: i64,
 }
 
+impl RollupDelta {
+    /// The test's status bits in the run (the `run_tests` table): 1 passed,
+    /// 2 failed, 4 any other outcome. Uploads to one run OR them together.
+    pub fn run_status(&self) -> i16 {
+        let [passed, failed, skipped, pending, unknown] = self.counts;
+        i16::from(passed > 0) | i16::from(failed > 0) << 1 | i16::from(skipped + pending + unknown > 0) << 2
+    }
+}
+
 pub struct WritePlan<'a> {
     /// Distinct tests, sorted by (scope, name) so that concurrent writers lock
     /// rows in one order.

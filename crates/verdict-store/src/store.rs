@@ -52,12 +52,15 @@ pub struct TestFilter {
     pub page: Page,
 }
 
-/// Which runs a per-test record is computed over: the newest `max_runs`
-/// runs created in `[since_ms, until_ms)` that match the optional filters.
+/// Which runs a per-test record or metric history is computed over: the
+/// newest `max_runs` runs created in `[since_ms, until_ms)` that match the
+/// optional filters.
 #[derive(Debug, Clone)]
 pub struct RunSelection {
     pub job: Option<String>,
     pub branch: Option<String>,
+    /// Only the runs labelled with this payload (a batch being judged).
+    pub payload: Option<String>,
     /// Leave out the runs labelled with this payload (a batch being judged).
     pub exclude_payload: Option<String>,
     pub since_ms: i64,
@@ -67,7 +70,15 @@ pub struct RunSelection {
 
 impl Default for RunSelection {
     fn default() -> Self {
-        RunSelection { job: None, branch: None, exclude_payload: None, since_ms: i64::MIN, until_ms: i64::MAX, max_runs: i64::MAX }
+        RunSelection {
+            job: None,
+            branch: None,
+            payload: None,
+            exclude_payload: None,
+            since_ms: i64::MIN,
+            until_ms: i64::MAX,
+            max_runs: i64::MAX,
+        }
     }
 }
 
@@ -98,6 +109,14 @@ pub trait Store: Send + Sync + 'static {
     async fn batch_results(&self, suite_id: i64, job: &str, payload: &str) -> Result<Vec<BatchResult>, StoreError>;
     /// Per test, its record over the runs `selection` picks.
     async fn test_records(&self, suite_id: i64, selection: &RunSelection) -> Result<Vec<TestRecord>, StoreError>;
+
+    /// Per test, the durations of its timed results in the runs `selection` picks, by (scope, name).
+    async fn test_durations(&self, suite_id: i64, selection: &RunSelection) -> Result<Vec<TestDurations>, StoreError>;
+
+    /// Set named metrics of a run; a name set again gets the new value.
+    async fn write_run_metrics(&self, run_id: i64, metrics: Vec<(String, f64)>) -> Result<(), StoreError>;
+    /// Every metric value of the runs `selection` picks, oldest run first, then by name.
+    async fn run_metrics(&self, suite_id: i64, selection: &RunSelection) -> Result<Vec<RunMetric>, StoreError>;
 }
 
 /// Open the store a user configured: PostgreSQL when a URL is given, else

@@ -83,6 +83,8 @@ pub struct RunDetail {
     pub total: i64,
     /// Tests that both passed and failed within this run.
     pub flaky: i64,
+    /// The run's named metrics.
+    pub metrics: std::collections::BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -200,5 +202,36 @@ impl TestRecord {
     pub fn working_percentage(&self) -> Option<f64> {
         let total = self.passed + self.failed + self.flaked;
         (total > 0).then(|| 100.0 * (self.passed + self.flaked) as f64 / total as f64)
+    }
+}
+
+/// One named metric value of one run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunMetric {
+    pub run_id: i64,
+    pub run_key: String,
+    pub name: String,
+    pub value: f64,
+}
+
+/// A test's timed results over a selection of runs, in seconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestDurations {
+    pub scope: String,
+    pub name: String,
+    pub durations: Vec<f64>,
+}
+
+impl TestDurations {
+    /// Group rows that arrive ordered by (scope, name).
+    pub(crate) fn group(rows: impl IntoIterator<Item = (String, String, f64)>) -> Vec<TestDurations> {
+        let mut out: Vec<TestDurations> = Vec::new();
+        for (scope, name, d) in rows {
+            match out.last_mut() {
+                Some(last) if last.scope == scope && last.name == name => last.durations.push(d),
+                _ => out.push(TestDurations { scope, name, durations: vec![d] }),
+            }
+        }
+        out
     }
 }

@@ -28,6 +28,7 @@ conformance!(
     batches_and_job_history_for_aggregation,
     an_upload_to_a_missing_suite_stores_nothing,
     concurrent_uploads_count_exactly,
+    run_metrics_are_set_read_and_selected,
 );
 
 async fn suite(store: &Arc<dyn Store>, slug: &str) -> Suite {
@@ -353,7 +354,11 @@ async fn batches_and_job_history_for_aggregation(store: Arc<dyn Store>) {
         let mut execs = vec![exec("s", "A", P, None), exec("s", "C", F, None)];
         match i {
             0 => execs.push(exec("s", "B", F, None)),
-            1 => execs.extend([exec("s", "B", F, None), exec("s", "B", P, None)]),
+            1 => {
+                // A flake split over two uploads of one run still counts once, as a flake.
+                execs.push(exec("s", "B", F, None));
+                store.write_upload(s.id, run("h1", "e2e", "p-old", vec![exec("s", "B", P, None)])).await.unwrap();
+            }
             _ => execs.push(exec("s", "B", P, None)),
         }
         store.write_upload(s.id, run(&format!("h{i}"), "e2e", "p-old", execs)).await.unwrap();
@@ -391,4 +396,49 @@ async fn batches_and_job_history_for_aggregation(store: Arc<dyn Store>) {
     assert_eq!((a.passed, a.failed, a.flaked), (6, 2, 0));
     let none = store.test_records(s.id, &RunSelection { branch: Some("dev".into()), ..RunSelection::default() }).await.unwrap();
     assert!(none.is_empty());
+}
+
+async fn run_metrics_are_set_read_and_selected(store: Arc<dyn Store>) {
+    let s = suite(&store, "metrics").await;
+    let mut ids = Vec::new();
+    for (key, payload) in [("h0", "old"), ("h1", "old"), ("n0", "new")] {
+        let mut up = upload(key, Some("main"), None, vec![exec("s", "A", Outcome::Passed, None)]);
+        up.run_env.job = Some("e2e".into());
+        up.run_env.payload = Some(payload.into());
+        ids.push(store.write_upload(s.id, up).await.unwrap().run_id);
+    }
+    store.write_run_metrics(ids[0], vec![("disruption".into(), 1.5), ("pull".into(), 10.0)]).await.unwrap();
+    store.write_run_metrics(ids[1], vec![("disruption".into(), 2.5)]).await.unwrap();
+    store.write_run_metrics(ids[2], vec![("disruption".into(), 9.0)]).await.unwrap();
+    // A name set again takes the new value; the others stay.
+    store.write_run_metrics(ids[0], vec![("pull".into(), 12.0)]).await.unwrap();
+    let run = store.run(ids[0]).await.unwrap().unwrap();
+    assert_eq!(run.metrics.into_iter().collect::<Vec<_>>(), vec![("disruption".to_owned(), 1.5), ("pull".to_owned(), 12.0)]);
+    assert!(store.run(ids[2]).await.unwrap().unwrap().metrics.contains_key("disruption"));
+
+    let pick = |payload: Option<&str>, exclude: Option<&str>| RunSelection {
+        job: Some("e2e".into()),
+        payload: payload.map(Into::into),
+        exclude_payload: exclude.map(Into::into),
+        ..RunSelection::default()
+    };
+    let got = |m: Vec<RunMetric>| m.into_iter().map(|m| (m.run_key, m.name, m.value)).collect::<Vec<_>>();
+    assert_eq!(
+        got(store.run_metrics(s.id, &pick(Some("new"), None)).await.unwrap()),
+        vec![("n0".to_owned(), "disruption".to_owned(), 9.0)]
+    );
+    assert_eq!(
+        got(store.run_metrics(s.id, &pick(None, Some("new"))).await.unwrap()),
+        vec![
+            ("h0".to_owned(), "disruption".to_owned(), 1.5),
+            ("h0".to_owned(), "pull".to_owned(), 12.0),
+            ("h1".to_owned(), "disruption".to_owned(), 2.5)
+        ],
+        "oldest run first, then by name"
+    );
+    // The batch selection also limits test records.
+    let batch = store.test_records(s.id, &pick(Some("new"), None)).await.unwrap();
+    assert_eq!(batch.iter().map(|r| (r.name.as_str(), r.passed)).collect::<Vec<_>>(), vec![("A", 1)]);
+    let missing = store.write_run_metrics(ids[2] + 1000, vec![("x".into(), 1.0)]).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use verdict_core::batch::{CaseResult, JudgedTest, judge};
 use verdict_core::decision::{DecisionConfig, History, Status};
+use verdict_core::metric_check::MetricConfig;
 use verdict_formats::{aggregated, junit};
 
 pub fn run(store: StoreArgs, args: AggregateArgs) -> ExitCode {
@@ -30,8 +31,13 @@ async fn from_store(store: &StoreArgs, slug: &str, args: &AggregateArgs) -> Resu
     let suite = store.suite_by_slug(slug).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no suite {slug:?}"))?;
     let payload = args.payload.as_deref().unwrap_or_default();
     let config = DecisionConfig { minimum_attempts: args.min_attempts, ..DecisionConfig::default() };
-    let batch =
-        verdict_server::aggregate::judge_batch(store.as_ref(), suite.id, &args.job, payload, &config).await.map_err(|e| e.message)?;
+    let metrics = match &args.metric_config {
+        Some(path) => read_metric_config(path)?,
+        None => MetricConfig::default(),
+    };
+    let batch = verdict_server::aggregate::judge_batch(store.as_ref(), suite.id, &args.job, payload, &config, &metrics)
+        .await
+        .map_err(|e| e.message)?;
     Ok((batch.tests, batch.runs))
 }
 
@@ -99,6 +105,16 @@ fn junit_files(path: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+fn read_metric_config(path: &Path) -> Result<MetricConfig, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config: MetricConfig =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: line {}, column {}: {e}", path.display(), e.line(), e.column()))?;
+    match config.problem() {
+        Some(why) => Err(format!("{}: {why}", path.display())),
+        None => Ok(config),
+    }
+}
+
 fn read_history(path: &Path) -> Result<HashMap<(String, String), f64>, String> {
     #[derive(serde::Deserialize)]
     struct Row {
@@ -142,11 +158,13 @@ fn print_table(judged: &[JudgedTest], runs: usize) -> usize {
         }
         println!();
     }
+    let skipped = judged.iter().filter(|t| t.decision.status == Status::Skipped).count();
     println!(
-        "{} tests over {runs} runs: {} passed, {} failed ({blocking} blocking)",
+        "{} tests over {runs} runs: {} passed, {} failed ({blocking} blocking){}",
         judged.len(),
-        judged.len() - failed.len(),
-        failed.len()
+        judged.len() - failed.len() - skipped,
+        failed.len(),
+        if skipped > 0 { format!(", {skipped} skipped") } else { String::new() }
     );
     blocking
 }

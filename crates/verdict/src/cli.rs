@@ -43,9 +43,59 @@ pub enum Command {
     Aggregate(AggregateArgs),
     /// Compare each test between a basis and a sample (branches or windows of days): significantly worse or better?
     Compare(CompareArgs),
+    /// Compare percentile allowances (current against new) and flag P99 increases beyond a leeway.
+    AnalyzeHistoricalData(AnalyzeArgs),
     /// Statistics behind Verdict's verdicts, computed on the spot.
     #[command(subcommand)]
     Stats(StatsCommand),
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "disruptions and alerts (OpenShift job-run-aggregator's analyze-historical-data, without its \
+BigQuery and Sippy calls): --current and --new are JSON arrays of percentile rows (P95, P99, P75, P50 as strings of \
+seconds). Rows are matched by BackendName_FromRelease_Release_Architecture_Platform_Network_Topology (alerts: \
+AlertName_AlertNamespace_AlertLevel_FromRelease_...); only new rows of --previous-release and --target-release count. \
+A row increased when its P99 grew by more than --leeway percent, and decreased when its P99 shrank at all.\n\n\
+tests: Verdict's own rows, from the store: each test's duration percentiles in --new-window compared with \
+--current-window by the same rule (windows as in `verdict compare`: 7d, 37d..7d, or a branch).\n\n\
+Writes the new rows sorted by key to --output-file, and appends a summary to pr_message.md and, when anything \
+increased or decreased, lines to require_review (both in --output-dir). The PR table lists increased rows with at \
+least --min-job-runs runs.\n\n\
+Exit status: 0, also when increases were found (require_review tells); 1 when an input is missing, empty or invalid.")]
+pub struct AnalyzeArgs {
+    #[arg(long, value_parser = ["disruptions", "alerts", "tests"])]
+    pub data_type: String,
+    /// The allowances in use now (disruptions, alerts).
+    #[arg(long, required_unless_present = "suite", value_name = "FILE")]
+    pub current: Option<PathBuf>,
+    /// The freshly computed allowances (disruptions, alerts).
+    #[arg(long, required_unless_present = "suite", value_name = "FILE")]
+    pub new: Option<PathBuf>,
+    /// Percent a P99 may grow before it counts as an increase.
+    #[arg(long, default_value_t = 0.0)]
+    pub leeway: f64,
+    #[arg(long, required_unless_present = "suite")]
+    pub target_release: Option<String>,
+    #[arg(long, required_unless_present = "suite")]
+    pub previous_release: Option<String>,
+    /// Where the rows go (default results_<data-type>.json), relative to --output-dir.
+    #[arg(long)]
+    pub output_file: Option<PathBuf>,
+    /// Directory for the output file, pr_message.md and require_review.
+    #[arg(long, default_value = ".")]
+    pub output_dir: PathBuf,
+    /// Rows with fewer runs are left out of the PR table (they still count).
+    #[arg(long, default_value_t = 100)]
+    pub min_job_runs: i64,
+    /// tests: the suite whose test durations are compared.
+    #[arg(long, conflicts_with_all = ["current", "new", "target_release", "previous_release"])]
+    pub suite: Option<String>,
+    /// tests: the window of the allowances in use now.
+    #[arg(long, requires = "suite", default_value = "37d..7d")]
+    pub current_window: String,
+    /// tests: the window of the fresh allowances.
+    #[arg(long, requires = "suite", default_value = "7d")]
+    pub new_window: String,
 }
 
 #[derive(Args, Debug)]
@@ -53,6 +103,11 @@ pub enum Command {
 job-run-aggregator's rule: at least --min-attempts runs, at least one pass, and as many passes as a one-sided Fisher exact \
 test against its history requires (see `verdict stats required-passes`). A run that both failed and passed a test (a retry) \
 counts as a pass. A test without history is taken as 70% reliable.\n\n\
+With --suite, each run metric of the judged runs (`verdict upload --metric`) is checked against the same metric in the \
+job's history (larger is worse), as tests of the suite RunMetrics: by default 'P70 should not be worse' (at or under \
+the historical P70 in enough runs, retried with 3 of grace), 'P85 ...' (7 of grace) and 'mean should be less than \
+historical plus 5 standard deviations' (at least 1). A check without history, or with too few runs to judge, is skipped. \
+--metric-config changes the rules per metric.\n\n\
 Writes the aggregated JUnit (every test with its runs as YAML in <system-out>, a <failure> with the reason when it failed), \
 optionally a JSON summary, and prints the failed tests.\n\n\
 Exit status: 0 when no blocking test failed; 1 when one did (tests with lifecycle=\"informing\" never block); \
@@ -84,6 +139,10 @@ pub struct AggregateArgs {
     /// Also write a JSON summary: one object per test.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// With --suite: the run-metric checks, as JSON {"default": RULES, "metrics": {"NAME": RULES}} where RULES is
+    /// {"percentiles": [{"percentile": 70, "grace": 3}], "mean_sd": 5, "floor": 1}; empty RULES switch a metric's checks off.
+    #[arg(long, requires = "suite", value_name = "FILE")]
+    pub metric_config: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -211,4 +270,8 @@ pub struct UploadArgs {
     /// Exit 1 when the upload fails.
     #[arg(long)]
     pub strict: bool,
+    /// A named number for the run, NAME=VALUE (repeatable), such as seconds of downtime; `verdict aggregate` checks it
+    /// against the job's history. Sent after the results, with the same token.
+    #[arg(long = "metric", value_name = "NAME=VALUE")]
+    pub metrics: Vec<String>,
 }

@@ -51,6 +51,7 @@ fn upload(args: UploadArgs) -> Result<(), String> {
     }
     let run_env = run_env(&args);
     let tags = tags(&args.tags)?;
+    let metrics = metrics(&args.metrics)?;
     let endpoint = format!("{}/v1/uploads", args.url.trim_end_matches('/'));
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(120))
@@ -59,7 +60,7 @@ fn upload(args: UploadArgs) -> Result<(), String> {
 
     let bar = ProgressBar::new(results.len() as u64);
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} results").unwrap_or_else(|_| ProgressStyle::default_bar()));
-    let (mut queued, mut skipped, mut run_url) = (0u64, 0u64, String::new());
+    let (mut queued, mut skipped, mut run_url, mut run_id) = (0u64, 0u64, String::new(), String::new());
     for chunk in results.chunks(MAX_RESULTS_PER_UPLOAD) {
         let body = json!({"format": "json", "run_env": run_env, "tags": tags, "data": chunk});
         let reply = post_with_retries(&client, &endpoint, &token, &body)?;
@@ -69,10 +70,16 @@ fn upload(args: UploadArgs) -> Result<(), String> {
             bar.suspend(|| eprintln!("skipped: {}", reason.as_str().unwrap_or_default()));
         }
         run_url = reply["run_url"].as_str().unwrap_or_default().to_owned();
+        run_id = reply["run_id"].as_str().unwrap_or_default().to_owned();
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
     eprintln!("Uploaded {queued} results ({skipped} skipped) from {} file(s).", files.len());
+    if !metrics.is_empty() {
+        let url = format!("{}/api/v1/runs/{run_id}/metrics", args.url.trim_end_matches('/'));
+        post_with_retries(&client, &url, &token, &json!({ "metrics": metrics }))?;
+        eprintln!("Set {} run metric(s).", metrics.len());
+    }
     println!("{run_url}");
     Ok(())
 }
@@ -155,6 +162,19 @@ fn tags(raw: &[String]) -> Result<serde_json::Map<String, Value>, String> {
         .collect()
 }
 
+fn metrics(raw: &[String]) -> Result<serde_json::Map<String, Value>, String> {
+    let mut out = serde_json::Map::new();
+    for m in raw {
+        let (name, value) = m.split_once('=').ok_or(format!("--metric {m:?} is not NAME=VALUE"))?;
+        let value: f64 = value.trim().parse().map_err(|_| format!("--metric {m:?}: {value:?} is not a number"))?;
+        if let Some(why) = verdict_core::metric_check::metric_problem(name, value) {
+            return Err(format!("--metric {m:?}: {why}"));
+        }
+        out.insert(name.to_owned(), value.into());
+    }
+    Ok(out)
+}
+
 /// Retry what may pass next time (5xx, connection errors); not what won't (4xx).
 fn post_with_retries(client: &reqwest::blocking::Client, url: &str, token: &str, body: &Value) -> Result<Value, String> {
     let mut delay = Duration::from_millis(500);
@@ -170,7 +190,7 @@ fn post_with_retries(client: &reqwest::blocking::Client, url: &str, token: &str,
             Ok(resp) => {
                 let status = resp.status();
                 let msg = resp.json::<Value>().ok().and_then(|v| v["message"].as_str().map(str::to_owned)).unwrap_or_default();
-                return Err(format!("the server refused the upload ({status}): {msg}"));
+                return Err(format!("the server refused {url} ({status}): {msg}"));
             }
             Err(e) => format!("cannot reach {url}: {e}"),
         };

@@ -99,6 +99,16 @@ fn upload_body(key: &str, n: usize) -> Value {
     json!({"format": "json", "run_env": {"key": key}, "data": data})
 }
 
+/// `verdict upload` to the server on `port`, outside any CI.
+fn upload_cmd(port: u16, token: &str) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("upload").env("VERDICT_URL", format!("http://127.0.0.1:{port}")).env("VERDICT_TOKEN", token);
+    for ci in ["BUILDKITE_BUILD_ID", "GITHUB_RUN_ID", "CIRCLE_BUILD_NUM", "GITLAB_CI", "JENKINS_URL"] {
+        c.env_remove(ci);
+    }
+    c
+}
+
 fn get(port: u16, path: &str) -> Value {
     reqwest::blocking::get(format!("http://127.0.0.1:{port}{path}")).unwrap().json().unwrap()
 }
@@ -121,6 +131,8 @@ both!(
     sigterm_finishes_uploads_in_flight,
     cli_upload_splits_retries_and_never_breaks_the_build,
     aggregate_from_the_store,
+    aggregate_checks_run_metrics,
+    analyze_test_durations_between_branches,
     compare_branches
 );
 
@@ -239,21 +251,7 @@ fn cli_upload_splits_retries_and_never_breaks_the_build(env: &Env) {
     std::fs::write(dir.join("big.xml"), big).unwrap();
     std::fs::File::create(dir.join("small.json")).unwrap().write_all(br#"[{"scope":"s","name":"from json","result":"passed"}]"#).unwrap();
 
-    let url = format!("http://127.0.0.1:{port}");
-    let upload = |args: &[&str], token: &str| {
-        Command::new(BIN)
-            .arg("upload")
-            .args(args)
-            .env("VERDICT_URL", &url)
-            .env("VERDICT_TOKEN", token)
-            .env_remove("BUILDKITE_BUILD_ID")
-            .env_remove("GITHUB_RUN_ID")
-            .env_remove("CIRCLE_BUILD_NUM")
-            .env_remove("GITLAB_CI")
-            .env_remove("JENKINS_URL")
-            .output()
-            .unwrap()
-    };
+    let upload = |args: &[&str], token: &str| upload_cmd(port, token).args(args).output().unwrap();
     let pattern = format!("{}/*.*", dir.display());
     let out = upload(&[&pattern, "--branch", "main", "--commit", "abc", "--tag", "team=web"], &token);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -316,6 +314,57 @@ fn stats_required_passes_explains_the_rule() {
     let bad = Command::new(BIN).args(["stats", "required-passes", "--attempts", "5", "--working-percentage", "101"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("between 0 and 100"));
+}
+
+/// `verdict analyze-historical-data` on upstream's disruption vector: the sorted rows, the PR message and
+/// require_review, appended on a second run; an empty input is an error.
+#[test]
+fn analyze_historical_disruptions_from_files() {
+    let vectors: Value = serde_json::from_str(include_str!("../../verdict-core/tests/vectors/job-run-aggregator.json")).unwrap();
+    let case = &vectors["analyze_historical_data_compare"];
+    let dir = tempfile::tempdir().unwrap();
+    let (current, new, out) = (dir.path().join("current.json"), dir.path().join("new.json"), dir.path().join("out"));
+    std::fs::write(&current, case["input"]["current"].to_string()).unwrap();
+    std::fs::write(&new, case["input"]["new"].to_string()).unwrap();
+    let analyze = |new: &std::path::Path| {
+        Command::new(BIN)
+            .args(["analyze-historical-data", "--data-type", "disruptions", "--leeway", "30"])
+            .args(["--target-release", "4.16", "--previous-release", "4.15"])
+            .arg("--current")
+            .arg(&current)
+            .arg("--new")
+            .arg(new)
+            .arg("--output-dir")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    for _ in 0..2 {
+        let run = analyze(&new);
+        assert_eq!(run.status.code(), Some(0), "increases exit 0: {}", String::from_utf8_lossy(&run.stderr));
+    }
+    let rows: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(out.join("results_disruptions.json")).unwrap()).unwrap();
+    let keys: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            ["BackendName", "FromRelease", "Release", "Architecture", "Platform", "Network", "Topology"]
+                .map(|k| r[k].as_str().unwrap())
+                .join("_")
+        })
+        .collect();
+    assert_eq!(serde_json::to_value(keys).unwrap(), case["expected"]["output_file_row_keys_in_order"]);
+    let md = std::fs::read_to_string(out.join("pr_message.md")).unwrap();
+    assert_eq!(md.matches("## disruptions Information").count(), 2, "appended: {md}");
+    assert!(md.contains(case["expected"]["pr_table_rows"][0].as_str().unwrap()), "{md}");
+    let review = std::fs::read_to_string(out.join("require_review")).unwrap();
+    let want: Vec<&str> = case["expected"]["require_review_lines"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    assert_eq!(review.lines().collect::<Vec<_>>(), [want.clone(), want].concat());
+
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, "[]").unwrap();
+    let run = analyze(&empty);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("empty.json: no rows"), "{}", String::from_utf8_lossy(&run.stderr));
 }
 
 #[test]
@@ -452,6 +501,103 @@ fn aggregate_from_the_store(env: &Env) {
     let none = env.cmd().args(["aggregate", "--suite", "web", "--job", "e2e", "--payload", "v9"]).output().unwrap();
     assert_eq!(none.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&none.stderr).contains("no runs of job \"e2e\" for payload \"v9\""));
+}
+
+/// `verdict upload --metric` sets run metrics; `verdict aggregate --suite` checks them against the job's
+/// history and fails on a regression, unless `--metric-config` switches the metric's checks off.
+fn aggregate_checks_run_metrics(env: &Env) {
+    let token = env.create_suite("web");
+    let port = free_port();
+    let mut server = env.serve(port);
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results.json");
+    std::fs::write(&results, r#"[{"scope": "e2e", "name": "install", "result": "passed"}]"#).unwrap();
+    let upload = |key: String, payload: &str, seconds: f64| {
+        let metric = format!("disruption={seconds}");
+        let out = upload_cmd(port, &token)
+            .args([results.to_str().unwrap(), "--run-key", &key, "--tag", "job=e2e", "--tag", &format!("payload={payload}")])
+            .args(["--metric", &metric, "--metric", "pulls=2", "--strict"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("Set 2 run metric(s)."));
+    };
+    for i in 0..20 {
+        upload(format!("old-{i}"), "v1", f64::from(i % 4));
+    }
+    for i in 0..8 {
+        upload(format!("new-{i}"), "v2", 40.0 + f64::from(i));
+    }
+    let bad = upload_cmd(port, &token).args([results.to_str().unwrap(), "--metric", "disruption=soon", "--strict"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("\"soon\" is not a number"), "{}", String::from_utf8_lossy(&bad.stderr));
+    server.kill();
+
+    let xml = dir.path().join("agg.xml");
+    let aggregate = |extra: &[&str]| {
+        env.cmd()
+            .args(["aggregate", "--suite", "web", "--job", "e2e", "--payload", "v2", "--output", xml.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = aggregate(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("RunMetrics / disruption P70 should not be worse"), "{stdout}");
+    assert!(stdout.contains("7 tests over 8 runs: 4 passed, 3 failed (3 blocking)"), "pulls never changed: {stdout}");
+    let report = std::fs::read_to_string(&xml).unwrap();
+    assert!(report.contains("<testsuite name=\"RunMetrics\" tests=\"0\" skipped=\"0\" failures=\"3\" time=\"0\">"), "{report}");
+
+    let config = dir.path().join("metrics.json");
+    std::fs::write(&config, r#"{"metrics": {"disruption": {}}}"#).unwrap();
+    let out = aggregate(&["--metric-config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    std::fs::write(&config, r#"{"default": {"percentiles": [{"percentile": 150}]}}"#).unwrap();
+    let out = aggregate(&["--metric-config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("percentiles are 1..99"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `verdict analyze-historical-data --data-type tests`: duration percentiles of the tests on one branch
+/// against another, by the same leeway rule.
+fn analyze_test_durations_between_branches(env: &Env) {
+    let token = env.create_suite("web");
+    let port = free_port();
+    let mut server = env.serve(port);
+    let post = |key: String, branch: &str, slow: f64| {
+        let data = json!([{"scope": "s", "name": "slow", "result": "passed", "history": {"duration": slow}},
+                          {"scope": "s", "name": "steady", "result": "passed", "history": {"duration": 1.0}}]);
+        let r = reqwest::blocking::Client::new()
+            .post(format!("http://127.0.0.1:{port}/v1/uploads"))
+            .header("Authorization", format!("Token token=\"{token}\""))
+            .json(&json!({"format": "json", "run_env": {"key": key, "branch": branch}, "data": data}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 202);
+    };
+    for i in 0..10 {
+        post(format!("main-{i}"), "main", 2.0);
+        post(format!("feature-{i}"), "feature", 3.0 + f64::from(i) / 10.0);
+    }
+    server.kill();
+    let out = env.store.dir.path().join("analysis");
+    let run = env
+        .cmd()
+        .args(["analyze-historical-data", "--data-type", "tests", "--suite", "web", "--leeway", "10", "--min-job-runs", "5"])
+        .args(["--current-window", "branch:main", "--new-window", "branch:feature", "--output-dir"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let rows: Value = serde_json::from_str(&std::fs::read_to_string(out.join("results_tests.json")).unwrap()).unwrap();
+    assert_eq!(rows[0]["TestName"], "slow");
+    assert_eq!((rows[0]["P50"].as_str(), rows[0]["JobRuns"].as_i64()), (Some("3.45"), Some(10)));
+    assert_eq!(rows[1]["P99"], "1.0");
+    let review = std::fs::read_to_string(out.join("require_review")).unwrap();
+    assert_eq!(review, "(tests) had (1) results increased in duration beyond specified leeway of 10.00%\n");
+    let md = std::fs::read_to_string(out.join("pr_message.md")).unwrap();
+    assert!(md.contains("| s | slow | 10 | 3.855s| 92.75% | 3.891s | 94.55% "), "{md}");
 }
 
 /// `verdict compare`: a test that broke on a branch is an extreme regression, a new failing test regresses by

@@ -12,7 +12,12 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 use verdict_core::{Outcome, Upload};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql")), (2, include_str!("migrations/0002_run_labels.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_run_labels.sql")),
+    (3, include_str!("migrations/0003_run_tests.sql")),
+    (4, include_str!("migrations/0004_run_metrics.sql")),
+];
 /// Serialises migrations of nodes that start at the same time.
 const MIGRATION_LOCK: i64 = 0x0076_6572_6469_6374; // "verdict"
 
@@ -133,5 +138,17 @@ impl Store for PgStore {
 
     async fn test_records(&self, suite_id: i64, selection: &RunSelection) -> Result<Vec<TestRecord>, StoreError> {
         reads::test_records(&**self.client().await?, suite_id, selection).await
+    }
+
+    async fn write_run_metrics(&self, run_id: i64, metrics: Vec<(String, f64)>) -> Result<(), StoreError> {
+        writes::run_metrics(&**self.client().await?, run_id, &metrics).await
+    }
+
+    async fn run_metrics(&self, suite_id: i64, selection: &RunSelection) -> Result<Vec<RunMetric>, StoreError> {
+        reads::run_metrics(&**self.client().await?, suite_id, selection).await
+    }
+
+    async fn test_durations(&self, suite_id: i64, selection: &RunSelection) -> Result<Vec<TestDurations>, StoreError> {
+        reads::test_durations(&**self.client().await?, suite_id, selection).await
     }
 }

@@ -95,15 +95,10 @@ pub(super) async fn run(c: &Client, run_id: i64) -> Result<Option<RunDetail>, St
     for r in c.query("SELECT outcome, count(*) FROM executions WHERE run_id = $1 GROUP BY outcome", &[&run_id]).await? {
         counts.add(outcome(r.get(0)), r.get(1));
     }
-    let flaky: i64 = c
-        .query_one(
-            "SELECT count(*) FROM (SELECT test_id FROM executions WHERE run_id = $1 GROUP BY test_id
-             HAVING count(*) FILTER (WHERE outcome = 0) > 0 AND count(*) FILTER (WHERE outcome = 1) > 0) f",
-            &[&run_id],
-        )
-        .await?
-        .get(0);
-    Ok(Some(RunDetail { run, total: counts.total(), counts, flaky }))
+    let flaky: i64 = c.query_one("SELECT count(*) FROM run_tests WHERE run_id = $1 AND status & 3 = 3", &[&run_id]).await?.get(0);
+    let metrics =
+        c.query("SELECT name, value FROM run_metrics WHERE run_id = $1", &[&run_id]).await?.iter().map(|r| (r.get(0), r.get(1))).collect();
+    Ok(Some(RunDetail { run, total: counts.total(), counts, flaky, metrics }))
 }
 
 pub(super) async fn run_executions(c: &Client, run_id: i64, result: Option<Outcome>, page: Page) -> Result<Vec<Execution>, StoreError> {
@@ -227,23 +222,43 @@ pub(super) async fn batch_results(c: &Client, suite_id: i64, job: &str, payload:
         .collect())
 }
 
+/// The runs a [`RunSelection`] picks, as the CTE `sel`; parameters from [`selection_params`].
+const SELECTED_RUNS: &str = "WITH sel AS (
+    SELECT id, key, created_at FROM runs WHERE suite_id = $1 AND ($2::text IS NULL OR job = $2) AND ($3::text IS NULL OR branch = $3)
+      AND ($4::text IS NULL OR payload = $4) AND ($5::text IS NULL OR payload IS DISTINCT FROM $5) AND created_at >= $6 AND created_at < $7
+    ORDER BY created_at DESC, id DESC LIMIT $8)";
+
+fn selection_params<'a>(suite_id: &'a i64, sel: &'a RunSelection) -> [&'a (dyn ToSql + Sync); 8] {
+    [suite_id, &sel.job, &sel.branch, &sel.payload, &sel.exclude_payload, &sel.since_ms, &sel.until_ms, &sel.max_runs]
+}
+
+pub(super) async fn test_durations(c: &Client, suite_id: i64, sel: &RunSelection) -> Result<Vec<TestDurations>, StoreError> {
+    let sql = format!(
+        "{SELECTED_RUNS} SELECT t.scope, t.name, e.duration FROM executions e JOIN tests t ON t.id = e.test_id
+         WHERE e.run_id IN (SELECT id FROM sel) AND e.duration IS NOT NULL ORDER BY t.scope, t.name"
+    );
+    let rows = c.query(&sql, &selection_params(&suite_id, sel)).await?;
+    Ok(TestDurations::group(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2)))))
+}
+
 pub(super) async fn test_records(c: &Client, suite_id: i64, sel: &RunSelection) -> Result<Vec<TestRecord>, StoreError> {
-    let args: [&(dyn ToSql + Sync); 7] =
-        [&suite_id, &sel.job, &sel.branch, &sel.exclude_payload, &sel.since_ms, &sel.until_ms, &sel.max_runs];
-    let rows = c
-        .query(
-            "WITH sel AS (
-               SELECT id FROM runs WHERE suite_id = $1 AND ($2::text IS NULL OR job = $2) AND ($3::text IS NULL OR branch = $3)
-                 AND ($4::text IS NULL OR payload IS DISTINCT FROM $4) AND created_at >= $5 AND created_at < $6
-               ORDER BY created_at DESC, id DESC LIMIT $7),
-             per_run AS (
-               SELECT e.test_id, bool_or(e.outcome = 0) AS p, bool_or(e.outcome = 1) AS f
-               FROM executions e WHERE e.run_id IN (SELECT id FROM sel) GROUP BY e.run_id, e.test_id)
-             SELECT t.scope, t.name, count(*) FILTER (WHERE p AND NOT f), count(*) FILTER (WHERE f AND NOT p), count(*) FILTER (WHERE p AND f)
-             FROM per_run JOIN tests t ON t.id = per_run.test_id
-             GROUP BY t.id, t.scope, t.name ORDER BY t.scope, t.name",
-            &args,
-        )
-        .await?;
+    let sql = format!(
+        "{SELECTED_RUNS},
+         counted AS (
+           SELECT rt.test_id, count(*) FILTER (WHERE rt.status & 3 = 1) AS p, count(*) FILTER (WHERE rt.status & 3 = 2) AS f,
+                  count(*) FILTER (WHERE rt.status & 3 = 3) AS fl
+           FROM run_tests rt WHERE rt.run_id IN (SELECT id FROM sel) GROUP BY rt.test_id)
+         SELECT t.scope, t.name, c.p, c.f, c.fl FROM counted c JOIN tests t ON t.id = c.test_id ORDER BY t.scope, t.name"
+    );
+    let rows = c.query(&sql, &selection_params(&suite_id, sel)).await?;
     Ok(rows.iter().map(|r| TestRecord { scope: r.get(0), name: r.get(1), passed: r.get(2), failed: r.get(3), flaked: r.get(4) }).collect())
+}
+
+pub(super) async fn run_metrics(c: &Client, suite_id: i64, sel: &RunSelection) -> Result<Vec<RunMetric>, StoreError> {
+    let sql = format!(
+        "{SELECTED_RUNS} SELECT sel.id, sel.key, m.name, m.value FROM sel JOIN run_metrics m ON m.run_id = sel.id
+         ORDER BY sel.created_at, sel.id, m.name"
+    );
+    let rows = c.query(&sql, &selection_params(&suite_id, sel)).await?;
+    Ok(rows.iter().map(|r| RunMetric { run_id: r.get(0), run_key: r.get(1), name: r.get(2), value: r.get(3) }).collect())
 }

@@ -162,6 +162,13 @@ async fn write(tx: &impl GenericClient, suite_id: i64, up: &Upload, plan: &Write
         &[&branch, &day, &r_test, &col(0), &col(1), &col(2), &col(3), &col(4), &r_flaky, &r_sum, &r_count],
     )
     .await?;
+    let r_status: Vec<i16> = order.iter().map(|&i| plan.rollups[i].run_status()).collect();
+    tx.execute(
+        "INSERT INTO run_tests (run_id, test_id, status) SELECT $1, t, s FROM unnest($2::bigint[], $3::smallint[]) AS x(t, s)
+         ON CONFLICT (run_id, test_id) DO UPDATE SET status = run_tests.status | EXCLUDED.status",
+        &[&run_id, &r_test, &r_status],
+    )
+    .await?;
     Ok(UploadReceipt { upload_id, run_id, queued: up.executions.len() })
 }
 
@@ -230,4 +237,21 @@ async fn resolve_tests(tx: &impl GenericClient, suite_id: i64, plan: &WritePlan<
         .await?;
     }
     Ok(ids.into_iter().map(|id| id.expect("every test was found or inserted")).collect())
+}
+
+pub(super) async fn run_metrics(c: &Client, run_id: i64, metrics: &[(String, f64)]) -> Result<(), StoreError> {
+    if c.query_opt("SELECT 1 FROM runs WHERE id = $1", &[&run_id]).await?.is_none() {
+        return Err(StoreError::NotFound(format!("no run {run_id}")));
+    }
+    // One statement, so all or none; one row per name (the last value given wins).
+    let last: std::collections::BTreeMap<&str, f64> = metrics.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+    let names: Vec<&str> = last.keys().copied().collect();
+    let values: Vec<f64> = last.values().copied().collect();
+    c.execute(
+        "INSERT INTO run_metrics (run_id, name, value, updated_at) SELECT $1, n, v, $4 FROM unnest($2::text[], $3::float8[]) AS u(n, v)
+         ON CONFLICT (run_id, name) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at",
+        &[&run_id, &names, &values, &now_ms()],
+    )
+    .await?;
+    Ok(())
 }

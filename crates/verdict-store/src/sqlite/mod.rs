@@ -15,7 +15,12 @@ use std::sync::{Arc, Mutex};
 use verdict_core::{Outcome, Upload};
 use writer::Writer;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql")), (2, include_str!("migrations/0002_run_labels.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_run_labels.sql")),
+    (3, include_str!("migrations/0003_run_tests.sql")),
+    (4, include_str!("migrations/0004_run_metrics.sql")),
+];
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -158,5 +163,19 @@ impl Store for SqliteStore {
     async fn test_records(&self, suite_id: i64, selection: &RunSelection) -> Result<Vec<TestRecord>, StoreError> {
         let selection = selection.clone();
         self.read(move |c| reads::test_records(c, suite_id, &selection)).await
+    }
+
+    async fn write_run_metrics(&self, run_id: i64, metrics: Vec<(String, f64)>) -> Result<(), StoreError> {
+        self.writer.write(move |c| writes::run_metrics(c, run_id, &metrics)).await
+    }
+
+    async fn run_metrics(&self, suite_id: i64, selection: &RunSelection) -> Result<Vec<RunMetric>, StoreError> {
+        let selection = selection.clone();
+        self.read(move |c| reads::run_metrics(c, suite_id, &selection)).await
+    }
+
+    async fn test_durations(&self, suite_id: i64, selection: &RunSelection) -> Result<Vec<TestDurations>, StoreError> {
+        let selection = selection.clone();
+        self.read(move |c| reads::test_durations(c, suite_id, &selection)).await
     }
 }

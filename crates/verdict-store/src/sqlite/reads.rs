@@ -4,6 +4,7 @@ use crate::store::{Page, RunFilter, RunSelection, TestFilter};
 use crate::views::*;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use std::collections::HashMap;
 use verdict_core::{Outcome, RunEnv};
 
 const SUITE_COLS: &str = "id, slug, name, default_branch, created_at";
@@ -100,13 +101,13 @@ pub(super) fn run(c: &Connection, run_id: i64) -> Result<Option<RunDetail>, Stor
         let (o, n) = row?;
         counts.add(outcome(o), n);
     }
-    let flaky: i64 = c
-        .prepare_cached(
-            "SELECT count(*) FROM (SELECT test_id FROM executions WHERE run_id = ?1 GROUP BY test_id
-             HAVING sum(outcome = 0) > 0 AND sum(outcome = 1) > 0)",
-        )?
-        .query_row([run_id], |r| r.get(0))?;
-    Ok(Some(RunDetail { run, total: counts.total(), counts, flaky }))
+    let flaky: i64 =
+        c.prepare_cached("SELECT count(*) FROM run_tests WHERE run_id = ?1 AND status & 3 = 3")?.query_row([run_id], |r| r.get(0))?;
+    let metrics = c
+        .prepare_cached("SELECT name, value FROM run_metrics WHERE run_id = ?1")?
+        .query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(RunDetail { run, total: counts.total(), counts, flaky, metrics }))
 }
 
 pub(super) fn run_executions(c: &Connection, run_id: i64, result: Option<Outcome>, page: Page) -> Result<Vec<Execution>, StoreError> {
@@ -213,22 +214,69 @@ pub(super) fn batch_results(c: &Connection, suite_id: i64, job: &str, payload: &
     Ok(rows)
 }
 
-pub(super) fn test_records(c: &Connection, suite_id: i64, sel: &RunSelection) -> Result<Vec<TestRecord>, StoreError> {
-    let mut st = c.prepare_cached(
-        "WITH sel AS (
-           SELECT id FROM runs WHERE suite_id = ?1 AND (?2 IS NULL OR job = ?2) AND (?3 IS NULL OR branch = ?3)
-             AND (?4 IS NULL OR payload IS NOT ?4) AND created_at >= ?5 AND created_at < ?6
-           ORDER BY created_at DESC, id DESC LIMIT ?7),
-         per_run AS (
-           SELECT e.test_id, max(e.outcome = 0) AS p, max(e.outcome = 1) AS f
-           FROM executions e WHERE e.run_id IN (SELECT id FROM sel) GROUP BY e.run_id, e.test_id)
-         SELECT t.scope, t.name, sum(p AND NOT f), sum(f AND NOT p), sum(p AND f)
-         FROM per_run JOIN tests t ON t.id = per_run.test_id
-         GROUP BY t.id ORDER BY t.scope, t.name",
-    )?;
-    let args = params![suite_id, sel.job, sel.branch, sel.exclude_payload, sel.since_ms, sel.until_ms, sel.max_runs];
-    let rows = st
-        .query_map(args, |r| Ok(TestRecord { scope: r.get(0)?, name: r.get(1)?, passed: r.get(2)?, failed: r.get(3)?, flaked: r.get(4)? }))?
+/// The runs a [`RunSelection`] picks, as the CTE `sel`; parameters from [`selection_params`].
+const SELECTED_RUNS: &str = "WITH sel AS (
+    SELECT id, key, created_at FROM runs WHERE suite_id = ?1 AND (?2 IS NULL OR job = ?2) AND (?3 IS NULL OR branch = ?3)
+      AND (?4 IS NULL OR payload = ?4) AND (?5 IS NULL OR payload IS NOT ?5) AND created_at >= ?6 AND created_at < ?7
+    ORDER BY created_at DESC, id DESC LIMIT ?8)";
+
+fn selection_params<'a>(suite_id: &'a i64, sel: &'a RunSelection) -> [&'a dyn rusqlite::ToSql; 8] {
+    [suite_id, &sel.job, &sel.branch, &sel.payload, &sel.exclude_payload, &sel.since_ms, &sel.until_ms, &sel.max_runs]
+}
+
+pub(super) fn run_metrics(c: &Connection, suite_id: i64, sel: &RunSelection) -> Result<Vec<RunMetric>, StoreError> {
+    let sql = format!(
+        "{SELECTED_RUNS} SELECT sel.id, sel.key, m.name, m.value FROM sel JOIN run_metrics m ON m.run_id = sel.id
+         ORDER BY sel.created_at, sel.id, m.name"
+    );
+    let rows = c
+        .prepare_cached(&sql)?
+        .query_map(selection_params(&suite_id, sel), |r| {
+            Ok(RunMetric { run_id: r.get(0)?, run_key: r.get(1)?, name: r.get(2)?, value: r.get(3)? })
+        })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
+}
+
+pub(super) fn test_durations(c: &Connection, suite_id: i64, sel: &RunSelection) -> Result<Vec<TestDurations>, StoreError> {
+    let sql = format!(
+        "{SELECTED_RUNS} SELECT t.scope, t.name, e.duration FROM executions e JOIN tests t ON t.id = e.test_id
+         WHERE e.run_id IN (SELECT id FROM sel) AND e.duration IS NOT NULL ORDER BY t.scope, t.name"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st.query_map(selection_params(&suite_id, sel), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?;
+    Ok(TestDurations::group(rows))
+}
+
+pub(super) fn test_records(c: &Connection, suite_id: i64, sel: &RunSelection) -> Result<Vec<TestRecord>, StoreError> {
+    let run_ids: Vec<i64> = c
+        .prepare_cached(&format!("{SELECTED_RUNS} SELECT id FROM sel"))?
+        .query_map(selection_params(&suite_id, sel), |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    // Counted here rather than by GROUP BY: SQLite would sort millions of
+    // (run, test) rows into a temporary b-tree; a hash map does not sort.
+    let mut counts: HashMap<i64, [i64; 3]> = HashMap::new();
+    let mut statuses = c.prepare_cached("SELECT test_id, status FROM run_tests WHERE run_id = ?1")?;
+    for run_id in run_ids {
+        let mut rows = statuses.query([run_id])?;
+        while let Some(r) = rows.next()? {
+            let n = counts.entry(r.get(0)?).or_default();
+            match r.get::<_, i64>(1)? & 3 {
+                1 => n[0] += 1,
+                2 => n[1] += 1,
+                3 => n[2] += 1,
+                _ => {}
+            }
+        }
+    }
+    let mut records = Vec::with_capacity(counts.len());
+    let mut names = c.prepare_cached("SELECT id, scope, name FROM tests WHERE suite_id = ?1")?;
+    let mut rows = names.query([suite_id])?;
+    while let Some(r) = rows.next()? {
+        if let Some([passed, failed, flaked]) = counts.get(&r.get::<_, i64>(0)?) {
+            records.push(TestRecord { scope: r.get(1)?, name: r.get(2)?, passed: *passed, failed: *failed, flaked: *flaked });
+        }
+    }
+    records.sort_unstable_by(|a, b| (&a.scope, &a.name).cmp(&(&b.scope, &b.name)));
+    Ok(records)
 }

@@ -131,10 +131,31 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload) -> Result<Uploa
         )?;
         let branch = branch.unwrap_or_default();
         let day = day_of(now);
+        let mut status = c.prepare_cached(
+            "INSERT INTO run_tests (run_id, test_id, status) VALUES (?1, ?2, ?3)
+             ON CONFLICT (run_id, test_id) DO UPDATE SET status = status | excluded.status",
+        )?;
         for (r, &id) in plan.rollups.iter().zip(&test_ids) {
             let [p, f, s, pe, u] = r.counts;
             rollup.execute(params![id, branch, day, p, f, s, pe, u, r.flaky, r.duration_sum, r.duration_count])?;
+            status.execute(params![run_id, id, r.run_status()])?;
         }
     }
     Ok(UploadReceipt { upload_id, run_id, queued: up.executions.len() })
+}
+
+pub(super) fn run_metrics(c: &Connection, run_id: i64, metrics: &[(String, f64)]) -> Result<(), StoreError> {
+    let exists = c.prepare_cached("SELECT 1 FROM runs WHERE id = ?1")?.query_row([run_id], |_| Ok(())).optional()?;
+    if exists.is_none() {
+        return Err(StoreError::NotFound(format!("no run {run_id}")));
+    }
+    let now = now_ms();
+    let mut set = c.prepare_cached(
+        "INSERT INTO run_metrics (run_id, name, value, updated_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )?;
+    for (name, value) in metrics {
+        set.execute(params![run_id, name, value, now])?;
+    }
+    Ok(())
 }
