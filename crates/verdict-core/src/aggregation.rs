@@ -6,6 +6,7 @@
 //! is computed, so that it reproduces that table and extends to any `n`.
 
 use crate::fisher::{self, Table};
+use std::sync::OnceLock;
 
 /// Historical runs the script compares against.
 pub const CORPUS: u64 = 250;
@@ -29,6 +30,18 @@ pub fn p_value(attempts: u32, working_percentage: u32, passes: u32) -> f64 {
 /// Rows 1 and 2 keep upstream's hand-set legacy values.
 pub fn strict_required(attempts: u32, working_percentage: u32) -> u32 {
     let wp = working_percentage.min(100);
+    // A batch asks the same few (attempts, percentage) pairs for every test:
+    // each row of the table is computed once.
+    match ROWS.get(attempts as usize) {
+        Some(row) => row.get_or_init(|| std::array::from_fn(|p| computed_strict_required(attempts, p as u32)))[wp as usize],
+        None => computed_strict_required(attempts, wp),
+    }
+}
+
+const CACHED_ATTEMPTS: usize = 64;
+static ROWS: [OnceLock<[u32; 101]>; CACHED_ATTEMPTS + 1] = [const { OnceLock::new() }; CACHED_ATTEMPTS + 1];
+
+fn computed_strict_required(attempts: u32, wp: u32) -> u32 {
     match attempts {
         0 => 0,
         1 => u32::from(wp >= 96),
@@ -37,7 +50,7 @@ pub fn strict_required(attempts: u32, working_percentage: u32) -> u32 {
             Some(0) => 0,
             Some(t) => t - 1,
             // Never reached with these inputs (t = n has p = 1); upstream's rule.
-            None if wp == 100 => strict_required(n, 98),
+            None if wp == 100 => computed_strict_required(n, 98),
             None => 0,
         },
     }

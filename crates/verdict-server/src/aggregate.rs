@@ -27,7 +27,16 @@ pub async fn judge_batch(
     config: &DecisionConfig,
     metric_config: &MetricConfig,
 ) -> Result<JudgedBatch, ApiError> {
-    let results = store.batch_results(suite_id, job, payload).await?;
+    let since = chrono::Utc::now().timestamp_millis() - HISTORY_DAYS * 86_400_000;
+    let history_runs = RunSelection {
+        job: Some(job.to_owned()),
+        exclude_payload: Some(payload.to_owned()),
+        since_ms: since,
+        max_runs: HISTORY_RUNS,
+        ..RunSelection::default()
+    };
+    // The batch and the history are independent reads: run them at once.
+    let (results, records) = tokio::try_join!(store.batch_results(suite_id, job, payload), store.test_records(suite_id, &history_runs))?;
     if results.is_empty() {
         return Err(ApiError::not_found(format!("no runs of job {job:?} for payload {payload:?}")));
     }
@@ -42,20 +51,8 @@ pub async fn judge_batch(
             cases.push(CaseResult { suite: r.scope, name: r.name, outcome: r.outcome, lifecycle: None });
         }
     }
-    let since = chrono::Utc::now().timestamp_millis() - HISTORY_DAYS * 86_400_000;
-    let history_runs = RunSelection {
-        job: Some(job.to_owned()),
-        exclude_payload: Some(payload.to_owned()),
-        since_ms: since,
-        max_runs: HISTORY_RUNS,
-        ..RunSelection::default()
-    };
-    let history: HashMap<(String, String), f64> = store
-        .test_records(suite_id, &history_runs)
-        .await?
-        .into_iter()
-        .filter_map(|h| h.working_percentage().map(|p| ((h.scope, h.name), p)))
-        .collect();
+    let history: HashMap<(String, String), f64> =
+        records.into_iter().filter_map(|h| h.working_percentage().map(|p| ((h.scope, h.name), p))).collect();
     let lookup = |suite: &str, name: &str| {
         history.get(&(suite.to_owned(), name.to_owned())).map_or(History::Missing, |&p| History::WorkingPercentage(p))
     };

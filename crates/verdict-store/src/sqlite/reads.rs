@@ -4,7 +4,6 @@ use crate::store::{Page, RunFilter, RunSelection, TestFilter};
 use crate::views::*;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
-use std::collections::HashMap;
 use verdict_core::{Outcome, RunEnv};
 
 const SUITE_COLS: &str = "id, slug, name, default_branch, created_at";
@@ -254,13 +253,22 @@ pub(super) fn test_records(c: &Connection, suite_id: i64, sel: &RunSelection) ->
         .query_map(selection_params(&suite_id, sel), |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     // Counted here rather than by GROUP BY: SQLite would sort millions of
-    // (run, test) rows into a temporary b-tree; a hash map does not sort.
-    let mut counts: HashMap<i64, [i64; 3]> = HashMap::new();
+    // (run, test) rows into a temporary b-tree. A suite's test ids are
+    // nearly dense, so the counts are a vector indexed by id, not a hash map.
+    let (low, high): (Option<i64>, Option<i64>) = c
+        .prepare_cached("SELECT min(id), max(id) FROM tests WHERE suite_id = ?1")?
+        .query_row([suite_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (Some(low), Some(high)) = (low, high) else {
+        return Ok(Vec::new());
+    };
+    // [passed, failed, flaked, seen]
+    let mut counts = vec![[0u32; 4]; (high - low + 1) as usize];
     let mut statuses = c.prepare_cached("SELECT test_id, status FROM run_tests WHERE run_id = ?1")?;
     for run_id in run_ids {
         let mut rows = statuses.query([run_id])?;
         while let Some(r) = rows.next()? {
-            let n = counts.entry(r.get(0)?).or_default();
+            let Some(n) = usize::try_from(r.get::<_, i64>(0)? - low).ok().and_then(|i| counts.get_mut(i)) else { continue };
+            n[3] = 1;
             match r.get::<_, i64>(1)? & 3 {
                 1 => n[0] += 1,
                 2 => n[1] += 1,
@@ -269,12 +277,14 @@ pub(super) fn test_records(c: &Connection, suite_id: i64, sel: &RunSelection) ->
             }
         }
     }
-    let mut records = Vec::with_capacity(counts.len());
+    let mut records = Vec::new();
     let mut names = c.prepare_cached("SELECT id, scope, name FROM tests WHERE suite_id = ?1")?;
     let mut rows = names.query([suite_id])?;
     while let Some(r) = rows.next()? {
-        if let Some([passed, failed, flaked]) = counts.get(&r.get::<_, i64>(0)?) {
-            records.push(TestRecord { scope: r.get(1)?, name: r.get(2)?, passed: *passed, failed: *failed, flaked: *flaked });
+        let [passed, failed, flaked, seen] = counts[(r.get::<_, i64>(0)? - low) as usize];
+        if seen == 1 {
+            let (passed, failed, flaked) = (i64::from(passed), i64::from(failed), i64::from(flaked));
+            records.push(TestRecord { scope: r.get(1)?, name: r.get(2)?, passed, failed, flaked });
         }
     }
     records.sort_unstable_by(|a, b| (&a.scope, &a.name).cmp(&(&b.scope, &b.name)));
