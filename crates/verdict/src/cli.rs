@@ -74,8 +74,10 @@ pub struct AnalyzeArgs {
     /// Percent a P99 may grow before it counts as an increase.
     #[arg(long, default_value_t = 0.0)]
     pub leeway: f64,
+    /// The release the allowances are for (e.g. 4.16); new rows of other releases are dropped.
     #[arg(long, required_unless_present = "suite")]
     pub target_release: Option<String>,
+    /// The release before it (e.g. 4.15), compared in its own pass.
     #[arg(long, required_unless_present = "suite")]
     pub previous_release: Option<String>,
     /// Where the rows go (default results_<data-type>.json), relative to --output-dir.
