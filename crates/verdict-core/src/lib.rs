@@ -9,6 +9,7 @@ pub mod decision;
 pub mod fisher;
 pub mod historical;
 pub mod metric_check;
+pub mod monitor;
 pub mod outcome;
 pub mod readiness;
 pub mod slug;

@@ -5,5 +5,6 @@ pub mod aggregated;
 pub mod buildkite;
 mod error;
 pub mod junit;
+pub mod pytest_monitor;
 
 pub use error::FormatError;

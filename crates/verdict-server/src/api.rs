@@ -9,7 +9,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::collections::HashMap;
+use verdict_core::monitor::MonitorMetric;
 use verdict_core::{Outcome, RunResult};
+use verdict_store::monitor::{MetricFilter, MonitorList, MonitorRows};
 use verdict_store::*;
 
 pub fn routes(state: AppState) -> Router<AppState> {
@@ -23,6 +25,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/runs/{id}/executions", get(executions))
         .route("/tests/{id}", get(test))
         .route("/tests/{id}/history", get(history))
+        .route("/tests/{id}/resources", get(resources))
         .layer(middleware::from_fn_with_state(state, require_read_token))
         // Writes carry the suite's upload token instead of the read token.
         .route("/runs/{id}/metrics", post(crate::metrics::post))
@@ -121,4 +124,17 @@ async fn history(State(s): State<AppState>, Path(raw): Path<String>, Query(q): Q
         return Err(ApiError::not_found(format!("no test {test_id}")));
     }
     Ok(Json(page))
+}
+
+/// The test's pytest-monitor resource samples (time, CPU, memory), newest first.
+async fn resources(State(s): State<AppState>, Path(raw): Path<String>, Query(q): Q) -> Result<Json<Vec<MonitorMetric>>, ApiError> {
+    let q = Params(q);
+    let test_id = id(&raw, "test")?;
+    let test = s.store.test(test_id).await?.ok_or_else(|| ApiError::not_found(format!("no test {test_id}")))?;
+    let page = q.page()?;
+    let list = MonitorList::Metrics(MetricFilter::Test(test_id));
+    match s.store.monitor().rows(test.suite_id, &list, page.offset(), page.limit()).await? {
+        MonitorRows::Metrics(rows) => Ok(Json(rows)),
+        _ => Ok(Json(vec![])),
+    }
 }

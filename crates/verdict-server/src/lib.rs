@@ -9,6 +9,7 @@ pub mod compare;
 mod error;
 mod metrics;
 mod params;
+pub mod pytest_monitor;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -33,6 +34,9 @@ pub struct ServerConfig {
     /// How long a client may take to send a request body: a slow sender
     /// cannot hold a connection and its buffer forever.
     pub body_timeout: std::time::Duration,
+    /// The suite pytest-monitor clients reach at `/api/v1` without a token
+    /// (else only at `/t/<upload token>/api/v1`).
+    pub pytest_monitor_suite: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +47,7 @@ impl Default for ServerConfig {
             max_body_bytes: 32 * 1024 * 1024,
             max_decompressed_bytes: 128 * 1024 * 1024,
             body_timeout: std::time::Duration::from_secs(120),
+            pytest_monitor_suite: None,
         }
     }
 }
@@ -57,7 +62,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .route("/v1/uploads", post(buildkite::upload))
-        .nest("/api/v1", api::routes(state.clone()))
+        .nest("/api/v1", api::routes(state.clone()).merge(pytest_monitor::routes()))
+        .nest("/t/{token}/api/v1", pytest_monitor::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(TraceLayer::new_for_http())
         .with_state(state)

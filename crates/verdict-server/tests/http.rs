@@ -51,6 +51,7 @@ impl Server {
             max_body_bytes: MAX_BODY,
             max_decompressed_bytes: MAX_INFLATED,
             body_timeout: BODY_TIMEOUT,
+            pytest_monitor_suite: Some("web".into()),
         };
         let state = AppState { store: store.store.clone(), config: Arc::new(config) };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

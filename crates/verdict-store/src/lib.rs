@@ -2,6 +2,7 @@
 //! PostgreSQL implementations. No SQL lives outside this crate.
 
 mod error;
+pub mod monitor;
 pub mod plan;
 pub mod postgres;
 pub mod sqlite;

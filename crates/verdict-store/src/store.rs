@@ -88,6 +88,9 @@ impl Default for RunSelection {
 pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
 
+    /// pytest-monitor's contexts, sessions and resource samples.
+    fn monitor(&self) -> &dyn crate::monitor::MonitorStore;
+
     async fn create_suite(&self, suite: NewSuite) -> Result<Suite, StoreError>;
     async fn suites(&self) -> Result<Vec<Suite>, StoreError>;
     async fn suite_by_slug(&self, slug: &str) -> Result<Option<Suite>, StoreError>;

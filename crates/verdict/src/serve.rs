@@ -21,6 +21,7 @@ pub async fn run(store_args: StoreArgs, args: ServeArgs) -> ExitCode {
         max_body_bytes: args.max_body_bytes,
         max_decompressed_bytes: args.max_decompressed_bytes,
         body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),
+        pytest_monitor_suite: args.pytest_monitor_suite,
     };
     let where_ = match &store_args.database_url {
         Some(_) => "PostgreSQL".to_owned(),

@@ -1,6 +1,7 @@
 //! PostgreSQL, for teams that run several stateless `verdict serve` nodes
 //! against one database.
 
+mod monitor;
 mod reads;
 mod writes;
 
@@ -17,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_run_labels.sql")),
     (3, include_str!("migrations/0003_run_tests.sql")),
     (4, include_str!("migrations/0004_run_metrics.sql")),
+    (5, include_str!("migrations/0005_pytest_monitor.sql")),
 ];
 /// Serialises migrations of nodes that start at the same time.
 const MIGRATION_LOCK: i64 = 0x0076_6572_6469_6374; // "verdict"
@@ -80,6 +82,10 @@ pub(crate) fn now_ms() -> i64 {
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn monitor(&self) -> &dyn crate::monitor::MonitorStore {
+        self
     }
 
     async fn create_suite(&self, suite: NewSuite) -> Result<Suite, StoreError> {

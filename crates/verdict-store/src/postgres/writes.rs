@@ -61,7 +61,12 @@ fn is_transient(e: &tokio_postgres::Error) -> bool {
     e.code().is_some_and(|c| *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
 }
 
-async fn write(tx: &impl GenericClient, suite_id: i64, up: &Upload, plan: &WritePlan<'_>) -> Result<UploadReceipt, tokio_postgres::Error> {
+pub(super) async fn write(
+    tx: &impl GenericClient,
+    suite_id: i64,
+    up: &Upload,
+    plan: &WritePlan<'_>,
+) -> Result<UploadReceipt, tokio_postgres::Error> {
     let now = now_ms();
     let env = &up.run_env;
     let extra = (!env.extra.is_empty()).then(|| serde_json::to_string(&env.extra).unwrap_or_default());

@@ -1,6 +1,7 @@
 //! The embedded default: one SQLite file in WAL mode, one writer thread,
 //! a few read connections.
 
+mod monitor;
 mod reads;
 mod writer;
 mod writes;
@@ -20,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_run_labels.sql")),
     (3, include_str!("migrations/0003_run_tests.sql")),
     (4, include_str!("migrations/0004_run_metrics.sql")),
+    (5, include_str!("migrations/0005_pytest_monitor.sql")),
 ];
 
 pub struct SqliteStore {
@@ -100,6 +102,10 @@ pub(crate) fn now_ms() -> i64 {
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn monitor(&self) -> &dyn crate::monitor::MonitorStore {
+        self
     }
 
     async fn create_suite(&self, suite: NewSuite) -> Result<Suite, StoreError> {

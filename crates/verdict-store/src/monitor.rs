@@ -1,0 +1,237 @@
+//! pytest-monitor's data in the store: machines (contexts), sessions (each
+//! one a run of the suite) and resource samples (each one linked to its test
+//! and its session's run). The queries are those of monitor-server-api's
+//! `/api/v1`, written once here for both SQL dialects.
+
+use crate::error::StoreError;
+use async_trait::async_trait;
+use verdict_core::Upload;
+use verdict_core::monitor::{MonitorContext, MonitorMetric, MonitorSession};
+
+/// What a create did: stored it, or found the identical record already there
+/// (a differing record with the same hash is a `StoreError::Conflict`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    Created,
+    AlreadyThere,
+}
+
+/// Which metrics a listing or count covers. `Like` variants use SQL LIKE
+/// (ASCII case-insensitive; `%` and `_` in the value are wildcards), as the
+/// original server does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricFilter {
+    All,
+    Context(String),
+    Session(String),
+    Item(String),
+    ItemContains(String),
+    Variant(String),
+    VariantContains(String),
+    Kind(String),
+    ScmPrefix(String),
+    ComponentLike(String),
+    ComponentItem(String, String),
+    ComponentVariant(String, String),
+    /// The samples of one Verdict test, newest first.
+    Test(i64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionFilter {
+    All,
+    HashPrefix(String),
+    ScmPrefix(String),
+}
+
+/// A listing: what, and which rows of it (offset, limit) when paged.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MonitorList {
+    Contexts {
+        hash_prefix: Option<String>,
+    },
+    Sessions(SessionFilter),
+    /// Sessions whose scm_ref is set (the original `/sessions/count`).
+    SessionsWithScm,
+    Metrics(MetricFilter),
+    /// Distinct components in order of first appearance.
+    Components {
+        prefix: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MonitorRows {
+    Contexts(Vec<MonitorContext>),
+    Sessions(Vec<MonitorSession>),
+    Metrics(Vec<MonitorMetric>),
+    Components(Vec<String>),
+}
+
+#[async_trait]
+pub trait MonitorStore: Send + Sync {
+    async fn add_context(&self, suite_id: i64, context: MonitorContext) -> Result<Added, StoreError>;
+    /// Also creates the session's run (key `pytest-monitor-<hash>`, commit = scm_ref).
+    async fn add_session(&self, suite_id: i64, session: MonitorSession) -> Result<Added, StoreError>;
+    /// `NotFound` names the field when the session or context is unknown.
+    async fn add_metric(&self, suite_id: i64, metric: MonitorMetric) -> Result<(), StoreError>;
+    async fn count(&self, suite_id: i64, list: &MonitorList) -> Result<i64, StoreError>;
+    async fn rows(&self, suite_id: i64, list: &MonitorList, offset: i64, limit: i64) -> Result<MonitorRows, StoreError>;
+}
+
+/// The two SQL dialects the queries are written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+pub(crate) const CONTEXT_COLS: &str =
+    "h, cpu_count, cpu_frequency, cpu_type, cpu_vendor, ram_total, machine_node, machine_type, machine_arch, system_info, python_info";
+pub(crate) const SESSION_COLS: &str = "session_h, run_date, scm_ref, description";
+pub(crate) const METRIC_COLS: &str = "session_h, context_h, item_start_time, item_path, item, item_variant, item_fs_loc, kind, component, \
+     total_time, user_time, kernel_time, cpu_usage, mem_usage";
+
+/// A query of a listing: `FROM ... WHERE ...` with its text parameters
+/// (after the suite id, which is always parameter 1).
+pub(crate) struct Query {
+    pub from_where: String,
+    pub order: &'static str,
+    pub params: Vec<String>,
+}
+
+impl Dialect {
+    fn like(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "LIKE",
+            Dialect::Postgres => "ILIKE",
+        }
+    }
+
+    /// Parameter `n`, typed (PostgreSQL cannot always infer the type of `$n || '%'`).
+    fn typed(self, n: usize, pg_type: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("?{n}"),
+            Dialect::Postgres => format!("${n}::{pg_type}"),
+        }
+    }
+
+    fn param(self, n: usize) -> String {
+        self.typed(n, "text")
+    }
+
+    /// The query for `list`; parameter 1 is the suite id.
+    pub(crate) fn query(self, list: &MonitorList) -> Query {
+        let like = self.like();
+        let mut params: Vec<String> = Vec::new();
+        let mut p = |v: &str| {
+            params.push(v.to_owned());
+            self.param(params.len() + 1)
+        };
+        let s1 = self.typed(1, "bigint");
+        let (from_where, order) = match list {
+            MonitorList::Contexts { hash_prefix } => {
+                let cond = hash_prefix.as_deref().map(|h| format!(" AND h {like} {} || '%'", p(h))).unwrap_or_default();
+                (format!("FROM monitor_contexts WHERE suite_id = {s1}{cond}"), "ORDER BY id")
+            }
+            MonitorList::Sessions(f) => {
+                let cond = match f {
+                    SessionFilter::All => String::new(),
+                    SessionFilter::HashPrefix(h) => format!(" AND session_h {like} {} || '%'", p(h)),
+                    SessionFilter::ScmPrefix(s) => format!(" AND scm_ref {like} {} || '%'", p(s)),
+                };
+                (format!("FROM monitor_sessions WHERE suite_id = {s1}{cond}"), "ORDER BY id")
+            }
+            MonitorList::SessionsWithScm => (format!("FROM monitor_sessions WHERE suite_id = {s1} AND scm_ref IS NOT NULL"), ""),
+            MonitorList::Metrics(f) => {
+                let cond = match f {
+                    MetricFilter::All => String::new(),
+                    MetricFilter::Context(h) => format!(" AND context_h = {}", p(h)),
+                    MetricFilter::Session(h) => format!(" AND session_h = {}", p(h)),
+                    MetricFilter::Item(i) => format!(" AND item = {}", p(i)),
+                    MetricFilter::ItemContains(i) => format!(" AND item {like} '%' || {} || '%'", p(i)),
+                    MetricFilter::Variant(v) => format!(" AND item_variant = {}", p(v)),
+                    MetricFilter::VariantContains(v) => format!(" AND item_variant {like} '%' || {} || '%'", p(v)),
+                    MetricFilter::Kind(k) => format!(" AND kind = {}", p(k)),
+                    MetricFilter::ScmPrefix(s) => format!(
+                        " AND session_h IN (SELECT session_h FROM monitor_sessions WHERE suite_id = {s1} AND scm_ref {like} {} || '%')",
+                        p(s)
+                    ),
+                    MetricFilter::ComponentLike(c) => format!(" AND component {like} {}", p(c)),
+                    MetricFilter::ComponentItem(c, i) => format!(" AND component = {} AND item = {}", p(c), p(i)),
+                    MetricFilter::ComponentVariant(c, v) => format!(" AND component = {} AND item_variant = {}", p(c), p(v)),
+                    MetricFilter::Test(id) => format!(" AND test_id = CAST({} AS BIGINT)", p(&id.to_string())),
+                };
+                let order = if matches!(f, MetricFilter::Test(_)) { "ORDER BY id DESC" } else { "ORDER BY id" };
+                (format!("FROM monitor_metrics WHERE suite_id = {s1}{cond}"), order)
+            }
+            MonitorList::Components { prefix } => {
+                let cond = prefix.as_deref().map(|c| format!(" AND component {like} {} || '%'", p(c))).unwrap_or_default();
+                (format!("FROM monitor_metrics WHERE suite_id = {s1}{cond}"), "")
+            }
+        };
+        Query { from_where, order, params }
+    }
+
+    /// `SELECT count(...)` of a listing.
+    pub(crate) fn count_sql(self, list: &MonitorList) -> (String, Vec<String>) {
+        let q = self.query(list);
+        let what = if matches!(list, MonitorList::Components { .. }) { "count(DISTINCT component)" } else { "count(*)" };
+        (format!("SELECT {what} {}", q.from_where), q.params)
+    }
+
+    /// The page of a listing; offset and limit are the last two parameters.
+    pub(crate) fn rows_sql(self, list: &MonitorList) -> (String, Vec<String>) {
+        let q = self.query(list);
+        let (o, l) = (self.typed(q.params.len() + 2, "bigint"), self.typed(q.params.len() + 3, "bigint"));
+        let sql = match list {
+            MonitorList::Contexts { .. } => format!("SELECT {CONTEXT_COLS} {} {} LIMIT {l} OFFSET {o}", q.from_where, q.order),
+            MonitorList::Sessions(_) | MonitorList::SessionsWithScm => {
+                format!("SELECT {SESSION_COLS} {} {} LIMIT {l} OFFSET {o}", q.from_where, q.order)
+            }
+            MonitorList::Metrics(_) => format!("SELECT {METRIC_COLS} {} {} LIMIT {l} OFFSET {o}", q.from_where, q.order),
+            MonitorList::Components { .. } => {
+                format!("SELECT component {} GROUP BY component ORDER BY min(id) LIMIT {l} OFFSET {o}", q.from_where)
+            }
+        };
+        (sql, q.params)
+    }
+}
+
+/// The run a session is stored as: an upload with no results, so the run
+/// carries the session's commit, CI branch and build number.
+pub(crate) fn session_run(s: &MonitorSession) -> Upload {
+    let (branch, build) = s.pipeline();
+    let ci = s.description.get("__ci__").and_then(|v| v.as_str()).map(str::to_owned);
+    Upload {
+        format: "pytest-monitor".into(),
+        run_env: verdict_core::RunEnv {
+            key: format!("pytest-monitor-{}", s.session_h),
+            ci,
+            branch: branch.map(str::to_owned),
+            number: build.map(str::to_owned),
+            commit_sha: s.scm_ref.clone().filter(|r| !r.is_empty()),
+            ..Default::default()
+        },
+        tags: Default::default(),
+        executions: vec![],
+        skipped: vec![],
+    }
+}
+
+pub(crate) fn description_json(s: &MonitorSession) -> String {
+    serde_json::to_string(&s.description).unwrap_or_else(|_| "{}".into())
+}
+
+pub(crate) fn parse_description(text: &str) -> verdict_core::monitor::Description {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+pub(crate) fn conflict(what: &str, h: &str) -> StoreError {
+    StoreError::Conflict(format!("a {what} with hash {h:?} already exists with different fields"))
+}
+
+/// The error for a metric naming a session or context this suite does not have.
+pub(crate) fn unknown(field: &str, what: &str, h: &str) -> StoreError {
+    StoreError::NotFound(format!("{field}: no {what} {h:?} in this suite (POST it to /{what}s/ first)"))
+}
