@@ -10,64 +10,77 @@ use crate::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use verdict_formats::pytest_monitor::{FieldError, order_description, parse_context, parse_metric, parse_session};
 use verdict_store::StoreError;
 
-fn body(raw: &[u8]) -> Result<Value, Response> {
-    serde_json::from_slice(raw)
-        .map_err(|e| paging::json(StatusCode::BAD_REQUEST, &json!({"message": format!("the body is not valid JSON: {e}")})))
+/// Why a POST was refused.
+pub enum Refused {
+    /// 400 naming the field, in the original's `errors` shape plus a readable message.
+    Field(FieldError),
+    Other(ApiError),
 }
 
-/// 400 naming the field, in the original's `errors` shape plus a readable message.
-fn invalid(e: FieldError) -> Response {
-    paging::json(StatusCode::BAD_REQUEST, &json!({"errors": {e.field.clone(): e.message.clone()}, "message": e.to_string()}))
-}
-
-fn stored(r: Result<verdict_store::monitor::Added, StoreError>) -> Result<(), ApiError> {
-    match r {
-        Ok(_) => Ok(()),
-        Err(StoreError::Conflict(m)) => Err(ApiError::new(StatusCode::CONFLICT, m)),
-        Err(e) => Err(e.into()),
+impl From<ApiError> for Refused {
+    fn from(e: ApiError) -> Self {
+        Refused::Other(e)
     }
 }
 
-pub async fn post_context(State(s): State<AppState>, args: PathArgs, raw: Bytes) -> Result<Response, ApiError> {
+impl From<FieldError> for Refused {
+    fn from(e: FieldError) -> Self {
+        Refused::Field(e)
+    }
+}
+
+impl From<StoreError> for Refused {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => Refused::Other(ApiError::new(StatusCode::CONFLICT, m)),
+            // Only a metric's unknown session or context: the request's fault, named by field.
+            StoreError::NotFound(m) => match m.split_once(": ") {
+                Some((field, why)) => Refused::Field(FieldError { field: field.to_owned(), message: why.to_owned() }),
+                None => Refused::Other(ApiError::bad_request(m)),
+            },
+            e => Refused::Other(e.into()),
+        }
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::Field(e) => {
+                paging::json(StatusCode::BAD_REQUEST, &json!({"errors": {e.field.clone(): e.message.clone()}, "message": e.to_string()}))
+            }
+            Refused::Other(e) => e.into_response(),
+        }
+    }
+}
+
+fn body(raw: &[u8]) -> Result<Value, Refused> {
+    serde_json::from_slice(raw).map_err(|e| Refused::Other(ApiError::bad_request(format!("the body is not valid JSON: {e}"))))
+}
+
+pub async fn post_context(State(s): State<AppState>, args: PathArgs, raw: Bytes) -> Result<Response, Refused> {
     let suite = suite(&s, &args).await?;
-    let context = match body(&raw).and_then(|v| parse_context(&v).map_err(invalid)) {
-        Ok(c) => c,
-        Err(r) => return Ok(r),
-    };
-    stored(s.store.monitor().add_context(suite.id, context.clone()).await)?;
+    let context = parse_context(&body(&raw)?)?;
+    s.store.monitor().add_context(suite.id, context.clone()).await?;
     Ok(paging::json(StatusCode::CREATED, &context_json(&context)))
 }
 
-pub async fn post_session(State(s): State<AppState>, args: PathArgs, raw: Bytes) -> Result<Response, ApiError> {
+pub async fn post_session(State(s): State<AppState>, args: PathArgs, raw: Bytes) -> Result<Response, Refused> {
     let suite = suite(&s, &args).await?;
-    let url_hash = args.get("session_hash").map(String::as_str);
-    let mut session = match body(&raw).and_then(|v| parse_session(&v, url_hash).map_err(invalid)) {
-        Ok(x) => x,
-        Err(r) => return Ok(r),
-    };
+    let mut session = parse_session(&body(&raw)?, args.get("session_hash").map(String::as_str))?;
     order_description(&mut session, &raw);
-    stored(s.store.monitor().add_session(suite.id, session.clone()).await)?;
+    s.store.monitor().add_session(suite.id, session.clone()).await?;
     Ok(paging::json(StatusCode::CREATED, &session_json(&session)))
 }
 
-pub async fn post_metric(State(s): State<AppState>, args: PathArgs, raw: Bytes) -> Result<Response, ApiError> {
+pub async fn post_metric(State(s): State<AppState>, args: PathArgs, raw: Bytes) -> Result<Response, Refused> {
     let suite = suite(&s, &args).await?;
-    let metric = match body(&raw).and_then(|v| parse_metric(&v).map_err(invalid)) {
-        Ok(m) => m,
-        Err(r) => return Ok(r),
-    };
-    match s.store.monitor().add_metric(suite.id, metric.clone()).await {
-        Ok(()) => Ok(paging::json(StatusCode::CREATED, &metric)),
-        // An unknown session or context is the request's fault: name the field.
-        Err(StoreError::NotFound(m)) => {
-            let field = m.split(':').next().unwrap_or_default().to_owned();
-            Ok(invalid(FieldError { field, message: m.split_once(": ").map_or(m.clone(), |(_, why)| why.to_owned()) }))
-        }
-        Err(e) => Err(e.into()),
-    }
+    let metric = parse_metric(&body(&raw)?)?;
+    s.store.monitor().add_metric(suite.id, metric.clone()).await?;
+    Ok(paging::json(StatusCode::CREATED, &metric))
 }
