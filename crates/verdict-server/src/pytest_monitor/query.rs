@@ -4,7 +4,7 @@
 use super::{PathArgs, arg, paging, suite};
 use crate::AppState;
 use crate::error::ApiError;
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use serde::Serialize;
@@ -91,7 +91,8 @@ async fn count_of(s: &AppState, args: &HashMap<String, String>, list: MonitorLis
 /// A paginated listing route: `$list` builds the listing from the path arguments `$a`.
 macro_rules! listing {
     ($($name:ident => |$a:ident| $list:expr;)*) => {$(
-        pub async fn $name(State(s): State<AppState>, args: PathArgs, uri: Uri) -> Result<Response, ApiError> {
+        // The original URI: links keep the base (`/api/v1` or `/t/<token>/api/v1`) the request came in by.
+        pub async fn $name(State(s): State<AppState>, args: PathArgs, OriginalUri(uri): OriginalUri) -> Result<Response, ApiError> {
             let $a = &args.0;
             page_of(&s, $a, &uri, $list).await
         }
