@@ -146,6 +146,7 @@ both!(
     a_body_that_stalls_is_answered_408,
     aggregate_endpoint_judges_a_batch_against_history,
     run_metrics_are_posted_and_checked_against_history,
+    pytest_monitor_ingest_checks_every_field_and_tolerates_races,
 );
 
 async fn captured_collector_bodies_are_stored(backend: Backend) {
@@ -591,5 +592,81 @@ async fn run_metrics_are_posted_and_checked_against_history(backend: Backend) {
     assert_eq!(st, StatusCode::NOT_FOUND, "{reply}");
     let (_, run) = s.get(&format!("/api/v1/runs/{}", first.as_str().unwrap())).await;
     assert_eq!(run["metrics"], json!({"disruption": 0.0}));
+    s.finish().await;
+}
+
+async fn pytest_monitor_ingest_checks_every_field_and_tolerates_races(backend: Backend) {
+    let s = Server::start(backend).await;
+    let base = format!("{}/t/{}/api/v1", s.url, s.token);
+    let post = async |path: &str, body: &Value| {
+        let r = s.http.post(format!("{base}{path}")).json(body).send().await.unwrap();
+        (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let get = async |path: &str| {
+        let r = s.http.get(format!("{base}{path}")).send().await.unwrap();
+        (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let context = json!({"cpu_count": 2, "cpu_frequency": 2445.406, "cpu_type": "", "cpu_vendor": "AMD EPYC", "ram_total": 24105,
+        "machine_node": "localhost", "machine_type": "x86_64", "machine_arch": "64bit", "system_info": "Linux - 6.1",
+        "python_info": "3.11.7", "h": "3e865845a72a7351583b194fdcc83e71"});
+    let (st, body) = post("/contexts/", &context).await;
+    assert_eq!((st, body["h"].clone(), body["cpu_frequency"].clone()), (StatusCode::CREATED, context["h"].clone(), json!(2445)));
+    // pytest-xdist workers race to create the same context: the same fields are 201 again, other fields 409.
+    assert_eq!(post("/contexts/", &context).await.0, StatusCode::CREATED);
+    let mut other = context.clone();
+    other["ram_total"] = json!(1);
+    let (st, body) = post("/contexts/", &other).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    // Raw text: a json! map would sort the description's keys before sending.
+    let raw = r#"{"session_h": "s1", "run_date": "2026-11-22", "scm_ref": "abc", "description": {"b": "2", "a": "1"}}"#;
+    let session: Value = serde_json::from_str(raw).unwrap();
+    let r = s.http.post(format!("{base}/sessions/")).header("content-type", "application/json").body(raw).send().await.unwrap();
+    let (st, body) = (r.status(), r.json::<Value>().await.unwrap());
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body,
+        json!({"session_h": "s1", "run_date": "2026-11-22T00:00:00", "scm_ref": "abc", "tags": [{"name": "b", "value": "2"}, {"name": "a", "value": "1"}]})
+    );
+    let r = s.http.post(format!("{base}/sessions/")).header("content-type", "application/json").body(raw).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "the identical session again");
+    let mut later = session.clone();
+    later["scm_ref"] = json!("def");
+    assert_eq!(post("/sessions/", &later).await.0, StatusCode::CONFLICT);
+
+    let metric = json!({"session_h": "s1", "context_h": context["h"], "item_start_time": "2026-11-22T02:59:07", "item_path": "pkg.t",
+        "item": "test_x", "item_variant": "test_x", "item_fs_loc": "pkg/t.py", "kind": "function", "component": "",
+        "total_time": 1, "user_time": 0.5, "kernel_time": 0.1, "cpu_usage": 0.6, "mem_usage": 2.5});
+    let (st, body) = post("/metrics/", &metric).await;
+    assert_eq!((st, body["total_time"].clone()), (StatusCode::CREATED, json!(1.0)), "{body}");
+    for (field, bad, why) in [
+        ("total_time", json!("1"), "must be a number, not a string"),
+        ("component", Value::Null, "must be a string, not null"),
+        ("session_h", json!("unknown"), "no session"),
+        ("context_h", json!("unknown"), "no context"),
+    ] {
+        let mut body = metric.clone();
+        body[field] = bad;
+        let (st, reply) = post("/metrics/", &body).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{field}: {reply}");
+        assert!(reply["errors"][field].as_str().unwrap().contains(why), "{reply}");
+        assert!(reply["message"].as_str().unwrap().starts_with(&format!("{field}: ")), "{reply}");
+    }
+    let mut bad_date = session.clone();
+    bad_date["session_h"] = json!("s2");
+    bad_date["run_date"] = json!("not a date");
+    assert_eq!(post("/sessions/", &bad_date).await.0, StatusCode::BAD_REQUEST);
+    let (st, _) = get("/sessions/s2").await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "a refused session is not stored (and empty lists are 204)");
+    assert_eq!(get("/metrics/count").await.1, json!({"count": 1}), "refused metrics are not stored");
+    // The sample is the test's, beside its results.
+    let (_, tests) = s.get("/api/v1/suites/web/tests?days=0").await;
+    let test = tests.as_array().unwrap().iter().find(|t| t["scope"] == "pkg.t" && t["name"] == "test_x").unwrap().clone();
+    let (_, samples) = s.get(&format!("/api/v1/tests/{}/resources", test["id"])).await;
+    assert_eq!(samples[0]["mem_usage"], json!(2.5));
+    // The token-less base is the configured suite; a wrong token is 401.
+    let r = s.http.get(format!("{}/api/v1/metrics/count", s.url)).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"count": 1}));
+    let r = s.http.get(format!("{}/t/not-a-token/api/v1/metrics/count", s.url)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     s.finish().await;
 }
