@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# pytest-monitor benchmark: the real monitor-server-api 1.1.0 (uWSGI, 4 workers,
+# its launch script's default, fresh SQLite) and `verdict serve` (release, fresh
+# SQLite) measured in the same run on this machine, with the harness's load
+# generator (load_metrics.py) and query timer (time_queries.py).
+#
+#   bash bench/pytest_monitor.sh        (needs target/real-clients/msa-venv: run tests/pytest-monitor/run.sh once)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+VENV=${VERDICT_CLIENTS_DIR:-$ROOT/target/real-clients}/msa-venv
+N=${N:-5000}
+cargo build --release -p verdict --quiet
+VERDICT=$ROOT/target/release/verdict
+work=$(mktemp -d)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+op=$(free_port); vp=$(free_port)
+(cd "$work" && "$VENV/bin/uwsgi" --master --need-app -w monitor_server.uwsgi --callable WSGI_SERVER --die-on-term \
+  --http "127.0.0.1:$op" --buffer-size=32768 --workers 4 --env FLASK_ENV=prod \
+  --env MONITOR_SERVER_DATABASE_URI="sqlite:///$work/original.db" --env MONITOR_SERVER_PAGINATION_COUNT=500 \
+  --pidfile "$work/uwsgi.pid" --daemonize "$work/uwsgi.log")
+"$VERDICT" --data-dir "$work/verdict" suite create bench >/dev/null 2>&1
+"$VERDICT" --data-dir "$work/verdict" serve --listen "127.0.0.1:$vp" --pytest-monitor-suite bench >"$work/verdict.log" 2>&1 &
+vpid=$!
+trap 'kill -INT "$(cat "$work/uwsgi.pid")" 2>/dev/null; kill "$vpid" 2>/dev/null; sleep 0.5; rm -rf "$work"' EXIT
+for u in "http://127.0.0.1:$op/api/v1/metrics/count" "http://127.0.0.1:$vp/healthz"; do
+  for _ in $(seq 150); do curl -s -o /dev/null "$u" && break; sleep 0.1; done
+done
+opid=$(cat "$work/uwsgi.pid")
+
+load() { python3 "$HERE/load_metrics.py" --base "$1" --server-pid "$2" "${@:3}"; }
+for side in original verdict; do
+  if [ $side = original ]; then base="http://127.0.0.1:$op/api/v1"; pid=$opid; else base="http://127.0.0.1:$vp/api/v1"; pid=$vpid; fi
+  for i in 1 2 3; do load "$base" "$pid" --n "$N" --concurrency 8 --tag-seed "$i" >>"$work/$side.post8.jsonl"; done
+  load "$base" "$pid" --n 2000 --concurrency 1 --conn-mode new --tag-seed 9 >"$work/$side.post1.json"
+  have=$(curl -s "$base/metrics/count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
+  load "$base" "$pid" --n $((50000 - have)) --concurrency 8 --sessions 50 --tag-seed 100 >"$work/$side.fill.json"
+  python3 "$HERE/time_queries.py" --base "$base" --repeat 10 --runs 3 | tail -1 >"$work/$side.queries.json"
+done
+python3 - "$work" <<'PY'
+import json, statistics, sys
+w = sys.argv[1]
+def post(side):
+    runs = [json.loads(l) for l in open(f"{w}/{side}.post8.jsonl")]
+    return runs, json.load(open(f"{w}/{side}.post1.json"))
+o8, o1 = post("original"); v8, v1 = post("verdict")
+med = lambda rs: statistics.median(r["rps"] for r in rs)
+print(f"POST /metrics/, {o8[0]['n']} metrics x 3 runs, 8 threads (keep-alive where the server allows it):")
+print(f"  monitor-server-api {[r['rps'] for r in o8]} median {med(o8):.0f} req/s; verdict {[r['rps'] for r in v8]} median {med(v8):.0f} req/s")
+print(f"  ratio verdict / original: {med(v8) / med(o8):.1f}x (target >= 30x); errors {sum(r['errors'] for r in o8)} / {sum(r['errors'] for r in v8)}")
+print(f"POST /metrics/, 2000 metrics, 1 thread, a new connection per request (as the real client):")
+print(f"  monitor-server-api {o1['rps']} req/s, verdict {v1['rps']} req/s: {v1['rps'] / o1['rps']:.1f}x (target >= 20x)")
+for side, rs in (("monitor-server-api", o8), ("verdict", v8)):
+    m = rs[-1]["server_rss_mib"]
+    print(f"  server memory under the write benchmark, {side}: peak RSS {max(r['server_rss_mib']['peak'] for r in rs)} MiB "
+          f"summed over {m['processes']} processes, PSS after {m['pss_after']} MiB")
+oq = json.load(open(f"{w}/original.queries.json")); vq = json.load(open(f"{w}/verdict.queries.json"))
+print("queries with 50,000 metrics (median of 3 rounds of 10 GETs, one connection each):")
+ratios = []
+# Routes with hashes differ between the two data sets (random sessions): pair them by position.
+for (route, o), v in zip(oq.items(), vq.values()):
+    if "with_flags" in route:
+        print(f"  {route:58s} not compared: Verdict does not filter by with_flags yet")
+    elif o["status"] == 200 and v["status"] == 200:
+        r = o["median_ms"] / v["median_ms"]; ratios.append(r)
+        print(f"  {route:58s} original {o['median_ms']:7.2f} ms  verdict {v['median_ms']:7.2f} ms  {r:5.1f}x")
+    else:
+        print(f"  {route:58s} original {o['status']} verdict {v['status']} (not compared)")
+print(f"  faster by {min(ratios):.1f}x to {max(ratios):.1f}x, median {statistics.median(ratios):.1f}x over {len(ratios)} routes (target >= 10x)")
+PY
