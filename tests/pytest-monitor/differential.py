@@ -99,6 +99,10 @@ q = lambda s: urllib.parse.quote(s, safe="")
 paths = [
     "/contexts/", f"/contexts/{captured_ctx}", f"/contexts/{h_ctx[:4]}", "/contexts/zzz", "/contexts/count",
     f"/contexts/{h_ctx}/metrics", f"/contexts/{h_ctx}/metrics?page=2", f"/contexts/{h_ctx}/metrics/count", "/contexts/nope/metrics",
+    "/sessions/?with_flags=owner", "/sessions/?with_flags=owner&restrict_flags=team-1", "/sessions/?with_flags=pipeline_branch,owner",
+    "/sessions/?with_flags=pipeline_branch,owner&restrict_flags=main,team-0&method=match_all",
+    "/sessions/?with_flags=env,owner&restrict_flags=ci", "/sessions/?with_flags=nothing", f"/sessions/{h_sess[:2]}?with_flags=__ci__",
+    "/sessions/?with_flags=owner&page=2",
     "/sessions/", f"/sessions/{h_sess}", f"/sessions/{h_sess[:3]}", "/sessions/count", f"/sessions/{h_sess}/metrics",
     f"/sessions/{h_sess}/metrics/count", "/sessions/nope/metrics/count",
     "/metrics/", "/metrics/?page=2", "/metrics/?page=-1", "/metrics/?page=-2&foo=bar", "/metrics/?page=2&foo=bar&foo=baz",
@@ -119,7 +123,7 @@ ALLOWED = {
     "/filters/scm/deadbeef/sessions": "the original answers tags: null on this route (it marshals raw rows); Verdict gives the tags",
     "/filters/scm/abc/sessions": "same: tags",
 }
-NOT_IMPLEMENTED = ["/pipelines/", "/components/compA/pipelines", "/resources/memory/head/metrics", "/sessions/?with_flags=owner"]
+NOT_IMPLEMENTED = ["/pipelines/", "/components/compA/pipelines", "/resources/memory/head/metrics"]
 
 def first_difference(a, b, where=""):
     if type(a) is not type(b):

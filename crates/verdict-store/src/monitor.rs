@@ -42,6 +42,13 @@ pub enum SessionFilter {
     All,
     HashPrefix(String),
     ScmPrefix(String),
+    /// `with_flags`: per (key, value), the description's key equals the value,
+    /// or, for an empty value, is present and not empty; ORed when `match_any`, else ANDed.
+    Flagged {
+        hash_prefix: Option<String>,
+        flags: Vec<(String, String)>,
+        match_any: bool,
+    },
 }
 
 /// A listing: what, and which rows of it (offset, limit) when paged.
@@ -120,6 +127,15 @@ impl Dialect {
         self.typed(n, "text")
     }
 
+    /// The value of a session description's key (a parameter), as the
+    /// original's `json_extract` gives it; NULL when the key is missing.
+    fn description_value(self, key_param: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract(description, '$.\"' || {key_param} || '\"')"),
+            Dialect::Postgres => format!("(description::jsonb ->> {key_param})"),
+        }
+    }
+
     /// The query for `list`; parameter 1 is the suite id.
     pub(crate) fn query(self, list: &MonitorList) -> Query {
         let like = self.like();
@@ -139,6 +155,19 @@ impl Dialect {
                     SessionFilter::All => String::new(),
                     SessionFilter::HashPrefix(h) => format!(" AND session_h {like} {} || '%'", p(h)),
                     SessionFilter::ScmPrefix(s) => format!(" AND scm_ref {like} {} || '%'", p(s)),
+                    SessionFilter::Flagged { hash_prefix, flags, match_any } => {
+                        let prefix = hash_prefix.as_deref().map(|h| format!(" AND session_h {like} {} || '%'", p(h))).unwrap_or_default();
+                        let conds: Vec<String> = flags
+                            .iter()
+                            .map(|(k, v)| {
+                                let key = p(k);
+                                let value = self.description_value(&key);
+                                if v.is_empty() { format!("{value} != ''") } else { format!("{value} = {}", p(v)) }
+                            })
+                            .collect();
+                        let joined = conds.join(if *match_any { " OR " } else { " AND " });
+                        if joined.is_empty() { prefix } else { format!("{prefix} AND ({joined})") }
+                    }
                 };
                 (format!("FROM monitor_sessions WHERE suite_id = {s1}{cond}"), "ORDER BY id")
             }

@@ -26,6 +26,11 @@ pub fn resolve(page: i64, total: i64, size: i64) -> Result<(i64, i64), ApiError>
     Ok((page, pages))
 }
 
+/// The request's query arguments, decoded, in order.
+pub fn query_args(uri: &Uri) -> Vec<(String, String)> {
+    query_pairs(uri)
+}
+
 fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
     let decode = |s: &str| percent_decode(&s.replace('+', " "));
     uri.query()

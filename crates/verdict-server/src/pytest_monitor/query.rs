@@ -115,7 +115,6 @@ fn metrics_where(f: MetricFilter) -> MonitorList {
 
 listing! {
     contexts => |a| MonitorList::Contexts { hash_prefix: a.get("environ_hash").cloned() };
-    sessions => |a| MonitorList::Sessions(a.get("session_hash").map_or(SessionFilter::All, |h| SessionFilter::HashPrefix(h.clone())));
     sessions_by_scm => |a| MonitorList::Sessions(SessionFilter::ScmPrefix(arg(a, "scm").into()));
     components => |a| MonitorList::Components { prefix: a.get("component").cloned() };
     metrics => |_a| metrics_where(MetricFilter::All);
@@ -146,4 +145,22 @@ counting! {
     count_metrics_by_variant => |a| metrics_where(MetricFilter::Variant(arg(a, "variant").into()));
     count_metrics_by_scope => |a| metrics_where(MetricFilter::Kind(arg(a, "scope").into()));
     count_metrics_by_scm => |a| metrics_where(MetricFilter::ScmPrefix(arg(a, "scm").into()));
+}
+
+/// `/sessions/` and `/sessions/<prefix>`, with the original's `with_flags`,
+/// `restrict_flags` and `method` query arguments.
+pub async fn sessions(State(s): State<AppState>, args: PathArgs, OriginalUri(uri): OriginalUri) -> Result<Response, ApiError> {
+    let prefix = args.0.get("session_hash").cloned();
+    let query = paging::query_args(&uri);
+    let first = |k: &str| query.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let filter = match first("with_flags").filter(|f| !f.is_empty()) {
+        Some(keys) => {
+            let values: Vec<&str> = first("restrict_flags").map(|r| r.split(',').collect()).unwrap_or_default();
+            // A missing restrict value counts as empty; extra ones are ignored.
+            let flags = keys.split(',').enumerate().map(|(i, k)| (k.to_owned(), values.get(i).copied().unwrap_or("").to_owned())).collect();
+            SessionFilter::Flagged { hash_prefix: prefix, flags, match_any: first("method").is_none_or(|m| m == "match_any") }
+        }
+        None => prefix.map_or(SessionFilter::All, SessionFilter::HashPrefix),
+    };
+    page_of(&s, &args.0, &uri, MonitorList::Sessions(filter)).await
 }
