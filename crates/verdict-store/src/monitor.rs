@@ -65,6 +65,22 @@ pub enum MonitorList {
     Components {
         prefix: Option<String>,
     },
+    /// Distinct CI pipelines (the sessions' `pipeline_branch`): all non-empty
+    /// ones, or those of sessions with samples of `component` (null included).
+    Pipelines {
+        component: Option<String>,
+    },
+    /// Distinct non-empty build numbers of a pipeline (within a component).
+    Builds {
+        component: Option<String>,
+        pipeline: String,
+    },
+    /// Distinct sessions of a pipeline's build (within a component).
+    BuildSessions {
+        component: Option<String>,
+        pipeline: String,
+        build: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +89,8 @@ pub enum MonitorRows {
     Sessions(Vec<MonitorSession>),
     Metrics(Vec<MonitorMetric>),
     Components(Vec<String>),
+    /// Pipelines, builds or session hashes (a pipeline can be null).
+    Values(Vec<Option<String>>),
 }
 
 #[async_trait]
@@ -198,12 +216,58 @@ impl Dialect {
                 let cond = prefix.as_deref().map(|c| format!(" AND component {like} {} || '%'", p(c))).unwrap_or_default();
                 (format!("FROM monitor_metrics WHERE suite_id = {s1}{cond}"), "")
             }
+            MonitorList::Pipelines { .. } | MonitorList::Builds { .. } | MonitorList::BuildSessions { .. } => {
+                unreachable!("value lists are built by values_query")
+            }
         };
         Query { from_where, order, params }
     }
 
+    /// A list of distinct values: (value expression, FROM/WHERE, ordering id column, parameters).
+    fn values_query(self, list: &MonitorList) -> Option<(String, String, &'static str, Vec<String>)> {
+        let mut params: Vec<String> = Vec::new();
+        let mut p = |v: &str| {
+            params.push(v.to_owned());
+            self.param(params.len() + 1)
+        };
+        let s1 = self.typed(1, "bigint");
+        let (component, pipeline, build) = match list {
+            MonitorList::Pipelines { component } => (component, None, None),
+            MonitorList::Builds { component, pipeline } => (component, Some(pipeline), None),
+            MonitorList::BuildSessions { component, pipeline, build } => (component, Some(pipeline), Some(build)),
+            _ => return None,
+        };
+        let branch = self.description_value(&p("pipeline_branch"));
+        // Only a parameter the SQL uses may be bound.
+        let build_no = pipeline.map(|_| self.description_value(&p("pipeline_build_no"))).unwrap_or_default();
+        let expr = match (pipeline, build) {
+            (None, _) => branch.clone(),
+            (Some(_), None) => build_no.clone(),
+            (Some(_), Some(_)) => "s.session_h".to_owned(),
+        };
+        let mut conds = vec![format!("s.suite_id = {s1}")];
+        match (pipeline, build) {
+            (None, _) if component.is_none() => conds.push(format!("{branch} != ''")),
+            (None, _) => {}
+            (Some(pl), None) => conds.extend([format!("{branch} = {}", p(pl)), format!("{build_no} != ''")]),
+            (Some(pl), Some(b)) => conds.extend([format!("{branch} = {}", p(pl)), format!("{build_no} = {}", p(b))]),
+        }
+        let (from, id) = match component {
+            None => ("FROM monitor_sessions s", "s.id"),
+            Some(c) => {
+                conds.push(format!("m.component = {}", p(c)));
+                ("FROM monitor_sessions s JOIN monitor_metrics m ON m.suite_id = s.suite_id AND m.session_h = s.session_h", "m.id")
+            }
+        };
+        Some((expr, format!("{from} WHERE {}", conds.join(" AND ")), id, params))
+    }
+
     /// `SELECT count(...)` of a listing.
     pub(crate) fn count_sql(self, list: &MonitorList) -> (String, Vec<String>) {
+        if let Some((expr, from_where, _, params)) = self.values_query(list) {
+            // Not count(DISTINCT ...): a null pipeline is one of the values.
+            return (format!("SELECT count(*) FROM (SELECT {expr} AS v {from_where} GROUP BY {expr}) t"), params);
+        }
         let q = self.query(list);
         let what = if matches!(list, MonitorList::Components { .. }) { "count(DISTINCT component)" } else { "count(*)" };
         (format!("SELECT {what} {}", q.from_where), q.params)
@@ -211,6 +275,10 @@ impl Dialect {
 
     /// The page of a listing; offset and limit are the last two parameters.
     pub(crate) fn rows_sql(self, list: &MonitorList) -> (String, Vec<String>) {
+        if let Some((expr, from_where, id, params)) = self.values_query(list) {
+            let (o, l) = (self.typed(params.len() + 2, "bigint"), self.typed(params.len() + 3, "bigint"));
+            return (format!("SELECT {expr} {from_where} GROUP BY {expr} ORDER BY min({id}) LIMIT {l} OFFSET {o}"), params);
+        }
         let q = self.query(list);
         let (o, l) = (self.typed(q.params.len() + 2, "bigint"), self.typed(q.params.len() + 3, "bigint"));
         let sql = match list {
@@ -222,6 +290,7 @@ impl Dialect {
             MonitorList::Components { .. } => {
                 format!("SELECT component {} GROUP BY component ORDER BY min(id) LIMIT {l} OFFSET {o}", q.from_where)
             }
+            _ => unreachable!("value lists are built by values_query"),
         };
         (sql, q.params)
     }

@@ -52,6 +52,12 @@ pub fn routes() -> Router<AppState> {
         .route("/components/{component}/metrics", get(metrics_by_component))
         .route("/components/{component}/items/{item}/metrics", get(metrics_by_component_item))
         .route("/components/{component}/variants/{variant}/metrics", get(metrics_by_component_variant))
+        .route("/components/{component}/pipelines", get(component_pipelines))
+        .route("/components/{component}/pipelines/{pipeline}/builds", get(component_pipeline_builds))
+        .route("/components/{component}/pipelines/{pipeline}/builds/{build_no}/sessions", get(component_build_sessions))
+        .route("/pipelines/", get(pipelines))
+        .route("/pipelines/{pipeline}/builds", get(pipeline_builds))
+        .route("/pipelines/{pipeline}/builds/{build_no}/sessions", get(pipeline_build_sessions))
 }
 
 /// Path parameters of a route, including the base's `token` when there is one.

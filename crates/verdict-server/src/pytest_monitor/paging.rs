@@ -167,3 +167,17 @@ mod tests {
         assert_eq!(requested_page(&"/x?page=-1".parse().unwrap()), -1);
     }
 }
+
+/// A JSON object whose keys keep the order given.
+pub struct Ordered<'a>(pub Vec<(&'a str, serde_json::Value)>);
+
+impl Serialize for Ordered<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}

@@ -79,6 +79,7 @@ async fn page_of(s: &AppState, args: &HashMap<String, String>, uri: &Uri, list: 
         MonitorRows::Sessions(rows) => paging::list(uri, "sessions", rows.iter().map(session_json).collect(), page, pages),
         MonitorRows::Metrics(rows) => paging::list(uri, "metrics", rows.iter().collect(), page, pages),
         MonitorRows::Components(rows) => paging::list(uri, "components", rows.iter().collect(), page, pages),
+        MonitorRows::Values(rows) => paging::list(uri, "values", rows.iter().collect(), page, pages),
     })
 }
 
@@ -163,4 +164,68 @@ pub async fn sessions(State(s): State<AppState>, args: PathArgs, OriginalUri(uri
         None => prefix.map_or(SessionFilter::All, SessionFilter::HashPrefix),
     };
     page_of(&s, &args.0, &uri, MonitorList::Sessions(filter)).await
+}
+
+/// `/pipelines/`: every non-empty pipeline, not paginated (200, or 204 when none).
+pub async fn pipelines(State(s): State<AppState>, args: PathArgs) -> Result<Response, ApiError> {
+    let suite = suite(&s, &args.0).await?;
+    let list = MonitorList::Pipelines { component: None };
+    let total = s.store.monitor().count(suite.id, &list).await?;
+    let values = match s.store.monitor().rows(suite.id, &list, 0, total.max(1)).await? {
+        MonitorRows::Values(v) => v,
+        _ => vec![],
+    };
+    if values.is_empty() {
+        return Ok(paging::list::<String>(&Uri::default(), "pipelines", vec![], 1, 0));
+    }
+    Ok(paging::json(StatusCode::OK, &json!({ "pipelines": values })))
+}
+
+/// A paginated dict route: the path's labels, then the values under `key`,
+/// `prev_url`/`next_url` (null when absent) and `total_page`, always 200.
+async fn values_dict(
+    s: &AppState,
+    args: &HashMap<String, String>,
+    uri: &Uri,
+    labels: &[(&'static str, &str)],
+    key: &'static str,
+    list: MonitorList,
+) -> Result<Response, ApiError> {
+    let suite = suite(s, args).await?;
+    let store = s.store.monitor();
+    let total = store.count(suite.id, &list).await?;
+    let (page, pages) = paging::resolve(paging::requested_page(uri), total, PAGE_SIZE)?;
+    let values = match store.rows(suite.id, &list, (page - 1) * PAGE_SIZE, PAGE_SIZE).await? {
+        MonitorRows::Values(v) => v,
+        _ => vec![],
+    };
+    let mut body: Vec<(&str, serde_json::Value)> = labels.iter().map(|(k, v)| (*k, json!(v))).collect();
+    body.push((key, json!(values)));
+    body.push(("prev_url", json!((page > 1).then(|| paging::link(uri, page - 1)))));
+    body.push(("next_url", json!((page < pages).then(|| paging::link(uri, page + 1)))));
+    body.push(("total_page", json!(pages)));
+    Ok(paging::json(StatusCode::OK, &paging::Ordered(body)))
+}
+
+/// A dict route over pipelines, builds or sessions.
+macro_rules! dict {
+    ($($name:ident => |$a:ident| ($labels:expr, $key:literal, $list:expr);)*) => {$(
+        pub async fn $name(State(s): State<AppState>, args: PathArgs, OriginalUri(uri): OriginalUri) -> Result<Response, ApiError> {
+            let $a = &args.0;
+            values_dict(&s, $a, &uri, &$labels, $key, $list).await
+        }
+    )*};
+}
+
+dict! {
+    component_pipelines => |a| ([("component", arg(a, "component"))], "pipelines",
+        MonitorList::Pipelines { component: Some(arg(a, "component").into()) });
+    component_pipeline_builds => |a| ([("component", arg(a, "component")), ("pipeline", arg(a, "pipeline"))], "builds",
+        MonitorList::Builds { component: Some(arg(a, "component").into()), pipeline: arg(a, "pipeline").into() });
+    component_build_sessions => |a| ([("component", arg(a, "component")), ("pipeline", arg(a, "pipeline")), ("build", arg(a, "build_no"))], "sessions",
+        MonitorList::BuildSessions { component: Some(arg(a, "component").into()), pipeline: arg(a, "pipeline").into(), build: arg(a, "build_no").into() });
+    pipeline_builds => |a| ([("pipeline", arg(a, "pipeline"))], "builds",
+        MonitorList::Builds { component: None, pipeline: arg(a, "pipeline").into() });
+    pipeline_build_sessions => |a| ([("pipeline", arg(a, "pipeline")), ("build", arg(a, "build_no"))], "sessions",
+        MonitorList::BuildSessions { component: None, pipeline: arg(a, "pipeline").into(), build: arg(a, "build_no").into() });
 }

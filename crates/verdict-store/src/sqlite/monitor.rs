@@ -40,6 +40,9 @@ impl MonitorStore for SqliteStore {
                 }
                 MonitorList::Metrics(_) => MonitorRows::Metrics(st.query_map(args, metric_row)?.collect::<Result<_, _>>()?),
                 MonitorList::Components { .. } => MonitorRows::Components(st.query_map(args, |r| r.get(0))?.collect::<Result<_, _>>()?),
+                MonitorList::Pipelines { .. } | MonitorList::Builds { .. } | MonitorList::BuildSessions { .. } => {
+                    MonitorRows::Values(st.query_map(args, |r| Ok(text_of(r.get_ref(0)?)))?.collect::<Result<_, _>>()?)
+                }
             })
         })
         .await
@@ -190,4 +193,15 @@ fn add_metric(c: &Connection, suite_id: i64, m: &MonitorMetric) -> Result<(), St
         m.mem_usage
     ])?;
     Ok(())
+}
+
+/// A description value as text (pytest-monitor sends strings; a number is shown as its text).
+fn text_of(v: rusqlite::types::ValueRef<'_>) -> Option<String> {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => None,
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(f) => Some(f.to_string()),
+        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+    }
 }
