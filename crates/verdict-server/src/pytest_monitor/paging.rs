@@ -143,6 +143,20 @@ pub fn json(status: StatusCode, body: &impl serde::Serialize) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
+/// A JSON object whose keys keep the order given.
+pub struct Ordered<'a>(pub Vec<(&'a str, serde_json::Value)>);
+
+impl Serialize for Ordered<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,19 +179,5 @@ mod tests {
         assert_eq!(link(&uri, 2), "/api/v1/metrics/?a=1&page=2");
         assert_eq!(requested_page(&"/x?page=abc".parse().unwrap()), 1);
         assert_eq!(requested_page(&"/x?page=-1".parse().unwrap()), -1);
-    }
-}
-
-/// A JSON object whose keys keep the order given.
-pub struct Ordered<'a>(pub Vec<(&'a str, serde_json::Value)>);
-
-impl Serialize for Ordered<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
     }
 }
