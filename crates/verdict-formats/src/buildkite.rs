@@ -3,6 +3,7 @@
 //! real collectors send (spec section 6.7).
 
 use crate::error::FormatError;
+use crate::json_kind as kind;
 use crate::junit;
 use serde_json::{Map, Value};
 use verdict_core::upload::{truncate, validate_tags};
@@ -290,17 +291,6 @@ fn string_pairs(m: Map<String, Value>, what: &str, allow_null: bool) -> Result<V
             other => Err(FormatError::new(format!("{what}.{} must be a string, got {}", truncate(&k, 64), kind(&other)))),
         })
         .collect()
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 fn json_error(what: &str, e: &serde_json::Error) -> FormatError {

@@ -2,6 +2,7 @@
 //! sessions and metrics. Every field is checked (the original server stored
 //! rows it then could not list); an error names the field.
 
+use crate::json_kind as kind;
 use serde_json::{Map, Value};
 use verdict_core::monitor::{Description, DescriptionValue, MonitorContext, MonitorMetric, MonitorSession};
 
@@ -24,17 +25,6 @@ fn err(field: &str, message: impl Into<String>) -> FieldError {
 
 fn object(v: &Value) -> Result<&Map<String, Value>, FieldError> {
     v.as_object().ok_or_else(|| err("", format!("the body must be a JSON object, not {}", kind(v))))
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// A required string of at most `max` characters (the original columns' sizes).
@@ -116,8 +106,7 @@ pub fn parse_session(body: &Value, url_hash: Option<&str>) -> Result<MonitorSess
 }
 
 fn description(d: &Map<String, Value>) -> Result<Description, FieldError> {
-    // serde_json's map is sorted by key; pytest-monitor's key order is kept by
-    // re-reading the object with an order-keeping visitor (see `ordered_keys`).
+    // In serde_json's (sorted) key order; `order_description` restores the client's.
     let mut out = Vec::with_capacity(d.len());
     for (k, v) in d {
         let value = match v {
@@ -134,59 +123,16 @@ fn description(d: &Map<String, Value>) -> Result<Description, FieldError> {
     Ok(Description(out))
 }
 
-/// Put the description's keys in the order `raw` (the request body) has them.
+/// Put the description's keys in the order `raw` (the request body) has them:
+/// serde_json's map sorts keys, core's `Description` keeps their order.
 pub fn order_description(session: &mut MonitorSession, raw: &[u8]) {
-    if let Some(order) = ordered_keys(raw, "description") {
-        let position = |k: &str| order.iter().position(|o| o == k).unwrap_or(usize::MAX);
-        session.description.0.sort_by_key(|(k, _)| position(k));
+    #[derive(serde::Deserialize)]
+    struct Body {
+        description: Option<Description>,
     }
-}
-
-/// The keys of the object at top-level key `field` of a JSON object, in document order.
-fn ordered_keys(raw: &[u8], field: &str) -> Option<Vec<String>> {
-    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
-    struct Keys;
-    impl<'de> Visitor<'de> for Keys {
-        type Value = Vec<String>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("an object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Vec<String>, A::Error> {
-            let mut keys = Vec::new();
-            while let Some(k) = m.next_key::<String>()? {
-                m.next_value::<IgnoredAny>()?;
-                keys.push(k);
-            }
-            Ok(keys)
-        }
+    if let Ok(Body { description: Some(d) }) = serde_json::from_slice(raw) {
+        session.description = d;
     }
-    struct Outer<'a>(&'a str);
-    impl<'de> Visitor<'de> for Outer<'_> {
-        type Value = Option<Vec<String>>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("an object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
-            let mut found = None;
-            while let Some(k) = m.next_key::<String>()? {
-                if k == self.0 {
-                    found = Some(m.next_value_seed(KeysSeed)?);
-                } else {
-                    m.next_value::<IgnoredAny>()?;
-                }
-            }
-            Ok(found)
-        }
-    }
-    struct KeysSeed;
-    impl<'de> serde::de::DeserializeSeed<'de> for KeysSeed {
-        type Value = Vec<String>;
-        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<String>, D::Error> {
-            d.deserialize_map(Keys)
-        }
-    }
-    let mut de = serde_json::Deserializer::from_slice(raw);
-    de.deserialize_map(Outer(field)).ok().flatten()
 }
 
 pub fn parse_metric(body: &Value) -> Result<MonitorMetric, FieldError> {
