@@ -147,6 +147,7 @@ both!(
     aggregate_endpoint_judges_a_batch_against_history,
     run_metrics_are_posted_and_checked_against_history,
     pytest_monitor_ingest_checks_every_field_and_tolerates_races,
+    pytest_monitor_resource_routes_rank_samples,
 );
 
 async fn captured_collector_bodies_are_stored(backend: Backend) {
@@ -668,5 +669,65 @@ async fn pytest_monitor_ingest_checks_every_field_and_tolerates_races(backend: B
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"count": 1}));
     let r = s.http.get(format!("{}/t/not-a-token/api/v1/metrics/count", s.url)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    s.finish().await;
+}
+
+async fn pytest_monitor_resource_routes_rank_samples(backend: Backend) {
+    let s = Server::start(backend).await;
+    let base = format!("{}/t/{}/api/v1", s.url, s.token);
+    let post = async |path: &str, body: Value| {
+        let r = s.http.post(format!("{base}{path}")).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "{path}: {}", r.text().await.unwrap());
+    };
+    let get = async |path: &str| {
+        let r = s.http.get(format!("{base}{path}")).send().await.unwrap();
+        (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    post(
+        "/contexts/",
+        json!({"cpu_count": 2, "cpu_frequency": 2.0, "cpu_type": "", "cpu_vendor": "", "ram_total": 1,
+        "machine_node": "n", "machine_type": "x86_64", "machine_arch": "64bit", "system_info": "L", "python_info": "3", "h": "c1"}),
+    )
+    .await;
+    for (h, branch, build) in [("s1", "main", "1"), ("s2", "main", "2"), ("s3", "nightly", "1")] {
+        let description = json!({"pipeline_branch": branch, "pipeline_build_no": build});
+        post("/sessions/", json!({"session_h": h, "run_date": "2026-11-22", "scm_ref": "abc", "description": description})).await;
+    }
+    // (session, component, mem_usage, cpu_usage); the two 4.0s tie on memory.
+    let samples =
+        [("s1", "core", 4.0, 0.9), ("s1", "ui", 9.5, 0.1), ("s2", "core", 1.0, 0.5), ("s3", "core", 4.0, 0.7), ("s3", "ui", 0.5, 0.3)];
+    for (i, (session, component, mem, cpu)) in samples.into_iter().enumerate() {
+        post(
+            "/metrics/",
+            json!({"session_h": session, "context_h": "c1", "item_start_time": "2026-11-22T02:59:07", "item_path": "pkg.t",
+            "item": format!("test_{i}"), "item_variant": format!("test_{i}"), "item_fs_loc": "pkg/t.py", "kind": "function",
+            "component": component, "total_time": 1, "user_time": 0.5, "kernel_time": 0.1, "cpu_usage": cpu, "mem_usage": mem}),
+        )
+        .await;
+    }
+    let items =
+        |body: &Value| -> Vec<String> { body["metrics"].as_array().unwrap().iter().map(|m| m["item"].as_str().unwrap().into()).collect() };
+    let (st, body) = get("/resources/memory/head/metrics").await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(items(&body), ["test_1", "test_0", "test_3", "test_2", "test_4"], "most memory first, ties in the order they came");
+    // The original's key order (a Value would sort the keys).
+    let raw = s.http.get(format!("{base}/resources/memory/head/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        raw.starts_with(r#"{"metrics":[{"#) && raw.trim_end().ends_with(r#"}],"prev_url":null,"next_url":null,"total_page":1}"#),
+        "{raw}"
+    );
+    assert_eq!(items(&get("/resources/memory/tail/2/metrics").await.1), ["test_4", "test_2"]);
+    assert_eq!(items(&get("/resources/cpu/head/1/metrics").await.1), ["test_0"]);
+    assert_eq!(items(&get("/resources/memory/pipelines/main/tail/metrics").await.1), ["test_2", "test_0", "test_1"]);
+    assert_eq!(items(&get("/resources/memory/pipelines/main/builds/1/head/metrics").await.1), ["test_1", "test_0"]);
+    assert_eq!(items(&get("/resources/cpu/components/core/tail/2/metrics").await.1), ["test_2", "test_3"]);
+    // Empty is still 200 with the envelope; an unknown resource or a non-number max is 404.
+    let (st, body) = get("/resources/memory/components/Core/head/metrics").await;
+    assert_eq!((st, items(&body).len()), (StatusCode::OK, 0), "components match exactly, case included");
+    assert_eq!(get("/resources/memory/head/0/metrics").await.1["metrics"], json!([]));
+    let (st, body) = get("/resources/disk/head/metrics").await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    assert!(body["message"].as_str().unwrap().contains("memory, cpu, kernel_time, user_time, total_time"), "{body}");
+    assert_eq!(get("/resources/memory/head/-3/metrics").await.0, StatusCode::NOT_FOUND);
     s.finish().await;
 }

@@ -33,8 +33,52 @@ pub enum MetricFilter {
     ComponentLike(String),
     ComponentItem(String, String),
     ComponentVariant(String, String),
+    /// Exactly this component (case-sensitive).
+    Component(String),
+    /// The samples of sessions whose `pipeline_branch` is this, and whose
+    /// `pipeline_build_no` is `build` when given.
+    Pipeline {
+        pipeline: String,
+        build: Option<String>,
+    },
     /// The samples of one Verdict test, newest first.
     Test(i64),
+}
+
+/// A resource a sample measures, by the name monitor-server-api's
+/// `/resources/<resource>/...` routes use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Memory,
+    Cpu,
+    KernelTime,
+    UserTime,
+    TotalTime,
+}
+
+impl Resource {
+    pub const NAMES: [&'static str; 5] = ["memory", "cpu", "kernel_time", "user_time", "total_time"];
+
+    pub fn from_name(name: &str) -> Option<Resource> {
+        Some(match name {
+            "memory" => Resource::Memory,
+            "cpu" => Resource::Cpu,
+            "kernel_time" => Resource::KernelTime,
+            "user_time" => Resource::UserTime,
+            "total_time" => Resource::TotalTime,
+            _ => return None,
+        })
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Resource::Memory => "mem_usage",
+            Resource::Cpu => "cpu_usage",
+            Resource::KernelTime => "kernel_time",
+            Resource::UserTime => "user_time",
+            Resource::TotalTime => "total_time",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +105,13 @@ pub enum MonitorList {
     /// Sessions whose scm_ref is set (the original `/sessions/count`).
     SessionsWithScm,
     Metrics(MetricFilter),
+    /// The samples using the most (`most`) or the least of a resource, ties
+    /// in id order (as the original's SQLite sorts them).
+    Ranked {
+        filter: MetricFilter,
+        resource: Resource,
+        most: bool,
+    },
     /// Distinct components in order of first appearance.
     Components {
         prefix: Option<String>,
@@ -121,7 +172,7 @@ pub(crate) const METRIC_COLS: &str = "session_h, context_h, item_start_time, ite
 /// (after the suite id, which is always parameter 1).
 pub(crate) struct Query {
     pub from_where: String,
-    pub order: &'static str,
+    pub order: String,
     pub params: Vec<String>,
 }
 
@@ -166,7 +217,7 @@ impl Dialect {
         let (from_where, order) = match list {
             MonitorList::Contexts { hash_prefix } => {
                 let cond = hash_prefix.as_deref().map(|h| format!(" AND h {like} {} || '%'", p(h))).unwrap_or_default();
-                (format!("FROM monitor_contexts WHERE suite_id = {s1}{cond}"), "ORDER BY id")
+                (format!("FROM monitor_contexts WHERE suite_id = {s1}{cond}"), "ORDER BY id".into())
             }
             MonitorList::Sessions(f) => {
                 let cond = match f {
@@ -187,10 +238,10 @@ impl Dialect {
                         if joined.is_empty() { prefix } else { format!("{prefix} AND ({joined})") }
                     }
                 };
-                (format!("FROM monitor_sessions WHERE suite_id = {s1}{cond}"), "ORDER BY id")
+                (format!("FROM monitor_sessions WHERE suite_id = {s1}{cond}"), "ORDER BY id".into())
             }
-            MonitorList::SessionsWithScm => (format!("FROM monitor_sessions WHERE suite_id = {s1} AND scm_ref IS NOT NULL"), ""),
-            MonitorList::Metrics(f) => {
+            MonitorList::SessionsWithScm => (format!("FROM monitor_sessions WHERE suite_id = {s1} AND scm_ref IS NOT NULL"), String::new()),
+            MonitorList::Metrics(f) | MonitorList::Ranked { filter: f, .. } => {
                 let cond = match f {
                     MetricFilter::All => String::new(),
                     MetricFilter::Context(h) => format!(" AND context_h = {}", p(h)),
@@ -207,14 +258,29 @@ impl Dialect {
                     MetricFilter::ComponentLike(c) => format!(" AND component {like} {}", p(c)),
                     MetricFilter::ComponentItem(c, i) => format!(" AND component = {} AND item = {}", p(c), p(i)),
                     MetricFilter::ComponentVariant(c, v) => format!(" AND component = {} AND item_variant = {}", p(c), p(v)),
+                    MetricFilter::Component(c) => format!(" AND component = {}", p(c)),
+                    MetricFilter::Pipeline { pipeline, build } => {
+                        let branch = self.description_value(&p("pipeline_branch"));
+                        let mut cond = format!("{branch} = {}", p(pipeline));
+                        if let Some(b) = build {
+                            cond += &format!(" AND {} = {}", self.description_value(&p("pipeline_build_no")), p(b));
+                        }
+                        format!(" AND session_h IN (SELECT session_h FROM monitor_sessions WHERE suite_id = {s1} AND {cond})")
+                    }
                     MetricFilter::Test(id) => format!(" AND test_id = CAST({} AS BIGINT)", p(&id.to_string())),
                 };
-                let order = if matches!(f, MetricFilter::Test(_)) { "ORDER BY id DESC" } else { "ORDER BY id" };
+                let order = match list {
+                    MonitorList::Ranked { resource, most, .. } => {
+                        format!("ORDER BY {} {}, id", resource.column(), if *most { "DESC" } else { "ASC" })
+                    }
+                    _ if matches!(f, MetricFilter::Test(_)) => "ORDER BY id DESC".into(),
+                    _ => "ORDER BY id".into(),
+                };
                 (format!("FROM monitor_metrics WHERE suite_id = {s1}{cond}"), order)
             }
             MonitorList::Components { prefix } => {
                 let cond = prefix.as_deref().map(|c| format!(" AND component {like} {} || '%'", p(c))).unwrap_or_default();
-                (format!("FROM monitor_metrics WHERE suite_id = {s1}{cond}"), "")
+                (format!("FROM monitor_metrics WHERE suite_id = {s1}{cond}"), String::new())
             }
             MonitorList::Pipelines { .. } | MonitorList::Builds { .. } | MonitorList::BuildSessions { .. } => {
                 unreachable!("value lists are built by values_query")
@@ -286,7 +352,9 @@ impl Dialect {
             MonitorList::Sessions(_) | MonitorList::SessionsWithScm => {
                 format!("SELECT {SESSION_COLS} {} {} LIMIT {l} OFFSET {o}", q.from_where, q.order)
             }
-            MonitorList::Metrics(_) => format!("SELECT {METRIC_COLS} {} {} LIMIT {l} OFFSET {o}", q.from_where, q.order),
+            MonitorList::Metrics(_) | MonitorList::Ranked { .. } => {
+                format!("SELECT {METRIC_COLS} {} {} LIMIT {l} OFFSET {o}", q.from_where, q.order)
+            }
             MonitorList::Components { .. } => {
                 format!("SELECT component {} GROUP BY component ORDER BY min(id) LIMIT {l} OFFSET {o}", q.from_where)
             }

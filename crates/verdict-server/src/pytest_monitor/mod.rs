@@ -7,6 +7,7 @@
 mod ingest;
 mod paging;
 mod query;
+mod resources;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -58,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .route("/pipelines/", get(pipelines))
         .route("/pipelines/{pipeline}/builds", get(pipeline_builds))
         .route("/pipelines/{pipeline}/builds/{build_no}/sessions", get(pipeline_build_sessions))
+        .merge(resources::routes())
 }
 
 /// Path parameters of a route, including the base's `token` when there is one.

@@ -137,7 +137,7 @@ impl MonitorStore for PgStore {
         Ok(match list {
             MonitorList::Contexts { .. } => MonitorRows::Contexts(rows.iter().map(context_row).collect()),
             MonitorList::Sessions(_) | MonitorList::SessionsWithScm => MonitorRows::Sessions(rows.iter().map(session_row).collect()),
-            MonitorList::Metrics(_) => MonitorRows::Metrics(rows.iter().map(metric_row).collect()),
+            MonitorList::Metrics(_) | MonitorList::Ranked { .. } => MonitorRows::Metrics(rows.iter().map(metric_row).collect()),
             MonitorList::Components { .. } => MonitorRows::Components(rows.iter().map(|r| r.get(0)).collect()),
             MonitorList::Pipelines { .. } | MonitorList::Builds { .. } | MonitorList::BuildSessions { .. } => {
                 MonitorRows::Values(rows.iter().map(|r| r.get(0)).collect())

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/0003_run_tests.sql")),
     (4, include_str!("migrations/0004_run_metrics.sql")),
     (5, include_str!("migrations/0005_pytest_monitor.sql")),
+    (6, include_str!("migrations/0006_monitor_resources.sql")),
 ];
 
 pub struct SqliteStore {

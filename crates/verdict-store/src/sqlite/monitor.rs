@@ -38,7 +38,9 @@ impl MonitorStore for SqliteStore {
                 MonitorList::Sessions(_) | MonitorList::SessionsWithScm => {
                     MonitorRows::Sessions(st.query_map(args, session_row)?.collect::<Result<_, _>>()?)
                 }
-                MonitorList::Metrics(_) => MonitorRows::Metrics(st.query_map(args, metric_row)?.collect::<Result<_, _>>()?),
+                MonitorList::Metrics(_) | MonitorList::Ranked { .. } => {
+                    MonitorRows::Metrics(st.query_map(args, metric_row)?.collect::<Result<_, _>>()?)
+                }
                 MonitorList::Components { .. } => MonitorRows::Components(st.query_map(args, |r| r.get(0))?.collect::<Result<_, _>>()?),
                 MonitorList::Pipelines { .. } | MonitorList::Builds { .. } | MonitorList::BuildSessions { .. } => {
                     MonitorRows::Values(st.query_map(args, |r| Ok(text_of(r.get_ref(0)?)))?.collect::<Result<_, _>>()?)

@@ -1,0 +1,7 @@
+-- pytest-monitor's /resources/<resource>/{head,tail} routes: the samples that
+-- used the most or the least of a resource, without sorting the suite's samples.
+CREATE INDEX monitor_metrics_by_mem_usage ON monitor_metrics (suite_id, mem_usage);
+CREATE INDEX monitor_metrics_by_cpu_usage ON monitor_metrics (suite_id, cpu_usage);
+CREATE INDEX monitor_metrics_by_kernel_time ON monitor_metrics (suite_id, kernel_time);
+CREATE INDEX monitor_metrics_by_user_time ON monitor_metrics (suite_id, user_time);
+CREATE INDEX monitor_metrics_by_total_time ON monitor_metrics (suite_id, total_time);
