@@ -10,6 +10,7 @@ mod error;
 mod metrics;
 mod params;
 pub mod pytest_monitor;
+mod suite_cache;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -56,6 +57,13 @@ impl Default for ServerConfig {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<ServerConfig>,
+    suites: Arc<suite_cache::SuiteCache>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
+        AppState { store, config: Arc::new(config), suites: Arc::default() }
+    }
 }
 
 pub fn router(state: AppState) -> Router {

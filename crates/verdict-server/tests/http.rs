@@ -53,7 +53,7 @@ impl Server {
             body_timeout: BODY_TIMEOUT,
             pytest_monitor_suite: Some("web".into()),
         };
-        let state = AppState { store: store.store.clone(), config: Arc::new(config) };
+        let state = AppState::new(store.store.clone(), config);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             verdict_server::serve(listener, state, async move {

@@ -1,7 +1,6 @@
 use crate::cli::{ServeArgs, StoreArgs};
 use crate::fail;
 use std::process::ExitCode;
-use std::sync::Arc;
 use verdict_server::{AppState, ServerConfig};
 
 pub async fn run(store_args: StoreArgs, args: ServeArgs) -> ExitCode {
@@ -28,7 +27,7 @@ pub async fn run(store_args: StoreArgs, args: ServeArgs) -> ExitCode {
         None => format!("SQLite in {}", store_args.data_dir.display()),
     };
     tracing::info!(%addr, store = %where_, "verdict serve listening");
-    let state = AppState { store, config: Arc::new(config) };
+    let state = AppState::new(store, config);
     match verdict_server::serve(listener, state, shutdown_signal()).await {
         Ok(()) => {
             tracing::info!("stopped after finishing requests in flight");

@@ -10,6 +10,7 @@ mod query;
 mod resources;
 
 use crate::AppState;
+use crate::suite_cache::SuiteKey;
 use crate::error::ApiError;
 use axum::Router;
 use axum::routing::get;
@@ -68,21 +69,27 @@ pub type PathArgs = axum::extract::Path<HashMap<String, String>>;
 /// The suite a request is for: the one whose upload token is in the path,
 /// or the server's unauthenticated pytest-monitor suite.
 pub async fn suite(state: &AppState, args: &HashMap<String, String>) -> Result<Suite, ApiError> {
-    match args.get("token") {
-        Some(t) => state
-            .store
-            .suite_by_token_hash(&token::hash(t))
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("invalid upload token in the URL: no suite has this token (was it rotated?)")),
-        None => {
-            let slug = state.config.pytest_monitor_suite.as_deref().ok_or_else(|| {
-                ApiError::not_found(
-                    "pytest-monitor is served at /t/<upload token>/api/v1 (or start the server with --pytest-monitor-suite)",
-                )
-            })?;
-            state.store.suite_by_slug(slug).await?.ok_or_else(|| ApiError::not_found(format!("no suite {slug:?} (--pytest-monitor-suite)")))
-        }
+    let key = match args.get("token") {
+        Some(t) => SuiteKey::TokenHash(token::hash(t)),
+        None => SuiteKey::Slug(state.config.pytest_monitor_suite.clone().ok_or_else(|| {
+            ApiError::not_found("pytest-monitor is served at /t/<upload token>/api/v1 (or start the server with --pytest-monitor-suite)")
+        })?),
+    };
+    if let Some(suite) = state.suites.get(&key) {
+        return Ok(suite);
     }
+    let found = match &key {
+        SuiteKey::TokenHash(h) => state
+            .store
+            .suite_by_token_hash(h)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("invalid upload token in the URL: no suite has this token (was it rotated?)"))?,
+        SuiteKey::Slug(slug) => {
+            state.store.suite_by_slug(slug).await?.ok_or_else(|| ApiError::not_found(format!("no suite {slug:?} (--pytest-monitor-suite)")))?
+        }
+    };
+    state.suites.put(key, found.clone());
+    Ok(found)
 }
 
 /// A path argument by name (routes always have the ones they name).

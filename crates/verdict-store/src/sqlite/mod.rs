@@ -79,7 +79,9 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     // FULL: a commit is on disk before the writer replies, so a 202 survives a
     // power cut, not only a crash. Group commit pays for the extra fsync.
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    // temp_store MEMORY: each job runs in a savepoint, and SQLite would otherwise
+    // open a statement journal file in /var/tmp for most statements in it.
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;")?;
     Ok(())
 }
 
