@@ -2,7 +2,10 @@
 # pytest-monitor benchmark: the real monitor-server-api 1.1.0 (uWSGI, 4 workers,
 # its launch script's default, fresh SQLite) and `verdict serve` (release, fresh
 # SQLite) measured in the same run on this machine, with the harness's load
-# generator (load_metrics.py) and query timer (time_queries.py).
+# generator (load_metrics.py) and query timer (time_queries.py), and with the
+# native client (crates/verdict/benches/pytest_monitor.rs: same requests, same
+# method), because the Python tools cap what they can measure (about 2,800
+# req/s on one thread and 3,900 on eight against a server that does nothing).
 #
 #   bash bench/pytest_monitor.sh        (needs target/real-clients/msa-venv: run tests/pytest-monitor/run.sh once)
 set -euo pipefail
@@ -11,7 +14,9 @@ ROOT=$(cd "$HERE/.." && pwd)
 VENV=${VERDICT_CLIENTS_DIR:-$ROOT/target/real-clients}/msa-venv
 N=${N:-5000}
 cargo build --release -p verdict --quiet
+cargo bench -p verdict --bench pytest_monitor --no-run --quiet 2>/dev/null
 VERDICT=$ROOT/target/release/verdict
+CLIENT=$(ls -t "$ROOT"/target/release/deps/pytest_monitor-* | grep -v '\.d$' | head -1)
 work=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 op=$(free_port); vp=$(free_port)
@@ -33,9 +38,12 @@ for side in original verdict; do
   if [ $side = original ]; then base="http://127.0.0.1:$op/api/v1"; pid=$opid; else base="http://127.0.0.1:$vp/api/v1"; pid=$vpid; fi
   for i in 1 2 3; do load "$base" "$pid" --n "$N" --concurrency 8 --tag-seed "$i" >>"$work/$side.post8.jsonl"; done
   load "$base" "$pid" --n 2000 --concurrency 1 --conn-mode new --tag-seed 9 >"$work/$side.post1.json"
+  for i in 1 2 3; do "$CLIENT" write --base "$base" --n "$N" --concurrency 8 --seed "$((20 + i))" >>"$work/$side.native8.jsonl"; done
+  "$CLIENT" write --base "$base" --n 2000 --concurrency 1 --conn new --seed 29 >"$work/$side.native1.json"
   have=$(curl -s "$base/metrics/count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
   load "$base" "$pid" --n $((50000 - have)) --concurrency 8 --sessions 50 --tag-seed 100 >"$work/$side.fill.json"
   python3 "$HERE/time_queries.py" --base "$base" --repeat 10 --runs 3 | tail -1 >"$work/$side.queries.json"
+  "$CLIENT" queries --base "$base" --repeat 10 --runs 3 2>/dev/null >"$work/$side.native-queries.json"
 done
 python3 - "$work" <<'PY'
 import json, statistics, sys
@@ -54,15 +62,25 @@ for side, rs in (("monitor-server-api", o8), ("verdict", v8)):
     m = rs[-1]["server_rss_mib"]
     print(f"  server memory under the write benchmark, {side}: peak RSS {max(r['server_rss_mib']['peak'] for r in rs)} MiB "
           f"summed over {m['processes']} processes, PSS after {m['pss_after']} MiB")
-oq = json.load(open(f"{w}/original.queries.json")); vq = json.load(open(f"{w}/verdict.queries.json"))
-print("queries with 50,000 metrics (median of 3 rounds of 10 GETs, one connection each):")
-ratios = []
-# Routes with hashes differ between the two data sets (random sessions): pair them by position.
-for (route, o), v in zip(oq.items(), vq.values()):
-    if o["status"] == 200 and v["status"] == 200:
-        r = o["median_ms"] / v["median_ms"]; ratios.append(r)
-        print(f"  {route:58s} original {o['median_ms']:7.2f} ms  verdict {v['median_ms']:7.2f} ms  {r:5.1f}x")
-    else:
-        print(f"  {route:58s} original {o['status']} verdict {v['status']} (not compared)")
-print(f"  faster by {min(ratios):.1f}x to {max(ratios):.1f}x, median {statistics.median(ratios):.1f}x over {len(ratios)} routes (target >= 10x)")
+n8 = lambda side: [json.loads(l) for l in open(f"{w}/{side}.native8.jsonl")]
+no8, nv8 = n8("original"), n8("verdict")
+no1, nv1 = (json.load(open(f"{w}/{side}.native1.json")) for side in ("original", "verdict"))
+print("the same with the native client (one thread):")
+print(f"  8 concurrent: monitor-server-api {[r['rps'] for r in no8]} median {med(no8):.0f} req/s; verdict {[r['rps'] for r in nv8]} "
+      f"median {med(nv8):.0f} req/s: {med(nv8) / med(no8):.1f}x (target >= 30x); errors {sum(r['errors'] for r in no8)} / {sum(r['errors'] for r in nv8)}")
+print(f"  1 at a time, a new connection each: monitor-server-api {no1['rps']} req/s, verdict {nv1['rps']} req/s: "
+      f"{nv1['rps'] / no1['rps']:.1f}x (target >= 20x)")
+for tool, suffix in (("time_queries.py", "queries"), ("native client", "native-queries")):
+    oq = json.load(open(f"{w}/original.{suffix}.json")); vq = json.load(open(f"{w}/verdict.{suffix}.json"))
+    print(f"queries with 50,000 metrics, {tool} (median of 3 rounds of 10 GETs, one connection each):")
+    ratios = []
+    # Routes with hashes differ between the two data sets (random sessions): pair them by position.
+    for (route, o), v in zip(oq.items(), vq.values()):
+        if o["status"] == 200 and v["status"] == 200:
+            r = o["median_ms"] / v["median_ms"]; ratios.append(r)
+            print(f"  {route:58s} original {o['median_ms']:7.2f} ms  verdict {v['median_ms']:7.2f} ms  {r:5.1f}x")
+        else:
+            print(f"  {route:58s} original {o['status']} verdict {v['status']} (not compared)")
+    print(f"  faster by {min(ratios):.1f}x to {max(ratios):.1f}x, median {statistics.median(ratios):.1f}x over {len(ratios)} routes "
+          f"(target >= 10x; {sum(r >= 10 for r in ratios)} reach it)")
 PY

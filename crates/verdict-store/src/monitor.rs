@@ -144,6 +144,43 @@ pub enum MonitorRows {
     Values(Vec<Option<String>>),
 }
 
+/// Which rows of a listing of `total` rows to read, as (offset, limit); none
+/// when the request asks for a page that does not exist.
+pub type Window = Box<dyn FnOnce(i64) -> Option<(i64, i64)> + Send>;
+
+/// Rows `offset..offset + limit` of `total` as (offset, limit) counted from
+/// the end, when the listing is in id order and the rows are nearer its end:
+/// OFFSET walks every row it skips, so the last page of 5M samples would walk
+/// them all. The caller reverses the rows it reads.
+pub(crate) fn from_end(list: &MonitorList, total: i64, offset: i64, limit: i64) -> Option<(i64, i64)> {
+    let id_ordered = matches!(list, MonitorList::Metrics(f) if !matches!(f, MetricFilter::Test(_)));
+    (id_ordered && offset * 2 > total).then(|| ((total - offset - limit).max(0), limit.min(total - offset).max(0)))
+}
+
+impl MonitorRows {
+    /// No rows, of the kind `list` lists.
+    pub fn none_of(list: &MonitorList) -> MonitorRows {
+        match list {
+            MonitorList::Contexts { .. } => MonitorRows::Contexts(vec![]),
+            MonitorList::Sessions(_) | MonitorList::SessionsWithScm => MonitorRows::Sessions(vec![]),
+            MonitorList::Metrics(_) | MonitorList::Ranked { .. } => MonitorRows::Metrics(vec![]),
+            MonitorList::Components { .. } => MonitorRows::Components(vec![]),
+            MonitorList::Pipelines { .. } | MonitorList::Builds { .. } | MonitorList::BuildSessions { .. } => MonitorRows::Values(vec![]),
+        }
+    }
+}
+
+/// Rows read from the end, put back in order.
+pub(crate) fn reversed(rows: MonitorRows) -> MonitorRows {
+    match rows {
+        MonitorRows::Metrics(mut m) => {
+            m.reverse();
+            MonitorRows::Metrics(m)
+        }
+        other => other,
+    }
+}
+
 #[async_trait]
 pub trait MonitorStore: Send + Sync {
     async fn add_context(&self, suite_id: i64, context: MonitorContext) -> Result<Added, StoreError>;
@@ -153,6 +190,9 @@ pub trait MonitorStore: Send + Sync {
     async fn add_metric(&self, suite_id: i64, metric: MonitorMetric) -> Result<(), StoreError>;
     async fn count(&self, suite_id: i64, list: &MonitorList) -> Result<i64, StoreError>;
     async fn rows(&self, suite_id: i64, list: &MonitorList, offset: i64, limit: i64) -> Result<MonitorRows, StoreError>;
+    /// A page: the listing's count and the rows `window` picks by it, read in
+    /// one snapshot (a sample that arrives in between changes neither).
+    async fn page(&self, suite_id: i64, list: &MonitorList, window: Window) -> Result<(i64, MonitorRows), StoreError>;
 }
 
 /// The two SQL dialects the queries are written for.
@@ -278,15 +318,33 @@ impl Dialect {
                 };
                 (format!("FROM monitor_metrics WHERE suite_id = {s1}{cond}"), order)
             }
-            MonitorList::Components { prefix } => {
-                let cond = prefix.as_deref().map(|c| format!(" AND component {like} {} || '%'", p(c))).unwrap_or_default();
-                (format!("FROM monitor_metrics WHERE suite_id = {s1}{cond}"), String::new())
-            }
-            MonitorList::Pipelines { .. } | MonitorList::Builds { .. } | MonitorList::BuildSessions { .. } => {
-                unreachable!("value lists are built by values_query")
-            }
+            MonitorList::Components { .. }
+            | MonitorList::Pipelines { .. }
+            | MonitorList::Builds { .. }
+            | MonitorList::BuildSessions { .. } => unreachable!("value lists are built by values_query or components_query"),
         };
         Query { from_where, order, params }
+    }
+
+    /// The suite's distinct components (matching a prefix), each with the id of
+    /// its first sample, as `SELECT v, first ...`. A skip scan over the
+    /// (suite, component) index: one index seek per component, however many
+    /// samples there are.
+    fn components_query(self, prefix: Option<&str>) -> (String, Vec<String>) {
+        let s1 = self.typed(1, "bigint");
+        let (cond, params) = match prefix {
+            Some(c) => (format!(" AND v {} {} || '%'", self.like(), self.param(2)), vec![c.to_owned()]),
+            None => (String::new(), vec![]),
+        };
+        let sql = format!(
+            "WITH RECURSIVE c(v) AS (
+               SELECT (SELECT min(component) FROM monitor_metrics WHERE suite_id = {s1})
+               UNION ALL
+               SELECT (SELECT min(component) FROM monitor_metrics WHERE suite_id = {s1} AND component > c.v) FROM c WHERE c.v IS NOT NULL)
+             SELECT v, (SELECT min(id) FROM monitor_metrics WHERE suite_id = {s1} AND component = c.v) AS first
+             FROM c WHERE v IS NOT NULL{cond}"
+        );
+        (sql, params)
     }
 
     /// A list of distinct values: (value expression, FROM/WHERE, ordering id column, parameters).
@@ -334,16 +392,25 @@ impl Dialect {
             // Not count(DISTINCT ...): a null pipeline is one of the values.
             return (format!("SELECT count(*) FROM (SELECT {expr} AS v {from_where} GROUP BY {expr}) t"), params);
         }
+        if let MonitorList::Components { prefix } = list {
+            let (sql, params) = self.components_query(prefix.as_deref());
+            return (format!("SELECT count(*) FROM ({sql}) t"), params);
+        }
         let q = self.query(list);
-        let what = if matches!(list, MonitorList::Components { .. }) { "count(DISTINCT component)" } else { "count(*)" };
-        (format!("SELECT {what} {}", q.from_where), q.params)
+        (format!("SELECT count(*) {}", q.from_where), q.params)
     }
 
     /// The page of a listing; offset and limit are the last two parameters.
-    pub(crate) fn rows_sql(self, list: &MonitorList) -> (String, Vec<String>) {
+    /// `from_end`: an id-ordered listing read backwards (see `Window::from_end`).
+    pub(crate) fn rows_sql(self, list: &MonitorList, from_end: bool) -> (String, Vec<String>) {
         if let Some((expr, from_where, id, params)) = self.values_query(list) {
             let (o, l) = (self.typed(params.len() + 2, "bigint"), self.typed(params.len() + 3, "bigint"));
             return (format!("SELECT {expr} {from_where} GROUP BY {expr} ORDER BY min({id}) LIMIT {l} OFFSET {o}"), params);
+        }
+        if let MonitorList::Components { prefix } = list {
+            let (sql, params) = self.components_query(prefix.as_deref());
+            let (o, l) = (self.typed(params.len() + 2, "bigint"), self.typed(params.len() + 3, "bigint"));
+            return (format!("SELECT v FROM ({sql}) t ORDER BY first LIMIT {l} OFFSET {o}"), params);
         }
         let q = self.query(list);
         let (o, l) = (self.typed(q.params.len() + 2, "bigint"), self.typed(q.params.len() + 3, "bigint"));
@@ -353,12 +420,10 @@ impl Dialect {
                 format!("SELECT {SESSION_COLS} {} {} LIMIT {l} OFFSET {o}", q.from_where, q.order)
             }
             MonitorList::Metrics(_) | MonitorList::Ranked { .. } => {
-                format!("SELECT {METRIC_COLS} {} {} LIMIT {l} OFFSET {o}", q.from_where, q.order)
+                let order = if from_end { "ORDER BY id DESC" } else { q.order.as_str() };
+                format!("SELECT {METRIC_COLS} {} {order} LIMIT {l} OFFSET {o}", q.from_where)
             }
-            MonitorList::Components { .. } => {
-                format!("SELECT component {} GROUP BY component ORDER BY min(id) LIMIT {l} OFFSET {o}", q.from_where)
-            }
-            _ => unreachable!("value lists are built by values_query"),
+            _ => unreachable!("value lists are built by values_query or components_query"),
         };
         (sql, q.params)
     }

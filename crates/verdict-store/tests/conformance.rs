@@ -29,6 +29,7 @@ conformance!(
     an_upload_to_a_missing_suite_stores_nothing,
     concurrent_uploads_count_exactly,
     run_metrics_are_set_read_and_selected,
+    monitor_pages_and_counts_stay_exact_as_samples_arrive,
 );
 
 async fn suite(store: &Arc<dyn Store>, slug: &str) -> Suite {
@@ -441,4 +442,94 @@ async fn run_metrics_are_set_read_and_selected(store: Arc<dyn Store>) {
     assert_eq!(batch.iter().map(|r| (r.name.as_str(), r.passed)).collect::<Vec<_>>(), vec![("A", 1)]);
     let missing = store.write_run_metrics(ids[2] + 1000, vec![("x".into(), 1.0)]).await;
     assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+}
+
+async fn monitor_pages_and_counts_stay_exact_as_samples_arrive(store: Arc<dyn Store>) {
+    use verdict_core::monitor::{Description, MonitorContext, MonitorMetric, MonitorSession};
+    use verdict_store::monitor::{MetricFilter, MonitorList, MonitorRows};
+    let s = suite(&store, "pm").await;
+    let other = suite(&store, "other").await;
+    let m = store.monitor();
+    let context = MonitorContext {
+        h: "c".into(),
+        cpu_count: 2,
+        cpu_frequency: 1.0,
+        cpu_type: String::new(),
+        cpu_vendor: String::new(),
+        ram_total: 1,
+        machine_node: "n".into(),
+        machine_type: "x".into(),
+        machine_arch: "64bit".into(),
+        system_info: "L".into(),
+        python_info: "3".into(),
+    };
+    let session = |h: &str| MonitorSession {
+        session_h: h.into(),
+        run_date: "2026-11-22T00:00:00".into(),
+        scm_ref: None,
+        description: Description::default(),
+    };
+    for suite_id in [s.id, other.id] {
+        m.add_context(suite_id, context.clone()).await.unwrap();
+        m.add_session(suite_id, session("s1")).await.unwrap();
+        m.add_session(suite_id, session("s2")).await.unwrap();
+    }
+    let sample = |i: usize, session: &str| MonitorMetric {
+        session_h: session.into(),
+        context_h: "c".into(),
+        item_start_time: "2026-11-22T00:00:00".into(),
+        item_path: "pkg.t".into(),
+        item: format!("test_{}", i % 3),
+        item_variant: format!("test_{}", i % 3),
+        item_fs_loc: "pkg/t.py".into(),
+        kind: "function".into(),
+        component: if i.is_multiple_of(2) { "Core".into() } else { "ui".into() },
+        total_time: i as f64,
+        user_time: 0.0,
+        kernel_time: 0.0,
+        cpu_usage: 0.0,
+        mem_usage: 0.0,
+    };
+    // Past the size whose counts the SQLite store carries forward (1,000).
+    for i in 0..1_250 {
+        m.add_metric(s.id, sample(i, if i < 1_200 { "s1" } else { "s2" })).await.unwrap();
+    }
+    m.add_metric(other.id, sample(0, "s1")).await.unwrap();
+    let all = MonitorList::Metrics(MetricFilter::All);
+    let core = MonitorList::Metrics(MetricFilter::ComponentLike("core".into()));
+    let s1 = MonitorList::Metrics(MetricFilter::Session("s1".into()));
+    assert_eq!(
+        (m.count(s.id, &all).await.unwrap(), m.count(s.id, &core).await.unwrap(), m.count(s.id, &s1).await.unwrap()),
+        (1_250, 625, 1_200)
+    );
+    // More arrive: the counts follow, whether carried forward or not.
+    for i in 1_250..1_260 {
+        m.add_metric(s.id, sample(i, "s1")).await.unwrap();
+    }
+    assert_eq!(
+        (m.count(s.id, &all).await.unwrap(), m.count(s.id, &core).await.unwrap(), m.count(s.id, &s1).await.unwrap()),
+        (1_260, 630, 1_210)
+    );
+    assert_eq!(m.count(other.id, &all).await.unwrap(), 1, "another suite's samples are apart");
+    // Pages: the last ones are read from the end and come back in id order.
+    let times = |rows: MonitorRows| match rows {
+        MonitorRows::Metrics(v) => v.iter().map(|x| x.total_time as i64).collect::<Vec<_>>(),
+        _ => panic!("metrics expected"),
+    };
+    let (total, last) = m.page(s.id, &all, Box::new(|total| Some((total - total % 500, 500)))).await.unwrap();
+    assert_eq!((total, times(last)), (1_260, (1_000..1_260).collect::<Vec<_>>()));
+    let (_, middle) = m.page(s.id, &all, Box::new(|_| Some((500, 500)))).await.unwrap();
+    assert_eq!(times(middle), (500..1_000).collect::<Vec<_>>());
+    let (total, core_tail) = m.page(s.id, &core, Box::new(|total| Some((total - 5, 500)))).await.unwrap();
+    assert_eq!((total, times(core_tail)), (630, vec![1_250, 1_252, 1_254, 1_256, 1_258]));
+    let (_, none) = m.page(s.id, &all, Box::new(|_| None)).await.unwrap();
+    assert_eq!(times(none), Vec::<i64>::new());
+    // Components in order of first appearance, with a prefix, and counted.
+    let components = |rows: MonitorRows| match rows {
+        MonitorRows::Components(v) => v,
+        _ => panic!("components expected"),
+    };
+    assert_eq!(components(m.rows(s.id, &MonitorList::Components { prefix: None }, 0, 500).await.unwrap()), ["Core", "ui"]);
+    assert_eq!(components(m.rows(s.id, &MonitorList::Components { prefix: Some("U".into()) }, 0, 500).await.unwrap()), ["ui"]);
+    assert_eq!(m.count(s.id, &MonitorList::Components { prefix: None }).await.unwrap(), 2);
 }

@@ -10,8 +10,8 @@ mod query;
 mod resources;
 
 use crate::AppState;
-use crate::suite_cache::SuiteKey;
 use crate::error::ApiError;
+use crate::suite_cache::SuiteKey;
 use axum::Router;
 use axum::routing::get;
 use std::collections::HashMap;
@@ -84,9 +84,11 @@ pub async fn suite(state: &AppState, args: &HashMap<String, String>) -> Result<S
             .suite_by_token_hash(h)
             .await?
             .ok_or_else(|| ApiError::unauthorized("invalid upload token in the URL: no suite has this token (was it rotated?)"))?,
-        SuiteKey::Slug(slug) => {
-            state.store.suite_by_slug(slug).await?.ok_or_else(|| ApiError::not_found(format!("no suite {slug:?} (--pytest-monitor-suite)")))?
-        }
+        SuiteKey::Slug(slug) => state
+            .store
+            .suite_by_slug(slug)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no suite {slug:?} (--pytest-monitor-suite)")))?,
     };
     state.suites.put(key, found.clone());
     Ok(found)

@@ -69,11 +69,7 @@ pub fn session_json(s: &MonitorSession) -> SessionOut<'_> {
 }
 
 async fn page_of(s: &AppState, args: &HashMap<String, String>, uri: &Uri, list: MonitorList) -> Result<Response, ApiError> {
-    let suite = suite(s, args).await?;
-    let store = s.store.monitor();
-    let total = store.count(suite.id, &list).await?;
-    let (page, pages) = paging::resolve(paging::requested_page(uri), total, PAGE_SIZE)?;
-    let rows = store.rows(suite.id, &list, (page - 1) * PAGE_SIZE, PAGE_SIZE).await?;
+    let (page, pages, rows) = read_page(s, args, uri, &list).await?;
     Ok(match &rows {
         MonitorRows::Contexts(rows) => paging::list(uri, "contexts", rows.iter().map(context_json).collect(), page, pages),
         MonitorRows::Sessions(rows) => paging::list(uri, "sessions", rows.iter().map(session_json).collect(), page, pages),
@@ -81,6 +77,22 @@ async fn page_of(s: &AppState, args: &HashMap<String, String>, uri: &Uri, list: 
         MonitorRows::Components(rows) => paging::list(uri, "components", rows.iter().collect(), page, pages),
         MonitorRows::Values(rows) => paging::list(uri, "values", rows.iter().collect(), page, pages),
     })
+}
+
+/// The requested page of a listing: (page, pages, its rows), or 404 for a page that does not exist.
+async fn read_page(
+    s: &AppState,
+    args: &HashMap<String, String>,
+    uri: &Uri,
+    list: &MonitorList,
+) -> Result<(i64, i64, MonitorRows), ApiError> {
+    let suite = suite(s, args).await?;
+    let requested = paging::requested_page(uri);
+    let window =
+        Box::new(move |total| paging::resolve(requested, total, PAGE_SIZE).ok().map(|(page, _)| ((page - 1) * PAGE_SIZE, PAGE_SIZE)));
+    let (total, rows) = s.store.monitor().page(suite.id, list, window).await?;
+    let (page, pages) = paging::resolve(requested, total, PAGE_SIZE)?;
+    Ok((page, pages, rows))
 }
 
 async fn count_of(s: &AppState, args: &HashMap<String, String>, list: MonitorList) -> Result<Response, ApiError> {
@@ -170,8 +182,7 @@ pub async fn sessions(State(s): State<AppState>, args: PathArgs, OriginalUri(uri
 pub async fn pipelines(State(s): State<AppState>, args: PathArgs) -> Result<Response, ApiError> {
     let suite = suite(&s, &args.0).await?;
     let list = MonitorList::Pipelines { component: None };
-    let total = s.store.monitor().count(suite.id, &list).await?;
-    let values = match s.store.monitor().rows(suite.id, &list, 0, total.max(1)).await? {
+    let values = match s.store.monitor().page(suite.id, &list, Box::new(|total| Some((0, total)))).await?.1 {
         MonitorRows::Values(v) => v,
         _ => vec![],
     };
@@ -191,13 +202,9 @@ async fn values_dict(
     key: &'static str,
     list: MonitorList,
 ) -> Result<Response, ApiError> {
-    let suite = suite(s, args).await?;
-    let store = s.store.monitor();
-    let total = store.count(suite.id, &list).await?;
-    let (page, pages) = paging::resolve(paging::requested_page(uri), total, PAGE_SIZE)?;
-    let values = match store.rows(suite.id, &list, (page - 1) * PAGE_SIZE, PAGE_SIZE).await? {
-        MonitorRows::Values(v) => v,
-        _ => vec![],
+    let (page, pages, values) = match read_page(s, args, uri, &list).await? {
+        (page, pages, MonitorRows::Values(v)) => (page, pages, v),
+        (page, pages, _) => (page, pages, vec![]),
     };
     let mut body: Vec<(&str, serde_json::Value)> = labels.iter().map(|(k, v)| (*k, json!(v))).collect();
     body.push((key, json!(values)));

@@ -5,8 +5,8 @@ use crate::error::StoreError;
 use crate::monitor::*;
 use crate::plan::WritePlan;
 use async_trait::async_trait;
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, IsolationLevel, Row};
 use verdict_core::monitor::{MonitorContext, MonitorMetric, MonitorSession};
 
 #[async_trait]
@@ -125,25 +125,59 @@ impl MonitorStore for PgStore {
     }
 
     async fn count(&self, suite_id: i64, list: &MonitorList) -> Result<i64, StoreError> {
-        let (sql, texts) = Dialect::Postgres.count_sql(list);
-        let c = self.client().await?;
-        Ok(c.query_one(&sql, &args(&suite_id, &texts, None)).await?.get(0))
+        count(&**self.client().await?, suite_id, list).await
     }
 
     async fn rows(&self, suite_id: i64, list: &MonitorList, offset: i64, limit: i64) -> Result<MonitorRows, StoreError> {
-        let (sql, texts) = Dialect::Postgres.rows_sql(list);
-        let c = self.client().await?;
-        let rows = c.query(&sql, &args(&suite_id, &texts, Some((&offset, &limit)))).await?;
-        Ok(match list {
-            MonitorList::Contexts { .. } => MonitorRows::Contexts(rows.iter().map(context_row).collect()),
-            MonitorList::Sessions(_) | MonitorList::SessionsWithScm => MonitorRows::Sessions(rows.iter().map(session_row).collect()),
-            MonitorList::Metrics(_) | MonitorList::Ranked { .. } => MonitorRows::Metrics(rows.iter().map(metric_row).collect()),
-            MonitorList::Components { .. } => MonitorRows::Components(rows.iter().map(|r| r.get(0)).collect()),
-            MonitorList::Pipelines { .. } | MonitorList::Builds { .. } | MonitorList::BuildSessions { .. } => {
-                MonitorRows::Values(rows.iter().map(|r| r.get(0)).collect())
-            }
-        })
+        rows(&**self.client().await?, suite_id, list, offset, limit).await
     }
+
+    async fn page(&self, suite_id: i64, list: &MonitorList, window: Window) -> Result<(i64, MonitorRows), StoreError> {
+        let mut pooled = self.client().await?;
+        let c: &mut tokio_postgres::Client = &mut pooled;
+        // One snapshot: the count and the rows see the same samples.
+        let tx = c.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
+        let total = count(&tx, suite_id, list).await?;
+        let page = match window(total) {
+            Some((offset, limit)) => match from_end(list, total, offset, limit) {
+                Some((offset, limit)) => reversed(rows_from(&tx, suite_id, list, offset, limit, true).await?),
+                None => rows(&tx, suite_id, list, offset, limit).await?,
+            },
+            None => MonitorRows::none_of(list),
+        };
+        tx.commit().await?;
+        Ok((total, page))
+    }
+}
+
+async fn count(c: &impl GenericClient, suite_id: i64, list: &MonitorList) -> Result<i64, StoreError> {
+    let (sql, texts) = Dialect::Postgres.count_sql(list);
+    Ok(c.query_one(&sql, &args(&suite_id, &texts, None)).await?.get(0))
+}
+
+async fn rows(c: &impl GenericClient, suite_id: i64, list: &MonitorList, offset: i64, limit: i64) -> Result<MonitorRows, StoreError> {
+    rows_from(c, suite_id, list, offset, limit, false).await
+}
+
+async fn rows_from(
+    c: &impl GenericClient,
+    suite_id: i64,
+    list: &MonitorList,
+    offset: i64,
+    limit: i64,
+    from_end: bool,
+) -> Result<MonitorRows, StoreError> {
+    let (sql, texts) = Dialect::Postgres.rows_sql(list, from_end);
+    let rows = c.query(&sql, &args(&suite_id, &texts, Some((&offset, &limit)))).await?;
+    Ok(match list {
+        MonitorList::Contexts { .. } => MonitorRows::Contexts(rows.iter().map(context_row).collect()),
+        MonitorList::Sessions(_) | MonitorList::SessionsWithScm => MonitorRows::Sessions(rows.iter().map(session_row).collect()),
+        MonitorList::Metrics(_) | MonitorList::Ranked { .. } => MonitorRows::Metrics(rows.iter().map(metric_row).collect()),
+        MonitorList::Components { .. } => MonitorRows::Components(rows.iter().map(|r| r.get(0)).collect()),
+        MonitorList::Pipelines { .. } | MonitorList::Builds { .. } | MonitorList::BuildSessions { .. } => {
+            MonitorRows::Values(rows.iter().map(|r| r.get(0)).collect())
+        }
+    })
 }
 
 fn args<'a>(suite_id: &'a i64, texts: &'a [String], page: Option<(&'a i64, &'a i64)>) -> Vec<&'a (dyn ToSql + Sync)> {

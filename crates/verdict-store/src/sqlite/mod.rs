@@ -29,6 +29,7 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Writer,
     readers: Arc<Mutex<Vec<Connection>>>,
+    counts: Arc<monitor::Counts>,
 }
 
 impl SqliteStore {
@@ -42,7 +43,7 @@ impl SqliteStore {
         let conn = Connection::open(path)?;
         configure(&conn)?;
         migrate(&conn)?;
-        Ok(SqliteStore { path: path.to_owned(), writer: Writer::start(conn), readers: Arc::default() })
+        Ok(SqliteStore { path: path.to_owned(), writer: Writer::start(conn), readers: Arc::default(), counts: Arc::default() })
     }
 
     pub fn path(&self) -> &Path {
@@ -55,9 +56,34 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        let run = self.pooled(f);
+        tokio::task::spawn_blocking(run).await.map_err(|e| StoreError::Database(format!("read task failed: {e}")))?
+    }
+
+    /// Run a short read (a page, a count) in place on a multi-threaded runtime
+    /// (the worker hands its other tasks over): such reads take tens of
+    /// microseconds, and waking a blocking-pool thread cost about 0.1 ms.
+    /// Reads that must run in parallel with others use `read`.
+    async fn read_here<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(self.pooled(f)),
+            _ => self.read(f).await,
+        }
+    }
+
+    /// `f` on a connection from the reader pool (opened when none is free).
+    fn pooled<T, F>(&self, f: F) -> impl FnOnce() -> Result<T, StoreError> + Send + 'static
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
         let path = self.path.clone();
         let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
+        move || {
             let conn = match readers.lock().expect("reader pool").pop() {
                 Some(c) => c,
                 None => {
@@ -69,9 +95,7 @@ impl SqliteStore {
             let out = f(&conn);
             readers.lock().expect("reader pool").push(conn);
             out
-        })
-        .await
-        .map_err(|e| StoreError::Database(format!("read task failed: {e}")))?
+        }
     }
 }
 

@@ -6,6 +6,8 @@ use crate::monitor::*;
 use async_trait::async_trait;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use verdict_core::monitor::{MonitorContext, MonitorMetric, MonitorSession};
 
 #[async_trait]
@@ -23,32 +25,94 @@ impl MonitorStore for SqliteStore {
     }
 
     async fn count(&self, suite_id: i64, list: &MonitorList) -> Result<i64, StoreError> {
-        let (sql, texts) = Dialect::Sqlite.count_sql(list);
-        self.read(move |c| Ok(c.prepare_cached(&sql)?.query_row(params_from_iter(values(suite_id, texts, None)), |r| r.get(0))?)).await
+        let (list, counts) = (list.clone(), self.counts.clone());
+        self.read_here(move |c| count(c, &counts, suite_id, &list)).await
     }
 
     async fn rows(&self, suite_id: i64, list: &MonitorList, offset: i64, limit: i64) -> Result<MonitorRows, StoreError> {
-        let (sql, texts) = Dialect::Sqlite.rows_sql(list);
         let list = list.clone();
-        self.read(move |c| {
-            let mut st = c.prepare_cached(&sql)?;
-            let args = params_from_iter(values(suite_id, texts, Some((offset, limit))));
-            Ok(match list {
-                MonitorList::Contexts { .. } => MonitorRows::Contexts(st.query_map(args, context_row)?.collect::<Result<_, _>>()?),
-                MonitorList::Sessions(_) | MonitorList::SessionsWithScm => {
-                    MonitorRows::Sessions(st.query_map(args, session_row)?.collect::<Result<_, _>>()?)
-                }
-                MonitorList::Metrics(_) | MonitorList::Ranked { .. } => {
-                    MonitorRows::Metrics(st.query_map(args, metric_row)?.collect::<Result<_, _>>()?)
-                }
-                MonitorList::Components { .. } => MonitorRows::Components(st.query_map(args, |r| r.get(0))?.collect::<Result<_, _>>()?),
-                MonitorList::Pipelines { .. } | MonitorList::Builds { .. } | MonitorList::BuildSessions { .. } => {
-                    MonitorRows::Values(st.query_map(args, |r| Ok(text_of(r.get_ref(0)?)))?.collect::<Result<_, _>>()?)
-                }
-            })
+        self.read_here(move |c| rows(c, suite_id, &list, offset, limit, false)).await
+    }
+
+    async fn page(&self, suite_id: i64, list: &MonitorList, window: Window) -> Result<(i64, MonitorRows), StoreError> {
+        let (list, counts) = (list.clone(), self.counts.clone());
+        self.read_here(move |c| {
+            // One read transaction: the count and the rows see the same samples.
+            c.execute_batch("BEGIN")?;
+            let read = (|| {
+                let total = count(c, &counts, suite_id, &list)?;
+                let page = match window(total) {
+                    Some((offset, limit)) => match from_end(&list, total, offset, limit) {
+                        Some((offset, limit)) => reversed(rows(c, suite_id, &list, offset, limit, true)?),
+                        None => rows(c, suite_id, &list, offset, limit, false)?,
+                    },
+                    None => MonitorRows::none_of(&list),
+                };
+                Ok((total, page))
+            })();
+            c.execute_batch("COMMIT")?;
+            read
         })
         .await
     }
+}
+
+/// Counts of large sample listings, carried forward. Samples are only ever
+/// appended, and SQLite's one writer gives them ids in commit order, so a
+/// listing's count up to id N stays right, and only the samples after N need
+/// counting (counting 5M index entries takes over 100 ms). If samples are
+/// ever deleted or updated, this cache must go.
+#[derive(Default)]
+pub(crate) struct Counts(Mutex<HashMap<String, (i64, i64)>>);
+
+impl Counts {
+    /// Smaller counts are cheap to redo, and not keeping them bounds the cache.
+    const KEEP_FROM: i64 = 1_000;
+    const MOST: usize = 4096;
+}
+
+fn count(c: &Connection, counts: &Counts, suite_id: i64, list: &MonitorList) -> Result<i64, StoreError> {
+    let (sql, texts) = Dialect::Sqlite.count_sql(list);
+    let appended_only = matches!(list, MonitorList::Metrics(f) if !matches!(f, MetricFilter::Test(_)));
+    if !appended_only {
+        return Ok(c.prepare_cached(&sql)?.query_row(params_from_iter(values(suite_id, texts, None)), |r| r.get(0))?);
+    }
+    let key = format!("{suite_id}\0{sql}\0{}", texts.join("\0"));
+    let newest: i64 = c.prepare_cached("SELECT coalesce(max(id), 0) FROM monitor_metrics")?.query_row([], |r| r.get(0))?;
+    let cached = counts.0.lock().expect("count cache").get(&key).copied();
+    let (since, before) = cached.filter(|(since, _)| *since <= newest).unwrap_or((0, 0));
+    let n = texts.len() + 2;
+    // `id <= newest`: a sample committed after `newest` was read must not be counted as before it.
+    let sql = format!("{sql} AND id > ?{n} AND id <= ?{}", n + 1);
+    let after: i64 = c.prepare_cached(&sql)?.query_row(params_from_iter(values(suite_id, texts, Some((since, newest)))), |r| r.get(0))?;
+    let total = before + after;
+    if total >= Counts::KEEP_FROM {
+        let mut kept = counts.0.lock().expect("count cache");
+        if kept.len() >= Counts::MOST {
+            kept.clear();
+        }
+        kept.insert(key, (newest, total));
+    }
+    Ok(total)
+}
+
+fn rows(c: &Connection, suite_id: i64, list: &MonitorList, offset: i64, limit: i64, from_end: bool) -> Result<MonitorRows, StoreError> {
+    let (sql, texts) = Dialect::Sqlite.rows_sql(list, from_end);
+    let mut st = c.prepare_cached(&sql)?;
+    let args = params_from_iter(values(suite_id, texts, Some((offset, limit))));
+    Ok(match list {
+        MonitorList::Contexts { .. } => MonitorRows::Contexts(st.query_map(args, context_row)?.collect::<Result<_, _>>()?),
+        MonitorList::Sessions(_) | MonitorList::SessionsWithScm => {
+            MonitorRows::Sessions(st.query_map(args, session_row)?.collect::<Result<_, _>>()?)
+        }
+        MonitorList::Metrics(_) | MonitorList::Ranked { .. } => {
+            MonitorRows::Metrics(st.query_map(args, metric_row)?.collect::<Result<_, _>>()?)
+        }
+        MonitorList::Components { .. } => MonitorRows::Components(st.query_map(args, |r| r.get(0))?.collect::<Result<_, _>>()?),
+        MonitorList::Pipelines { .. } | MonitorList::Builds { .. } | MonitorList::BuildSessions { .. } => {
+            MonitorRows::Values(st.query_map(args, |r| Ok(text_of(r.get_ref(0)?)))?.collect::<Result<_, _>>()?)
+        }
+    })
 }
 
 fn values(suite_id: i64, texts: Vec<String>, page: Option<(i64, i64)>) -> Vec<Value> {

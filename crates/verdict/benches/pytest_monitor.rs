@@ -1,15 +1,22 @@
-//! A native load generator for pytest-monitor's `POST /metrics/`, so that a
-//! server is measured rather than the client: the harness's Python generator
-//! tops out near 2,800 req/s (one thread, a new connection per request) and
-//! 3,900 req/s (8 threads) against a server that does nothing.
+//! Native clients for benchmarking a pytest-monitor server, so that the
+//! server is measured rather than the client: the harness's Python tools top
+//! out near 2,800 req/s (one thread, a new connection per request) and 3,900
+//! req/s (8 threads) against a server that does nothing, and add about a
+//! third of a millisecond to every timed GET. Used by `bench/pytest_monitor.sh`
+//! against both servers in the same run.
 //!
-//! It sends what `bench/load_metrics.py` sends (a context, a session, then N
+//! `write`: what `bench/load_metrics.py` sends (a context, a session, then N
 //! metrics of the same shape and size) from C concurrent clients on one
 //! thread, keeping connections alive or opening one per request as the real
-//! client does, and prints one JSON line. Used by `bench/pytest_monitor.sh`
-//! against both servers in the same run:
+//! client does; prints one JSON line.
 //!
-//!   cargo bench -p verdict --bench monitor_load -- --base http://127.0.0.1:PORT/api/v1 --n 5000 --concurrency 8 [--conn new] [--seed 1]
+//!   cargo bench -p verdict --bench pytest_monitor -- write --base http://127.0.0.1:PORT/api/v1 --n 5000 --concurrency 8 [--conn new] [--seed 1]
+//!
+//! `queries`: `bench/time_queries.py`'s routes and method (R rounds of N
+//! sequential GETs per route, a new connection each, median of the round
+//! medians); prints its JSON object.
+//!
+//!   cargo bench -p verdict --bench pytest_monitor -- queries --base http://127.0.0.1:PORT/api/v1 [--repeat 10] [--runs 3]
 
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -17,6 +24,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 struct Args {
+    queries: bool,
+    repeat: usize,
+    runs: usize,
     base: String,
     n: usize,
     concurrency: usize,
@@ -25,7 +35,7 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { base: String::new(), n: 5000, concurrency: 8, new_connection: false, seed: 0 };
+    let mut a = Args { queries: false, repeat: 10, runs: 3, base: String::new(), n: 5000, concurrency: 8, new_connection: false, seed: 0 };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -35,6 +45,10 @@ fn args() -> Args {
             "--concurrency" => a.concurrency = value().parse().expect("--concurrency C"),
             "--conn" => a.new_connection = value() == "new",
             "--seed" => a.seed = value().parse().expect("--seed S"),
+            "--repeat" => a.repeat = value().parse().expect("--repeat N"),
+            "--runs" => a.runs = value().parse().expect("--runs R"),
+            "write" => a.queries = false,
+            "queries" => a.queries = true,
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
@@ -91,7 +105,7 @@ async fn run(a: Args) -> Value {
     }
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let session_h = format!("{:032x}", nanos ^ u128::from(a.seed));
-    let session = json!({"session_h": session_h, "run_date": "2026-11-22T09:00:00.000001", "scm_ref": format!("{:040x}", a.seed),
+    let session = json!({"session_h": session_h, "run_date": "2026-11-22T09:00:00.000001", "scm_ref": format!("{:040x}", u128::from(a.seed).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)),
         "description": {"description": format!("native load run {}", a.seed), "pipeline_branch": "branch-0", "pipeline_build_no": "0",
             "__ci__": "circleci", "env": "ci"}});
     assert_eq!(post(&setup, format!("{}/sessions/", a.base), &session).await, 201, "creating the session");
@@ -135,9 +149,105 @@ async fn run(a: Args) -> Value {
     })
 }
 
+/// The routes `time_queries.py` times, with a session hash and an scm prefix from `/sessions/`.
+fn query_routes(session: &str, scm: &str) -> Vec<String> {
+    let s = session;
+    [
+        "/sessions/",
+        "/sessions/count",
+        &format!("/sessions/{s}"),
+        &format!("/sessions/{s}/metrics"),
+        &format!("/sessions/{s}/metrics/count"),
+        "/sessions/?with_flags=env&restrict_flags=ci",
+        "/contexts/",
+        "/metrics/",
+        "/metrics/?page=-1",
+        "/metrics/count",
+        &format!("/filters/scm/{scm}/metrics"),
+        &format!("/filters/scm/{scm}/metrics/count"),
+        &format!("/filters/scm/{scm}/sessions"),
+        "/filters/scope/function/metrics",
+        "/filters/scope/function/metrics/count",
+        "/components/",
+        "/components/count",
+        "/components/core/metrics",
+        "/components/core/pipelines",
+        "/items/test_fn_3/metrics",
+        "/items/test_fn_3/metrics/count",
+        "/items/like/fn_3/metrics",
+        "/variants/test_fn_2/metrics",
+        "/variants/like/x%5D/metrics",
+        "/pipelines/",
+        "/pipelines/branch-1/builds",
+        "/pipelines/branch-1/builds/1/sessions",
+        "/resources/memory/head/metrics",
+        "/resources/cpu/tail/100/metrics",
+        "/resources/memory/pipelines/branch-1/head/metrics",
+        "/resources/memory/components/core/head/metrics",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
+}
+
+/// One GET on a new connection: (status, body size, seconds).
+async fn timed_get(url: &str) -> (u16, usize, f64) {
+    let c = client(true);
+    let t = Instant::now();
+    let r = c.get(url).send().await.expect("a GET");
+    let status = r.status().as_u16();
+    let size = r.bytes().await.map(|b| b.len()).unwrap_or(0);
+    (status, size, t.elapsed().as_secs_f64())
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
+}
+
+async fn time_queries(a: Args) -> Value {
+    let sessions: Value = reqwest::get(format!("{}/sessions/", a.base)).await.expect("GET /sessions/").json().await.unwrap_or(Value::Null);
+    let list = sessions["sessions"].as_array().cloned().unwrap_or_default();
+    let session = list.get(list.len() / 2).and_then(|s| s["session_h"].as_str()).unwrap_or("none").to_owned();
+    let scm: String = list.iter().find_map(|s| s["scm_ref"].as_str().filter(|r| !r.is_empty())).unwrap_or("none").chars().take(8).collect();
+    let mut out = serde_json::Map::new();
+    for route in query_routes(&session, &scm) {
+        let url = format!("{}{route}", a.base);
+        let (mut status, mut size, mut medians, mut all) = (0, 0, Vec::new(), Vec::new());
+        for _ in 0..a.runs {
+            let mut round = Vec::new();
+            for _ in 0..a.repeat {
+                let (st, sz, secs) = timed_get(&url).await;
+                (status, size) = (st, sz);
+                round.push(secs);
+            }
+            all.extend(&round);
+            medians.push(median(round));
+        }
+        let first = all[0];
+        all.sort_by(f64::total_cmp);
+        let p95 = all[((all.len() as f64 * 0.95) as usize).min(all.len() - 1)];
+        let ms = |s: f64| (s * 100_000.0).round() / 100.0;
+        let run_medians: Vec<f64> = medians.iter().map(|m| ms(*m)).collect();
+        eprintln!(
+            "{route:60} {status} {size:>8}B  first {:>9.2} ms  median {:>9.2} ms  p95 {:>9.2} ms",
+            ms(first),
+            ms(median(medians.clone())),
+            ms(p95)
+        );
+        out.insert(
+            route,
+            json!({"status": status, "bytes": size, "first_ms": ms(first), "median_ms": ms(median(medians)), "p95_ms": ms(p95),
+                "run_medians_ms": run_medians}),
+        );
+    }
+    Value::Object(out)
+}
+
 fn main() {
     let a = args();
-    // One thread: the generator uses at most one of the machine's cores.
+    // One thread: the client uses at most one of the machine's cores.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    println!("{}", rt.block_on(run(a)));
+    println!("{}", if a.queries { rt.block_on(time_queries(a)) } else { rt.block_on(run(a)) });
 }
