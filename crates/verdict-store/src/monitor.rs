@@ -170,6 +170,19 @@ impl MonitorRows {
     }
 }
 
+/// How a listing's rows are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reading {
+    InOrder,
+    /// An id-ordered listing read backwards (see `from_end`); the caller reverses the rows.
+    FromEnd,
+    /// A ranked listing read through its filter's index and sorted, rather than
+    /// by walking the resource's index until enough rows pass the filter: the
+    /// better plan when the filter keeps few of the suite's samples (SQLite,
+    /// which has no statistics, cannot tell).
+    FilterFirst,
+}
+
 /// Rows read from the end, put back in order.
 pub(crate) fn reversed(rows: MonitorRows) -> MonitorRows {
     match rows {
@@ -401,8 +414,7 @@ impl Dialect {
     }
 
     /// The page of a listing; offset and limit are the last two parameters.
-    /// `from_end`: an id-ordered listing read backwards (see `Window::from_end`).
-    pub(crate) fn rows_sql(self, list: &MonitorList, from_end: bool) -> (String, Vec<String>) {
+    pub(crate) fn rows_sql(self, list: &MonitorList, reading: Reading) -> (String, Vec<String>) {
         if let Some((expr, from_where, id, params)) = self.values_query(list) {
             let (o, l) = (self.typed(params.len() + 2, "bigint"), self.typed(params.len() + 3, "bigint"));
             return (format!("SELECT {expr} {from_where} GROUP BY {expr} ORDER BY min({id}) LIMIT {l} OFFSET {o}"), params);
@@ -420,7 +432,12 @@ impl Dialect {
                 format!("SELECT {SESSION_COLS} {} {} LIMIT {l} OFFSET {o}", q.from_where, q.order)
             }
             MonitorList::Metrics(_) | MonitorList::Ranked { .. } => {
-                let order = if from_end { "ORDER BY id DESC" } else { q.order.as_str() };
+                let order = match reading {
+                    Reading::InOrder => q.order,
+                    Reading::FromEnd => "ORDER BY id DESC".into(),
+                    // `+column` is an expression, so no index on the column can order the rows.
+                    Reading::FilterFirst => q.order.replacen("ORDER BY ", "ORDER BY +", 1),
+                };
                 format!("SELECT {METRIC_COLS} {} {order} LIMIT {l} OFFSET {o}", q.from_where)
             }
             _ => unreachable!("value lists are built by values_query or components_query"),

@@ -105,8 +105,8 @@ async fn run(a: Args) -> Value {
     }
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let session_h = format!("{:032x}", nanos ^ u128::from(a.seed));
-    let session = json!({"session_h": session_h, "run_date": "2026-11-22T09:00:00.000001", "scm_ref": format!("{:040x}", u128::from(a.seed).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)),
-        "description": {"description": format!("native load run {}", a.seed), "pipeline_branch": "branch-0", "pipeline_build_no": "0",
+    let session = json!({"session_h": session_h, "run_date": "2026-11-22T09:00:00.000001", "scm_ref": format!("{:040x}", u128::from(a.seed).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835) << 8),
+        "description": {"description": format!("native load run {}", a.seed), "pipeline_branch": format!("branch-{}", a.seed % 5), "pipeline_build_no": a.seed.to_string(),
             "__ci__": "circleci", "env": "ci"}});
     assert_eq!(post(&setup, format!("{}/sessions/", a.base), &session).await, 201, "creating the session");
 

@@ -140,7 +140,7 @@ impl MonitorStore for PgStore {
         let total = count(&tx, suite_id, list).await?;
         let page = match window(total) {
             Some((offset, limit)) => match from_end(list, total, offset, limit) {
-                Some((offset, limit)) => reversed(rows_from(&tx, suite_id, list, offset, limit, true).await?),
+                Some((offset, limit)) => reversed(rows_from(&tx, suite_id, list, offset, limit, Reading::FromEnd).await?),
                 None => rows(&tx, suite_id, list, offset, limit).await?,
             },
             None => MonitorRows::none_of(list),
@@ -156,7 +156,7 @@ async fn count(c: &impl GenericClient, suite_id: i64, list: &MonitorList) -> Res
 }
 
 async fn rows(c: &impl GenericClient, suite_id: i64, list: &MonitorList, offset: i64, limit: i64) -> Result<MonitorRows, StoreError> {
-    rows_from(c, suite_id, list, offset, limit, false).await
+    rows_from(c, suite_id, list, offset, limit, Reading::InOrder).await
 }
 
 async fn rows_from(
@@ -165,9 +165,9 @@ async fn rows_from(
     list: &MonitorList,
     offset: i64,
     limit: i64,
-    from_end: bool,
+    reading: Reading,
 ) -> Result<MonitorRows, StoreError> {
-    let (sql, texts) = Dialect::Postgres.rows_sql(list, from_end);
+    let (sql, texts) = Dialect::Postgres.rows_sql(list, reading);
     let rows = c.query(&sql, &args(&suite_id, &texts, Some((&offset, &limit)))).await?;
     Ok(match list {
         MonitorList::Contexts { .. } => MonitorRows::Contexts(rows.iter().map(context_row).collect()),

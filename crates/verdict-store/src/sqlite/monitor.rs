@@ -30,8 +30,20 @@ impl MonitorStore for SqliteStore {
     }
 
     async fn rows(&self, suite_id: i64, list: &MonitorList, offset: i64, limit: i64) -> Result<MonitorRows, StoreError> {
-        let list = list.clone();
-        self.read_here(move |c| rows(c, suite_id, &list, offset, limit, false)).await
+        let (list, counts) = (list.clone(), self.counts.clone());
+        self.read_here(move |c| {
+            let reading = match &list {
+                MonitorList::Ranked { filter, .. } if *filter != MetricFilter::All => {
+                    // Counts carried forward make this choice cheap after the first time.
+                    let kept = count(c, &counts, suite_id, &MonitorList::Metrics(filter.clone()))?;
+                    let all = count(c, &counts, suite_id, &MonitorList::Metrics(MetricFilter::All))?;
+                    if kept * 20 < all { Reading::FilterFirst } else { Reading::InOrder }
+                }
+                _ => Reading::InOrder,
+            };
+            rows(c, suite_id, &list, offset, limit, reading)
+        })
+        .await
     }
 
     async fn page(&self, suite_id: i64, list: &MonitorList, window: Window) -> Result<(i64, MonitorRows), StoreError> {
@@ -43,8 +55,8 @@ impl MonitorStore for SqliteStore {
                 let total = count(c, &counts, suite_id, &list)?;
                 let page = match window(total) {
                     Some((offset, limit)) => match from_end(&list, total, offset, limit) {
-                        Some((offset, limit)) => reversed(rows(c, suite_id, &list, offset, limit, true)?),
-                        None => rows(c, suite_id, &list, offset, limit, false)?,
+                        Some((offset, limit)) => reversed(rows(c, suite_id, &list, offset, limit, Reading::FromEnd)?),
+                        None => rows(c, suite_id, &list, offset, limit, Reading::InOrder)?,
                     },
                     None => MonitorRows::none_of(&list),
                 };
@@ -96,8 +108,8 @@ fn count(c: &Connection, counts: &Counts, suite_id: i64, list: &MonitorList) -> 
     Ok(total)
 }
 
-fn rows(c: &Connection, suite_id: i64, list: &MonitorList, offset: i64, limit: i64, from_end: bool) -> Result<MonitorRows, StoreError> {
-    let (sql, texts) = Dialect::Sqlite.rows_sql(list, from_end);
+fn rows(c: &Connection, suite_id: i64, list: &MonitorList, offset: i64, limit: i64, reading: Reading) -> Result<MonitorRows, StoreError> {
+    let (sql, texts) = Dialect::Sqlite.rows_sql(list, reading);
     let mut st = c.prepare_cached(&sql)?;
     let args = params_from_iter(values(suite_id, texts, Some((offset, limit))));
     Ok(match list {
