@@ -43,8 +43,20 @@ for side in original verdict; do
   have=$(curl -s "$base/metrics/count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
   load "$base" "$pid" --n $((50000 - have)) --concurrency 8 --sessions 50 --tag-seed 100 >"$work/$side.fill.json"
   python3 "$HERE/time_queries.py" --base "$base" --repeat 10 --runs 3 | tail -1 >"$work/$side.queries.json"
+  [ $side = original ] || "$CLIENT" ping --base "http://127.0.0.1:$vp/healthz" --n 2000 >"$work/ping.json"
   "$CLIENT" queries --base "$base" --repeat 10 --runs 3 2>/dev/null >"$work/$side.native-queries.json"
 done
+# The physical limit under a durable 201 sent one at a time: one fsync of a 4 KiB write in this file system.
+python3 - "$work/fsync.json" <<'PY'
+import json, os, sys, time
+fd = os.open(sys.argv[1] + ".probe", os.O_WRONLY | os.O_CREAT, 0o644)
+ts = []
+for i in range(500):
+    os.pwrite(fd, b"x" * 4096, (i % 16) * 4096)
+    t = time.perf_counter(); os.fsync(fd); ts.append(time.perf_counter() - t)
+os.close(fd); os.unlink(sys.argv[1] + ".probe")
+json.dump({"median_ms": sorted(ts)[250] * 1000}, open(sys.argv[1], "w"))
+PY
 python3 - "$work" <<'PY'
 import json, statistics, sys
 w = sys.argv[1]
@@ -70,6 +82,11 @@ print(f"  8 concurrent: monitor-server-api {[r['rps'] for r in no8]} median {med
       f"median {med(nv8):.0f} req/s: {med(nv8) / med(no8):.1f}x (target >= 30x); errors {sum(r['errors'] for r in no8)} / {sum(r['errors'] for r in nv8)}")
 print(f"  1 at a time, a new connection each: monitor-server-api {no1['rps']} req/s, verdict {nv1['rps']} req/s: "
       f"{nv1['rps'] / no1['rps']:.1f}x (target >= 20x)")
+fs, ping = json.load(open(f"{w}/fsync.json"))["median_ms"], json.load(open(f"{w}/ping.json"))["median_ms"]
+floor = fs + ping
+print(f"  the floor of one durable request at a time here: fsync {fs:.3f} ms + a GET /healthz on a new connection {ping:.3f} ms "
+      f"= {floor:.3f} ms, so at most {1000 / floor:.0f} req/s = {1000 / floor / no1['rps']:.1f}x the original; Verdict reaches "
+      f"{nv1['rps'] / (1000 / floor):.0%} of it")
 for tool, suffix in (("time_queries.py", "queries"), ("native client", "native-queries")):
     oq = json.load(open(f"{w}/original.{suffix}.json")); vq = json.load(open(f"{w}/verdict.{suffix}.json"))
     print(f"queries with 50,000 metrics, {tool} (median of 3 rounds of 10 GETs, one connection each):")

@@ -17,14 +17,24 @@
 //! medians); prints its JSON object.
 //!
 //!   cargo bench -p verdict --bench pytest_monitor -- queries --base http://127.0.0.1:PORT/api/v1 [--repeat 10] [--runs 3]
+//!
+//! `ping`: the median time of N GETs of `--base` (a full URL, say `/healthz`),
+//! each on a new connection: the floor under every request.
 
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+#[derive(PartialEq)]
+enum Mode {
+    Write,
+    Queries,
+    Ping,
+}
+
 struct Args {
-    queries: bool,
+    mode: Mode,
     repeat: usize,
     runs: usize,
     base: String,
@@ -35,7 +45,8 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut a = Args { queries: false, repeat: 10, runs: 3, base: String::new(), n: 5000, concurrency: 8, new_connection: false, seed: 0 };
+    let mut a =
+        Args { mode: Mode::Write, repeat: 10, runs: 3, base: String::new(), n: 5000, concurrency: 8, new_connection: false, seed: 0 };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -47,8 +58,9 @@ fn args() -> Args {
             "--seed" => a.seed = value().parse().expect("--seed S"),
             "--repeat" => a.repeat = value().parse().expect("--repeat N"),
             "--runs" => a.runs = value().parse().expect("--runs R"),
-            "write" => a.queries = false,
-            "queries" => a.queries = true,
+            "write" => a.mode = Mode::Write,
+            "queries" => a.mode = Mode::Queries,
+            "ping" => a.mode = Mode::Ping,
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
@@ -105,7 +117,7 @@ async fn run(a: Args) -> Value {
     }
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let session_h = format!("{:032x}", nanos ^ u128::from(a.seed));
-    let session = json!({"session_h": session_h, "run_date": "2026-11-22T09:00:00.000001", "scm_ref": format!("{:040x}", u128::from(a.seed).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835) << 8),
+    let session = json!({"session_h": session_h, "run_date": "2026-11-22T09:00:00.000001", "scm_ref": format!("{:08x}{:032x}", (a.seed as u32).wrapping_mul(0x9E37_79B9), u128::from(a.seed)),
         "description": {"description": format!("native load run {}", a.seed), "pipeline_branch": format!("branch-{}", a.seed % 5), "pipeline_build_no": a.seed.to_string(),
             "__ci__": "circleci", "env": "ci"}});
     assert_eq!(post(&setup, format!("{}/sessions/", a.base), &session).await, 201, "creating the session");
@@ -200,6 +212,15 @@ async fn timed_get(url: &str) -> (u16, usize, f64) {
     (status, size, t.elapsed().as_secs_f64())
 }
 
+/// The floor of one request: N GETs of `--base` itself (say `/healthz`), each on a new connection.
+async fn ping(a: Args) -> Value {
+    let mut times = Vec::new();
+    for _ in 0..a.n {
+        times.push(timed_get(&a.base).await.2);
+    }
+    json!({"url": a.base, "n": a.n, "median_ms": (median(times) * 100_000.0).round() / 100.0})
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     let n = xs.len();
@@ -249,5 +270,10 @@ fn main() {
     let a = args();
     // One thread: the client uses at most one of the machine's cores.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    println!("{}", if a.queries { rt.block_on(time_queries(a)) } else { rt.block_on(run(a)) });
+    let out = match a.mode {
+        Mode::Write => rt.block_on(run(a)),
+        Mode::Queries => rt.block_on(time_queries(a)),
+        Mode::Ping => rt.block_on(ping(a)),
+    };
+    println!("{out}");
 }
