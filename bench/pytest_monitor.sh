@@ -38,7 +38,9 @@ for side in original verdict; do
   if [ $side = original ]; then base="http://127.0.0.1:$op/api/v1"; pid=$opid; else base="http://127.0.0.1:$vp/api/v1"; pid=$vpid; fi
   for i in 1 2 3; do load "$base" "$pid" --n "$N" --concurrency 8 --tag-seed "$i" >>"$work/$side.post8.jsonl"; done
   load "$base" "$pid" --n 2000 --concurrency 1 --conn-mode new --tag-seed 9 >"$work/$side.post1.json"
-  for i in 1 2 3; do "$CLIENT" write --base "$base" --n "$N" --concurrency 8 --seed "$((20 + i))" >>"$work/$side.native8.jsonl"; done
+  # uWSGI's router closes every connection (as load_metrics.py's "auto" mode finds): a new one per request there.
+  conn=reuse; [ $side = verdict ] || conn=new
+  for i in 1 2 3; do "$CLIENT" write --base "$base" --n "$N" --concurrency 8 --conn $conn --seed "$((20 + i))" >>"$work/$side.native8.jsonl"; done
   "$CLIENT" write --base "$base" --n 2000 --concurrency 1 --conn new --seed 29 >"$work/$side.native1.json"
   have=$(curl -s "$base/metrics/count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
   load "$base" "$pid" --n $((50000 - have)) --concurrency 8 --sessions 50 --tag-seed 100 >"$work/$side.fill.json"

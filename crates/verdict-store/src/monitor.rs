@@ -390,10 +390,22 @@ impl Dialect {
             (Some(pl), Some(b)) => conds.extend([format!("{branch} = {}", p(pl)), format!("{build_no} = {}", p(b))]),
         }
         let (from, id) = match component {
-            None => ("FROM monitor_sessions s", "s.id"),
+            None => ("FROM monitor_sessions s".to_owned(), "s.id"),
             Some(c) => {
-                conds.push(format!("m.component = {}", p(c)));
-                ("FROM monitor_sessions s JOIN monitor_metrics m ON m.suite_id = s.suite_id AND m.session_h = s.session_h", "m.id")
+                // Each session's first sample of the component: one seek in the
+                // (suite, component, session) index per session, where a join
+                // would read every sample of the component.
+                let first = format!(
+                    "(SELECT min(m.id) FROM monitor_metrics m WHERE m.suite_id = s.suite_id AND m.component = {} AND m.session_h = s.session_h)",
+                    p(c)
+                );
+                conds.push("s.first IS NOT NULL".into());
+                (
+                    format!(
+                        "FROM (SELECT s.suite_id, s.session_h, s.description, {first} AS first FROM monitor_sessions s WHERE s.suite_id = {s1}) s"
+                    ),
+                    "s.first",
+                )
             }
         };
         Some((expr, format!("{from} WHERE {}", conds.join(" AND ")), id, params))

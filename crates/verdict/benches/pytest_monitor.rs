@@ -156,7 +156,8 @@ async fn run(a: Args) -> Value {
     json!({
         "generator": "native", "n": results.len(), "concurrency": a.concurrency,
         "conn_mode": if a.new_connection { "new" } else { "reuse" }, "elapsed_s": round(elapsed),
-        "rps": (results.len() as f64 / elapsed * 10.0).round() / 10.0, "errors": errors,
+        // Only stored samples count: a refusal is not throughput.
+        "rps": ((results.len() - errors) as f64 / elapsed * 10.0).round() / 10.0, "errors": errors,
         "lat_ms": {"p50": round(at(0.5)), "p90": round(at(0.9)), "p99": round(at(0.99))},
     })
 }
@@ -227,12 +228,13 @@ fn median(mut xs: Vec<f64>) -> f64 {
     if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
 }
 
-async fn time_queries(a: Args) -> Value {
+async fn time_queries(a: Args) -> String {
     let sessions: Value = reqwest::get(format!("{}/sessions/", a.base)).await.expect("GET /sessions/").json().await.unwrap_or(Value::Null);
     let list = sessions["sessions"].as_array().cloned().unwrap_or_default();
     let session = list.get(list.len() / 2).and_then(|s| s["session_h"].as_str()).unwrap_or("none").to_owned();
     let scm: String = list.iter().find_map(|s| s["scm_ref"].as_str().filter(|r| !r.is_empty())).unwrap_or("none").chars().take(8).collect();
-    let mut out = serde_json::Map::new();
+    // In the order the routes are timed (a JSON map here would sort them), as time_queries.py prints them.
+    let mut out = Vec::new();
     for route in query_routes(&session, &scm) {
         let url = format!("{}{route}", a.base);
         let (mut status, mut size, mut medians, mut all) = (0, 0, Vec::new(), Vec::new());
@@ -257,13 +259,14 @@ async fn time_queries(a: Args) -> Value {
             ms(median(medians.clone())),
             ms(p95)
         );
-        out.insert(
-            route,
+        out.push(format!(
+            "{}:{}",
+            json!(route),
             json!({"status": status, "bytes": size, "first_ms": ms(first), "median_ms": ms(median(medians)), "p95_ms": ms(p95),
                 "run_medians_ms": run_medians}),
-        );
+        ));
     }
-    Value::Object(out)
+    format!("{{{}}}", out.join(","))
 }
 
 fn main() {
@@ -271,9 +274,9 @@ fn main() {
     // One thread: the client uses at most one of the machine's cores.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     let out = match a.mode {
-        Mode::Write => rt.block_on(run(a)),
+        Mode::Write => rt.block_on(run(a)).to_string(),
         Mode::Queries => rt.block_on(time_queries(a)),
-        Mode::Ping => rt.block_on(ping(a)),
+        Mode::Ping => rt.block_on(ping(a)).to_string(),
     };
     println!("{out}");
 }

@@ -2,6 +2,8 @@
 -- used the most or the least of a resource, without sorting the suite's samples.
 -- And the suite's samples in id order, for the unfiltered and contains-filtered
 -- lists and counts (without it, the planner took a resource index and sorted).
+-- And each session's first sample of a component (components/<c>/pipelines...).
+CREATE INDEX monitor_metrics_by_component_session ON monitor_metrics (suite_id, component, session_h, id);
 CREATE INDEX monitor_metrics_by_suite ON monitor_metrics (suite_id, id);
 CREATE INDEX monitor_metrics_by_mem_usage ON monitor_metrics (suite_id, mem_usage);
 CREATE INDEX monitor_metrics_by_cpu_usage ON monitor_metrics (suite_id, cpu_usage);
