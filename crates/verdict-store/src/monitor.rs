@@ -443,6 +443,9 @@ impl Dialect {
             MonitorList::Sessions(_) | MonitorList::SessionsWithScm => {
                 format!("SELECT {SESSION_COLS} {} {} LIMIT {l} OFFSET {o}", q.from_where, q.order)
             }
+            MonitorList::Ranked { resource, most: true, .. } if reading == Reading::InOrder => {
+                ranked_head_sql(resource.column(), &q.from_where, &o, &l)
+            }
             MonitorList::Metrics(_) | MonitorList::Ranked { .. } => {
                 let order = match reading {
                     Reading::InOrder => q.order,
@@ -456,6 +459,23 @@ impl Dialect {
         };
         (sql, q.params)
     }
+}
+
+/// The `limit` samples with the most of `col` (ties in id order), without
+/// sorting a large tie: the index on (suite, col) walked backwards gives ties
+/// in reverse id order, so the rows strictly above the cut-off value (fewer
+/// than `limit`) and the first `limit` rows at it (in id order, by the same
+/// index) are taken apart and merged. The cut-off is the `limit`-th value; with
+/// fewer rows than that, all of them are taken.
+fn ranked_head_sql(col: &str, from_where: &str, offset: &str, limit: &str) -> String {
+    format!(
+        "WITH cut AS (SELECT {col} AS v {from_where} ORDER BY {col} DESC LIMIT 1 OFFSET {limit} - 1)
+         SELECT {METRIC_COLS} FROM (
+           SELECT {METRIC_COLS}, id {from_where} AND ({col} > (SELECT v FROM cut) OR NOT EXISTS (SELECT 1 FROM cut))
+           UNION ALL
+           SELECT * FROM (SELECT {METRIC_COLS}, id {from_where} AND {col} = (SELECT v FROM cut) ORDER BY id LIMIT {limit}) at_cut
+         ) ranked ORDER BY {col} DESC, id LIMIT {limit} OFFSET {offset}"
+    )
 }
 
 /// The run a session is stored as: an upload with no results, so the run

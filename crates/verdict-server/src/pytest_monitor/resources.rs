@@ -53,9 +53,12 @@ async fn ranked(State(s): State<AppState>, args: PathArgs, most: bool) -> Result
     };
     let suite = suite(&s, a).await?;
     let list = MonitorList::Ranked { filter, resource, most };
-    let metrics = match s.store.monitor().rows(suite.id, &list, 0, limit).await? {
-        MonitorRows::Metrics(m) => m,
-        _ => vec![],
+    let metrics = match limit {
+        0 => vec![],
+        _ => match s.store.monitor().rows(suite.id, &list, 0, limit).await? {
+            MonitorRows::Metrics(m) => m,
+            _ => vec![],
+        },
     };
     // Not paginated, and 200 even when empty, as the original answers.
     Ok(paging::json(StatusCode::OK, &RankedOut { metrics: &metrics, prev_url: None, next_url: None, total_page: 1 }))
