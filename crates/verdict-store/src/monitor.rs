@@ -444,7 +444,11 @@ impl Dialect {
                 format!("SELECT {SESSION_COLS} {} {} LIMIT {l} OFFSET {o}", q.from_where, q.order)
             }
             MonitorList::Ranked { resource, most: true, .. } if reading == Reading::InOrder => {
-                ranked_head_sql(resource.column(), &q.from_where, &o, &l)
+                let below_all = match self {
+                    Dialect::Sqlite => "-9e999",
+                    Dialect::Postgres => "'-Infinity'::float8",
+                };
+                ranked_head_sql(resource.column(), &q.from_where, below_all, &o, &l)
             }
             MonitorList::Metrics(_) | MonitorList::Ranked { .. } => {
                 let order = match reading {
@@ -466,12 +470,12 @@ impl Dialect {
 /// in reverse id order, so the rows strictly above the cut-off value (fewer
 /// than `limit`) and the first `limit` rows at it (in id order, by the same
 /// index) are taken apart and merged. The cut-off is the `limit`-th value; with
-/// fewer rows than that, all of them are taken.
-fn ranked_head_sql(col: &str, from_where: &str, offset: &str, limit: &str) -> String {
+/// fewer rows than that, it is `below_all` (minus infinity) and all are taken.
+fn ranked_head_sql(col: &str, from_where: &str, below_all: &str, offset: &str, limit: &str) -> String {
     format!(
         "WITH cut AS (SELECT {col} AS v {from_where} ORDER BY {col} DESC LIMIT 1 OFFSET {limit} - 1)
          SELECT {METRIC_COLS} FROM (
-           SELECT {METRIC_COLS}, id {from_where} AND ({col} > (SELECT v FROM cut) OR NOT EXISTS (SELECT 1 FROM cut))
+           SELECT {METRIC_COLS}, id {from_where} AND {col} > coalesce((SELECT v FROM cut), {below_all})
            UNION ALL
            SELECT * FROM (SELECT {METRIC_COLS}, id {from_where} AND {col} = (SELECT v FROM cut) ORDER BY id LIMIT {limit}) at_cut
          ) ranked ORDER BY {col} DESC, id LIMIT {limit} OFFSET {offset}"
