@@ -62,7 +62,11 @@ impl MonitorStore for SqliteStore {
                 };
                 Ok((total, page))
             })();
-            c.execute_batch("COMMIT")?;
+            // The connection goes back to the pool: it must not keep a transaction open.
+            if let Err(e) = c.execute_batch("COMMIT") {
+                let _ = c.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
             read
         })
         .await
