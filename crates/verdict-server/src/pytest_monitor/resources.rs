@@ -35,6 +35,8 @@ pub fn routes() -> Router<AppState> {
 
 async fn ranked(State(s): State<AppState>, args: PathArgs, most: bool) -> Result<Response, ApiError> {
     let a = &args.0;
+    // The token first, as on every other route: a caller without one learns nothing about the path.
+    let suite = suite(&s, a).await?;
     let name = arg(a, "resource");
     let resource = Resource::from_name(name).ok_or_else(|| {
         // The original answers 500 (a KeyError); an unknown resource is a URL that names nothing.
@@ -51,7 +53,6 @@ async fn ranked(State(s): State<AppState>, args: PathArgs, most: bool) -> Result
     } else {
         MetricFilter::All
     };
-    let suite = suite(&s, a).await?;
     let list = MonitorList::Ranked { filter, resource, most };
     let metrics = match limit {
         0 => vec![],
