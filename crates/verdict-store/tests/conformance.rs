@@ -445,51 +445,16 @@ async fn run_metrics_are_set_read_and_selected(store: Arc<dyn Store>) {
 }
 
 async fn monitor_pages_and_counts_stay_exact_as_samples_arrive(store: Arc<dyn Store>) {
-    use verdict_core::monitor::{Description, MonitorContext, MonitorMetric, MonitorSession};
     use verdict_store::monitor::{MetricFilter, MonitorList, MonitorRows};
+    let sample = monitor_sample;
     let s = suite(&store, "pm").await;
     let other = suite(&store, "other").await;
     let m = store.monitor();
-    let context = MonitorContext {
-        h: "c".into(),
-        cpu_count: 2,
-        cpu_frequency: 1.0,
-        cpu_type: String::new(),
-        cpu_vendor: String::new(),
-        ram_total: 1,
-        machine_node: "n".into(),
-        machine_type: "x".into(),
-        machine_arch: "64bit".into(),
-        system_info: "L".into(),
-        python_info: "3".into(),
-    };
-    let session = |h: &str| MonitorSession {
-        session_h: h.into(),
-        run_date: "2026-11-22T00:00:00".into(),
-        scm_ref: None,
-        description: Description::default(),
-    };
     for suite_id in [s.id, other.id] {
-        m.add_context(suite_id, context.clone()).await.unwrap();
-        m.add_session(suite_id, session("s1")).await.unwrap();
-        m.add_session(suite_id, session("s2")).await.unwrap();
+        m.add_context(suite_id, monitor_context()).await.unwrap();
+        m.add_session(suite_id, monitor_session("s1")).await.unwrap();
+        m.add_session(suite_id, monitor_session("s2")).await.unwrap();
     }
-    let sample = |i: usize, session: &str| MonitorMetric {
-        session_h: session.into(),
-        context_h: "c".into(),
-        item_start_time: "2026-11-22T00:00:00".into(),
-        item_path: "pkg.t".into(),
-        item: format!("test_{}", i % 3),
-        item_variant: format!("test_{}", i % 3),
-        item_fs_loc: "pkg/t.py".into(),
-        kind: "function".into(),
-        component: if i.is_multiple_of(2) { "Core".into() } else { "ui".into() },
-        total_time: i as f64,
-        user_time: 0.0,
-        kernel_time: 0.0,
-        cpu_usage: 0.0,
-        mem_usage: 0.0,
-    };
     // Past the size whose counts the SQLite store carries forward (1,000).
     for i in 0..1_250 {
         m.add_metric(s.id, sample(i, if i < 1_200 { "s1" } else { "s2" })).await.unwrap();
@@ -532,4 +497,88 @@ async fn monitor_pages_and_counts_stay_exact_as_samples_arrive(store: Arc<dyn St
     assert_eq!(components(m.rows(s.id, &MonitorList::Components { prefix: None }, 0, 500).await.unwrap()), ["Core", "ui"]);
     assert_eq!(components(m.rows(s.id, &MonitorList::Components { prefix: Some("U".into()) }, 0, 500).await.unwrap()), ["ui"]);
     assert_eq!(m.count(s.id, &MonitorList::Components { prefix: None }).await.unwrap(), 2);
+}
+
+fn monitor_context() -> verdict_core::monitor::MonitorContext {
+    verdict_core::monitor::MonitorContext {
+        h: "c".into(),
+        cpu_count: 2,
+        cpu_frequency: 1.0,
+        cpu_type: String::new(),
+        cpu_vendor: String::new(),
+        ram_total: 1,
+        machine_node: "n".into(),
+        machine_type: "x".into(),
+        machine_arch: "64bit".into(),
+        system_info: "L".into(),
+        python_info: "3".into(),
+    }
+}
+
+fn monitor_session(h: &str) -> verdict_core::monitor::MonitorSession {
+    verdict_core::monitor::MonitorSession {
+        session_h: h.into(),
+        run_date: "2026-11-22T00:00:00".into(),
+        scm_ref: None,
+        description: verdict_core::monitor::Description::default(),
+    }
+}
+
+/// The i-th sample of `session`: total_time is i, the component alternates between "Core" and "ui".
+fn monitor_sample(i: usize, session: &str) -> verdict_core::monitor::MonitorMetric {
+    verdict_core::monitor::MonitorMetric {
+        session_h: session.into(),
+        context_h: "c".into(),
+        item_start_time: "2026-11-22T00:00:00".into(),
+        item_path: "pkg.t".into(),
+        item: format!("test_{}", i % 3),
+        item_variant: format!("test_{}", i % 3),
+        item_fs_loc: "pkg/t.py".into(),
+        kind: "function".into(),
+        component: if i.is_multiple_of(2) { "Core".into() } else { "ui".into() },
+        total_time: i as f64,
+        user_time: 0.0,
+        kernel_time: 0.0,
+        cpu_usage: 0.0,
+        mem_usage: 0.0,
+    }
+}
+
+/// SQLite commits a pytest-monitor sample to an inbox and moves it into the
+/// indexed table later. A sample acknowledged but not yet moved when the
+/// process stopped (or crashed) is read after the restart, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_samples_waiting_at_a_stop_are_read_after_the_restart() {
+    use verdict_store::monitor::{MetricFilter, MonitorList, MonitorRows};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("verdict.db");
+    let store: Arc<dyn Store> = Arc::new(verdict_store::sqlite::SqliteStore::open(&path).unwrap());
+    let s = suite(&store, "pm").await;
+    let m = store.monitor();
+    m.add_context(s.id, monitor_context()).await.unwrap();
+    m.add_session(s.id, monitor_session("s1")).await.unwrap();
+    for i in 0..30 {
+        m.add_metric(s.id, monitor_sample(i, "s1")).await.unwrap();
+    }
+    let all = MonitorList::Metrics(MetricFilter::All);
+    assert_eq!(m.count(s.id, &all).await.unwrap(), 30, "a read sees every acknowledged sample");
+    drop(store);
+    // As if the process had stopped right after acknowledging two more: they are in the inbox only.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let waiting: i64 = raw.query_row("SELECT count(*) FROM monitor_inbox", [], |r| r.get(0)).unwrap();
+    assert_eq!(waiting, 0, "the read moved what was waiting");
+    raw.execute_batch(
+        "INSERT INTO monitor_inbox SELECT NULL, suite_id, run_id, test_id, session_h, context_h, item_start_time, item_path, item,
+           item_variant, item_fs_loc, kind, component, total_time + 100, user_time, kernel_time, cpu_usage, mem_usage, created_at
+         FROM monitor_metrics ORDER BY id LIMIT 2",
+    )
+    .unwrap();
+    drop(raw);
+    let store: Arc<dyn Store> = Arc::new(verdict_store::sqlite::SqliteStore::open(&path).unwrap());
+    let m = store.monitor();
+    let (total, rows) = m.page(s.id, &all, Box::new(|total| Some((total - 3, 3)))).await.unwrap();
+    let MonitorRows::Metrics(rows) = rows else { panic!("metrics expected") };
+    assert_eq!((total, rows.iter().map(|r| r.total_time).collect::<Vec<_>>()), (32, vec![29.0, 100.0, 101.0]));
+    m.add_metric(s.id, monitor_sample(31, "s1")).await.unwrap();
+    assert_eq!(m.count(s.id, &all).await.unwrap(), 33, "new samples still arrive after the restart");
 }

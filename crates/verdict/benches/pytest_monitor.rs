@@ -21,16 +21,21 @@
 //! `ping`: the median time of N GETs of `--base` (a full URL, say `/healthz`),
 //! each on a new connection: the floor under every request.
 
+#[path = "support/http1.rs"]
+mod http1;
+
+use http1::{Connection, split_url};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[derive(PartialEq)]
 enum Mode {
     Write,
     Queries,
     Ping,
+    Stub,
 }
 
 struct Args {
@@ -61,6 +66,7 @@ fn args() -> Args {
             "write" => a.mode = Mode::Write,
             "queries" => a.mode = Mode::Queries,
             "ping" => a.mode = Mode::Ping,
+            "stub" => a.mode = Mode::Stub,
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
@@ -87,47 +93,37 @@ fn metric(i: usize, session: &str, context: &str) -> Value {
     })
 }
 
-fn client(new_connection: bool) -> reqwest::Client {
-    let b = reqwest::Client::builder().timeout(Duration::from_secs(60));
-    // No idle connection is kept, so every request opens its own (as requests.post() does).
-    let b = if new_connection { b.pool_max_idle_per_host(0) } else { b };
-    b.build().expect("an HTTP client")
-}
-
-async fn post(c: &reqwest::Client, url: String, body: &Value) -> u16 {
-    match c.post(url).json(body).send().await {
-        Ok(r) => {
-            let status = r.status().as_u16();
-            let _ = r.bytes().await;
-            status
-        }
-        Err(_) => 0,
-    }
+/// POSTs `body` as JSON; the status, or 0 when the exchange failed.
+async fn post(c: &mut Connection, path: &str, body: &Value) -> u16 {
+    let bytes = serde_json::to_vec(body).expect("JSON");
+    c.post_json(path, &bytes).await.map(|r| r.status).unwrap_or(0)
 }
 
 async fn run(a: Args) -> Value {
-    let setup = client(true);
+    let (addr, prefix) = split_url(&a.base);
+    let prefix = prefix.trim_end_matches('/').to_owned();
+    let mut setup = Connection::new(addr, false);
     let context_h = format!("{:032x}", 0xC0FFEE_u64 ^ a.seed);
     let context = json!({"h": context_h, "cpu_count": 2, "cpu_frequency": 2445.406, "cpu_type": "", "cpu_vendor": "AMD EPYC",
         "ram_total": 24105, "machine_node": format!("native-loadgen-{}", a.seed), "machine_type": "x86_64", "machine_arch": "64bit",
         "system_info": "Linux - 6.1", "python_info": "3.11.7 (main) [GCC 12.2.0]"});
-    let found = setup.get(format!("{}/contexts/{context_h}", a.base)).send().await.map(|r| r.status().as_u16()).unwrap_or(0);
+    let found = setup.get(&format!("{prefix}/contexts/{context_h}")).await.map(|r| r.status).unwrap_or(0);
     if found != 200 {
-        assert_eq!(post(&setup, format!("{}/contexts/", a.base), &context).await, 201, "creating the context");
+        assert_eq!(post(&mut setup, &format!("{prefix}/contexts/"), &context).await, 201, "creating the context");
     }
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let session_h = format!("{:032x}", nanos ^ u128::from(a.seed));
     let session = json!({"session_h": session_h, "run_date": "2026-11-22T09:00:00.000001", "scm_ref": format!("{:08x}{:032x}", (a.seed as u32).wrapping_mul(0x9E37_79B9), u128::from(a.seed)),
         "description": {"description": format!("native load run {}", a.seed), "pipeline_branch": format!("branch-{}", a.seed % 5), "pipeline_build_no": a.seed.to_string(),
             "__ci__": "circleci", "env": "ci"}});
-    assert_eq!(post(&setup, format!("{}/sessions/", a.base), &session).await, 201, "creating the session");
+    assert_eq!(post(&mut setup, &format!("{prefix}/sessions/"), &session).await, 201, "creating the session");
 
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let workers: Vec<_> = (0..a.concurrency)
         .map(|_| {
-            let (next, base, session_h, context_h) = (next.clone(), a.base.clone(), session_h.clone(), context_h.clone());
-            let c = client(a.new_connection);
+            let (next, path, session_h, context_h) = (next.clone(), format!("{prefix}/metrics/"), session_h.clone(), context_h.clone());
+            let mut c = Connection::new(addr, !a.new_connection);
             tokio::spawn(async move {
                 let mut done = Vec::new();
                 loop {
@@ -137,7 +133,7 @@ async fn run(a: Args) -> Value {
                     }
                     let body = metric(i, &session_h, &context_h);
                     let t = Instant::now();
-                    let status = post(&c, format!("{base}/metrics/"), &body).await;
+                    let status = post(&mut c, &path, &body).await;
                     done.push((t.elapsed().as_secs_f64(), status));
                 }
             })
@@ -205,12 +201,11 @@ fn query_routes(session: &str, scm: &str) -> Vec<String> {
 
 /// One GET on a new connection: (status, body size, seconds).
 async fn timed_get(url: &str) -> (u16, usize, f64) {
-    let c = client(true);
+    let (addr, path) = split_url(url);
+    let mut c = Connection::new(addr, false);
     let t = Instant::now();
-    let r = c.get(url).send().await.expect("a GET");
-    let status = r.status().as_u16();
-    let size = r.bytes().await.map(|b| b.len()).unwrap_or(0);
-    (status, size, t.elapsed().as_secs_f64())
+    let r = c.get(path).await.expect("a GET");
+    (r.status, r.body.len(), t.elapsed().as_secs_f64())
 }
 
 /// The floor of one request: N GETs of `--base` itself (say `/healthz`), each on a new connection.
@@ -222,6 +217,31 @@ async fn ping(a: Args) -> Value {
     json!({"url": a.base, "n": a.n, "median_ms": (median(times) * 100_000.0).round() / 100.0})
 }
 
+/// A server that does nothing but answer 200 to every request on
+/// `--base http://127.0.0.1:PORT`: `ping` against it is the floor of a request
+/// on a new connection on this machine (kernel and loopback, no HTTP stack).
+async fn stub(a: Args) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(split_url(&a.base).0).await.expect("the stub's port");
+    loop {
+        let Ok((mut s, _)) = listener.accept().await else { continue };
+        tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 8192];
+            while let Ok(n) = s.read(&mut chunk).await {
+                if n == 0 {
+                    return;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").await;
+        });
+    }
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     let n = xs.len();
@@ -229,7 +249,9 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 async fn time_queries(a: Args) -> String {
-    let sessions: Value = reqwest::get(format!("{}/sessions/", a.base)).await.expect("GET /sessions/").json().await.unwrap_or(Value::Null);
+    let (addr, prefix) = split_url(&a.base);
+    let listed = Connection::new(addr, false).get(&format!("{}/sessions/", prefix.trim_end_matches('/'))).await.expect("GET /sessions/");
+    let sessions: Value = serde_json::from_slice(&listed.body).unwrap_or(Value::Null);
     let list = sessions["sessions"].as_array().cloned().unwrap_or_default();
     let session = list.get(list.len() / 2).and_then(|s| s["session_h"].as_str()).unwrap_or("none").to_owned();
     let scm: String = list.iter().find_map(|s| s["scm_ref"].as_str().filter(|r| !r.is_empty())).unwrap_or("none").chars().take(8).collect();
@@ -277,6 +299,7 @@ fn main() {
         Mode::Write => rt.block_on(run(a)).to_string(),
         Mode::Queries => rt.block_on(time_queries(a)),
         Mode::Ping => rt.block_on(ping(a)).to_string(),
+        Mode::Stub => rt.block_on(stub(a)),
     };
     println!("{out}");
 }

@@ -1,6 +1,7 @@
 //! The embedded default: one SQLite file in WAL mode, one writer thread,
 //! a few read connections.
 
+mod inbox;
 mod monitor;
 mod reads;
 mod writer;
@@ -23,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/0004_run_metrics.sql")),
     (5, include_str!("migrations/0005_pytest_monitor.sql")),
     (6, include_str!("migrations/0006_monitor_resources.sql")),
+    (7, include_str!("migrations/0007_monitor_inbox.sql")),
 ];
 
 pub struct SqliteStore {
@@ -30,6 +32,7 @@ pub struct SqliteStore {
     writer: Writer,
     readers: Arc<Mutex<Vec<Connection>>>,
     counts: Arc<monitor::Counts>,
+    inbox: Arc<inbox::Inbox>,
 }
 
 impl SqliteStore {
@@ -43,7 +46,9 @@ impl SqliteStore {
         let conn = Connection::open(path)?;
         configure(&conn)?;
         migrate(&conn)?;
-        Ok(SqliteStore { path: path.to_owned(), writer: Writer::start(conn), readers: Arc::default(), counts: Arc::default() })
+        let inbox = inbox::Inbox::open(&conn)?;
+        let writer = Writer::start(conn, Box::new(inbox::Mover(inbox.clone())));
+        Ok(SqliteStore { path: path.to_owned(), writer, readers: Arc::default(), counts: Arc::default(), inbox })
     }
 
     pub fn path(&self) -> &Path {

@@ -21,15 +21,18 @@ impl MonitorStore for SqliteStore {
     }
 
     async fn add_metric(&self, suite_id: i64, metric: MonitorMetric) -> Result<(), StoreError> {
-        self.writer.write(move |c| add_metric(c, suite_id, &metric)).await
+        let inbox = self.inbox.clone();
+        self.writer.write(move |c| add_metric(c, suite_id, &metric).map(|()| inbox.added())).await
     }
 
     async fn count(&self, suite_id: i64, list: &MonitorList) -> Result<i64, StoreError> {
+        self.settle().await?;
         let (list, counts) = (list.clone(), self.counts.clone());
         self.read_here(move |c| count(c, &counts, suite_id, &list)).await
     }
 
     async fn rows(&self, suite_id: i64, list: &MonitorList, offset: i64, limit: i64) -> Result<MonitorRows, StoreError> {
+        self.settle().await?;
         let (list, counts) = (list.clone(), self.counts.clone());
         self.read_here(move |c| {
             let reading = match &list {
@@ -47,6 +50,7 @@ impl MonitorStore for SqliteStore {
     }
 
     async fn page(&self, suite_id: i64, list: &MonitorList, window: Window) -> Result<(i64, MonitorRows), StoreError> {
+        self.settle().await?;
         let (list, counts) = (list.clone(), self.counts.clone());
         self.read_here(move |c| {
             // One read transaction: the count and the rows see the same samples.
@@ -70,6 +74,21 @@ impl MonitorStore for SqliteStore {
             read
         })
         .await
+    }
+}
+
+impl SqliteStore {
+    /// Every sample acknowledged so far is in `monitor_metrics` when this returns.
+    async fn settle(&self) -> Result<(), StoreError> {
+        if self.inbox.is_empty() {
+            return Ok(());
+        }
+        let inbox = self.inbox.clone();
+        let moved = self.writer.write(move |c| inbox.move_samples(c, None)).await;
+        if moved.is_err() {
+            self.inbox.unsettled();
+        }
+        moved
     }
 }
 
@@ -251,7 +270,7 @@ fn add_metric(c: &Connection, suite_id: i64, m: &MonitorMetric) -> Result<(), St
         }
     };
     c.prepare_cached(&format!(
-        "INSERT INTO monitor_metrics (suite_id, run_id, test_id, created_at, {METRIC_COLS})
+        "INSERT INTO monitor_inbox (suite_id, run_id, test_id, created_at, {METRIC_COLS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
     ))?
     .execute(params![

@@ -2,14 +2,38 @@
 //! transaction commits are written together in the next one (group commit),
 //! each inside its own savepoint so that one failing job does not undo the
 //! others. A job's caller hears back only after COMMIT: "Ok" means durable.
+//! Between jobs the writer does background work in bounded steps (moving
+//! pytest-monitor samples out of their inbox), each its own transaction.
 
 use crate::error::StoreError;
 use rusqlite::Connection;
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// At most this many jobs share one transaction.
 const MAX_GROUP: usize = 64;
+
+/// Background work waits until no job has come for this long.
+const IDLE: Duration = Duration::from_millis(10);
+
+#[derive(PartialEq)]
+pub(crate) enum Want {
+    Nothing,
+    /// When no job has come for `IDLE`.
+    WhenIdle,
+    /// Between groups of jobs as well.
+    Now,
+}
+
+/// Work the writer does in its own transactions when the jobs let it.
+pub(crate) trait Background: Send {
+    fn wanted(&self) -> Want;
+    /// One bounded step, inside an open transaction.
+    fn step(&mut self, conn: &Connection) -> Result<(), StoreError>;
+    /// The step's transaction did not commit.
+    fn failed(&mut self);
+}
 
 pub(crate) trait Job: Send {
     /// Run the job's statements inside the open transaction.
@@ -44,11 +68,11 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub fn start(conn: Connection) -> Self {
+    pub fn start(conn: Connection, background: Box<dyn Background>) -> Self {
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
         std::thread::Builder::new()
             .name("verdict-sqlite-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, background))
             .expect("spawn the SQLite writer thread");
         Writer { tx }
     }
@@ -65,8 +89,22 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>) {
-    while let Ok(first) = rx.recv() {
+fn run(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>, mut background: Box<dyn Background>) {
+    loop {
+        let first = match background.wanted() {
+            Want::Nothing => match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+            _ => match rx.recv_timeout(IDLE) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    background_step(&conn, background.as_mut());
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            },
+        };
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
@@ -75,6 +113,22 @@ fn run(conn: Connection, rx: mpsc::Receiver<Box<dyn Job>>) {
             }
         }
         write_group(&conn, group);
+        if background.wanted() == Want::Now {
+            background_step(&conn, background.as_mut());
+        }
+    }
+}
+
+fn background_step(conn: &Connection, background: &mut dyn Background) {
+    let done = conn
+        .execute_batch("BEGIN IMMEDIATE")
+        .map_err(StoreError::from)
+        .and_then(|()| background.step(conn))
+        .and_then(|()| conn.execute_batch("COMMIT").map_err(StoreError::from));
+    if let Err(e) = done {
+        let _ = conn.execute_batch("ROLLBACK");
+        background.failed();
+        tracing::warn!(error = %e, "the SQLite writer's background step failed; it will be tried again");
     }
 }
 
