@@ -81,12 +81,52 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
     axum::Json(serde_json::json!({"status": "ok", "store": state.store.backend()}))
 }
 
-/// Serve until `shutdown` resolves; requests in flight (uploads above all)
-/// are finished before this returns.
+/// Serve HTTP/1.1 until `shutdown` resolves; requests in flight (uploads
+/// above all) are finished before this returns.
+///
+/// Its own accept loop rather than `axum::serve`: every client Verdict serves
+/// speaks HTTP/1.1, and pytest-monitor's opens a connection per request, so
+/// what a connection costs matters. axum's loop sniffs each connection for
+/// HTTP/2 and watches it with two channels; this one hands it to hyper's
+/// HTTP/1 server directly (measured: a request on a new connection, ~0.22 ->
+/// ~0.15 ms; see bench/RESULTS.md).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+    let app = router(state);
+    let connections = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // The timer lets hyper drop a client that never finishes its request head (30 s).
+    http.timer(TokioTimer::new());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors, say: not fatal; wait for connections to close.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let conn = connections.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
+    Ok(())
 }
