@@ -6,6 +6,8 @@
 # native client (crates/verdict/benches/pytest_monitor.rs: same requests, same
 # method), because the Python tools cap what they can measure (about 2,800
 # req/s on one thread and 3,900 on eight against a server that does nothing).
+# The native client's stub (a server that does nothing) gives the floor of a
+# request on a new connection on this machine, measured in the same run.
 #
 #   bash bench/pytest_monitor.sh        (needs target/real-clients/msa-venv: run tests/pytest-monitor/run.sh once)
 set -euo pipefail
@@ -19,7 +21,7 @@ VERDICT=$ROOT/target/release/verdict
 CLIENT=$(ls -t "$ROOT"/target/release/deps/pytest_monitor-* | grep -v '\.d$' | head -1)
 work=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-op=$(free_port); vp=$(free_port)
+op=$(free_port); vp=$(free_port); sp=$(free_port)
 (cd "$work" && "$VENV/bin/uwsgi" --master --need-app -w monitor_server.uwsgi --callable WSGI_SERVER --die-on-term \
   --http "127.0.0.1:$op" --buffer-size=32768 --workers 4 --env FLASK_ENV=prod \
   --env MONITOR_SERVER_DATABASE_URI="sqlite:///$work/original.db" --env MONITOR_SERVER_PAGINATION_COUNT=500 \
@@ -27,7 +29,10 @@ op=$(free_port); vp=$(free_port)
 "$VERDICT" --data-dir "$work/verdict" suite create bench >/dev/null 2>&1
 "$VERDICT" --data-dir "$work/verdict" serve --listen "127.0.0.1:$vp" --pytest-monitor-suite bench >"$work/verdict.log" 2>&1 &
 vpid=$!
-trap 'kill -INT "$(cat "$work/uwsgi.pid")" 2>/dev/null; kill "$vpid" 2>/dev/null; sleep 0.5; rm -rf "$work"' EXIT
+# A server that does nothing: a request on a new connection to it is this machine's floor.
+"$CLIENT" stub --base "http://127.0.0.1:$sp" &
+spid=$!
+trap 'kill -INT "$(cat "$work/uwsgi.pid")" 2>/dev/null; kill "$vpid" "$spid" 2>/dev/null; sleep 0.5; rm -rf "$work"' EXIT
 for u in "http://127.0.0.1:$op/api/v1/metrics/count" "http://127.0.0.1:$vp/healthz"; do
   for _ in $(seq 150); do curl -s -o /dev/null "$u" && break; sleep 0.1; done
 done
@@ -45,8 +50,12 @@ for side in original verdict; do
   have=$(curl -s "$base/metrics/count" | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
   load "$base" "$pid" --n $((50000 - have)) --concurrency 8 --sessions 50 --tag-seed 100 >"$work/$side.fill.json"
   python3 "$HERE/time_queries.py" --base "$base" --repeat 10 --runs 3 | tail -1 >"$work/$side.queries.json"
-  [ $side = original ] || "$CLIENT" ping --base "http://127.0.0.1:$vp/healthz" --n 2000 >"$work/ping.json"
+  if [ $side = verdict ]; then
+    "$CLIENT" ping --base "http://127.0.0.1:$vp/healthz" --n 2000 >"$work/ping.json"
+    "$CLIENT" ping --base "http://127.0.0.1:$sp/" --n 2000 >"$work/stub.json"
+  fi
   "$CLIENT" queries --base "$base" --repeat 10 --runs 3 2>/dev/null >"$work/$side.native-queries.json"
+  "$CLIENT" queries --base "$base" --repeat 10 --runs 3 --keep-alive 2>/dev/null >"$work/$side.keepalive-queries.json"
 done
 # The physical limit under a durable 201 sent one at a time: one fsync of a 4 KiB write in this file system.
 python3 - "$work/fsync.json" <<'PY'
@@ -82,16 +91,23 @@ no1, nv1 = (json.load(open(f"{w}/{side}.native1.json")) for side in ("original",
 print("the same with the native client (one thread):")
 print(f"  8 concurrent: monitor-server-api {[r['rps'] for r in no8]} median {med(no8):.0f} req/s; verdict {[r['rps'] for r in nv8]} "
       f"median {med(nv8):.0f} req/s: {med(nv8) / med(no8):.1f}x (target >= 30x); errors {sum(r['errors'] for r in no8)} / {sum(r['errors'] for r in nv8)}")
+print(f"  until all are readable (a count right after the last write): monitor-server-api median "
+      f"{statistics.median(r['readable_rps'] for r in no8):.0f} req/s; verdict {[r['readable_rps'] for r in nv8]} median "
+      f"{statistics.median(r['readable_rps'] for r in nv8):.0f} req/s: "
+      f"{statistics.median(r['readable_rps'] for r in nv8) / statistics.median(r['readable_rps'] for r in no8):.1f}x")
 print(f"  1 at a time, a new connection each: monitor-server-api {no1['rps']} req/s, verdict {nv1['rps']} req/s: "
       f"{nv1['rps'] / no1['rps']:.1f}x (target >= 20x)")
-fs, ping = json.load(open(f"{w}/fsync.json"))["median_ms"], json.load(open(f"{w}/ping.json"))["median_ms"]
-floor = fs + ping
-print(f"  the floor of one durable request at a time here: fsync {fs:.3f} ms + a GET /healthz on a new connection {ping:.3f} ms "
-      f"= {floor:.3f} ms, so at most {1000 / floor:.0f} req/s = {1000 / floor / no1['rps']:.1f}x the original; Verdict reaches "
-      f"{nv1['rps'] / (1000 / floor):.0%} of it")
-for tool, suffix in (("time_queries.py", "queries"), ("native client", "native-queries")):
+fs = json.load(open(f"{w}/fsync.json"))["median_ms"]
+for what, f in (("a GET /healthz of Verdict", "ping"), ("a request to a server that does nothing", "stub")):
+    ping = json.load(open(f"{w}/{f}.json"))["median_ms"]
+    floor = fs + ping
+    print(f"  floor of one durable request at a time: fsync {fs:.3f} ms + {what} on a new connection {ping:.3f} ms "
+          f"= {floor:.3f} ms: at most {1000 / floor:.0f} req/s = {1000 / floor / no1['rps']:.1f}x the original; Verdict reaches "
+          f"{nv1['rps'] / (1000 / floor):.0%} of it")
+for tool, suffix in (("time_queries.py", "queries"), ("native client", "native-queries"),
+                     ("native client, one connection per route kept alive where the server allows it", "keepalive-queries")):
     oq = json.load(open(f"{w}/original.{suffix}.json")); vq = json.load(open(f"{w}/verdict.{suffix}.json"))
-    print(f"queries with 50,000 metrics, {tool} (median of 3 rounds of 10 GETs, one connection each):")
+    print(f"queries with 50,000 metrics, {tool} (median of 3 rounds of 10 GETs):")
     ratios = []
     # Routes with hashes differ between the two data sets (random sessions): pair them by position.
     for (route, o), v in zip(oq.items(), vq.values()):

@@ -313,10 +313,9 @@ impl Dialect {
                     MetricFilter::ComponentVariant(c, v) => format!(" AND component = {} AND item_variant = {}", p(c), p(v)),
                     MetricFilter::Component(c) => format!(" AND component = {}", p(c)),
                     MetricFilter::Pipeline { pipeline, build } => {
-                        let branch = self.description_value(&p("pipeline_branch"));
-                        let mut cond = format!("{branch} = {}", p(pipeline));
+                        let mut cond = format!("pipeline_branch = {}", p(pipeline));
                         if let Some(b) = build {
-                            cond += &format!(" AND {} = {}", self.description_value(&p("pipeline_build_no")), p(b));
+                            cond += &format!(" AND pipeline_build_no = {}", p(b));
                         }
                         format!(" AND session_h IN (SELECT session_h FROM monitor_sessions WHERE suite_id = {s1} AND {cond})")
                     }
@@ -374,12 +373,11 @@ impl Dialect {
             MonitorList::BuildSessions { component, pipeline, build } => (component, Some(pipeline), Some(build)),
             _ => return None,
         };
-        let branch = self.description_value(&p("pipeline_branch"));
-        // Only a parameter the SQL uses may be bound.
-        let build_no = pipeline.map(|_| self.description_value(&p("pipeline_build_no"))).unwrap_or_default();
+        // Kept beside the description by migration 0008 (0007 on PostgreSQL), as it gives them.
+        let (branch, build_no) = ("s.pipeline_branch", "s.pipeline_build_no");
         let expr = match (pipeline, build) {
-            (None, _) => branch.clone(),
-            (Some(_), None) => build_no.clone(),
+            (None, _) => branch.to_owned(),
+            (Some(_), None) => build_no.to_owned(),
             (Some(_), Some(_)) => "s.session_h".to_owned(),
         };
         let mut conds = vec![format!("s.suite_id = {s1}")];
@@ -402,7 +400,8 @@ impl Dialect {
                 conds.push("s.first IS NOT NULL".into());
                 (
                     format!(
-                        "FROM (SELECT s.suite_id, s.session_h, s.description, {first} AS first FROM monitor_sessions s WHERE s.suite_id = {s1}) s"
+                        "FROM (SELECT s.suite_id, s.session_h, s.pipeline_branch, s.pipeline_build_no, {first} AS first
+                         FROM monitor_sessions s WHERE s.suite_id = {s1}) s"
                     ),
                     "s.first",
                 )

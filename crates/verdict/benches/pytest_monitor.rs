@@ -14,12 +14,16 @@
 //!
 //! `queries`: `bench/time_queries.py`'s routes and method (R rounds of N
 //! sequential GETs per route, a new connection each, median of the round
-//! medians); prints its JSON object.
+//! medians); prints its JSON object. `--keep-alive`: one connection per route,
+//! kept open where the server allows it.
 //!
-//!   cargo bench -p verdict --bench pytest_monitor -- queries --base http://127.0.0.1:PORT/api/v1 [--repeat 10] [--runs 3]
+//!   cargo bench -p verdict --bench pytest_monitor -- queries --base http://127.0.0.1:PORT/api/v1 [--repeat 10] [--runs 3] [--keep-alive]
 //!
 //! `ping`: the median time of N GETs of `--base` (a full URL, say `/healthz`),
 //! each on a new connection: the floor under every request.
+//!
+//! `stub`: a server on `--base` that answers 200 to anything and does
+//! nothing else; `ping` against it is the floor of this machine's loopback.
 
 #[path = "support/http1.rs"]
 mod http1;
@@ -46,12 +50,23 @@ struct Args {
     n: usize,
     concurrency: usize,
     new_connection: bool,
+    /// `queries`: one kept-alive connection per route instead of one per GET.
+    keep_alive: bool,
     seed: u64,
 }
 
 fn args() -> Args {
-    let mut a =
-        Args { mode: Mode::Write, repeat: 10, runs: 3, base: String::new(), n: 5000, concurrency: 8, new_connection: false, seed: 0 };
+    let mut a = Args {
+        mode: Mode::Write,
+        repeat: 10,
+        runs: 3,
+        base: String::new(),
+        n: 5000,
+        concurrency: 8,
+        new_connection: false,
+        keep_alive: false,
+        seed: 0,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -60,6 +75,7 @@ fn args() -> Args {
             "--n" => a.n = value().parse().expect("--n N"),
             "--concurrency" => a.concurrency = value().parse().expect("--concurrency C"),
             "--conn" => a.new_connection = value() == "new",
+            "--keep-alive" => a.keep_alive = true,
             "--seed" => a.seed = value().parse().expect("--seed S"),
             "--repeat" => a.repeat = value().parse().expect("--repeat N"),
             "--runs" => a.runs = value().parse().expect("--runs R"),
@@ -144,6 +160,11 @@ async fn run(a: Args) -> Value {
         results.extend(w.await.expect("a worker"));
     }
     let elapsed = started.elapsed().as_secs_f64();
+    // Until every acknowledged sample can be read: a count of them all (Verdict's
+    // SQLite store first moves what is still in its inbox into the indexed table).
+    let counted = setup.get(&format!("{prefix}/metrics/count")).await.map(|r| r.status).unwrap_or(0);
+    assert_eq!(counted, 200, "counting the samples");
+    let readable = started.elapsed().as_secs_f64();
     let errors = results.iter().filter(|(_, s)| *s != 201).count();
     let mut latency: Vec<f64> = results.iter().map(|(l, _)| l * 1000.0).collect();
     latency.sort_by(f64::total_cmp);
@@ -154,6 +175,7 @@ async fn run(a: Args) -> Value {
         "conn_mode": if a.new_connection { "new" } else { "reuse" }, "elapsed_s": round(elapsed),
         // Only stored samples count: a refusal is not throughput.
         "rps": ((results.len() - errors) as f64 / elapsed * 10.0).round() / 10.0, "errors": errors,
+        "readable_s": round(readable), "readable_rps": ((results.len() - errors) as f64 / readable * 10.0).round() / 10.0,
         "lat_ms": {"p50": round(at(0.5)), "p90": round(at(0.9)), "p99": round(at(0.99))},
     })
 }
@@ -199,10 +221,8 @@ fn query_routes(session: &str, scm: &str) -> Vec<String> {
     .collect()
 }
 
-/// One GET on a new connection: (status, body size, seconds).
-async fn timed_get(url: &str) -> (u16, usize, f64) {
-    let (addr, path) = split_url(url);
-    let mut c = Connection::new(addr, false);
+/// One GET on `c` (a new connection unless it keeps them alive): (status, body size, seconds).
+async fn timed_get(c: &mut Connection, path: &str) -> (u16, usize, f64) {
     let t = Instant::now();
     let r = c.get(path).await.expect("a GET");
     (r.status, r.body.len(), t.elapsed().as_secs_f64())
@@ -212,7 +232,8 @@ async fn timed_get(url: &str) -> (u16, usize, f64) {
 async fn ping(a: Args) -> Value {
     let mut times = Vec::new();
     for _ in 0..a.n {
-        times.push(timed_get(&a.base).await.2);
+        let (addr, path) = split_url(&a.base);
+        times.push(timed_get(&mut Connection::new(addr, false), path).await.2);
     }
     json!({"url": a.base, "n": a.n, "median_ms": (median(times) * 100_000.0).round() / 100.0})
 }
@@ -259,11 +280,12 @@ async fn time_queries(a: Args) -> String {
     let mut out = Vec::new();
     for route in query_routes(&session, &scm) {
         let url = format!("{}{route}", a.base);
+        let mut conn = Connection::new(addr, a.keep_alive);
         let (mut status, mut size, mut medians, mut all) = (0, 0, Vec::new(), Vec::new());
         for _ in 0..a.runs {
             let mut round = Vec::new();
             for _ in 0..a.repeat {
-                let (st, sz, secs) = timed_get(&url).await;
+                let (st, sz, secs) = timed_get(&mut conn, split_url(&url).1).await;
                 (status, size) = (st, sz);
                 round.push(secs);
             }

@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("migrations/0005_pytest_monitor.sql")),
     (6, include_str!("migrations/0006_monitor_resources.sql")),
     (7, include_str!("migrations/0007_monitor_inbox.sql")),
+    (8, include_str!("migrations/0008_session_pipeline.sql")),
 ];
 
 pub struct SqliteStore {
