@@ -238,15 +238,25 @@ impl Dialect {
     }
 
     /// Parameter `n`, typed (PostgreSQL cannot always infer the type of `$n || '%'`).
+    /// On SQLite an expression of the same value rather than a bare parameter:
+    /// SQLite 3.54 re-prepares a statement on every use when a bare parameter
+    /// is compared with `=` in a query with an ORDER BY (it plans with the bound
+    /// value), which made a cached 5-row read 14 µs instead of 3.
     fn typed(self, n: usize, pg_type: &str) -> String {
         match self {
-            Dialect::Sqlite => format!("?{n}"),
+            Dialect::Sqlite if pg_type == "text" => format!("(?{n} || '')"),
+            Dialect::Sqlite => format!("(?{n} + 0)"),
             Dialect::Postgres => format!("${n}::{pg_type}"),
         }
     }
 
     fn param(self, n: usize) -> String {
         self.typed(n, "text")
+    }
+
+    /// The page's offset and limit: parameters `n` and `n + 1`.
+    fn window_params(self, n: usize) -> (String, String) {
+        (self.typed(n, "bigint"), self.typed(n + 1, "bigint"))
     }
 
     /// The value of a session description's key (a parameter), as the
@@ -427,16 +437,16 @@ impl Dialect {
     /// The page of a listing; offset and limit are the last two parameters.
     pub(crate) fn rows_sql(self, list: &MonitorList, reading: Reading) -> (String, Vec<String>) {
         if let Some((expr, from_where, id, params)) = self.values_query(list) {
-            let (o, l) = (self.typed(params.len() + 2, "bigint"), self.typed(params.len() + 3, "bigint"));
+            let (o, l) = self.window_params(params.len() + 2);
             return (format!("SELECT {expr} {from_where} GROUP BY {expr} ORDER BY min({id}) LIMIT {l} OFFSET {o}"), params);
         }
         if let MonitorList::Components { prefix } = list {
             let (sql, params) = self.components_query(prefix.as_deref());
-            let (o, l) = (self.typed(params.len() + 2, "bigint"), self.typed(params.len() + 3, "bigint"));
+            let (o, l) = self.window_params(params.len() + 2);
             return (format!("SELECT v FROM ({sql}) t ORDER BY first LIMIT {l} OFFSET {o}"), params);
         }
         let q = self.query(list);
-        let (o, l) = (self.typed(q.params.len() + 2, "bigint"), self.typed(q.params.len() + 3, "bigint"));
+        let (o, l) = self.window_params(q.params.len() + 2);
         let sql = match list {
             MonitorList::Contexts { .. } => format!("SELECT {CONTEXT_COLS} {} {} LIMIT {l} OFFSET {o}", q.from_where, q.order),
             MonitorList::Sessions(_) | MonitorList::SessionsWithScm => {
