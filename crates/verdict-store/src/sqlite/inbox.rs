@@ -7,22 +7,23 @@ use super::writer::{Background, Want};
 use crate::error::StoreError;
 use crate::monitor::METRIC_COLS;
 use rusqlite::{Connection, OptionalExtension};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// How many samples are waiting. Only the writer thread changes it (inside
 /// its transactions), so it is exact once they commit; a transaction that
 /// fails after changing it leaves it high, which costs one needless move.
-#[derive(Default)]
 pub(crate) struct Inbox {
     waiting: AtomicI64,
+    last_move: Mutex<Instant>,
 }
 
 impl Inbox {
     /// Samples waiting at open (left by a crash or a stop): moved by the first read or idle moment.
     pub fn open(c: &Connection) -> Result<Arc<Self>, StoreError> {
         let waiting = c.query_row("SELECT count(*) FROM monitor_inbox", [], |r| r.get(0))?;
-        Ok(Arc::new(Inbox { waiting: AtomicI64::new(waiting) }))
+        Ok(Arc::new(Inbox { waiting: AtomicI64::new(waiting), last_move: Mutex::new(Instant::now()) }))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -42,6 +43,7 @@ impl Inbox {
     /// Move up to `most` samples (all when `None`), oldest first, into
     /// `monitor_metrics`; runs in the writer's open transaction.
     pub fn move_samples(&self, c: &Connection, most: Option<i64>) -> Result<(), StoreError> {
+        *self.last_move.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
         let last: Option<i64> = c
             .prepare_cached("SELECT max(id) FROM (SELECT id FROM monitor_inbox ORDER BY id LIMIT ?1)")?
             .query_row([most.unwrap_or(-1)], |r| r.get(0))
@@ -71,9 +73,11 @@ pub(crate) struct Mover(pub Arc<Inbox>);
 impl Mover {
     /// One step moves this many: tens of milliseconds, the longest a write that arrives meanwhile waits.
     const STEP: i64 = 1_000;
-    /// Past this many waiting, steps run between jobs too, so that a steady
-    /// stream of samples with no pause cannot grow the inbox (and the next read's wait) without bound.
+    /// Past this many waiting, or when the last move is this old, steps run
+    /// between jobs too: a steady stream of samples with no 10 ms pause must
+    /// not grow the inbox (and the next read's wait) without bound.
     const URGENT: i64 = 10_000;
+    const STALE: Duration = Duration::from_secs(1);
 }
 
 impl Background for Mover {
@@ -81,6 +85,7 @@ impl Background for Mover {
         match self.0.waiting.load(Ordering::Acquire) {
             0 => Want::Nothing,
             n if n >= Self::URGENT => Want::Now,
+            _ if self.0.last_move.lock().unwrap_or_else(|e| e.into_inner()).elapsed() >= Self::STALE => Want::Now,
             _ => Want::WhenIdle,
         }
     }
