@@ -88,8 +88,8 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
 /// speaks HTTP/1.1, and pytest-monitor's opens a connection per request, so
 /// what a connection costs matters. axum's loop sniffs each connection for
 /// HTTP/2 and watches it with two channels; this one hands it to hyper's
-/// HTTP/1 server directly (measured: a request on a new connection, ~0.22 ->
-/// ~0.15 ms; see bench/RESULTS.md).
+/// HTTP/1 server directly (measured in one A/B run: `GET /healthz` on a new
+/// connection, 0.26-0.28 -> 0.17-0.21 ms; see bench/RESULTS.md).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
