@@ -128,6 +128,7 @@ macro_rules! both {
 
 both!(
     sigkill_mid_upload_loses_nothing_that_was_accepted,
+    sigkill_mid_pytest_monitor_samples_loses_none_that_got_201,
     sigterm_finishes_uploads_in_flight,
     cli_upload_splits_retries_and_never_breaks_the_build,
     aggregate_from_the_store,
@@ -138,31 +139,28 @@ both!(
 
 const RESULTS_PER_UPLOAD: usize = 300;
 
-/// Every upload answered 202 before the kill is wholly there after the
-/// restart; no upload is there in part.
-fn sigkill_mid_upload_loses_nothing_that_was_accepted(env: &Env) {
-    let token = env.create_suite("web");
-    let port = free_port();
-    let mut server = env.serve(port);
-    let accepted = Arc::new(Mutex::new(Vec::<String>::new()));
-    let stop = Arc::new(AtomicBool::new(false));
+/// Eight threads each send one request after another (`send` with a key no
+/// other request uses) until `enough` have been answered `accepted_status`;
+/// then the server gets SIGKILL. The keys that were answered so, all of them.
+fn send_until_killed(
+    server: &mut ServerProcess,
+    enough: usize,
+    accepted_status: u16,
+    send: impl Fn(&reqwest::blocking::Client, &str) -> reqwest::Result<reqwest::blocking::Response> + Send + Sync + 'static,
+) -> Vec<String> {
+    let (accepted, stop, send) = (Arc::new(Mutex::new(Vec::<String>::new())), Arc::new(AtomicBool::new(false)), Arc::new(send));
     let workers: Vec<_> = (0..8)
         .map(|w| {
-            let (accepted, stop, token) = (accepted.clone(), stop.clone(), token.clone());
+            let (accepted, stop, send) = (accepted.clone(), stop.clone(), send.clone());
             std::thread::spawn(move || {
                 let http = reqwest::blocking::Client::new();
                 for i in 0.. {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
-                    let key = format!("w{w}-u{i}");
-                    let sent = http
-                        .post(format!("http://127.0.0.1:{port}/v1/uploads"))
-                        .header("Authorization", format!("Token token=\"{token}\""))
-                        .json(&upload_body(&key, RESULTS_PER_UPLOAD))
-                        .send();
-                    match sent {
-                        Ok(r) if r.status() == 202 => accepted.lock().unwrap().push(key),
+                    let key = format!("w{w}_{i}");
+                    match send(&http, &key) {
+                        Ok(r) if r.status() == accepted_status => accepted.lock().unwrap().push(key),
                         Ok(r) => panic!("unexpected status {} before the kill", r.status()),
                         Err(_) => break, // the server is gone
                     }
@@ -170,18 +168,34 @@ fn sigkill_mid_upload_loses_nothing_that_was_accepted(env: &Env) {
             })
         })
         .collect();
-    while accepted.lock().unwrap().len() < 40 {
-        std::thread::sleep(Duration::from_millis(10));
+    while accepted.lock().unwrap().len() < enough {
+        std::thread::sleep(Duration::from_millis(5));
     }
     server.kill(); // SIGKILL
     stop.store(true, Ordering::SeqCst);
     workers.into_iter().for_each(|w| w.join().unwrap());
+    let accepted = accepted.lock().unwrap().clone();
+    assert!(accepted.len() >= enough);
+    accepted
+}
+
+/// Every upload answered 202 before the kill is wholly there after the
+/// restart; no upload is there in part.
+fn sigkill_mid_upload_loses_nothing_that_was_accepted(env: &Env) {
+    let token = env.create_suite("web");
+    let port = free_port();
+    let mut server = env.serve(port);
+    let accepted = send_until_killed(&mut server, 40, 202, move |http, key| {
+        http.post(format!("http://127.0.0.1:{port}/v1/uploads"))
+            .header("Authorization", format!("Token token=\"{token}\""))
+            .json(&upload_body(key, RESULTS_PER_UPLOAD))
+            .send()
+    });
 
     let port = free_port();
     let mut server = env.serve(port);
     let runs = get(port, "/api/v1/suites/web/runs?per_page=500");
     let runs = runs.as_array().unwrap();
-    let accepted = accepted.lock().unwrap().clone();
     for key in &accepted {
         assert!(runs.iter().any(|r| r["key"] == key.as_str()), "accepted upload {key} is missing after the restart");
     }
@@ -190,6 +204,44 @@ fn sigkill_mid_upload_loses_nothing_that_was_accepted(env: &Env) {
         assert_eq!(detail["total"], RESULTS_PER_UPLOAD, "run {} is there in part", r["key"]);
     }
     assert!(runs.len() >= accepted.len());
+    server.kill();
+}
+
+/// pytest-monitor samples answered 201 before a SIGKILL are all listed after
+/// the restart. On SQLite most of them are still in the inbox when the
+/// process dies (8 writers leave the writer no idle moment to move them).
+fn sigkill_mid_pytest_monitor_samples_loses_none_that_got_201(env: &Env) {
+    let token = env.create_suite("web");
+    let port = free_port();
+    let mut server = env.serve(port);
+    let base = format!("http://127.0.0.1:{port}/t/{token}/api/v1");
+    let http = reqwest::blocking::Client::new();
+    let context = json!({"cpu_count": 2, "cpu_frequency": 2.0, "cpu_type": "", "cpu_vendor": "", "ram_total": 1, "machine_node": "n",
+        "machine_type": "x86_64", "machine_arch": "64bit", "system_info": "L", "python_info": "3", "h": "c1"});
+    assert_eq!(http.post(format!("{base}/contexts/")).json(&context).send().unwrap().status(), 201);
+    let session = json!({"session_h": "s1", "run_date": "2026-11-29T00:00:00", "scm_ref": "abc", "description": {}});
+    assert_eq!(http.post(format!("{base}/sessions/")).json(&session).send().unwrap().status(), 201);
+    let accepted = send_until_killed(&mut server, 400, 201, move |http, item| {
+        let metric = json!({"session_h": "s1", "context_h": "c1", "item_start_time": "2026-11-29T00:00:01", "item_path": "pkg.t",
+            "item": item, "item_variant": item, "item_fs_loc": "pkg/t.py", "kind": "function", "component": "", "total_time": 1,
+            "user_time": 0.5, "kernel_time": 0.1, "cpu_usage": 0.6, "mem_usage": 2.0});
+        http.post(format!("{base}/metrics/")).json(&metric).send()
+    });
+
+    let port = free_port();
+    let mut server = env.serve(port);
+    let base = format!("/t/{token}/api/v1");
+    let total = get(port, &format!("{base}/metrics/count"))["count"].as_u64().unwrap() as usize;
+    let mut listed = std::collections::HashSet::new();
+    for page in 1..=total.div_ceil(500) {
+        for m in get(port, &format!("{base}/metrics/?page={page}"))["metrics"].as_array().unwrap() {
+            listed.insert(m["item"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(listed.len(), total, "each sample is listed once");
+    for item in &accepted {
+        assert!(listed.contains(item), "sample {item} got 201 before the kill and is missing after the restart");
+    }
     server.kill();
 }
 
