@@ -1,6 +1,7 @@
 //! The real `verdict` binary as users run it: suites from the CLI, a server
-//! process killed with SIGKILL mid-upload and restarted, SIGTERM finishing
-//! uploads in flight, and `verdict upload` against it. On SQLite and PostgreSQL.
+//! process killed with SIGKILL mid-upload (Buildkite uploads, pytest-monitor
+//! samples) and restarted, SIGTERM finishing uploads in flight, and `verdict
+//! upload` against it. On SQLite and PostgreSQL.
 
 use serde_json::{Value, json};
 use std::io::Write;
