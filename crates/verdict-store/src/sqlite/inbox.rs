@@ -6,14 +6,15 @@
 use super::writer::{Background, Want};
 use crate::error::StoreError;
 use crate::monitor::METRIC_COLS;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How many samples are waiting. Only the writer thread changes it (inside
-/// its transactions), so it is exact once they commit; a transaction that
-/// fails after changing it leaves it high, which costs one needless move.
+/// its transactions), so it is exact once they commit. A failed insert leaves
+/// it high (one needless move); a failed move leaves it low, but never at zero
+/// while samples wait (`unsettled`), and the next move counts again.
 pub(crate) struct Inbox {
     waiting: AtomicI64,
     last_move: Mutex<Instant>,
@@ -46,9 +47,7 @@ impl Inbox {
         *self.last_move.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
         let last: Option<i64> = c
             .prepare_cached("SELECT max(id) FROM (SELECT id FROM monitor_inbox ORDER BY id LIMIT ?1)")?
-            .query_row([most.unwrap_or(-1)], |r| r.get(0))
-            .optional()?
-            .flatten();
+            .query_row([most.unwrap_or(-1)], |r| r.get(0))?;
         let Some(last) = last else {
             self.waiting.store(0, Ordering::Release);
             return Ok(());
@@ -58,9 +57,12 @@ impl Inbox {
              SELECT suite_id, run_id, test_id, created_at, {METRIC_COLS} FROM monitor_inbox WHERE id <= ?1 ORDER BY id"
         ))?
         .execute([last])?;
-        let moved = c.prepare_cached("DELETE FROM monitor_inbox WHERE id <= ?1")?.execute([last])?;
-        let left = self.waiting.fetch_sub(moved as i64, Ordering::AcqRel) - moved as i64;
-        if left < 0 || most.is_none() {
+        let moved = c.prepare_cached("DELETE FROM monitor_inbox WHERE id <= ?1")?.execute([last])? as i64;
+        if most.is_none() {
+            // Everything up to the newest sample moved: nothing waits.
+            self.waiting.store(0, Ordering::Release);
+        } else if self.waiting.fetch_sub(moved, Ordering::AcqRel) < moved {
+            // The count had drifted low (a failed transaction): count again.
             self.waiting.store(c.query_row("SELECT count(*) FROM monitor_inbox", [], |r| r.get(0))?, Ordering::Release);
         }
         Ok(())
