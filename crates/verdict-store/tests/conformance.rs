@@ -30,6 +30,7 @@ conformance!(
     concurrent_uploads_count_exactly,
     run_metrics_are_set_read_and_selected,
     monitor_pages_and_counts_stay_exact_as_samples_arrive,
+    monitor_samples_from_concurrent_writers_all_land_and_a_refused_one_leaves_none,
 );
 
 async fn suite(store: &Arc<dyn Store>, slug: &str) -> Suite {
@@ -544,6 +545,20 @@ fn monitor_sample(i: usize, session: &str) -> verdict_core::monitor::MonitorMetr
     }
 }
 
+/// A SQLite store at `path` with suite "pm", one context, session "s1" and
+/// its first `n` samples, written one at a time.
+async fn sqlite_with_samples(path: &std::path::Path, n: usize) -> (Arc<dyn Store>, Suite) {
+    let store: Arc<dyn Store> = Arc::new(verdict_store::sqlite::SqliteStore::open(path).unwrap());
+    let s = suite(&store, "pm").await;
+    let m = store.monitor();
+    m.add_context(s.id, monitor_context()).await.unwrap();
+    m.add_session(s.id, monitor_session("s1")).await.unwrap();
+    for i in 0..n {
+        m.add_metric(s.id, monitor_sample(i, "s1")).await.unwrap();
+    }
+    (store, s)
+}
+
 /// SQLite commits a pytest-monitor sample to an inbox and moves it into the
 /// indexed table later. A sample acknowledged but not yet moved when the
 /// process stopped (or crashed) is read after the restart, in order.
@@ -552,14 +567,8 @@ async fn sqlite_samples_waiting_at_a_stop_are_read_after_the_restart() {
     use verdict_store::monitor::{MetricFilter, MonitorList, MonitorRows};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("verdict.db");
-    let store: Arc<dyn Store> = Arc::new(verdict_store::sqlite::SqliteStore::open(&path).unwrap());
-    let s = suite(&store, "pm").await;
+    let (store, s) = sqlite_with_samples(&path, 30).await;
     let m = store.monitor();
-    m.add_context(s.id, monitor_context()).await.unwrap();
-    m.add_session(s.id, monitor_session("s1")).await.unwrap();
-    for i in 0..30 {
-        m.add_metric(s.id, monitor_sample(i, "s1")).await.unwrap();
-    }
     let all = MonitorList::Metrics(MetricFilter::All);
     assert_eq!(m.count(s.id, &all).await.unwrap(), 30, "a read sees every acknowledged sample");
     drop(store);
@@ -581,4 +590,56 @@ async fn sqlite_samples_waiting_at_a_stop_are_read_after_the_restart() {
     assert_eq!((total, rows.iter().map(|r| r.total_time).collect::<Vec<_>>()), (32, vec![29.0, 100.0, 101.0]));
     m.add_metric(s.id, monitor_sample(31, "s1")).await.unwrap();
     assert_eq!(m.count(s.id, &all).await.unwrap(), 33, "new samples still arrive after the restart");
+}
+
+/// Many writers at once (on SQLite some samples commit on the caller's thread,
+/// the rest in the writer thread's groups), and one refused sample among
+/// them: every accepted sample is there once, the refused one is not, and
+/// writes go on after it.
+async fn monitor_samples_from_concurrent_writers_all_land_and_a_refused_one_leaves_none(store: Arc<dyn Store>) {
+    use verdict_store::monitor::{MetricFilter, MonitorList};
+    let s = suite(&store, "pm").await;
+    let m = store.monitor();
+    m.add_context(s.id, monitor_context()).await.unwrap();
+    m.add_session(s.id, monitor_session("s1")).await.unwrap();
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..50 {
+                    store.monitor().add_metric(s.id, monitor_sample(w * 50 + i, "s1")).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let refused = m.add_metric(s.id, monitor_sample(999, "no-such-session")).await;
+    assert!(matches!(refused, Err(StoreError::NotFound(ref why)) if why.starts_with("session_h")), "{refused:?}");
+    for w in writers {
+        w.await.unwrap();
+    }
+    m.add_metric(s.id, monitor_sample(400, "s1")).await.unwrap();
+    let all = MonitorList::Metrics(MetricFilter::All);
+    let (total, rows) = m.page(s.id, &all, Box::new(|_| Some((0, 500)))).await.unwrap();
+    let verdict_store::monitor::MonitorRows::Metrics(rows) = rows else { panic!("metrics expected") };
+    let mut times: Vec<i64> = rows.iter().map(|r| r.total_time as i64).collect();
+    times.sort_unstable();
+    assert_eq!((total, times), (401, (0..=400).collect::<Vec<_>>()));
+}
+
+/// Samples that nobody reads still leave the SQLite inbox: the writer thread
+/// moves them when it is idle, also when every sample was committed on its
+/// caller's thread and the writer thread itself saw no job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_samples_no_one_reads_are_moved_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("verdict.db");
+    let (_store, _) = sqlite_with_samples(&path, 20).await;
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let in_table = |table: &str| -> i64 { raw.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap() };
+    // The move waits for 10 ms without a write; allow a slow machine far more.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while in_table("monitor_inbox") > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!((in_table("monitor_inbox"), in_table("monitor_metrics")), (0, 20), "moved with no read to ask for it");
 }

@@ -81,18 +81,28 @@ impl MonitorStore for PgStore {
         let now = now_ms();
         let test_id: Option<i64> = match m.test_key() {
             None => None,
-            Some((scope, name)) => Some(
-                // Insert-or-read in one statement, safe against a concurrent insert of the same test.
-                c.query_one(
-                    "WITH new AS (
-                       INSERT INTO tests (suite_id, scope, name, file_name, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $5)
-                       ON CONFLICT (suite_id, scope, name) DO NOTHING RETURNING id)
-                     SELECT id FROM new UNION ALL SELECT id FROM tests WHERE suite_id = $1 AND scope = $2 AND name = $3 LIMIT 1",
-                    &[&suite_id, &scope, &name, &m.item_fs_loc, &now],
-                )
-                .await?
-                .get(0),
-            ),
+            Some((scope, name)) => {
+                let inserted = c
+                    .query_opt(
+                        "WITH new AS (
+                           INSERT INTO tests (suite_id, scope, name, file_name, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $5)
+                           ON CONFLICT (suite_id, scope, name) DO NOTHING RETURNING id)
+                         SELECT id FROM new UNION ALL SELECT id FROM tests WHERE suite_id = $1 AND scope = $2 AND name = $3 LIMIT 1",
+                        &[&suite_id, &scope, &name, &m.item_fs_loc, &now],
+                    )
+                    .await?;
+                match inserted {
+                    Some(row) => Some(row.get(0)),
+                    // A concurrent insert of the same test committed while this
+                    // statement waited for it, after the statement's snapshot:
+                    // the next statement sees it.
+                    None => Some(
+                        c.query_one("SELECT id FROM tests WHERE suite_id = $1 AND scope = $2 AND name = $3", &[&suite_id, &scope, &name])
+                            .await?
+                            .get(0),
+                    ),
+                }
+            }
         };
         c.execute(
             &format!(
