@@ -1,5 +1,5 @@
-//! The embedded default: one SQLite file in WAL mode, one writer thread,
-//! a few read connections.
+//! The embedded default: one SQLite file in WAL mode, one writing connection
+//! (driven by its own thread, see `writer`), a few read connections.
 
 mod inbox;
 mod monitor;

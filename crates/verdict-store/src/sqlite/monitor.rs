@@ -22,7 +22,7 @@ impl MonitorStore for SqliteStore {
 
     async fn add_metric(&self, suite_id: i64, metric: MonitorMetric) -> Result<(), StoreError> {
         let inbox = self.inbox.clone();
-        self.writer.write(move |c| add_metric(c, suite_id, &metric).map(|()| inbox.added())).await
+        self.writer.write_small(move |c| add_metric(c, suite_id, &metric).map(|()| inbox.added())).await
     }
 
     async fn count(&self, suite_id: i64, list: &MonitorList) -> Result<i64, StoreError> {
