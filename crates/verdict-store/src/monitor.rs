@@ -221,6 +221,18 @@ pub(crate) const SESSION_COLS: &str = "session_h, run_date, scm_ref, description
 pub(crate) const METRIC_COLS: &str = "session_h, context_h, item_start_time, item_path, item, item_variant, item_fs_loc, kind, component, \
      total_time, user_time, kernel_time, cpu_usage, mem_usage";
 
+/// A list of distinct values, read in order of first appearance.
+struct Values {
+    /// The value of a row (a session column).
+    expr: String,
+    from_where: String,
+    /// The column whose order is the order of first appearance.
+    id: &'static str,
+    params: Vec<String>,
+    /// Each row has its own value: no grouping needed.
+    distinct: bool,
+}
+
 /// A query of a listing: `FROM ... WHERE ...` with its text parameters
 /// (after the suite id, which is always parameter 1).
 pub(crate) struct Query {
@@ -369,8 +381,8 @@ impl Dialect {
         (sql, params)
     }
 
-    /// A list of distinct values: (value expression, FROM/WHERE, ordering id column, parameters).
-    fn values_query(self, list: &MonitorList) -> Option<(String, String, &'static str, Vec<String>)> {
+    /// A list of distinct values (pipelines, builds, sessions of a build).
+    fn values_query(self, list: &MonitorList) -> Option<Values> {
         let mut params: Vec<String> = Vec::new();
         let mut p = |v: &str| {
             params.push(v.to_owned());
@@ -417,12 +429,18 @@ impl Dialect {
                 )
             }
         };
-        Some((expr, format!("{from} WHERE {}", conds.join(" AND ")), id, params))
+        // A session hash is unique in its suite: no grouping (which, on
+        // SQLite, walked every session of the suite in hash order).
+        let distinct = build.is_some();
+        Some(Values { expr, from_where: format!("{from} WHERE {}", conds.join(" AND ")), id, params, distinct })
     }
 
     /// `SELECT count(...)` of a listing.
     pub(crate) fn count_sql(self, list: &MonitorList) -> (String, Vec<String>) {
-        if let Some((expr, from_where, _, params)) = self.values_query(list) {
+        if let Some(Values { expr, from_where, params, distinct, .. }) = self.values_query(list) {
+            if distinct {
+                return (format!("SELECT count(*) {from_where}"), params);
+            }
             // Not count(DISTINCT ...): a null pipeline is one of the values.
             return (format!("SELECT count(*) FROM (SELECT {expr} AS v {from_where} GROUP BY {expr}) t"), params);
         }
@@ -436,9 +454,13 @@ impl Dialect {
 
     /// The page of a listing; offset and limit are the last two parameters.
     pub(crate) fn rows_sql(self, list: &MonitorList, reading: Reading) -> (String, Vec<String>) {
-        if let Some((expr, from_where, id, params)) = self.values_query(list) {
+        if let Some(Values { expr, from_where, id, params, distinct }) = self.values_query(list) {
             let (o, l) = self.window_params(params.len() + 2);
-            return (format!("SELECT {expr} {from_where} GROUP BY {expr} ORDER BY min({id}) LIMIT {l} OFFSET {o}"), params);
+            let sql = match distinct {
+                true => format!("SELECT {expr} {from_where} ORDER BY {id} LIMIT {l} OFFSET {o}"),
+                false => format!("SELECT {expr} {from_where} GROUP BY {expr} ORDER BY min({id}) LIMIT {l} OFFSET {o}"),
+            };
+            return (sql, params);
         }
         if let MonitorList::Components { prefix } = list {
             let (sql, params) = self.components_query(prefix.as_deref());
