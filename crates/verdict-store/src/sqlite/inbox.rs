@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How many samples are waiting. Only the writer thread changes it (inside
-/// its transactions), so it is exact once they commit. A failed insert leaves
+/// How many samples are waiting. Only transactions on the writing connection
+/// change it (on the writer thread or a caller's, one at a time), so it is
+/// exact once they commit. A failed insert leaves
 /// it high (one needless move); a failed move leaves it low, but never at zero
 /// while samples wait (`unsettled`), and the next move counts again.
 pub(crate) struct Inbox {
@@ -31,7 +32,7 @@ impl Inbox {
         self.waiting.load(Ordering::Acquire) == 0
     }
 
-    /// Called by the writer after a sample went in.
+    /// Called inside the transaction that put a sample in.
     pub fn added(&self) {
         self.waiting.fetch_add(1, Ordering::AcqRel);
     }

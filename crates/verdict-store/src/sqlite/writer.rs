@@ -8,8 +8,8 @@
 //!
 //! A small write that finds the connection idle is committed on the caller's
 //! own thread instead (`write_small`): a pytest-monitor client sends one
-//! sample at a time and waits, and the two hand-overs between threads cost it
-//! as much as everything else a request does apart from fsync.
+//! sample at a time and waits, and skipping the two hand-overs between threads
+//! gave it about a third more requests per second (bench/RESULTS.md).
 
 use crate::error::StoreError;
 use rusqlite::Connection;
@@ -22,13 +22,13 @@ use tokio::sync::oneshot;
 /// At most this many jobs share one transaction.
 const MAX_GROUP: usize = 64;
 
-/// Background work waits until no job has come for this long.
+/// Background work waits until no write (a job, or one on a caller's thread) has come for this long.
 const IDLE: Duration = Duration::from_millis(10);
 
 #[derive(PartialEq)]
 pub(crate) enum Want {
     Nothing,
-    /// When no job has come for `IDLE`.
+    /// When no write has come for `IDLE`.
     WhenIdle,
     /// Between groups of jobs as well.
     Now,
