@@ -3,9 +3,8 @@
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::{AppState, auth};
-use axum::extract::{Path, Query, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::extract::{Path, Query, State};
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::collections::HashMap;
@@ -26,17 +25,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/tests/{id}", get(test))
         .route("/tests/{id}/history", get(history))
         .route("/tests/{id}/resources", get(resources))
-        .layer(middleware::from_fn_with_state(state, require_read_token))
+        .layer(middleware::from_fn_with_state(state, auth::require_read_token))
         // Writes carry the suite's upload token instead of the read token.
         .route("/runs/{id}/metrics", post(crate::metrics::post))
-}
-
-async fn require_read_token(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
-    let required = state.config.read_token.as_deref();
-    if required.is_some() && auth::bearer(req.headers()) != required {
-        return Err(ApiError::unauthorized("this server needs a read token: send Authorization: Bearer <token>"));
-    }
-    Ok(next.run(req).await)
 }
 
 type Q = Query<HashMap<String, String>>;

@@ -18,10 +18,7 @@ const MAX_REASONS: usize = 20;
 
 pub async fn upload(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<(StatusCode, Json<Value>), ApiError> {
     let suite = auth::suite_for_upload(&state, &headers).await?;
-    let timeout = state.config.body_timeout;
-    let raw = tokio::time::timeout(timeout, read_body(&headers, body, state.config.max_body_bytes)).await.map_err(|_| {
-        ApiError::new(StatusCode::REQUEST_TIMEOUT, format!("the request body did not arrive within {} s", timeout.as_secs()))
-    })??;
+    let raw = crate::body::read(&state.config, &headers, body).await?;
     let bytes = decode(&headers, raw, state.config.max_decompressed_bytes)?;
     let upload = match content_type(&headers).as_str() {
         "multipart/form-data" => parse_multipart(&headers, bytes).await?,
@@ -70,40 +67,6 @@ fn content_type(headers: &HeaderMap) -> String {
         .and_then(|v| v.split(';').next())
         .map(|v| v.trim().to_ascii_lowercase())
         .unwrap_or_default()
-}
-
-/// Read the body, refusing more than `limit` bytes. An oversize body is read
-/// on (up to a bound) and thrown away before answering: closing a socket that
-/// still holds unread data resets the connection, and the client would lose
-/// the 413 that says what went wrong.
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    use http_body_util::BodyExt;
-    let too_large = || ApiError::too_large(format!("the request body is larger than the limit of {limit} bytes: split the upload"));
-    let drain_cap = limit.saturating_mul(4).max(64 * 1024 * 1024) as u64;
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > drain_cap) {
-        return Err(too_large());
-    }
-    let mut body = body;
-    let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
-    let mut seen: u64 = 0;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        seen += data.len() as u64;
-        if seen > drain_cap {
-            break;
-        }
-        if seen <= limit as u64 {
-            buf.extend_from_slice(&data);
-        }
-    }
-    if seen > limit as u64 {
-        return Err(too_large());
-    }
-    Ok(buf.into())
 }
 
 fn decode(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<Bytes, ApiError> {

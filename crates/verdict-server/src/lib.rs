@@ -4,6 +4,7 @@
 pub mod aggregate;
 mod api;
 mod auth;
+mod body;
 mod buildkite;
 pub mod compare;
 mod error;
@@ -38,6 +39,22 @@ pub struct ServerConfig {
     /// The suite pytest-monitor clients reach at `/api/v1` without a token
     /// (else only at `/t/<upload token>/api/v1`).
     pub pytest_monitor_suite: Option<String>,
+    /// Connections served at once. Past it, new connections wait in the
+    /// kernel's accept queue until one closes: the server keeps the file
+    /// descriptors its database needs, and stays reachable once idle or
+    /// stalled clients time out.
+    pub max_connections: usize,
+    /// How long a client may take to send a request head (and how long an
+    /// idle kept-alive connection stays open before its next request).
+    pub header_timeout: std::time::Duration,
+}
+
+impl ServerConfig {
+    /// How long a stop waits for requests in flight before it drops them:
+    /// long enough for any body to arrive (or time out) and be stored.
+    pub fn drain_deadline(&self) -> std::time::Duration {
+        self.body_timeout + std::time::Duration::from_secs(5)
+    }
 }
 
 impl Default for ServerConfig {
@@ -49,6 +66,8 @@ impl Default for ServerConfig {
             max_decompressed_bytes: 128 * 1024 * 1024,
             body_timeout: std::time::Duration::from_secs(120),
             pytest_monitor_suite: None,
+            max_connections: 4096,
+            header_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -70,7 +89,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .route("/v1/uploads", post(buildkite::upload))
-        .nest("/api/v1", api::routes(state.clone()).merge(pytest_monitor::routes()))
+        // The open pytest-monitor base answers reads only with the read token
+        // (when there is one): its sessions name CI hosts and branches.
+        .nest(
+            "/api/v1",
+            api::routes(state.clone()).merge(
+                pytest_monitor::routes().layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_read_token_on_reads)),
+            ),
+        )
         .nest("/t/{token}/api/v1", pytest_monitor::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(TraceLayer::new_for_http())
@@ -111,13 +137,32 @@ async fn accept_loop(
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
+    let config = state.config.clone();
     let app = router(state);
     let connections = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    // The timer lets hyper drop a client that never finishes its request head (30 s).
-    http.timer(TokioTimer::new());
+    // The timer lets hyper drop a client that never finishes its request head.
+    http.timer(TokioTimer::new()).header_read_timeout(config.header_timeout);
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1)));
+    let mut at_cap = RateLimitedLog::new(std::time::Duration::from_secs(10));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                at_cap.warn(|waited| {
+                    tracing::warn!(
+                        max_connections = config.max_connections,
+                        times_since_last_log = waited,
+                        "at the connection cap: new connections wait until one closes"
+                    )
+                });
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+                    () = &mut shutdown => break,
+                }
+            }
+        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -137,9 +182,41 @@ async fn accept_loop(
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
+            drop(slot);
         });
     }
     drop(listener);
-    connections.shutdown().await;
+    // A client that stalls its body or never reads its answer must not keep
+    // the process alive: past the deadline, what is left is dropped. Every
+    // upload already answered 202 was committed before its answer.
+    let deadline = config.drain_deadline();
+    if tokio::time::timeout(deadline, connections.shutdown()).await.is_err() {
+        let open = config.max_connections - slots.available_permits();
+        tracing::warn!(open, deadline_secs = deadline.as_secs(), "connections still open after the drain deadline are dropped");
+    }
     Ok(())
+}
+
+/// A warning that is logged at most once per interval, with how many times
+/// it was suppressed in between (a flood of refusals must not flood the log).
+struct RateLimitedLog {
+    interval: std::time::Duration,
+    last: Option<std::time::Instant>,
+    suppressed: u64,
+}
+
+impl RateLimitedLog {
+    fn new(interval: std::time::Duration) -> Self {
+        Self { interval, last: None, suppressed: 0 }
+    }
+
+    fn warn(&mut self, log: impl FnOnce(u64)) {
+        if self.last.is_some_and(|at| at.elapsed() < self.interval) {
+            self.suppressed += 1;
+            return;
+        }
+        log(self.suppressed + 1);
+        self.last = Some(std::time::Instant::now());
+        self.suppressed = 0;
+    }
 }

@@ -31,6 +31,10 @@ impl Server {
     }
 
     async fn start_with(backend: Backend, read_token: Option<&str>) -> Self {
+        Self::start_config(backend, |c| c.read_token = read_token.map(Into::into)).await
+    }
+
+    async fn start_config(backend: Backend, adjust: impl FnOnce(&mut ServerConfig)) -> Self {
         let store = TestStore::new(backend).await;
         let token = token::generate();
         let suite = store
@@ -45,14 +49,15 @@ impl Server {
             .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let config = ServerConfig {
+        let mut config = ServerConfig {
             public_url: url.clone(),
-            read_token: read_token.map(Into::into),
             max_body_bytes: MAX_BODY,
             max_decompressed_bytes: MAX_INFLATED,
             body_timeout: BODY_TIMEOUT,
             pytest_monitor_suite: Some("web".into()),
+            ..ServerConfig::default()
         };
+        adjust(&mut config);
         let state = AppState::new(store.store.clone(), config);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -114,6 +119,18 @@ impl Server {
     }
 }
 
+/// Send `head` (and `body`) on a new connection and read until the server closes it or `wait` passes.
+async fn raw_exchange(s: &Server, head: &str, body: &[u8], wait: std::time::Duration) -> (String, std::time::Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(s.url.trim_start_matches("http://")).await.unwrap();
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(body).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(wait, conn.read_to_end(&mut reply)).await;
+    (String::from_utf8_lossy(&reply).into_owned(), started.elapsed())
+}
+
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
@@ -149,6 +166,122 @@ both!(
     pytest_monitor_ingest_checks_every_field_and_tolerates_races,
     pytest_monitor_resource_routes_rank_samples,
 );
+
+/// Tests of the HTTP edge that no store decision takes part in: SQLite only.
+macro_rules! sqlite_only {
+    ($($name:ident),* $(,)?) => {
+        mod edge { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Sqlite).await } )* }
+    };
+}
+
+sqlite_only!(
+    credentials_are_checked_before_any_body_is_read,
+    every_route_with_a_body_times_it_out,
+    the_open_pytest_monitor_base_needs_the_read_token_for_reads,
+    connections_past_the_cap_wait_for_a_free_slot,
+);
+
+/// A POST that promises a body and never sends it gets 401 at once when
+/// its credentials are wrong: the body is never waited for.
+async fn credentials_are_checked_before_any_body_is_read(backend: Backend) {
+    let s = Server::start(backend).await;
+    let routes = [
+        ("/v1/uploads", "Authorization: Token token=\"wrong\"\r\n"),
+        ("/api/v1/runs/1/metrics", "Authorization: Token token=\"wrong\"\r\n"),
+        ("/api/v1/runs/1/metrics", ""),
+        ("/t/vdt_wrong/api/v1/metrics/", ""),
+        ("/t/vdt_wrong/api/v1/sessions/", ""),
+        ("/t/vdt_wrong/api/v1/contexts/", ""),
+    ];
+    for (path, auth) in routes {
+        let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n");
+        let (reply, took) = raw_exchange(&s, &head, b"", BODY_TIMEOUT * 5).await;
+        assert!(reply.starts_with("HTTP/1.1 401"), "{path}: {reply:?}");
+        assert!(took < BODY_TIMEOUT, "{path}: the refusal waited {took:?} for a body");
+    }
+    s.finish().await;
+}
+
+/// With good credentials, a body that stalls is answered 408 on every route that takes one.
+async fn every_route_with_a_body_times_it_out(backend: Backend) {
+    let s = Server::start(backend).await;
+    let (_, up) = s.post_json(&json!({"format": "json", "run_env": {"key": "k"}, "data": [{"name": "t", "result": "passed"}]})).await;
+    let run = up["run_id"].as_str().unwrap().to_owned();
+    let auth = format!("Authorization: {}\r\n", s.auth());
+    let routes = [
+        (format!("/api/v1/runs/{run}/metrics"), auth.clone()),
+        (format!("/t/{}/api/v1/metrics/", s.token), String::new()),
+        ("/api/v1/sessions/".to_owned(), String::new()),
+    ];
+    for (path, auth) in routes {
+        let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n");
+        let (reply, took) = raw_exchange(&s, &head, b"{\"metr", BODY_TIMEOUT * 10).await;
+        assert!(reply.starts_with("HTTP/1.1 408"), "{path}: {reply:?}");
+        assert!(took >= BODY_TIMEOUT, "{path}: {took:?}");
+    }
+    s.finish().await;
+}
+
+/// With `--read-token`, pytest-monitor's open base answers reads only with
+/// it; the client's POSTs still need nothing, and the token base is unchanged.
+async fn the_open_pytest_monitor_base_needs_the_read_token_for_reads(backend: Backend) {
+    let s = Server::start_with(backend, Some("reader-secret")).await;
+    let context = json!({"cpu_count": 2, "cpu_frequency": 2445.4, "cpu_type": "", "cpu_vendor": "AMD", "ram_total": 24105,
+        "machine_node": "localhost", "machine_type": "x86_64", "machine_arch": "64bit", "system_info": "Linux",
+        "python_info": "3.11.7", "h": "c1"});
+    let r = s.http.post(format!("{}/api/v1/contexts/", s.url)).json(&context).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    for path in [
+        "/api/v1/contexts/",
+        "/api/v1/sessions/",
+        "/api/v1/metrics/",
+        "/api/v1/contexts/count",
+        "/api/v1/filters/scm/x/sessions",
+        "/api/v1/resources/memory/head/metrics",
+        "/api/v1/components/",
+    ] {
+        let (st, body) = s.get(path).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "{path}: {body}");
+        let r = s.http.get(format!("{}{path}", s.url)).header("Authorization", "Bearer reader-secreT").send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path} with a wrong token");
+        let r = s.http.get(format!("{}{path}", s.url)).header("Authorization", "Bearer reader-secret").send().await.unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+    }
+    let (st, body) = s.get(&format!("/t/{}/api/v1/contexts/", s.token)).await;
+    assert_eq!((st, body["contexts"][0]["h"].as_str()), (StatusCode::OK, Some("c1")));
+    s.finish().await;
+}
+
+/// Past `max_connections`, a new connection waits until a slot frees: here
+/// the slots are held by clients that send nothing, which the header timeout closes.
+async fn connections_past_the_cap_wait_for_a_free_slot(backend: Backend) {
+    let header_timeout = std::time::Duration::from_secs(1);
+    let s = Server::start_config(backend, |c| {
+        c.max_connections = 3;
+        c.header_timeout = header_timeout;
+    })
+    .await;
+    let addr = s.url.trim_start_matches("http://").to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let (st, _) = s.get("/healthz").await;
+    let waited = started.elapsed();
+    assert_eq!(st, StatusCode::OK);
+    assert!(waited >= header_timeout / 2, "the fourth connection was served at once ({waited:?}): no cap");
+    assert!(waited < header_timeout * 5, "{waited:?}");
+    // The idle clients were closed by the header timeout.
+    for mut c in idle {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(header_timeout * 3, c.read(&mut buf)).await.expect("closed by the server");
+        assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    }
+    s.finish().await;
+}
 
 async fn captured_collector_bodies_are_stored(backend: Backend) {
     let s = Server::start(backend).await;

@@ -212,6 +212,10 @@ pub struct ServeArgs {
     /// Seconds a client may take to send an upload's body before it is answered 408.
     #[arg(long, env = "VERDICT_BODY_TIMEOUT_SECS", default_value_t = 120)]
     pub body_timeout_secs: u64,
+    /// Connections served at once; more wait until one closes. Lowered at start-up to what the open-files
+    /// limit allows (the limit is first raised to its hard maximum).
+    #[arg(long, env = "VERDICT_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
     /// Also serve pytest-monitor at /api/v1 (`pytest --remote-server http://HOST:PORT/api/v1`) for this suite,
     /// without authentication. Without it, pytest-monitor is served only at /t/UPLOAD_TOKEN/api/v1.
     #[arg(long, env = "VERDICT_PYTEST_MONITOR_SUITE")]

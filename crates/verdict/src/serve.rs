@@ -14,6 +14,7 @@ pub async fn run(store_args: StoreArgs, args: ServeArgs) -> ExitCode {
         Err(e) => return fail(format!("cannot listen on {}: {e}", args.listen)),
     };
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| args.listen.to_string());
+    let max_connections = connection_cap(args.max_connections);
     let config = ServerConfig {
         public_url: args.public_url.unwrap_or_else(|| format!("http://{addr}")),
         read_token: args.read_token,
@@ -21,6 +22,8 @@ pub async fn run(store_args: StoreArgs, args: ServeArgs) -> ExitCode {
         max_decompressed_bytes: args.max_decompressed_bytes,
         body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),
         pytest_monitor_suite: args.pytest_monitor_suite,
+        max_connections,
+        ..ServerConfig::default()
     };
     let where_ = match &store_args.database_url {
         Some(_) => "PostgreSQL".to_owned(),
@@ -35,6 +38,40 @@ pub async fn run(store_args: StoreArgs, args: ServeArgs) -> ExitCode {
         }
         Err(e) => fail(format!("server error: {e}")),
     }
+}
+
+/// File descriptors kept back from connections: the database (SQLite's
+/// files and WAL, PostgreSQL's pool), the listener, logs.
+const RESERVED_FDS: u64 = 256;
+
+/// Raise the open-files limit to its hard maximum, then cap connections so
+/// that they can never take the descriptors the database needs.
+fn connection_cap(wanted: usize) -> usize {
+    let limit = raise_nofile_limit();
+    let allowed = limit.saturating_sub(RESERVED_FDS).max(16) as usize;
+    if wanted > allowed {
+        tracing::warn!(wanted, allowed, open_files_limit = limit, "--max-connections lowered to fit the open-files limit");
+        return allowed;
+    }
+    wanted.max(1)
+}
+
+/// The soft RLIMIT_NOFILE after raising it to the hard limit.
+fn raise_nofile_limit() -> u64 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 1024;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim.rlim_cur = lim.rlim_max;
+            }
+        }
+    }
+    lim.rlim_cur as u64
 }
 
 async fn shutdown_signal() {

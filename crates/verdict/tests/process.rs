@@ -42,9 +42,14 @@ impl Env {
     }
 
     fn serve(&self, port: u16) -> ServerProcess {
+        self.serve_with(port, &[])
+    }
+
+    fn serve_with(&self, port: u16, extra: &[&str]) -> ServerProcess {
         let mut child = self
             .cmd()
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -131,6 +136,7 @@ both!(
     sigkill_mid_upload_loses_nothing_that_was_accepted,
     sigkill_mid_pytest_monitor_samples_loses_none_that_got_201,
     sigterm_finishes_uploads_in_flight,
+    sigterm_drops_stalled_clients_after_the_drain_deadline,
     cli_upload_splits_retries_and_never_breaks_the_build,
     aggregate_from_the_store,
     aggregate_checks_run_metrics,
@@ -286,6 +292,61 @@ fn sigterm_finishes_uploads_in_flight(env: &Env) {
     for r in runs.as_array().unwrap() {
         assert_eq!(get(port, &format!("/api/v1/runs/{}", r["id"]))["total"], 5000);
     }
+    server.kill();
+}
+
+/// Clients that stall (a body that never comes on a route with credentials,
+/// a request head never finished) cannot keep a stopping server alive: it
+/// exits 0 within the drain deadline (body timeout + 5 s), and the upload
+/// answered 202 before the stop is there after a restart.
+fn sigterm_drops_stalled_clients_after_the_drain_deadline(env: &Env) {
+    use std::io::Read;
+    let token = env.create_suite("web");
+    let port = free_port();
+    let body_timeout = 2;
+    let server = env.serve_with(port, &["--body-timeout-secs", &body_timeout.to_string()]);
+    let body = serde_json::to_vec(&upload_body("before-stop", 3)).unwrap();
+    let reply = reqwest::blocking::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/uploads"))
+        .header("Authorization", format!("Token token=\"{token}\""))
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(reply.status(), 202);
+    let run_id = reply.json::<Value>().unwrap()["run_id"].as_str().unwrap().to_owned();
+
+    let stalled = [
+        // A pytest-monitor sample with a valid token whose body never comes.
+        format!("POST /t/{token}/api/v1/metrics/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"),
+        // A request head that is never finished (hyper waits 30 s for it).
+        "POST /v1/uploads HTTP/1.1\r\nHost: x\r\nContent-Ty".to_owned(),
+    ];
+    let mut conns: Vec<std::net::TcpStream> = stalled
+        .iter()
+        .map(|head| {
+            let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            c.write_all(head.as_bytes()).unwrap();
+            c
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let stopped_at = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap().success());
+    let output = server.wait_with_output();
+    let took = stopped_at.elapsed();
+    assert!(output.status.success(), "graceful exit: {}", String::from_utf8_lossy(&output.stderr));
+    let deadline = Duration::from_secs(body_timeout + 5);
+    assert!(took < deadline + Duration::from_secs(3), "the stop took {took:?}, past the drain deadline of {deadline:?}");
+    // The stalled metric got its 408 once its body timed out; the half head got nothing.
+    let mut reply = String::new();
+    let _ = conns[0].read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    conns.clear();
+
+    let port = free_port();
+    let mut server = env.serve(port);
+    assert_eq!(get(port, &format!("/api/v1/runs/{run_id}"))["total"], 3);
     server.kill();
 }
 

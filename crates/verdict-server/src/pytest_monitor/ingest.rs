@@ -7,8 +7,9 @@ use super::query::{context_json, session_json};
 use super::{PathArgs, paging, suite};
 use crate::AppState;
 use crate::error::ApiError;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -63,23 +64,26 @@ fn body(raw: &[u8]) -> Result<Value, Refused> {
     serde_json::from_slice(raw).map_err(|e| Refused::Other(ApiError::bad_request(format!("the body is not valid JSON: {e}"))))
 }
 
-pub async fn post_context(State(s): State<AppState>, args: PathArgs, raw: Bytes) -> Result<Response, Refused> {
+pub async fn post_context(State(s): State<AppState>, args: PathArgs, headers: HeaderMap, raw: Body) -> Result<Response, Refused> {
     let suite = suite(&s, &args).await?;
+    let raw = crate::body::read(&s.config, &headers, raw).await?;
     let context = parse_context(&body(&raw)?)?;
     s.store.monitor().add_context(suite.id, context.clone()).await?;
     Ok(paging::json(StatusCode::CREATED, &context_json(&context)))
 }
 
-pub async fn post_session(State(s): State<AppState>, args: PathArgs, raw: Bytes) -> Result<Response, Refused> {
+pub async fn post_session(State(s): State<AppState>, args: PathArgs, headers: HeaderMap, raw: Body) -> Result<Response, Refused> {
     let suite = suite(&s, &args).await?;
+    let raw = crate::body::read(&s.config, &headers, raw).await?;
     let mut session = parse_session(&body(&raw)?, args.get("session_hash").map(String::as_str))?;
     order_description(&mut session, &raw);
     s.store.monitor().add_session(suite.id, session.clone()).await?;
     Ok(paging::json(StatusCode::CREATED, &session_json(&session)))
 }
 
-pub async fn post_metric(State(s): State<AppState>, args: PathArgs, raw: Bytes) -> Result<Response, Refused> {
+pub async fn post_metric(State(s): State<AppState>, args: PathArgs, headers: HeaderMap, raw: Body) -> Result<Response, Refused> {
     let suite = suite(&s, &args).await?;
+    let raw = crate::body::read(&s.config, &headers, raw).await?;
     let metric = parse_metric(&body(&raw)?)?;
     s.store.monitor().add_metric(suite.id, metric.clone()).await?;
     Ok(paging::json(StatusCode::CREATED, &metric))
