@@ -5,6 +5,7 @@
 
 pub mod aggregation;
 pub mod batch;
+pub mod caps;
 pub mod decision;
 pub mod fisher;
 pub mod historical;
@@ -18,4 +19,4 @@ pub mod upload;
 
 pub use outcome::{Outcome, RunResult};
 pub use slug::SuiteSlug;
-pub use upload::{ExecutionRecord, FailureDetail, MAX_RESULTS_PER_UPLOAD, RunEnv, TagError, TagMap, Upload};
+pub use upload::{ExecutionRecord, FailureDetail, MAX_RESULTS_PER_UPLOAD, Properties, RunEnv, Skipped, TagError, TagMap, Upload};

@@ -116,7 +116,7 @@ pub struct ExecutionRecord {
     pub tags: TagMap,
     /// Buildkite spans (`history.children`), kept verbatim.
     pub spans: Option<serde_json::Value>,
-    pub properties: TagMap,
+    pub properties: Properties,
     pub system_out: Option<String>,
     pub system_err: Option<String>,
 }
@@ -135,7 +135,7 @@ impl ExecutionRecord {
             attempt: 0,
             tags: TagMap::new(),
             spans: None,
-            properties: TagMap::new(),
+            properties: Properties::default(),
             system_out: None,
             system_err: None,
         }
@@ -154,7 +154,7 @@ impl ExecutionRecord {
         for d in &mut self.failure_expanded {
             d.expanded.iter_mut().chain(d.backtrace.iter_mut()).for_each(replace_nul);
         }
-        self.properties.values_mut().for_each(replace_nul);
+        self.properties.replace_nul();
         // JSON text shows a NUL as the escape \u0000, wherever it is nested.
         if let Some(spans) = self.spans.as_mut().filter(|s| s.to_string().contains("\\u0000")) {
             *spans = serde_json::from_str(&spans.to_string().replace("\\u0000", "\\ufffd")).unwrap_or_default();
@@ -166,13 +166,144 @@ impl ExecutionRecord {
         if self.name.trim().is_empty() {
             return Some("a result has no name".into());
         }
-        if self.name.len() > 4096 || self.scope.len() > 4096 {
-            return Some(format!("result {:?}: scope or name longer than 4096 bytes", truncate(&self.name, 80)));
+        if self.name.len() > crate::caps::MAX_NAME_BYTES || self.scope.len() > crate::caps::MAX_NAME_BYTES {
+            return Some(format!("result {:?}: scope or name longer than {} bytes", truncate(&self.name, 80), crate::caps::MAX_NAME_BYTES));
         }
         if let Some(d) = self.duration.filter(|d| !d.is_finite() || *d < 0.0) {
             return Some(format!("result {:?}: duration {d} is not a non-negative number", self.name));
         }
         validate_tags(&self.tags).err().map(|e| format!("result {:?}: {e}", self.name))
+    }
+}
+
+/// Named values of a result (JUnit `<property>`, the JSON extension
+/// `properties`). A name can repeat: every value is kept, in order. In JSON a
+/// name with one value maps to a string, a repeated one to an array.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Properties(BTreeMap<String, Vec<String>>);
+
+impl Properties {
+    /// Add a value; false (and nothing added) when a new name would pass
+    /// `caps::MAX_PROPERTIES` names.
+    pub fn push(&mut self, name: String, value: String) -> bool {
+        if let Some(values) = self.0.get_mut(&name) {
+            values.push(value);
+            return true;
+        }
+        if self.0.len() >= crate::caps::MAX_PROPERTIES {
+            return false;
+        }
+        self.0.insert(name, vec![value]);
+        true
+    }
+
+    /// The last value of `name` (for appending text to it).
+    pub fn last_mut(&mut self, name: &str) -> Option<&mut String> {
+        self.0.get_mut(name).and_then(|v| v.last_mut())
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(|v| v.first()).map(String::as_str)
+    }
+
+    /// Every value of `name`, in order.
+    pub fn values(&self, name: &str) -> &[String] {
+        self.0.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn replace_nul(&mut self) {
+        if self.0.keys().any(|k| k.contains('\0')) {
+            let old = std::mem::take(&mut self.0);
+            for (mut k, v) in old {
+                replace_nul(&mut k);
+                self.0.entry(k).or_default().extend(v);
+            }
+        }
+        self.0.values_mut().flatten().for_each(replace_nul);
+    }
+}
+
+impl Serialize for Properties {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            match v.as_slice() {
+                [one] => map.serialize_entry(k, one)?,
+                many => map.serialize_entry(k, many)?,
+            }
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Properties {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        let raw = BTreeMap::<String, OneOrMany>::deserialize(d)?;
+        Ok(Properties(
+            raw.into_iter()
+                .map(|(k, v)| match v {
+                    OneOrMany::One(s) => (k, vec![s]),
+                    OneOrMany::Many(v) => (k, v),
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// Records an upload will not store, and why: every one is counted, the
+/// first `MAX_REASONS` reasons are kept (a file can hold thousands).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Skipped {
+    count: usize,
+    reasons: Vec<String>,
+}
+
+impl Skipped {
+    pub const MAX_REASONS: usize = 100;
+
+    /// One record skipped.
+    pub fn push(&mut self, reason: impl Into<String>) {
+        self.add(1, reason);
+    }
+
+    /// `n` records skipped for one reason.
+    pub fn add(&mut self, n: usize, reason: impl Into<String>) {
+        if n == 0 {
+            return;
+        }
+        self.count += n;
+        if self.reasons.len() < Self::MAX_REASONS {
+            self.reasons.push(reason.into());
+        }
+    }
+
+    /// How many records were skipped.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn reasons(&self) -> &[String] {
+        &self.reasons
     }
 }
 
@@ -183,8 +314,8 @@ pub struct Upload {
     pub run_env: RunEnv,
     pub tags: TagMap,
     pub executions: Vec<ExecutionRecord>,
-    /// Why each record that will not be stored was dropped.
-    pub skipped: Vec<String>,
+    /// The records that will not be stored, and why.
+    pub skipped: Skipped,
 }
 
 impl Upload {
@@ -288,7 +419,7 @@ mod tests {
             run_env: RunEnv::from_pairs([("key", Some("k")), ("commit_sha", Some("abc")), ("job", Some("e2e-aws"))]).unwrap(),
             tags: [("job".to_string(), "ignored".to_string())].into(),
             executions: vec![],
-            skipped: vec![],
+            skipped: Skipped::default(),
         };
         up.apply_label_defaults();
         assert_eq!((up.run_env.job.as_deref(), up.run_env.payload.as_deref()), (Some("e2e-aws"), Some("abc")));
@@ -325,12 +456,12 @@ mod tests {
             run_env: RunEnv { key: "k".into(), ..Default::default() },
             tags: TagMap::new(),
             executions: vec![good, negative, nameless],
-            skipped: vec![],
+            skipped: Skipped::default(),
         };
         up.drop_invalid_records();
         assert_eq!(up.executions.len(), 1);
         assert_eq!(up.skipped.len(), 2);
-        assert!(up.skipped[0].contains("neg"), "{:?}", up.skipped);
+        assert!(up.skipped.reasons()[0].contains("neg"), "{:?}", up.skipped);
     }
 
     #[test]
@@ -343,13 +474,39 @@ mod tests {
             run_env: RunEnv { key: "k\0".into(), ..Default::default() },
             tags: TagMap::new(),
             executions: vec![e],
-            skipped: vec![],
+            skipped: Skipped::default(),
         };
         up.drop_invalid_records();
         let e = &up.executions[0];
         assert_eq!((e.scope.as_str(), e.failure_reason.as_deref()), ("s\u{fffd}", Some("bad\u{fffd}byte")));
         assert_eq!(e.spans.as_ref().unwrap()[0]["detail"]["content"], "a\u{fffd}b");
         assert_eq!(up.run_env.key, "k\u{fffd}");
+    }
+
+    #[test]
+    fn skipped_records_are_all_counted_and_some_reasons_kept() {
+        let mut s = Skipped::default();
+        for i in 0..150 {
+            s.push(format!("r{i}"));
+        }
+        s.add(1000, "many at once");
+        s.add(0, "none");
+        assert_eq!((s.len(), s.reasons().len()), (1150, Skipped::MAX_REASONS));
+    }
+
+    #[test]
+    fn repeated_properties_keep_every_value_and_read_back() {
+        let mut p = Properties::default();
+        assert!(p.push("tag".into(), "a".into()) && p.push("tag".into(), "b".into()) && p.push("owner".into(), "web".into()));
+        assert_eq!(p.values("tag"), ["a", "b"]);
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(json, r#"{"owner":"web","tag":["a","b"]}"#);
+        assert_eq!(serde_json::from_str::<Properties>(&json).unwrap(), p);
+        for i in 0..crate::caps::MAX_PROPERTIES {
+            p.push(format!("k{i}"), "v".into());
+        }
+        assert!(!p.push("one-too-many".into(), "v".into()));
+        assert!(p.push("tag".into(), "c".into()), "a known name still takes values");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::json_kind as kind;
 use crate::junit;
 use serde_json::{Map, Value};
 use verdict_core::upload::{truncate, validate_tags};
-use verdict_core::{ExecutionRecord, FailureDetail, MAX_RESULTS_PER_UPLOAD, Outcome, RunEnv, TagMap, Upload};
+use verdict_core::{ExecutionRecord, FailureDetail, MAX_RESULTS_PER_UPLOAD, Outcome, Properties, RunEnv, Skipped, TagMap, Upload};
 
 /// Formats Buildkite documents that Verdict does not read yet.
 const DOCUMENTED_UNSUPPORTED: [&str; 4] = ["rspec-json", "jest-json", "playwright-json", "cucumber-json"];
@@ -89,7 +89,10 @@ pub fn assemble(env: Envelope<'_>) -> Result<Upload, FormatError> {
         "json" => parse_results(data)?,
         _ => parse_junit_data(data)?,
     };
-    if executions.is_empty() && skipped.is_empty() {
+    // A JUnit report with no testcase is a report of 0 tests (as every JUnit
+    // reader takes it): the run is stored, empty. A JSON upload of nothing is
+    // a mistake of the sender.
+    if format == "json" && executions.is_empty() && skipped.is_empty() {
         return Err(FormatError::new("data is empty: the upload holds no test results"));
     }
     let mut upload = Upload { format, run_env, tags, executions, skipped };
@@ -98,7 +101,8 @@ pub fn assemble(env: Envelope<'_>) -> Result<Upload, FormatError> {
     Ok(upload)
 }
 
-fn parse_junit_data(data: Data<'_>) -> Result<(Vec<ExecutionRecord>, Vec<String>), FormatError> {
+/// The cap on results is checked by the parser as it reads, attempts included.
+fn parse_junit_data(data: Data<'_>) -> Result<(Vec<ExecutionRecord>, Skipped), FormatError> {
     let report = match data {
         Data::Bytes(b) => junit::parse(b)?,
         Data::Json(Value::String(s)) => junit::parse(s.as_bytes())?,
@@ -106,11 +110,10 @@ fn parse_junit_data(data: Data<'_>) -> Result<(Vec<ExecutionRecord>, Vec<String>
             return Err(FormatError::new(format!("with format junit, data must be the XML as a string, got {}", kind(&other))));
         }
     };
-    check_count(report.testcases)?;
-    Ok((report.executions, Vec::new()))
+    Ok((report.executions, report.skipped))
 }
 
-fn parse_results(data: Data<'_>) -> Result<(Vec<ExecutionRecord>, Vec<String>), FormatError> {
+fn parse_results(data: Data<'_>) -> Result<(Vec<ExecutionRecord>, Skipped), FormatError> {
     let value = match data {
         Data::Json(v) => v,
         Data::Bytes(b) => serde_json::from_slice(b).map_err(|e| json_error("data", &e))?,
@@ -120,7 +123,7 @@ fn parse_results(data: Data<'_>) -> Result<(Vec<ExecutionRecord>, Vec<String>), 
     };
     check_count(items.len())?;
     let mut executions = Vec::with_capacity(items.len());
-    let mut skipped = Vec::new();
+    let mut skipped = Skipped::default();
     for (i, item) in items.into_iter().enumerate() {
         match parse_result(item) {
             Ok(r) => executions.push(r),
@@ -191,8 +194,10 @@ pub fn parse_result(item: Value) -> Result<ExecutionRecord, String> {
     r.system_out = opt_string(&mut o, "system_out")?;
     r.system_err = opt_string(&mut o, "system_err")?;
     r.properties = match o.remove("properties") {
-        None | Some(Value::Null) => TagMap::new(),
-        Some(Value::Object(m)) => string_map(m, "properties").map_err(|e| e.message)?,
+        None | Some(Value::Null) => Properties::default(),
+        Some(v @ Value::Object(_)) => {
+            serde_json::from_value(v).map_err(|_| "properties must map names to strings or arrays of strings".to_owned())?
+        }
         Some(other) => {
             return Err(format!("properties must be an object, got {}", kind(&other)));
         }

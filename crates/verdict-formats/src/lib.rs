@@ -6,6 +6,7 @@ pub mod buildkite;
 mod error;
 pub mod junit;
 pub mod pytest_monitor;
+mod xml_text;
 
 pub use error::FormatError;
 

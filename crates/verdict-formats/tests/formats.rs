@@ -127,12 +127,13 @@ fn nested_suites_properties_files_and_missing_names() {
     assert_eq!(e.iter().find(|e| e.name == "no_classname_takes_outer").unwrap().scope, "outer");
     let props = e.iter().find(|e| e.name == "with_props").unwrap();
     assert_eq!(props.duration, None, "empty time attribute");
-    assert_eq!(props.properties.get("owner").map(String::as_str), Some("team-a"));
-    assert_eq!(props.properties.get("note").map(String::as_str), Some("multi\nline"));
+    assert_eq!(props.properties.get("owner"), Some("team-a"));
+    assert_eq!(props.properties.get("note"), Some("multi\nline"));
     assert_eq!(props.system_err.as_deref(), Some("warning: deprecated"));
-    // Through the upload path the nameless testcase is skipped, not stored.
+    // The nameless testcase is kept under the placeholder name, so that its result is seen.
     let up = upload_junit(&fixture("nested-suites.xml")).unwrap();
-    assert_eq!((up.executions.len(), up.skipped.len()), (3, 1));
+    assert_eq!((up.executions.len(), up.skipped.len()), (4, 0));
+    assert_eq!(up.executions.iter().filter(|e| e.name == junit::UNNAMED).count(), 1);
 }
 
 #[test]
@@ -166,14 +167,13 @@ fn json_body_variants() {
     assert_eq!(up.executions.len(), 1);
     assert_eq!(up.executions[0].outcome, Outcome::Unknown, "a missing result is unknown");
     assert_eq!(up.skipped.len(), 3, "{:?}", up.skipped);
-    assert!(up.skipped[0].contains("result #2: name must be a string"), "{:?}", up.skipped);
+    assert!(up.skipped.reasons()[0].contains("result #2: name must be a string"), "{:?}", up.skipped);
 }
 
 #[test]
 fn json_envelope_errors() {
-    let cases: [(&[u8], &str); 10] = [
+    let cases: [(&[u8], &str); 9] = [
         (br#"{"format":"json","run_env":{"key":"k"},"data":[]}"#, "no test results"),
-        (br#"{"format":"junit","run_env":{"key":"k"},"data":"<testsuites/>"}"#, "no test results"),
         (br#"{"format":"json","run_env":{"key":"k"},"data":[{"name":"a""#, "ends too early"),
         (br#"{"format":"json","run_env":{"key":"k"},"data":{"name":"a"}}"#, "data must be an array"),
         (br#"{"format":"json","run_env":"k","data":[]}"#, "run_env must be an object"),
@@ -208,11 +208,11 @@ fn result_json_round_trips_every_field() {
 fn suite_paths_and_lifecycle_are_reported() {
     let xml = br#"<testsuites name="root"><testsuite name="a"><testcase name="t1" lifecycle="informing"/><testsuite name="b"><testcase name="t2"><failure/></testcase></testsuite><testcase name="t3"/></testsuite><testsuite name="c"><testcase name="t4"/></testsuite></testsuites>"#;
     let r = junit::parse(xml).unwrap();
-    let paths: Vec<(&str, &str)> = (0..r.executions.len()).map(|i| (r.executions[i].name.as_str(), r.suite_path(i))).collect();
-    assert_eq!(paths, vec![("t1", "a"), ("t2", "a|||b"), ("t3", "a"), ("t4", "c")]);
+    let paths: Vec<(&str, String)> = (0..r.executions.len()).map(|i| (r.executions[i].name.as_str(), r.suite_path(i))).collect();
+    let want = [("t1", "a"), ("t2", "a|||b"), ("t3", "a"), ("t4", "c")];
+    assert_eq!(paths, want.map(|(n, p)| (n, p.to_owned())));
     assert_eq!(r.origins[0].lifecycle.as_deref(), Some("informing"));
     assert_eq!(r.origins[1].lifecycle, None);
-    assert_eq!(r.suite_paths, vec!["a", "a|||b", "c"]);
     // Reruns: every attempt carries its testcase's origin.
     let r = junit::parse(&fixture("surefire-reruns.xml")).unwrap();
     assert_eq!(r.origins.len(), r.executions.len());
@@ -244,8 +244,9 @@ fn aggregated_report_round_trips_through_our_parser() {
     let judged = judge(&runs, "job", |_, _| History::Missing, &DecisionConfig::default());
     let xml = verdict_formats::aggregated::write(&judged);
     let back = junit::parse(xml.as_bytes()).unwrap();
-    let got: Vec<(&str, &str, Outcome)> =
+    let got: Vec<(String, &str, Outcome)> =
         (0..back.executions.len()).map(|i| (back.suite_path(i), back.executions[i].name.as_str(), back.executions[i].outcome)).collect();
+    let got: Vec<(&str, &str, Outcome)> = got.iter().map(|(p, n, o)| (p.as_str(), *n, *o)).collect();
     assert_eq!(
         got,
         vec![
@@ -273,4 +274,196 @@ fn aggregated_report_round_trips_through_our_parser() {
             && out.contains("passes: []\nfailures:\n- jobrunid: \"run-0\"\n"),
         "{out}"
     );
+}
+
+/// The edges of the format where real files lost or invented results (issue 11, section 5).
+mod junit_edges {
+    use super::*;
+
+    fn parse(xml: &str) -> junit::JunitReport {
+        junit::parse(xml.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{xml}"))
+    }
+
+    #[test]
+    fn a_truncated_file_or_content_after_the_root_is_refused_with_its_line() {
+        let err = junit::parse(b"<testsuite name='s'>\n<testcase name='a'/>\n<testcase name='b'>").unwrap_err().message;
+        assert!(err.contains("line 3") && err.contains("unclosed <testcase>") && err.contains("cut short"), "{err}");
+        let err = junit::parse(b"<testsuites>\n<testsuite name='s'>\n<testcase name='a'/>\n").unwrap_err().message;
+        assert!(err.contains("unclosed <testsuite>"), "{err}");
+        let err = junit::parse(b"<testsuite name='s'/>\n<testsuite name='t'/>").unwrap_err().message;
+        assert!(err.contains("after the root element") && err.contains("line 2"), "{err}");
+        let err = junit::parse(b"<testsuite name='s'/>trailing").unwrap_err().message;
+        assert!(err.contains("after the root element"), "{err}");
+        assert!(junit::parse(b"<testsuite name='s'/>\n  <!-- written by x -->\n").is_ok(), "whitespace and comments may follow");
+    }
+
+    #[test]
+    fn nameless_testcases_are_kept_under_a_placeholder() {
+        // JUnit 5 failing in @BeforeAll, as Surefire 3 writes it; jest's test('').
+        let r = parse(
+            r#"<testsuite name="S"><testcase classname="com.x.FooTest" name=""><error message="boom" type="IllegalState"/></testcase><testcase classname="j" name=" "/><testcase classname="k"/></testsuite>"#,
+        );
+        let got: Vec<_> = r.executions.iter().map(|e| (e.scope.as_str(), e.name.as_str(), e.outcome)).collect();
+        assert_eq!(
+            got,
+            [
+                ("com.x.FooTest", junit::UNNAMED, Outcome::Failed),
+                ("j", junit::UNNAMED, Outcome::Passed),
+                ("k", junit::UNNAMED, Outcome::Passed)
+            ]
+        );
+        assert_eq!(r.executions[0].failure_reason.as_deref(), Some("boom"));
+    }
+
+    #[test]
+    fn a_suite_level_error_without_testcases_is_a_failed_result() {
+        let xml = r#"<testsuites><testsuite name="com.x.BrokenTest" tests="1" errors="1"><error message="ClassNotFoundException" type="java.lang.ClassNotFoundException">at a.b(C.java:1)</error></testsuite><testsuite name="ok"><testcase name="t"/></testsuite></testsuites>"#;
+        let up = upload_junit(xml.as_bytes()).unwrap();
+        let failed: Vec<_> = up.executions.iter().filter(|e| e.outcome == Outcome::Failed).collect();
+        assert_eq!(failed.len(), 1);
+        assert_eq!((failed[0].scope.as_str(), failed[0].name.as_str()), ("com.x.BrokenTest", junit::SUITE_FAILURE_NAME));
+        assert_eq!(failed[0].failure_reason.as_deref(), Some("ClassNotFoundException"));
+        assert!(failed[0].failure_expanded[0].expanded.iter().any(|l| l.contains("C.java:1")));
+        // A suite with testcases of its own keeps them and adds nothing (as Jenkins reads it).
+        let r = parse(r#"<testsuite name="s"><failure message="teardown"/><testcase name="t"/></testsuite>"#);
+        assert_eq!(r.executions.len(), 1);
+    }
+
+    #[test]
+    fn a_report_of_zero_testcases_is_accepted() {
+        for xml in ["<testsuites/>", "<testsuite name='empty' tests='0'></testsuite>"] {
+            let up = upload_junit(xml.as_bytes()).unwrap();
+            assert_eq!((up.executions.len(), up.skipped.len()), (0, 0), "{xml}");
+        }
+    }
+
+    #[test]
+    fn status_attributes_that_say_it_did_not_run_are_skipped() {
+        let r = parse(
+            r#"<testsuite name="s"><testcase name="a" status="disabled"/><testcase name="b" status="notrun"/><testcase name="c" status="skipped"/><testcase name="d" status="run"/><testcase name="e" status="disabled"><failure/></testcase></testsuite>"#,
+        );
+        let got: Vec<_> = r.executions.iter().map(|e| e.outcome).collect();
+        assert_eq!(got, [Outcome::Skipped, Outcome::Skipped, Outcome::Skipped, Outcome::Passed, Outcome::Failed]);
+    }
+
+    #[test]
+    fn decimal_commas_and_negative_times() {
+        let r = parse(
+            r#"<testsuite name="s"><testcase name="a" time="0,014"/><testcase name="b" time="1,234"/><testcase name="c" time="-0.5"/></testsuite>"#,
+        );
+        let got: Vec<_> = r.executions.iter().map(|e| e.duration).collect();
+        assert_eq!(got, [Some(0.014), Some(1234.0), Some(0.0)]);
+    }
+
+    #[test]
+    fn repeated_property_names_keep_every_value_in_order() {
+        let r = parse(
+            r#"<testsuite name="s"><testcase name="a"><properties><property name="tag" value="a"/><property name="tag" value="b"/><property name="t">x</property><property name="t">y</property></properties></testcase></testsuite>"#,
+        );
+        let p = &r.executions[0].properties;
+        assert_eq!((p.values("tag"), p.values("t")), (&["a".to_owned(), "b".to_owned()][..], &["x".to_owned(), "y".to_owned()][..]));
+        let back = buildkite::parse_result(buildkite::result_json(&r.executions[0])).unwrap();
+        assert_eq!(&back.properties, p, "the JSON extension carries repeats as arrays");
+    }
+
+    #[test]
+    fn every_failure_of_a_testcase_is_kept() {
+        // pytest: a call failure, then a teardown error.
+        let r = parse(
+            r#"<testsuite name="s"><testcase classname="m" name="t"><failure message="assert 1 == 2">call trace</failure><error message="error in teardown">teardown trace</error></testcase></testsuite>"#,
+        );
+        let e = &r.executions[0];
+        assert_eq!((r.executions.len(), e.failure_reason.as_deref()), (1, Some("assert 1 == 2")));
+        assert_eq!(e.failure_expanded.len(), 2);
+        assert!(e.failure_expanded[0].expanded.iter().any(|l| l == "call trace"));
+        assert!(e.failure_expanded[1].expanded.iter().any(|l| l == "error in teardown"));
+        assert!(e.failure_expanded[1].expanded.iter().any(|l| l == "teardown trace"));
+    }
+
+    #[test]
+    fn same_named_testcases_are_separate_executions_not_attempts() {
+        let r = parse(
+            r#"<testsuite name="s"><testcase classname="m" name="p"/><testcase classname="m" name="p"><failure/></testcase></testsuite>"#,
+        );
+        assert_eq!(r.executions.iter().map(|e| (e.attempt, e.outcome)).collect::<Vec<_>>(), [(0, Outcome::Passed), (0, Outcome::Failed)]);
+    }
+
+    #[test]
+    fn documents_in_latin1_and_utf16_are_decoded() {
+        let latin1 = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><testsuite name=\"s\"><testcase classname=\"m\" name=\"caf\xe9\"/></testsuite>";
+        assert_eq!(junit::parse(latin1).unwrap().executions[0].name, "café");
+        let text = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><testsuite name=\"s\"><testcase classname=\"m\" name=\"über\"/></testsuite>";
+        let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain(text.encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        assert_eq!(junit::parse(&utf16).unwrap().executions[0].name, "über");
+    }
+}
+
+/// Inputs that once expanded far past their size (issue 11, section 1): what
+/// each keeps is bounded while it is read.
+mod junit_amplification {
+    use super::*;
+
+    #[test]
+    fn results_are_counted_as_they_appear_attempts_included() {
+        let cases: String = (0..4000).map(|i| format!("<testcase classname='c' name='t{i}'/>")).collect();
+        let reruns = "<rerunFailure/>".repeat(90);
+        let xml = format!(
+            "<testsuite name='s'>{cases}{}</testsuite>",
+            (0..20).map(|i| format!("<testcase name='r{i}'><failure/>{reruns}</testcase>")).collect::<String>()
+        );
+        let err = junit::parse(xml.as_bytes()).unwrap_err().message;
+        assert!(err.contains("more than 5000 test results (attempts included)"), "{err}");
+        let xml = format!("<testsuite name='s'>{}<unclosed>", "<testcase name='t'/>".repeat(5001));
+        assert!(junit::parse(xml.as_bytes()).unwrap_err().message.contains("more than 5000"), "the cap stops the parse before the end");
+    }
+
+    #[test]
+    fn attempts_past_the_cap_are_counted_as_skipped() {
+        let xml =
+            format!("<testsuite name='s'><testcase classname='c' name='flaky'>{}</testcase></testsuite>", "<flakyFailure/>".repeat(20_000));
+        let r = junit::parse(xml.as_bytes()).unwrap();
+        assert_eq!(r.executions.len(), verdict_core::caps::MAX_ATTEMPTS_PER_CASE);
+        assert_eq!(r.skipped.len(), 20_001 - verdict_core::caps::MAX_ATTEMPTS_PER_CASE);
+        assert!(r.skipped.reasons()[0].contains("attempts past the first 100"), "{:?}", r.skipped);
+        assert_eq!(r.executions.last().unwrap().outcome, Outcome::Passed);
+    }
+
+    #[test]
+    fn an_oversize_name_is_skipped_with_all_its_attempts() {
+        let name = "n".repeat(1_000_000);
+        let xml = format!(
+            "<testsuite name='s'><testcase classname='c' name='{name}'>{}</testcase><testcase name='ok'/></testsuite>",
+            "<flakyFailure/>".repeat(1500)
+        );
+        let r = junit::parse(xml.as_bytes()).unwrap();
+        assert_eq!(r.executions.len(), 1);
+        assert_eq!(r.skipped.len(), 1501);
+        assert!(r.skipped.reasons()[0].contains("longer than 4096 bytes"), "{:?}", r.skipped);
+    }
+
+    #[test]
+    fn deep_or_long_suite_nesting_is_refused() {
+        let deep: String = (0..3000).map(|i| format!("<testsuite name='{}'><testcase name='t{i}'/>", "s".repeat(200))).collect();
+        let err = junit::parse(deep.as_bytes()).unwrap_err().message;
+        assert!(err.contains("nested more than 64 deep"), "{err}");
+        let long = format!("<testsuite name='{}'><testcase name='t'/></testsuite>", "s".repeat(1_000_000));
+        assert!(junit::parse(long.as_bytes()).unwrap_err().message.contains("longer than 4096 bytes"));
+        let wide: String = (0..40).map(|_| format!("<testsuite name='{}'>", "s".repeat(4000))).collect();
+        assert!(junit::parse(wide.as_bytes()).unwrap_err().message.contains("add up to more than 16384 bytes"));
+        let elements = format!("<testsuite name='s'><testcase name='t'>{}</testcase></testsuite>", "<x>".repeat(300));
+        assert!(junit::parse(elements.as_bytes()).unwrap_err().message.contains("nested more than 256 deep"));
+    }
+
+    #[test]
+    fn failure_text_is_capped_in_bytes_lines_and_count() {
+        let text = "l\n".repeat(100_000);
+        let failures = format!("<failure message='first'>{text}</failure>").repeat(30);
+        let xml = format!("<testsuite name='s'><testcase name='t'>{failures}</testcase></testsuite>");
+        let r = junit::parse(xml.as_bytes()).unwrap();
+        let d = &r.executions[0].failure_expanded;
+        assert_eq!(d.len(), verdict_core::caps::MAX_FAILURE_DETAILS + 1, "20 details and one that counts the rest");
+        assert!(d.iter().all(|d| d.expanded.len() <= verdict_core::caps::MAX_DETAIL_LINES + 1));
+        assert!(d[0].expanded.last().unwrap().contains("more lines truncated by Verdict"), "{:?}", d[0].expanded.last());
+        assert!(d.last().unwrap().expanded[0].contains("10 more failures not kept"), "{:?}", d.last());
+    }
 }

@@ -31,7 +31,7 @@ pub async fn upload(State(state): State<AppState>, headers: HeaderMap, body: Bod
         _ => off_thread(move || buildkite::parse_json_body(&bytes)).await?,
     };
     let skipped = upload.skipped.len();
-    let reasons: Vec<String> = upload.skipped.iter().take(MAX_REASONS).cloned().collect();
+    let reasons: Vec<String> = upload.skipped.reasons().iter().take(MAX_REASONS).cloned().collect();
     let receipt = state.store.write_upload(suite.id, upload).await?;
     tracing::info!(suite = %suite.slug, run_id = receipt.run_id, queued = receipt.queued, skipped, "upload stored");
     let run_url = format!("{}/api/v1/runs/{}", state.config.public_url.trim_end_matches('/'), receipt.run_id);

@@ -165,6 +165,7 @@ both!(
     run_metrics_are_posted_and_checked_against_history,
     pytest_monitor_ingest_checks_every_field_and_tolerates_races,
     pytest_monitor_resource_routes_rank_samples,
+    junit_edges_are_stored_faithfully,
 );
 
 /// Tests of the HTTP edge that no store decision takes part in: SQLite only.
@@ -280,6 +281,41 @@ async fn connections_past_the_cap_wait_for_a_free_slot(backend: Backend) {
         let n = tokio::time::timeout(header_timeout * 3, c.read(&mut buf)).await.expect("closed by the server");
         assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
     }
+    s.finish().await;
+}
+
+/// A report of zero tests is a stored, empty run; a suite that failed without
+/// testcases fails its run; a flake needs attempts of one case (or a failure
+/// and a pass in different uploads of the run), not two same-named results.
+async fn junit_edges_are_stored_faithfully(backend: Backend) {
+    let s = Server::start(backend).await;
+    let junit = async |key: &str, xml: &str| {
+        let form = Form::new().text("format", "junit").text("run_env[key]", key.to_owned()).text("data", xml.to_owned());
+        let (status, reply) = s.post_form(form).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
+        let (_, run) = s.get(&format!("/api/v1/runs/{}", reply["run_id"].as_str().unwrap())).await;
+        (reply, run)
+    };
+    let (reply, run) = junit("empty", "<testsuites/>").await;
+    assert_eq!((reply["queued"].as_i64(), run["total"].as_i64(), run["result"].as_str()), (Some(0), Some(0), Some("pending")));
+
+    let broken = r#"<testsuite name="com.x.BrokenTest"><error message="ClassNotFoundException"/></testsuite>"#;
+    let (reply, run) = junit("broken", broken).await;
+    assert_eq!((reply["queued"].as_i64(), run["result"].as_str()), (Some(1), Some("failed")));
+
+    let plain =
+        r#"<testsuite name="s"><testcase classname="m" name="p"/><testcase classname="m" name="p"><failure/></testcase></testsuite>"#;
+    let (_, run) = junit("plain", plain).await;
+    assert_eq!((run["total"].as_i64(), run["flaky"].as_i64()), (Some(2), Some(0)), "{run}");
+
+    let retried = r#"<testsuite name="s"><testcase classname="m" name="r"><flakyFailure message="once"/></testcase></testsuite>"#;
+    let (_, run) = junit("retried", retried).await;
+    assert_eq!((run["total"].as_i64(), run["flaky"].as_i64()), (Some(2), Some(1)), "{run}");
+
+    // A CI job retried in the same build: a failure in one upload, a pass in the next.
+    junit("rerun-job", r#"<testsuite name="s"><testcase classname="m" name="j"><failure/></testcase></testsuite>"#).await;
+    let (_, run) = junit("rerun-job", r#"<testsuite name="s"><testcase classname="m" name="j"/></testsuite>"#).await;
+    assert_eq!((run["total"].as_i64(), run["flaky"].as_i64()), (Some(2), Some(1)), "{run}");
     s.finish().await;
 }
 

@@ -530,7 +530,7 @@ pub(crate) fn session_run(s: &MonitorSession) -> Upload {
         },
         tags: Default::default(),
         executions: vec![],
-        skipped: vec![],
+        skipped: Default::default(),
     }
 }
 

@@ -22,12 +22,43 @@ pub struct RollupDelta {
     pub duration_count: i64,
 }
 
+/// The `run_tests` status bit of a test that flaked in the run: it passed
+/// and failed as attempts of one case, or in different uploads of the run
+/// (a retried CI job). The other bits: 1 passed, 2 failed, 4 other outcome.
+pub const STATUS_FLAKED: i16 = 8;
+
 impl RollupDelta {
-    /// The test's status bits in the run (the `run_tests` table): 1 passed,
-    /// 2 failed, 4 any other outcome. Uploads to one run OR them together.
+    /// The test's status bits in the run (the `run_tests` table). Uploads to
+    /// one run OR them together, and set `STATUS_FLAKED` when one passed and
+    /// another failed.
     pub fn run_status(&self) -> i16 {
         let [passed, failed, skipped, pending, unknown] = self.counts;
-        i16::from(passed > 0) | i16::from(failed > 0) << 1 | i16::from(skipped + pending + unknown > 0) << 2
+        i16::from(passed > 0)
+            | i16::from(failed > 0) << 1
+            | i16::from(skipped + pending + unknown > 0) << 2
+            | if self.flaky > 0 { STATUS_FLAKED } else { 0 }
+    }
+}
+
+/// What a test's status in one run counts as when runs are judged together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunTestOutcome {
+    Passed,
+    Failed,
+    Flaked,
+}
+
+impl RunTestOutcome {
+    pub fn of(status: i64) -> Option<Self> {
+        if status & i64::from(STATUS_FLAKED) != 0 {
+            Some(Self::Flaked)
+        } else if status & 2 != 0 {
+            Some(Self::Failed)
+        } else if status & 1 != 0 {
+            Some(Self::Passed)
+        } else {
+            None
+        }
     }
 }
 
@@ -68,18 +99,24 @@ impl<'a> WritePlan<'a> {
         let test_of: Vec<usize> = first_index.into_iter().map(|i| new_pos[i]).collect();
 
         let mut rollups = vec![RollupDelta::default(); sorted.len()];
-        let mut seen = vec![(false, false); sorted.len()];
+        // A flake is a pass and a failure among the attempts of one case:
+        // the attempts of a case follow each other, the first being attempt 0.
+        // Same-named results that are not attempts (parameterised tests
+        // flattened to one name) are separate executions, not a flake.
+        let mut case = vec![(false, false); sorted.len()];
         for (e, &t) in upload.executions.iter().zip(&test_of) {
             add(&mut rollups[t], e);
+            if e.attempt == 0 {
+                case[t] = (false, false);
+            }
             match e.outcome {
-                Outcome::Passed => seen[t].0 = true,
-                Outcome::Failed => seen[t].1 = true,
+                Outcome::Passed => case[t].0 = true,
+                Outcome::Failed => case[t].1 = true,
                 _ => {}
             }
-        }
-        for (r, (passed, failed)) in rollups.iter_mut().zip(seen) {
-            // A test that both passed and failed in one upload is a flake of the run.
-            r.flaky = i64::from(passed && failed);
+            if case[t] == (true, true) {
+                rollups[t].flaky = 1;
+            }
         }
         let result = RunResult::Pending.after(upload.executions.iter().map(|e| e.outcome));
         WritePlan { tests: sorted, test_of, rollups, result }
@@ -129,8 +166,8 @@ pub fn detail_json(e: &ExecutionRecord) -> Option<String> {
         failure_expanded: &'a [verdict_core::FailureDetail],
         #[serde(skip_serializing_if = "Option::is_none")]
         spans: Option<&'a serde_json::Value>,
-        #[serde(skip_serializing_if = "verdict_core::TagMap::is_empty")]
-        properties: &'a verdict_core::TagMap,
+        #[serde(skip_serializing_if = "verdict_core::Properties::is_empty")]
+        properties: &'a verdict_core::Properties,
         #[serde(skip_serializing_if = "Option::is_none")]
         system_out: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -172,19 +209,23 @@ mod tests {
             executions: vec![
                 exec("b", "t", Outcome::Failed, Some(1.0)),
                 exec("a", "t", Outcome::Passed, Some(2.0)),
-                exec("b", "t", Outcome::Passed, None),
+                ExecutionRecord { attempt: 1, ..exec("b", "t", Outcome::Passed, None) },
                 exec("a", "u", Outcome::Skipped, Some(0.5)),
+                exec("a", "t", Outcome::Failed, None),
             ],
-            skipped: vec![],
+            skipped: Default::default(),
         };
         let plan = WritePlan::new(&up);
         let names: Vec<_> = plan.tests.iter().map(|t| (t.scope, t.name)).collect();
         assert_eq!(names, vec![("a", "t"), ("a", "u"), ("b", "t")]);
-        assert_eq!(plan.test_of, vec![2, 0, 2, 1]);
+        assert_eq!(plan.test_of, vec![2, 0, 2, 1, 0]);
         assert_eq!(plan.rollups[2].counts, [1, 1, 0, 0, 0]);
-        assert_eq!(plan.rollups[2].flaky, 1);
+        assert_eq!(plan.rollups[2].flaky, 1, "failed, then passed on retry (attempt 1)");
+        assert_eq!(plan.rollups[2].run_status(), 1 | 2 | STATUS_FLAKED);
         assert_eq!((plan.rollups[2].duration_sum, plan.rollups[2].duration_count), (1.0, 1));
-        assert_eq!(plan.rollups[0].flaky, 0);
+        assert_eq!(plan.rollups[0].counts, [1, 1, 0, 0, 0]);
+        assert_eq!(plan.rollups[0].flaky, 0, "two plain results of one name, one passed and one failed: not a flake");
+        assert_eq!(RunTestOutcome::of(plan.rollups[0].run_status().into()), Some(RunTestOutcome::Failed));
         assert_eq!(plan.result, RunResult::Failed);
     }
 

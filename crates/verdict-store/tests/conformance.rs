@@ -63,7 +63,7 @@ fn upload(key: &str, branch: Option<&str>, commit: Option<&str>, executions: Vec
         },
         tags: TagMap::new(),
         executions,
-        skipped: vec![],
+        skipped: Default::default(),
     }
 }
 
@@ -200,14 +200,9 @@ async fn executions_keep_their_details(store: Arc<dyn Store>) {
 
 async fn test_stats_use_rollups_and_durations(store: Arc<dyn Store>) {
     let s = suite(&store, "stats").await;
-    // Run 1 on main: the test fails then passes on retry (a flake), plus 8 passes over 3 more runs.
-    store
-        .write_upload(
-            s.id,
-            upload("r1", Some("main"), None, vec![exec("s", "t", Outcome::Failed, Some(4.0)), exec("s", "t", Outcome::Passed, Some(2.0))]),
-        )
-        .await
-        .unwrap();
+    // Run 1 on main: the test fails then passes on retry (attempt 1: a flake), plus 8 passes over 3 more runs.
+    let retry = ExecutionRecord { attempt: 1, ..exec("s", "t", Outcome::Passed, Some(2.0)) };
+    store.write_upload(s.id, upload("r1", Some("main"), None, vec![exec("s", "t", Outcome::Failed, Some(4.0)), retry])).await.unwrap();
     for (i, key) in ["r2", "r3", "r4"].iter().enumerate() {
         let execs = (0..3).map(|j| exec("s", "t", Outcome::Passed, Some((i * 3 + j) as f64 / 10.0))).collect();
         store.write_upload(s.id, upload(key, Some("main"), None, execs)).await.unwrap();

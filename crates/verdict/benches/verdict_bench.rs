@@ -469,7 +469,7 @@ async fn aggregate_from_store() {
                 )
             })
             .collect(),
-        skipped: vec![],
+        skipped: Default::default(),
     };
     let started = Instant::now();
     for r in (0..AGG_HISTORY_RUNS).filter(|_| !loaded) {

@@ -52,9 +52,9 @@ fn from_files(args: &AggregateArgs) -> Result<(Vec<JudgedTest>, usize), String> 
         let mut results = Vec::new();
         for file in junit_files(path)? {
             let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let report = junit::parse(&bytes).map_err(|e| format!("{}: {}", file.display(), e.message))?;
+            let report = junit::parse_with_cap(&bytes, usize::MAX).map_err(|e| format!("{}: {}", file.display(), e.message))?;
             results.extend(report.executions.iter().enumerate().map(|(i, e)| CaseResult {
-                suite: report.suite_path(i).to_owned(),
+                suite: report.suite_path(i),
                 name: e.name.clone(),
                 outcome: e.outcome,
                 lifecycle: report.origins[i].lifecycle.as_deref().map(str::to_owned),

@@ -112,7 +112,12 @@ fn read_file(path: &PathBuf, format: Option<&str>) -> Result<Vec<ExecutionRecord
     };
     let named = |e: verdict_formats::FormatError| format!("{}: {}", path.display(), e.message);
     let records = if format == "junit" {
-        junit::parse(&bytes).map_err(named)?.executions
+        // Any number of results: they are sent in uploads of at most 5000.
+        let report = junit::parse_with_cap(&bytes, usize::MAX).map_err(named)?;
+        for why in report.skipped.reasons() {
+            eprintln!("verdict upload: {}: will be skipped: {why}", path.display());
+        }
+        report.executions
     } else {
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|e| format!("{}: line {}, column {}: not valid JSON: {e}", path.display(), e.line(), e.column()))?;

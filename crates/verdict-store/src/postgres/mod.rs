@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("migrations/0005_pytest_monitor.sql")),
     (6, include_str!("migrations/0006_monitor_resources.sql")),
     (7, include_str!("migrations/0007_session_pipeline.sql")),
+    (8, include_str!("migrations/0008_run_test_flakes.sql")),
 ];
 /// Serialises migrations of nodes that start at the same time.
 const MIGRATION_LOCK: i64 = 0x0076_6572_6469_6374; // "verdict"

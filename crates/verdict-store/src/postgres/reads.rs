@@ -95,7 +95,7 @@ pub(super) async fn run(c: &Client, run_id: i64) -> Result<Option<RunDetail>, St
     for r in c.query("SELECT outcome, count(*) FROM executions WHERE run_id = $1 GROUP BY outcome", &[&run_id]).await? {
         counts.add(outcome(r.get(0)), r.get(1));
     }
-    let flaky: i64 = c.query_one("SELECT count(*) FROM run_tests WHERE run_id = $1 AND status & 3 = 3", &[&run_id]).await?.get(0);
+    let flaky: i64 = c.query_one("SELECT count(*) FROM run_tests WHERE run_id = $1 AND status & 8 = 8", &[&run_id]).await?.get(0);
     let metrics =
         c.query("SELECT name, value FROM run_metrics WHERE run_id = $1", &[&run_id]).await?.iter().map(|r| (r.get(0), r.get(1))).collect();
     Ok(Some(RunDetail { run, total: counts.total(), counts, flaky, metrics }))
@@ -245,8 +245,8 @@ pub(super) async fn test_records(c: &Client, suite_id: i64, sel: &RunSelection) 
     let sql = format!(
         "{SELECTED_RUNS},
          counted AS (
-           SELECT rt.test_id, count(*) FILTER (WHERE rt.status & 3 = 1) AS p, count(*) FILTER (WHERE rt.status & 3 = 2) AS f,
-                  count(*) FILTER (WHERE rt.status & 3 = 3) AS fl
+           SELECT rt.test_id, count(*) FILTER (WHERE rt.status & 11 = 1) AS p, count(*) FILTER (WHERE rt.status & 10 = 2) AS f,
+                  count(*) FILTER (WHERE rt.status & 8 = 8) AS fl
            FROM run_tests rt WHERE rt.run_id IN (SELECT id FROM sel) GROUP BY rt.test_id)
          SELECT t.scope, t.name, c.p, c.f, c.fl FROM counted c JOIN tests t ON t.id = c.test_id ORDER BY t.scope, t.name"
     );

@@ -170,7 +170,9 @@ pub(super) async fn write(
     let r_status: Vec<i16> = order.iter().map(|&i| plan.rollups[i].run_status()).collect();
     tx.execute(
         "INSERT INTO run_tests (run_id, test_id, status) SELECT $1, t, s FROM unnest($2::bigint[], $3::smallint[]) AS x(t, s)
-         ON CONFLICT (run_id, test_id) DO UPDATE SET status = run_tests.status | EXCLUDED.status",
+         ON CONFLICT (run_id, test_id) DO UPDATE SET status = run_tests.status | EXCLUDED.status
+           | CASE WHEN (run_tests.status & 1 <> 0 AND EXCLUDED.status & 2 <> 0) OR (run_tests.status & 2 <> 0 AND EXCLUDED.status & 1 <> 0)
+             THEN 8 ELSE 0 END",
         &[&run_id, &r_test, &r_status],
     )
     .await?;

@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("migrations/0006_monitor_resources.sql")),
     (7, include_str!("migrations/0007_monitor_inbox.sql")),
     (8, include_str!("migrations/0008_session_pipeline.sql")),
+    (9, include_str!("migrations/0009_run_test_flakes.sql")),
 ];
 
 pub struct SqliteStore {

@@ -1,5 +1,5 @@
 use crate::error::StoreError;
-use crate::plan::window_start;
+use crate::plan::{RunTestOutcome, window_start};
 use crate::store::{Page, RunFilter, RunSelection, TestFilter};
 use crate::views::*;
 use rusqlite::types::Value;
@@ -101,7 +101,7 @@ pub(super) fn run(c: &Connection, run_id: i64) -> Result<Option<RunDetail>, Stor
         counts.add(outcome(o), n);
     }
     let flaky: i64 =
-        c.prepare_cached("SELECT count(*) FROM run_tests WHERE run_id = ?1 AND status & 3 = 3")?.query_row([run_id], |r| r.get(0))?;
+        c.prepare_cached("SELECT count(*) FROM run_tests WHERE run_id = ?1 AND status & 8 = 8")?.query_row([run_id], |r| r.get(0))?;
     let metrics = c
         .prepare_cached("SELECT name, value FROM run_metrics WHERE run_id = ?1")?
         .query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -269,11 +269,11 @@ pub(super) fn test_records(c: &Connection, suite_id: i64, sel: &RunSelection) ->
         while let Some(r) = rows.next()? {
             let Some(n) = usize::try_from(r.get::<_, i64>(0)? - low).ok().and_then(|i| counts.get_mut(i)) else { continue };
             n[3] = 1;
-            match r.get::<_, i64>(1)? & 3 {
-                1 => n[0] += 1,
-                2 => n[1] += 1,
-                3 => n[2] += 1,
-                _ => {}
+            match RunTestOutcome::of(r.get::<_, i64>(1)?) {
+                Some(RunTestOutcome::Passed) => n[0] += 1,
+                Some(RunTestOutcome::Failed) => n[1] += 1,
+                Some(RunTestOutcome::Flaked) => n[2] += 1,
+                None => {}
             }
         }
     }

@@ -133,7 +133,8 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload) -> Result<Uploa
         let day = day_of(now);
         let mut status = c.prepare_cached(
             "INSERT INTO run_tests (run_id, test_id, status) VALUES (?1, ?2, ?3)
-             ON CONFLICT (run_id, test_id) DO UPDATE SET status = status | excluded.status",
+             ON CONFLICT (run_id, test_id) DO UPDATE SET status = status | excluded.status
+               | CASE WHEN (status & 1 AND excluded.status & 2) OR (status & 2 AND excluded.status & 1) THEN 8 ELSE 0 END",
         )?;
         for (r, &id) in plan.rollups.iter().zip(&test_ids) {
             let [p, f, s, pe, u] = r.counts;
