@@ -72,17 +72,41 @@ impl RunEnv {
 }
 
 impl RunEnv {
-    fn for_each_text(&mut self, f: impl Fn(&mut String)) {
-        f(&mut self.key);
-        for s in
-            [&mut self.ci, &mut self.url, &mut self.branch, &mut self.commit_sha, &mut self.number, &mut self.job_id, &mut self.message]
-                .into_iter()
-                .flatten()
+    /// Replace NUL in every text of the run's context, extra keys included.
+    fn replace_nul(&mut self) {
+        replace_nul(&mut self.key);
+        for s in [
+            &mut self.ci,
+            &mut self.url,
+            &mut self.branch,
+            &mut self.commit_sha,
+            &mut self.number,
+            &mut self.job_id,
+            &mut self.message,
+            &mut self.job,
+            &mut self.payload,
+        ]
+        .into_iter()
+        .flatten()
         {
-            f(s);
+            replace_nul(s);
         }
-        self.extra.values_mut().for_each(f);
+        replace_nul_in_map(&mut self.extra);
     }
+}
+
+/// Keys and values: a key that held a NUL is kept under its replaced form.
+fn replace_nul_in_map(map: &mut BTreeMap<String, String>) {
+    if map.keys().any(|k| k.contains('\0')) {
+        *map = std::mem::take(map)
+            .into_iter()
+            .map(|(mut k, v)| {
+                replace_nul(&mut k);
+                (k, v)
+            })
+            .collect();
+    }
+    map.values_mut().for_each(replace_nul);
 }
 
 fn replace_nul(s: &mut String) {
@@ -155,6 +179,7 @@ impl ExecutionRecord {
             d.expanded.iter_mut().chain(d.backtrace.iter_mut()).for_each(replace_nul);
         }
         self.properties.replace_nul();
+        replace_nul_in_map(&mut self.tags);
         // JSON text shows a NUL as the escape \u0000, wherever it is nested.
         if let Some(spans) = self.spans.as_mut().filter(|s| s.to_string().contains("\\u0000")) {
             *spans = serde_json::from_str(&spans.to_string().replace("\\u0000", "\\ufffd")).unwrap_or_default();
@@ -346,7 +371,8 @@ impl Upload {
             }
         }
         self.executions = kept;
-        self.run_env.for_each_text(replace_nul);
+        self.run_env.replace_nul();
+        replace_nul_in_map(&mut self.tags);
     }
 }
 
@@ -469,10 +495,17 @@ mod tests {
         let mut e = ExecutionRecord::new("s\0", "n", Outcome::Failed);
         e.failure_reason = Some("bad\0byte".into());
         e.spans = Some(serde_json::json!([{"detail": {"content": "a\u{0}b"}}]));
+        e.tags.insert("own".into(), "b\0".into());
+        e.properties.push("p\0".into(), "q\0".into());
         let mut up = Upload {
             format: "json".into(),
-            run_env: RunEnv { key: "k\0".into(), ..Default::default() },
-            tags: TagMap::new(),
+            run_env: RunEnv {
+                key: "k\0".into(),
+                job: Some("j\0".into()),
+                extra: [("x\0".to_string(), "v\0".to_string())].into(),
+                ..Default::default()
+            },
+            tags: [("team".to_string(), "a\0".to_string())].into(),
             executions: vec![e],
             skipped: Skipped::default(),
         };
@@ -480,7 +513,12 @@ mod tests {
         let e = &up.executions[0];
         assert_eq!((e.scope.as_str(), e.failure_reason.as_deref()), ("s\u{fffd}", Some("bad\u{fffd}byte")));
         assert_eq!(e.spans.as_ref().unwrap()[0]["detail"]["content"], "a\u{fffd}b");
+        assert_eq!(e.tags.get("own").map(String::as_str), Some("b\u{fffd}"));
+        assert_eq!(e.properties.get("p\u{fffd}"), Some("q\u{fffd}"));
         assert_eq!(up.run_env.key, "k\u{fffd}");
+        assert_eq!(up.run_env.job.as_deref(), Some("j\u{fffd}"));
+        assert_eq!(up.run_env.extra.get("x\u{fffd}").map(String::as_str), Some("v\u{fffd}"));
+        assert_eq!(up.tags.get("team").map(String::as_str), Some("a\u{fffd}"));
     }
 
     #[test]

@@ -37,9 +37,10 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(m) => Self::not_found(m),
             StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
             StoreError::Closed => Self::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down"),
+            // The detail (SQL, SQLSTATE, index names) goes to the log, not to the client.
             StoreError::Database(m) => {
                 tracing::error!(error = %m, "store error");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, format!("the database failed: {m}"))
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error: the database failed (the server log has the details)")
             }
         }
     }

@@ -99,8 +99,22 @@ pub fn router(state: AppState) -> Router {
         )
         .nest("/t/{token}/api/v1", pytest_monitor::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(axum::middleware::from_fn(refuse_nul_in_uri))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A NUL character (`%00`) in a path or query parameter is 400 on every
+/// route: no name Verdict stores can hold one (PostgreSQL cannot store it),
+/// so it can only be a mistake or a probe.
+async fn refuse_nul_in_uri(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let uri = req.uri();
+    let has_nul = |s: &str| s.as_bytes().windows(3).any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0');
+    if has_nul(uri.path()) || uri.query().is_some_and(has_nul) {
+        return ApiError::bad_request("a NUL character (%00) is not allowed in a path or query parameter").into_response();
+    }
+    next.run(req).await
 }
 
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> axum::Json<serde_json::Value> {

@@ -166,6 +166,7 @@ both!(
     pytest_monitor_ingest_checks_every_field_and_tolerates_races,
     pytest_monitor_resource_routes_rank_samples,
     junit_edges_are_stored_faithfully,
+    nul_in_parameters_and_odd_flag_keys_are_client_errors_or_filters,
 );
 
 /// Tests of the HTTP edge that no store decision takes part in: SQLite only.
@@ -316,6 +317,42 @@ async fn junit_edges_are_stored_faithfully(backend: Backend) {
     junit("rerun-job", r#"<testsuite name="s"><testcase classname="m" name="j"><failure/></testcase></testsuite>"#).await;
     let (_, run) = junit("rerun-job", r#"<testsuite name="s"><testcase classname="m" name="j"/></testsuite>"#).await;
     assert_eq!((run["total"].as_i64(), run["flaky"].as_i64()), (Some(2), Some(1)), "{run}");
+    s.finish().await;
+}
+
+/// `%00` anywhere in a path or query is 400 (PostgreSQL answered 503); a
+/// `with_flags` key with `"` or `\` in it is a filter like any other (SQLite
+/// answered 503 "bad JSON path").
+async fn nul_in_parameters_and_odd_flag_keys_are_client_errors_or_filters(backend: Backend) {
+    let s = Server::start(backend).await;
+    for path in [
+        "/api/v1/suites/%00".to_owned(),
+        "/api/v1/suites/web/runs?branch=a%00b".to_owned(),
+        "/api/v1/suites/web/tests?branch=%00".to_owned(),
+        format!("/t/{}/api/v1/sessions/?with_flags=%00", s.token),
+        format!("/t/{}/api/v1/items/%00/metrics", s.token),
+    ] {
+        let (st, body) = s.get(&path).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(body["message"].as_str().unwrap().contains("NUL"), "{body}");
+    }
+    let raw = r#"{"session_h": "s1", "run_date": "2026-11-22", "scm_ref": "abc", "description": {"we\"ird\\key": "1", "plain": "2"}}"#;
+    let r = s
+        .http
+        .post(format!("{}/t/{}/api/v1/sessions/", s.url, s.token))
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    for (flags, want) in [("%5C", 0), ("a%22b", 0), ("we%22ird%5Ckey", 1), ("plain", 1)] {
+        let value = if flags == "plain" { "2" } else { "1" };
+        let (st, body) = s.get(&format!("/t/{}/api/v1/sessions/?with_flags={flags}&restrict_flags={value}", s.token)).await;
+        let found = body["sessions"].as_array().map_or(0, Vec::len);
+        assert!(st == StatusCode::OK || st == StatusCode::NO_CONTENT, "{flags}: {st} {body}");
+        assert_eq!(found, want, "{flags}: {body}");
+    }
     s.finish().await;
 }
 

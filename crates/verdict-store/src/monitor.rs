@@ -275,7 +275,9 @@ impl Dialect {
     /// original's `json_extract` gives it; NULL when the key is missing.
     fn description_value(self, key_param: &str) -> String {
         match self {
-            Dialect::Sqlite => format!("json_extract(description, '$.\"' || {key_param} || '\"')"),
+            // The key is bound as a value, not spliced into a JSON path, where a
+            // `"` or `\` in it made the path invalid (an error, not a filter).
+            Dialect::Sqlite => format!("(SELECT value FROM json_each(description) WHERE key = {key_param})"),
             Dialect::Postgres => format!("(description::jsonb ->> {key_param})"),
         }
     }
