@@ -311,8 +311,11 @@ impl Parser {
                 let suite = self.suites.last_mut().expect("a suite is open");
                 if suite.problems.len() < caps::MAX_FAILURE_DETAILS {
                     suite.problems.push(problem(e)?);
+                    Elem::SuiteProblem
+                } else {
+                    // Past the cap its text goes nowhere (not onto the last one kept).
+                    Elem::Other
                 }
-                Elem::SuiteProblem
             }
             _ if parent == Some(Elem::Case) => self.open_case_child(name, e)?,
             "stackTrace" => match parent {
@@ -697,7 +700,12 @@ fn case_from_attributes(e: &BytesStart<'_>) -> Result<Case, String> {
         };
         let v = value(&a, key.as_ref())?;
         if v.len() > verdict_core::caps::MAX_NAME_BYTES {
-            case.oversize = true;
+            if key.as_ref() == "classname" {
+                case.oversize = true;
+            } else {
+                // A file or line is copied to every attempt: cut it, marked.
+                *slot = Some(caps::cap_text(v.into_owned(), verdict_core::caps::MAX_NAME_BYTES));
+            }
             continue;
         }
         *slot = (!v.is_empty()).then(|| v.into_owned());

@@ -205,7 +205,7 @@ async fn accept_loop(
     // upload already answered 202 was committed before its answer.
     let deadline = config.drain_deadline();
     if tokio::time::timeout(deadline, connections.shutdown()).await.is_err() {
-        let open = config.max_connections - slots.available_permits();
+        let open = config.max_connections.max(1).saturating_sub(slots.available_permits());
         tracing::warn!(open, deadline_secs = deadline.as_secs(), "connections still open after the drain deadline are dropped");
     }
     Ok(())
