@@ -5,9 +5,6 @@
 
 use crate::upload::truncate;
 
-/// Results (attempts included) in one upload; more is refused whole.
-pub use crate::upload::MAX_RESULTS_PER_UPLOAD;
-
 /// Bytes of a result's scope, and of its name.
 pub const MAX_NAME_BYTES: usize = 4096;
 /// Bytes kept of one text field: a failure reason, a captured output, one
@@ -31,9 +28,6 @@ pub const MAX_ELEMENT_DEPTH: usize = 256;
 /// Bytes of one suite name, and of a testcase's nested suite names joined.
 pub const MAX_SUITE_NAME_BYTES: usize = 4096;
 pub const MAX_SUITE_PATH_BYTES: usize = 16 * 1024;
-/// `run_env` keys kept beyond the known ones, and bytes of any `run_env` value.
-pub const MAX_RUN_ENV_EXTRA_KEYS: usize = 100;
-pub const MAX_RUN_ENV_VALUE_BYTES: usize = 4096;
 
 /// What ends text that was cut.
 pub const TRUNCATION_MARK: &str = "\n[... truncated by Verdict]";

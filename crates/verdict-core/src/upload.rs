@@ -241,10 +241,6 @@ impl Properties {
         self.0.is_empty()
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
     fn replace_nul(&mut self) {
         if self.0.keys().any(|k| k.contains('\0')) {
             let old = std::mem::take(&mut self.0);

@@ -15,8 +15,6 @@ use verdict_core::caps::{self, LineBudget, MAX_TEXT_BYTES, push_capped};
 use verdict_core::upload::truncate;
 use verdict_core::{ExecutionRecord, FailureDetail, MAX_RESULTS_PER_UPLOAD, Outcome, Properties, Skipped};
 
-/// Captured stdout/stderr per execution are cut to this many bytes.
-pub const MAX_CAPTURED_OUTPUT: usize = MAX_TEXT_BYTES;
 /// The name given to a testcase whose `name` is empty or missing (JUnit 5
 /// failing in `@BeforeAll` as Surefire 3 writes it, jest's `test('')`).
 pub const UNNAMED: &str = "(unnamed)";
@@ -523,8 +521,7 @@ impl Parser {
     fn finish(&mut self, case: Case, scope: String) {
         let attempts = case.attempts();
         if case.oversize {
-            let what =
-                format!("testcase {:?}: scope or name longer than {} bytes", truncate(&case.name, 80), verdict_core::caps::MAX_NAME_BYTES);
+            let what = format!("testcase {:?}: scope or name longer than {} bytes", truncate(&case.name, 80), caps::MAX_NAME_BYTES);
             self.skipped.add(attempts + case.dropped_attempts, what);
             return;
         }
@@ -674,7 +671,7 @@ fn case_from_attributes(e: &BytesStart<'_>) -> Result<Case, String> {
             "name" => {
                 let v = value(&a, "name")?;
                 // Measured before it is copied: an oversize name is counted, not kept.
-                if v.len() > verdict_core::caps::MAX_NAME_BYTES {
+                if v.len() > caps::MAX_NAME_BYTES {
                     case.oversize = true;
                     case.name = truncate(&v, 80).to_owned();
                 } else {
@@ -699,12 +696,12 @@ fn case_from_attributes(e: &BytesStart<'_>) -> Result<Case, String> {
             _ => continue,
         };
         let v = value(&a, key.as_ref())?;
-        if v.len() > verdict_core::caps::MAX_NAME_BYTES {
+        if v.len() > caps::MAX_NAME_BYTES {
             if key.as_ref() == "classname" {
                 case.oversize = true;
             } else {
                 // A file or line is copied to every attempt: cut it, marked.
-                *slot = Some(caps::cap_text(v.into_owned(), verdict_core::caps::MAX_NAME_BYTES));
+                *slot = Some(caps::cap_text(v.into_owned(), caps::MAX_NAME_BYTES));
             }
             continue;
         }

@@ -52,6 +52,6 @@ async fn read_capped(headers: &HeaderMap, body: Body, limit: usize) -> Result<By
 }
 
 /// The `Content-Length` the client announced, if it is a number.
-pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok())
 }
