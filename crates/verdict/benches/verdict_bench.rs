@@ -221,7 +221,7 @@ fn junit() {
     let mut cases = 0;
     for _ in 0..3 {
         let started = Instant::now();
-        let report = verdict_formats::junit::parse(&xml).unwrap();
+        let report = verdict_formats::junit::parse_with_cap(&xml, usize::MAX).unwrap(); // a file of any size, as `verdict upload` reads one
         best = best.min(started.elapsed().as_secs_f64());
         cases = report.testcases;
     }
