@@ -29,6 +29,20 @@ pub const MAX_ELEMENT_DEPTH: usize = 256;
 pub const MAX_SUITE_NAME_BYTES: usize = 4096;
 pub const MAX_SUITE_PATH_BYTES: usize = 16 * 1024;
 
+/// Bytes of a run's labels that the stores index or group by: branch, commit,
+/// job, payload, build number, job id and CI name. PostgreSQL refuses an index
+/// entry over about 2.7 kB, so each is held under it with room for the others;
+/// a longer one is refused with a 422 naming it (a cut label would file the
+/// run under another one).
+pub const MAX_RUN_LABEL_BYTES: usize = 1024;
+/// Bytes of a run's URL.
+pub const MAX_RUN_URL_BYTES: usize = 8 * 1024;
+/// Keys of `run_env` beyond the ones Verdict models (collector, version, ...),
+/// the bytes of each such key and of its value.
+pub const MAX_RUN_ENV_EXTRA_KEYS: usize = 100;
+pub const MAX_RUN_ENV_KEY_BYTES: usize = 256;
+pub const MAX_RUN_ENV_VALUE_BYTES: usize = 4096;
+
 /// What ends text that was cut.
 pub const TRUNCATION_MARK: &str = "\n[... truncated by Verdict]";
 

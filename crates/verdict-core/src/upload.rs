@@ -64,10 +64,51 @@ impl RunEnv {
             }
         }
         env.key = key.ok_or("run_env[key] is required: it names the run that uploads with the same key merge into")?;
-        if env.key.len() > 255 {
-            return Err("run_env[key] is longer than 255 bytes".into());
-        }
+        env.check_sizes()?;
         Ok(env)
+    }
+
+    /// Refuse labels the stores cannot index or that would cost more than
+    /// they say; the commit message is the only free text, and it is cut.
+    fn check_sizes(&mut self) -> Result<(), String> {
+        use crate::caps::*;
+        let too_long = |field: &str, max: usize| format!("run_env[{field}] is longer than {max} bytes");
+        if self.key.len() > 255 {
+            return Err(too_long("key", 255));
+        }
+        let labels = [
+            ("CI", &self.ci),
+            ("branch", &self.branch),
+            ("commit_sha", &self.commit_sha),
+            ("number", &self.number),
+            ("job_id", &self.job_id),
+            ("job", &self.job),
+            ("payload", &self.payload),
+        ];
+        if let Some((field, _)) = labels.iter().find(|(_, v)| v.as_ref().is_some_and(|v| v.len() > MAX_RUN_LABEL_BYTES)) {
+            return Err(too_long(field, MAX_RUN_LABEL_BYTES));
+        }
+        if self.url.as_ref().is_some_and(|u| u.len() > MAX_RUN_URL_BYTES) {
+            return Err(too_long("url", MAX_RUN_URL_BYTES));
+        }
+        if self.extra.len() > MAX_RUN_ENV_EXTRA_KEYS {
+            return Err(format!(
+                "run_env has {} keys besides the ones Verdict models; at most {MAX_RUN_ENV_EXTRA_KEYS} are kept",
+                self.extra.len()
+            ));
+        }
+        for (k, v) in &self.extra {
+            if k.len() > MAX_RUN_ENV_KEY_BYTES {
+                return Err(format!("run_env key {:?}... is longer than {MAX_RUN_ENV_KEY_BYTES} bytes", truncate(k, 40)));
+            }
+            if v.len() > MAX_RUN_ENV_VALUE_BYTES {
+                return Err(too_long(k, MAX_RUN_ENV_VALUE_BYTES));
+            }
+        }
+        if let Some(m) = self.message.take() {
+            self.message = Some(cap_text(m, MAX_TEXT_BYTES));
+        }
+        Ok(())
     }
 }
 
@@ -515,6 +556,27 @@ mod tests {
         assert_eq!(up.run_env.job.as_deref(), Some("j\u{fffd}"));
         assert_eq!(up.run_env.extra.get("x\u{fffd}").map(String::as_str), Some("v\u{fffd}"));
         assert_eq!(up.tags.get("team").map(String::as_str), Some("a\u{fffd}"));
+    }
+
+    #[test]
+    fn run_env_sizes_are_capped_and_the_commit_message_is_cut() {
+        use crate::caps::*;
+        let env = |extra: Vec<(String, String)>| {
+            let mut pairs = vec![("key".to_string(), Some("k".to_string()))];
+            pairs.extend(extra.into_iter().map(|(k, v)| (k, Some(v))));
+            RunEnv::from_pairs(pairs)
+        };
+        let long = |n| "m".repeat(n);
+        let e = env(vec![("message".into(), long(MAX_TEXT_BYTES + 10))]).unwrap();
+        let message = e.message.unwrap();
+        assert!(message.len() <= MAX_TEXT_BYTES && message.ends_with(TRUNCATION_MARK));
+        assert!(env(vec![("url".into(), long(MAX_RUN_URL_BYTES))]).is_ok());
+        assert!(env(vec![("url".into(), long(MAX_RUN_URL_BYTES + 1))]).unwrap_err().contains("run_env[url]"));
+        let many: Vec<(String, String)> = (0..=MAX_RUN_ENV_EXTRA_KEYS).map(|i| (format!("x{i}"), "v".into())).collect();
+        assert!(env(many[1..].to_vec()).is_ok());
+        assert!(env(many).unwrap_err().contains("at most 100"));
+        assert!(env(vec![(long(MAX_RUN_ENV_KEY_BYTES + 1), "v".into())]).unwrap_err().contains("longer than 256 bytes"));
+        assert!(env(vec![("collector".into(), long(MAX_RUN_ENV_VALUE_BYTES + 1))]).unwrap_err().contains("run_env[collector]"));
     }
 
     #[test]

@@ -31,15 +31,26 @@ fn object(v: &Value) -> Result<&Map<String, Value>, FieldError> {
 fn text(o: &Map<String, Value>, field: &str, max: usize) -> Result<String, FieldError> {
     match o.get(field) {
         None => Err(err(field, "is required")),
-        Some(Value::String(s)) if s.chars().count() <= max => Ok(s.clone()),
+        Some(Value::String(s)) if s.chars().count() <= max => Ok(without_nul(s)),
         Some(Value::String(_)) => Err(err(field, format!("is longer than {max} characters"))),
         Some(v) => Err(err(field, format!("must be a string, not {}", kind(v)))),
     }
 }
 
+/// PostgreSQL cannot store NUL in text, and both stores keep the same thing:
+/// NUL becomes U+FFFD, as in uploads.
+fn without_nul(s: &str) -> String {
+    if s.contains('\0') { s.replace('\0', "\u{fffd}") } else { s.to_owned() }
+}
+
+/// The description keys that become the run's labels, which the stores index.
+const LABEL_KEYS: [&str; 3] = ["pipeline_branch", "pipeline_build_no", "__ci__"];
+
 fn hash(o: &Map<String, Value>, field: &str) -> Result<String, FieldError> {
     let h = text(o, field, 64)?;
-    if h.is_empty() || h.contains('/') || h.chars().any(char::is_control) {
+    // On the value as sent: `text` has replaced a NUL already.
+    let control = matches!(o.get(field), Some(Value::String(s)) if s.chars().any(char::is_control));
+    if h.is_empty() || h.contains('/') || control {
         return Err(err(field, "must be 1 to 64 characters, without '/' or control characters"));
     }
     Ok(h)
@@ -113,6 +124,10 @@ fn description(d: &Map<String, Value>) -> Result<Description, FieldError> {
             Value::Null => DescriptionValue::Null,
             Value::Bool(b) => DescriptionValue::Bool(*b),
             Value::Number(n) => DescriptionValue::Number(n.clone()),
+            Value::String(s) if s.len() > verdict_core::caps::MAX_RUN_LABEL_BYTES && LABEL_KEYS.contains(&k.as_str()) => {
+                let max = verdict_core::caps::MAX_RUN_LABEL_BYTES;
+                return Err(err(&format!("description.{k}"), format!("is longer than {max} bytes")));
+            }
             Value::String(s) => DescriptionValue::String(s.clone()),
             other => {
                 return Err(err(&format!("description.{k}"), format!("must be a string, number, boolean or null, not {}", kind(other))));
@@ -120,7 +135,18 @@ fn description(d: &Map<String, Value>) -> Result<Description, FieldError> {
         };
         out.push((k.clone(), value));
     }
-    Ok(Description(out))
+    let mut d = Description(out);
+    replace_nul_in_description(&mut d);
+    Ok(d)
+}
+
+fn replace_nul_in_description(d: &mut Description) {
+    for (k, v) in &mut d.0 {
+        *k = without_nul(k);
+        if let DescriptionValue::String(s) = v {
+            *s = without_nul(s);
+        }
+    }
 }
 
 /// Put the description's keys in the order `raw` (the request body) has them:
@@ -130,7 +156,8 @@ pub fn order_description(session: &mut MonitorSession, raw: &[u8]) {
     struct Body {
         description: Option<Description>,
     }
-    if let Ok(Body { description: Some(d) }) = serde_json::from_slice(raw) {
+    if let Ok(Body { description: Some(mut d) }) = serde_json::from_slice(raw) {
+        replace_nul_in_description(&mut d);
         session.description = d;
     }
 }
@@ -255,6 +282,22 @@ mod tests {
         missing.as_object_mut().unwrap().remove("cpu_usage");
         assert_eq!(parse_metric(&missing).unwrap_err().to_string(), "cpu_usage: is required");
         assert_eq!(parse_metric(&json!([1, 2])).unwrap_err().message, "the body must be a JSON object, not an array");
+    }
+
+    #[test]
+    fn nul_in_any_text_is_replaced_as_in_uploads() {
+        let raw = br#"{"session_h": "s", "run_date": "2026-11-22T02:59:08", "scm_ref": "a\u0000b", "description": {"k\u0000": "v\u0000"}}"#;
+        let mut s = parse_session(&serde_json::from_slice(raw).unwrap(), None).unwrap();
+        order_description(&mut s, raw);
+        assert_eq!(s.scm_ref.as_deref(), Some("a\u{fffd}b"));
+        assert_eq!(s.description.0, vec![("k\u{fffd}".to_string(), DescriptionValue::String("v\u{fffd}".into()))]);
+        let m = json!({"session_h": "s", "context_h": "c", "item_start_time": "t", "item_path": "p\u{0}", "item": "i\u{0}",
+            "item_variant": "i", "item_fs_loc": "f", "kind": "function", "component": "c\u{0}", "total_time": 1, "user_time": 1,
+            "kernel_time": 1, "cpu_usage": 1, "mem_usage": 1});
+        let m = parse_metric(&m).unwrap();
+        assert_eq!((m.item_path.as_str(), m.item.as_str(), m.component.as_str()), ("p\u{fffd}", "i\u{fffd}", "c\u{fffd}"));
+        let bad_hash = json!({"session_h": "s\u{0}", "run_date": "2026-11-22", "scm_ref": null, "description": {}});
+        assert_eq!(parse_session(&bad_hash, None).unwrap_err().field, "session_h");
     }
 
     #[test]

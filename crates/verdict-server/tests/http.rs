@@ -505,6 +505,10 @@ async fn bad_input_is_refused_and_nothing_is_stored(backend: Backend) {
         ("empty data", vec![auth.clone(), json_ct.clone()], good(json!([])), StatusCode::UNPROCESSABLE_ENTITY, "no test results"),
         ("no run_env[key]", vec![auth.clone(), json_ct.clone()], br#"{"format":"json","run_env":{"branch":"main"},"data":[{"name":"a"}]}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "run_env[key] is required"),
         ("bad gzip", vec![auth.clone(), json_ct.clone(), ("Content-Encoding", "gzip".into())], b"not gzip".to_vec(), StatusCode::BAD_REQUEST, "not valid gzip"),
+        // Past what the stores index (PostgreSQL answered 503 for these and lost the upload).
+        ("branch of 1025 bytes", vec![auth.clone(), json_ct.clone()], serde_json::to_vec(&json!({"format": "json", "run_env": {"key": "k", "branch": "b".repeat(1025)}, "data": [{"name": "a"}]})).unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "run_env[branch] is longer than 1024 bytes"),
+        ("commit of 3000 bytes", vec![auth.clone(), json_ct.clone()], serde_json::to_vec(&json!({"format": "json", "run_env": {"key": "k", "commit_sha": "c".repeat(3000)}, "data": [{"name": "a"}]})).unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "run_env[commit_sha]"),
+        ("101 run_env keys besides the key", vec![auth.clone(), json_ct.clone()], serde_json::to_vec(&json!({"format": "json", "run_env": (0..101).map(|i| (format!("x{i}"), json!("v"))).chain([("key".to_string(), json!("k"))]).collect::<serde_json::Map<_, _>>(), "data": [{"name": "a"}]})).unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "at most 100 are kept"),
         ("form-urlencoded", vec![auth.clone(), ("Content-Type", "application/x-www-form-urlencoded".into())], b"format=json".to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "multipart/form-data"),
     ];
     for (what, headers, body, want_status, want_msg) in cases {
@@ -865,6 +869,21 @@ async fn pytest_monitor_ingest_checks_every_field_and_tolerates_races(backend: B
     let (st, _) = get("/sessions/s2").await;
     assert_eq!(st, StatusCode::NO_CONTENT, "a refused session is not stored (and empty lists are 204)");
     assert_eq!(get("/metrics/count").await.1, json!({"count": 1}), "refused metrics are not stored");
+    let mut long_branch = session.clone();
+    long_branch["session_h"] = json!("s3");
+    long_branch["description"] = json!({"pipeline_branch": "b".repeat(1025)});
+    let (st, reply) = post("/sessions/", &long_branch).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{reply}");
+    assert!(reply["message"].as_str().unwrap().starts_with("description.pipeline_branch: is longer than 1024 bytes"), "{reply}");
+    // NUL in a field, and the longest item (PostgreSQL answered 503 to both): stored.
+    let mut odd = metric.clone();
+    odd["item"] = json!("\u{1F600}".repeat(2048));
+    odd["item_variant"] = json!("test_\u{0}nul");
+    odd["component"] = json!("c\u{0}");
+    let (st, reply) = post("/metrics/", &odd).await;
+    assert_eq!(st, StatusCode::CREATED, "{reply}");
+    assert_eq!((reply["item_variant"].as_str(), reply["component"].as_str()), (Some("test_\u{fffd}nul"), Some("c\u{fffd}")));
+    assert_eq!(get("/metrics/count").await.1, json!({"count": 2}));
     // The sample is the test's, beside its results.
     let (_, tests) = s.get("/api/v1/suites/web/tests?days=0").await;
     let test = tests.as_array().unwrap().iter().find(|t| t["scope"] == "pkg.t" && t["name"] == "test_x").unwrap().clone();
@@ -872,7 +891,7 @@ async fn pytest_monitor_ingest_checks_every_field_and_tolerates_races(backend: B
     assert_eq!(samples[0]["mem_usage"], json!(2.5));
     // The token-less base is the configured suite; a wrong token is 401.
     let r = s.http.get(format!("{}/api/v1/metrics/count", s.url)).send().await.unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap(), json!({"count": 1}));
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"count": 2}));
     let r = s.http.get(format!("{}/t/not-a-token/api/v1/metrics/count", s.url)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     s.finish().await;

@@ -262,6 +262,16 @@ impl Dialect {
         }
     }
 
+    /// `col = value` for a sample field that can be longer than PostgreSQL
+    /// indexes (migration 0009): there the index is on its MD5, so the query
+    /// compares that first and then the value itself.
+    fn long_eq(self, col: &str, value: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("{col} = {value}"),
+            Dialect::Postgres => format!("md5({col}) = md5({value}) AND {col} = {value}"),
+        }
+    }
+
     fn param(self, n: usize) -> String {
         self.typed(n, "text")
     }
@@ -323,9 +333,9 @@ impl Dialect {
                     MetricFilter::All => String::new(),
                     MetricFilter::Context(h) => format!(" AND context_h = {}", p(h)),
                     MetricFilter::Session(h) => format!(" AND session_h = {}", p(h)),
-                    MetricFilter::Item(i) => format!(" AND item = {}", p(i)),
+                    MetricFilter::Item(i) => format!(" AND {}", self.long_eq("item", &p(i))),
                     MetricFilter::ItemContains(i) => format!(" AND item {like} '%' || {} || '%'", p(i)),
-                    MetricFilter::Variant(v) => format!(" AND item_variant = {}", p(v)),
+                    MetricFilter::Variant(v) => format!(" AND {}", self.long_eq("item_variant", &p(v))),
                     MetricFilter::VariantContains(v) => format!(" AND item_variant {like} '%' || {} || '%'", p(v)),
                     MetricFilter::Kind(k) => format!(" AND kind = {}", p(k)),
                     MetricFilter::ScmPrefix(s) => format!(
@@ -333,8 +343,10 @@ impl Dialect {
                         p(s)
                     ),
                     MetricFilter::ComponentLike(c) => format!(" AND component {like} {}", p(c)),
-                    MetricFilter::ComponentItem(c, i) => format!(" AND component = {} AND item = {}", p(c), p(i)),
-                    MetricFilter::ComponentVariant(c, v) => format!(" AND component = {} AND item_variant = {}", p(c), p(v)),
+                    MetricFilter::ComponentItem(c, i) => format!(" AND component = {} AND {}", p(c), self.long_eq("item", &p(i))),
+                    MetricFilter::ComponentVariant(c, v) => {
+                        format!(" AND component = {} AND {}", p(c), self.long_eq("item_variant", &p(v)))
+                    }
                     MetricFilter::Component(c) => format!(" AND component = {}", p(c)),
                     MetricFilter::Pipeline { pipeline, build } => {
                         let mut cond = format!("pipeline_branch = {}", p(pipeline));

@@ -31,6 +31,8 @@ conformance!(
     run_metrics_are_set_read_and_selected,
     monitor_pages_and_counts_stay_exact_as_samples_arrive,
     monitor_samples_from_concurrent_writers_all_land_and_a_refused_one_leaves_none,
+    identity_columns_hold_the_longest_accepted_values,
+    monitor_fields_hold_the_longest_accepted_values,
 );
 
 async fn suite(store: &Arc<dyn Store>, slug: &str) -> Suite {
@@ -637,4 +639,188 @@ async fn sqlite_samples_no_one_reads_are_moved_in_the_background() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!((in_table("monitor_inbox"), in_table("monitor_metrics")), (0, 20), "moved with no read to ask for it");
+}
+
+/// `n` characters that PostgreSQL cannot compress into an index entry (it
+/// compresses a long key before it measures it): pseudo-random, from an
+/// alphabet of 62 one-byte characters or of 4-byte ones.
+fn incompressible(seed: u64, n: usize, four_byte: bool) -> String {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..n)
+        .map(
+            |_| {
+                if four_byte {
+                    char::from_u32(0x1_0000 + (next() % 0xF_0000) as u32).unwrap()
+                } else {
+                    ALNUM[(next() % 62) as usize] as char
+                }
+            },
+        )
+        .collect()
+}
+
+/// Every column a store indexes or is unique on holds the longest value the
+/// parsers accept, on both stores (PostgreSQL refuses index entries over about
+/// 2.7 kB); the checks refuse one byte more, so nothing longer reaches a store.
+async fn identity_columns_hold_the_longest_accepted_values(store: Arc<dyn Store>) {
+    use verdict_core::caps::{MAX_NAME_BYTES, MAX_RUN_LABEL_BYTES};
+    let s = suite(&store, "long").await;
+    let label = |seed| incompressible(seed, MAX_RUN_LABEL_BYTES, false);
+    let labels = ["branch", "commit_sha", "job", "payload", "number", "job_id", "CI"];
+    let pairs = |over: Option<&str>| {
+        let mut p: Vec<(String, Option<String>)> = vec![("key".into(), Some(incompressible(1, 255, false)))];
+        for (i, l) in labels.iter().enumerate() {
+            let mut v = label(10 + i as u64);
+            if over == Some(*l) {
+                v.push('x');
+            }
+            p.push((l.to_string(), Some(v)));
+        }
+        p
+    };
+    for l in labels {
+        let e = RunEnv::from_pairs(pairs(Some(l))).unwrap_err();
+        assert!(e.contains(&format!("run_env[{l}]")), "{l}: {e}");
+    }
+    let mut over_key = pairs(None);
+    over_key[0].1 = Some(incompressible(1, 256, false));
+    assert!(RunEnv::from_pairs(over_key).unwrap_err().contains("run_env[key]"));
+    let run_env = RunEnv::from_pairs(pairs(None)).unwrap();
+
+    let ascii = |seed| incompressible(seed, MAX_NAME_BYTES, false);
+    let wide = incompressible(3, MAX_NAME_BYTES / 4, true);
+    assert_eq!(wide.len(), MAX_NAME_BYTES);
+    let results = |outcome| {
+        vec![
+            exec(&ascii(4), &ascii(5), outcome, Some(1.0)),
+            exec(&wide, &wide, outcome, None),
+            exec("s", &(ascii(6) + "x"), outcome, None),
+            exec(&(ascii(7) + "x"), "n", outcome, None),
+        ]
+    };
+    for outcome in [Outcome::Passed, Outcome::Failed] {
+        let mut up = Upload {
+            format: "json".into(),
+            run_env: run_env.clone(),
+            tags: TagMap::new(),
+            executions: results(outcome),
+            skipped: Default::default(),
+        };
+        up.drop_invalid_records();
+        assert_eq!((up.executions.len(), up.skipped.len()), (2, 2), "one byte over is a skipped record");
+        let receipt = store.write_upload(s.id, up).await.unwrap();
+        assert_eq!(receipt.queued, 2);
+    }
+    let tests = store.tests(s.id, &TestFilter::default()).await.unwrap();
+    let mut names: Vec<(String, String, i64)> =
+        tests.iter().map(|t| (t.test.scope.clone(), t.test.name.clone(), t.counts.failed)).collect();
+    names.sort();
+    let mut expected = vec![(ascii(4), ascii(5), 1), (wide.clone(), wide.clone(), 1)];
+    expected.sort();
+    assert_eq!(names, expected, "each test found again by its full scope and name, kept in full");
+
+    let by = |f: fn(&mut RunFilter, String), v: &str| {
+        let mut filter = RunFilter::default();
+        f(&mut filter, v.to_owned());
+        filter
+    };
+    let env = &run_env;
+    for filter in [
+        by(|f, v| f.branch = Some(v), env.branch.as_deref().unwrap()),
+        by(|f, v| f.commit_sha = Some(v), env.commit_sha.as_deref().unwrap()),
+        by(|f, v| f.job = Some(v), env.job.as_deref().unwrap()),
+        by(|f, v| f.payload = Some(v), env.payload.as_deref().unwrap()),
+    ] {
+        let runs = store.runs(s.id, &filter).await.unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].run_env, *env, "the labels are kept in full");
+    }
+    let job = env.job.clone().unwrap();
+    let batch = store.batch_results(s.id, &job, env.payload.as_deref().unwrap()).await.unwrap();
+    assert_eq!(batch.len(), 4, "both uploads' results, by the long job and payload");
+}
+
+/// The same for pytest-monitor: the longest session, context and sample
+/// fields the parser accepts are stored and found again; one more character
+/// is refused, naming the field.
+async fn monitor_fields_hold_the_longest_accepted_values(store: Arc<dyn Store>) {
+    use verdict_formats::pytest_monitor::{parse_context, parse_metric, parse_session};
+    use verdict_store::monitor::{MetricFilter, MonitorList, MonitorRows};
+    let s = suite(&store, "pm-long").await;
+    let m = store.monitor();
+    let wide = |seed, n| incompressible(seed, n, true);
+    let (ctx_h, session_h) = (wide(1, 64), wide(2, 64));
+    let branch = incompressible(3, verdict_core::caps::MAX_RUN_LABEL_BYTES, false);
+    let context = serde_json::json!({
+        "h": ctx_h, "cpu_count": 2, "cpu_frequency": 1.0, "cpu_type": wide(4, 64), "cpu_vendor": wide(5, 256),
+        "ram_total": 1, "machine_node": wide(6, 512), "machine_type": wide(7, 32), "machine_arch": wide(8, 16),
+        "system_info": wide(9, 256), "python_info": wide(10, 512)
+    });
+    let session = serde_json::json!({
+        "session_h": session_h, "run_date": "2026-11-22T00:00:00", "scm_ref": wide(11, 128),
+        "description": {"pipeline_branch": branch, "pipeline_build_no": incompressible(12, 1024, false), "__ci__": "ci"}
+    });
+    let (item, variant, component) = (wide(13, 2048), wide(14, 2048), wide(15, 512));
+    let metric = serde_json::json!({
+        "session_h": session_h, "context_h": ctx_h, "item_start_time": "2026-11-22T00:00:00",
+        "item_path": wide(16, 4096), "item": item, "item_variant": variant, "item_fs_loc": wide(17, 2048),
+        "kind": "function", "component": component, "total_time": 1.0, "user_time": 0.5, "kernel_time": 0.25,
+        "cpu_usage": 0.5, "mem_usage": 2.0
+    });
+    // One character more in any field is refused, naming it.
+    let longer = |body: &serde_json::Value, path: &[&str]| {
+        let mut b = body.clone();
+        let mut v = &mut b;
+        for p in path {
+            v = &mut v[*p];
+        }
+        *v = serde_json::Value::String(format!("{}x", v.as_str().unwrap()));
+        b
+    };
+    for f in ["h", "cpu_type", "machine_node", "python_info"] {
+        assert_eq!(parse_context(&longer(&context, &[f])).unwrap_err().field, f);
+    }
+    assert_eq!(parse_session(&longer(&session, &["scm_ref"]), None).unwrap_err().field, "scm_ref");
+    assert_eq!(
+        parse_session(&longer(&session, &["description", "pipeline_branch"]), None).unwrap_err().field,
+        "description.pipeline_branch"
+    );
+    for f in ["item", "item_variant", "item_path", "component", "session_h"] {
+        assert_eq!(parse_metric(&longer(&metric, &[f])).unwrap_err().field, f);
+    }
+
+    m.add_context(s.id, parse_context(&context).unwrap()).await.unwrap();
+    m.add_session(s.id, parse_session(&session, None).unwrap()).await.unwrap();
+    for _ in 0..2 {
+        m.add_metric(s.id, parse_metric(&metric).unwrap()).await.unwrap();
+    }
+    for filter in [
+        MetricFilter::Item(item.clone()),
+        MetricFilter::Variant(variant.clone()),
+        MetricFilter::ComponentItem(component.clone(), item.clone()),
+        MetricFilter::ComponentVariant(component.clone(), variant.clone()),
+        MetricFilter::Component(component.clone()),
+        MetricFilter::Context(ctx_h.clone()),
+        MetricFilter::Session(session_h.clone()),
+        MetricFilter::Pipeline { pipeline: branch.clone(), build: None },
+    ] {
+        let list = MonitorList::Metrics(filter.clone());
+        assert_eq!(m.count(s.id, &list).await.unwrap(), 2, "{filter:?}");
+        match m.rows(s.id, &list, 0, 10).await.unwrap() {
+            MonitorRows::Metrics(rows) => assert!(rows.iter().all(|r| r.item == item && r.item_variant == variant)),
+            _ => panic!("metrics expected"),
+        }
+    }
+    assert_eq!(m.count(s.id, &MonitorList::Metrics(MetricFilter::Item(format!("{item}x")))).await.unwrap(), 0);
+    let tests = store.tests(s.id, &TestFilter::default()).await.unwrap();
+    assert_eq!(tests.len(), 1, "one test for the sample's item, found again by its full name");
+    let runs = store.runs(s.id, &RunFilter { branch: Some(branch.clone()), ..Default::default() }).await.unwrap();
+    assert_eq!(runs.len(), 1, "the session's run, by its long pipeline branch");
 }

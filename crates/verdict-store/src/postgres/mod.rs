@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("migrations/0006_monitor_resources.sql")),
     (7, include_str!("migrations/0007_session_pipeline.sql")),
     (8, include_str!("migrations/0008_run_test_flakes.sql")),
+    (9, include_str!("migrations/0009_long_identities.sql")),
 ];
 /// Serialises migrations of nodes that start at the same time.
 const MIGRATION_LOCK: i64 = 0x0076_6572_6469_6374; // "verdict"
@@ -75,6 +76,17 @@ impl PgStore {
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         Ok(self.pool.get().await?)
     }
+}
+
+/// What a test is unique on (see migration 0009): the SHA-256 of its scope,
+/// a NUL and its name, the same bytes as the migration's `convert_to`.
+pub(crate) fn test_identity(scope: &str, name: &str) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(scope.as_bytes());
+    h.update([0u8]);
+    h.update(name.as_bytes());
+    h.finalize().to_vec()
 }
 
 pub(crate) fn now_ms() -> i64 {

@@ -82,13 +82,14 @@ impl MonitorStore for PgStore {
         let test_id: Option<i64> = match m.test_key() {
             None => None,
             Some((scope, name)) => {
+                let identity = super::test_identity(scope, name);
                 let inserted = c
                     .query_opt(
                         "WITH new AS (
-                           INSERT INTO tests (suite_id, scope, name, file_name, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $5)
-                           ON CONFLICT (suite_id, scope, name) DO NOTHING RETURNING id)
-                         SELECT id FROM new UNION ALL SELECT id FROM tests WHERE suite_id = $1 AND scope = $2 AND name = $3 LIMIT 1",
-                        &[&suite_id, &scope, &name, &m.item_fs_loc, &now],
+                           INSERT INTO tests (suite_id, identity, scope, name, file_name, first_seen, last_seen) VALUES ($1, $6, $2, $3, $4, $5, $5)
+                           ON CONFLICT (suite_id, identity) DO NOTHING RETURNING id)
+                         SELECT id FROM new UNION ALL SELECT id FROM tests WHERE suite_id = $1 AND identity = $6 LIMIT 1",
+                        &[&suite_id, &scope, &name, &m.item_fs_loc, &now, &identity],
                     )
                     .await?;
                 match inserted {
@@ -97,9 +98,7 @@ impl MonitorStore for PgStore {
                     // statement waited for it, after the statement's snapshot:
                     // the next statement sees it.
                     None => Some(
-                        c.query_one("SELECT id FROM tests WHERE suite_id = $1 AND scope = $2 AND name = $3", &[&suite_id, &scope, &name])
-                            .await?
-                            .get(0),
+                        c.query_one("SELECT id FROM tests WHERE suite_id = $1 AND identity = $2", &[&suite_id, &identity]).await?.get(0),
                     ),
                 }
             }

@@ -186,12 +186,11 @@ async fn resolve_tests(tx: &impl GenericClient, suite_id: i64, plan: &WritePlan<
     let mut ids: Vec<Option<i64>> = vec![None; plan.tests.len()];
     let mut stale: Vec<i64> = Vec::new();
     let mut stale_keys: Vec<&TestKey<'_>> = Vec::new();
+    let identity = |t: &TestKey<'_>| super::test_identity(t.scope, t.name);
     let select = "SELECT t.id, t.scope, t.name, t.file_name, t.location, t.last_seen
-                  FROM tests t JOIN unnest($2::text[], $3::text[]) AS u(s, n) ON t.scope = u.s AND t.name = u.n
-                  WHERE t.suite_id = $1";
-    let scopes: Vec<&str> = plan.tests.iter().map(|t| t.scope).collect();
-    let names: Vec<&str> = plan.tests.iter().map(|t| t.name).collect();
-    for r in tx.query(select, &[&suite_id, &scopes, &names]).await? {
+                  FROM tests t WHERE t.suite_id = $1 AND t.identity = ANY($2::bytea[])";
+    let identities: Vec<Vec<u8>> = plan.tests.iter().map(identity).collect();
+    for r in tx.query(select, &[&suite_id, &identities]).await? {
         let i = index[&(r.get::<_, &str>(1), r.get::<_, &str>(2))];
         let id: i64 = r.get(0);
         ids[i] = Some(id);
@@ -206,14 +205,15 @@ async fn resolve_tests(tx: &impl GenericClient, suite_id: i64, plan: &WritePlan<
         let n: Vec<&str> = missing.iter().map(|t| t.name).collect();
         let f: Vec<Option<&str>> = missing.iter().map(|t| t.file_name).collect();
         let l: Vec<Option<&str>> = missing.iter().map(|t| t.location).collect();
+        let h: Vec<Vec<u8>> = missing.iter().map(|t| identity(t)).collect();
         let inserted = tx
             .query(
-                "INSERT INTO tests (suite_id, scope, name, file_name, location, first_seen, last_seen)
-                 SELECT $1, s, n, f, l, $6, $6
-                 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(s, n, f, l, i) ORDER BY i
-                 ON CONFLICT (suite_id, scope, name) DO NOTHING
+                "INSERT INTO tests (suite_id, identity, scope, name, file_name, location, first_seen, last_seen)
+                 SELECT $1, h, s, n, f, l, $6, $6
+                 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $7::bytea[]) WITH ORDINALITY AS u(s, n, f, l, h, i) ORDER BY i
+                 ON CONFLICT (suite_id, identity) DO NOTHING
                  RETURNING id, scope, name",
-                &[&suite_id, &s, &n, &f, &l, &now],
+                &[&suite_id, &s, &n, &f, &l, &now, &h],
             )
             .await?;
         for r in &inserted {
@@ -221,10 +221,8 @@ async fn resolve_tests(tx: &impl GenericClient, suite_id: i64, plan: &WritePlan<
         }
         // Tests a concurrent upload inserted first: read them now that it has committed.
         if inserted.len() < missing.len() {
-            let still: Vec<&TestKey<'_>> = plan.tests.iter().zip(&ids).filter(|(_, id)| id.is_none()).map(|(t, _)| t).collect();
-            let s: Vec<&str> = still.iter().map(|t| t.scope).collect();
-            let n: Vec<&str> = still.iter().map(|t| t.name).collect();
-            for r in tx.query(select, &[&suite_id, &s, &n]).await? {
+            let still: Vec<Vec<u8>> = plan.tests.iter().zip(&ids).filter(|(_, id)| id.is_none()).map(|(t, _)| identity(t)).collect();
+            for r in tx.query(select, &[&suite_id, &still]).await? {
                 ids[index[&(r.get::<_, &str>(1), r.get::<_, &str>(2))]] = Some(r.get(0));
             }
         }
