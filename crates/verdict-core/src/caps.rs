@@ -43,16 +43,29 @@ pub const MAX_RUN_ENV_EXTRA_KEYS: usize = 100;
 pub const MAX_RUN_ENV_KEY_BYTES: usize = 256;
 pub const MAX_RUN_ENV_VALUE_BYTES: usize = 4096;
 
+/// Spans (`history.children` of a JSON result) are kept as sent within a
+/// budget of memory, reckoned at 64 bytes per JSON value plus its text: per
+/// result and per upload. A span that does not fit, or nests deeper, is left
+/// out and counted; a string in a span is cut at its own cap.
+pub const MAX_SPAN_BYTES_PER_RESULT: usize = 256 * 1024;
+pub const MAX_UPLOAD_SPAN_BYTES: usize = 16 * 1024 * 1024;
+pub const MAX_SPAN_TEXT_BYTES: usize = 4096;
+pub const MAX_SPAN_DEPTH: usize = 16;
+
 /// What ends text that was cut.
 pub const TRUNCATION_MARK: &str = "\n[... truncated by Verdict]";
 
 /// `s` cut to `max` bytes (at a character boundary) and marked, if longer.
-pub fn cap_text(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let keep = truncate(&s, max.saturating_sub(TRUNCATION_MARK.len())).len();
-        s.truncate(keep);
-        s.push_str(TRUNCATION_MARK);
-    }
+pub fn cap_text(s: String, max: usize) -> String {
+    if s.len() > max { cut_and_mark(s, max) } else { s }
+}
+
+/// `s` (the start of a text longer than `max`) cut so that it ends with the
+/// mark within `max` bytes.
+pub fn cut_and_mark(mut s: String, max: usize) -> String {
+    let keep = truncate(&s, max.saturating_sub(TRUNCATION_MARK.len())).len();
+    s.truncate(keep);
+    s.push_str(TRUNCATION_MARK);
     s
 }
 

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 /// Buildkite's documented per-request ceiling; larger uploads are refused whole.
 pub const MAX_RESULTS_PER_UPLOAD: usize = 5000;
-const MAX_TAGS: usize = 10;
+/// Buildkite's tag rules: tags per upload or result, bytes of a value (under).
+pub const MAX_TAGS: usize = 10;
+pub const MAX_TAG_VALUE_BYTES: usize = 128;
 
 pub type TagMap = BTreeMap<String, String>;
 
@@ -253,6 +255,9 @@ impl Properties {
     /// `caps::MAX_PROPERTIES` names.
     pub fn push(&mut self, name: String, value: String) -> bool {
         if let Some(values) = self.0.get_mut(&name) {
+            if values.len() >= crate::caps::MAX_PROPERTIES {
+                return false;
+            }
             values.push(value);
             return true;
         }
@@ -262,6 +267,14 @@ impl Properties {
         self.0.insert(name, vec![value]);
         true
     }
+
+    /// Say that `n` properties (names or values past the caps) were not kept.
+    pub fn push_dropped_marker(&mut self, n: usize) {
+        self.0.insert(Self::DROPPED.into(), vec![format!("{n} more properties not kept")]);
+    }
+
+    /// The name of the property that counts what was not kept.
+    pub const DROPPED: &'static str = "(truncated by Verdict)";
 
     /// The last value of `name` (for appending text to it).
     pub fn last_mut(&mut self, name: &str) -> Option<&mut String> {
@@ -437,7 +450,7 @@ pub fn validate_tags(tags: &TagMap) -> Result<(), TagError> {
         if k == "mut" || k.starts_with("mut.") {
             return Err(TagError(format!("tag key {k:?} is reserved")));
         }
-        if v.trim().is_empty() || v.len() >= 128 {
+        if v.trim().is_empty() || v.len() >= MAX_TAG_VALUE_BYTES {
             return Err(TagError(format!("tag {k:?} needs a value that is not blank and under 128 bytes")));
         }
         let prefix = format!("{k}.");

@@ -621,7 +621,7 @@ fn finish_case(case: Case, scope: String, lines: &mut LineBudget, out: &mut Vec<
         out.push(r);
     }
     if dropped_properties > 0 {
-        properties.push("(truncated by Verdict)".into(), format!("{dropped_properties} more properties not kept"));
+        properties.push_dropped_marker(dropped_properties);
     }
     // The case's time, output and properties describe the case as a whole:
     // they go on its first attempt, so that sums over executions stay right.

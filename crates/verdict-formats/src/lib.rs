@@ -3,6 +3,7 @@
 
 pub mod aggregated;
 pub mod buildkite;
+mod buildkite_json;
 mod error;
 pub mod junit;
 pub mod pytest_monitor;

@@ -191,6 +191,59 @@ fn json_envelope_errors() {
     assert!(buildkite::parse_json_body(many.as_bytes()).unwrap_err().message.contains("5001 test results"));
 }
 
+/// The JSON reader keeps what fits and says what it cut or left out, in the
+/// stored data itself (issue 11's caps; the README lists them).
+#[test]
+fn json_text_and_arrays_are_capped_and_marked() {
+    use verdict_core::caps::*;
+    let long = "é".repeat(MAX_TEXT_BYTES);
+    let details: Vec<serde_json::Value> =
+        (0..25).map(|i| serde_json::json!({"expanded": vec![format!("line {i}"); MAX_DETAIL_LINES + 5], "backtrace": ["b"]})).collect();
+    let props: serde_json::Map<String, serde_json::Value> =
+        (0..MAX_PROPERTIES + 3).map(|i| (format!("p{i}"), serde_json::json!(if i == 0 { long.clone() } else { "v".into() }))).collect();
+    let spans: Vec<serde_json::Value> =
+        (0..5000).map(|i| serde_json::json!({"section": "sql", "duration": 0.1, "detail": {"query": if i == 0 { long.clone() } else { format!("SELECT {i}") }}})).collect();
+    let deep: serde_json::Value = serde_json::from_str(&format!("{}1{}", "[".repeat(20), "]".repeat(20))).unwrap();
+    let body = serde_json::json!({
+        "format": "json",
+        "run_env": {"key": "k", "message": long},
+        "data": [
+            {"name": "t", "result": "failed", "failure_reason": long, "system_out": long, "system_err": "short",
+             "location": "l".repeat(MAX_NAME_BYTES + 1), "failure_expanded": details, "properties": props,
+             "history": {"duration": 1.5, "children": spans}},
+            {"name": "é".repeat(MAX_NAME_BYTES / 2) + "x"},
+            {"name": "deep", "history": {"children": [{"a": deep}, {"section": "ok"}]}},
+        ]
+    });
+    let up = buildkite::parse_json_body(&serde_json::to_vec(&body).unwrap()).unwrap();
+    assert!(up.run_env.message.as_ref().unwrap().ends_with(TRUNCATION_MARK));
+    assert_eq!(up.executions.len(), 2);
+    assert!(up.skipped.reasons()[0].contains("longer than 4096 bytes"), "{:?}", up.skipped);
+    let r = &up.executions[0];
+    for text in [&r.failure_reason, &r.system_out, &r.location] {
+        let text = text.as_deref().unwrap();
+        assert!(text.ends_with(TRUNCATION_MARK) && text.len() <= MAX_TEXT_BYTES, "{}", &text[text.len() - 40..]);
+    }
+    assert_eq!(r.system_err.as_deref(), Some("short"));
+    assert_eq!(r.failure_expanded.len(), MAX_FAILURE_DETAILS + 1);
+    assert_eq!(r.failure_expanded[MAX_FAILURE_DETAILS].expanded, ["[... 5 more failures not kept by Verdict]"]);
+    let first = &r.failure_expanded[0];
+    assert_eq!(
+        (first.expanded.len(), first.expanded.last().unwrap().as_str()),
+        (MAX_DETAIL_LINES + 1, "[... 5 more lines truncated by Verdict]")
+    );
+    assert_eq!(first.backtrace, ["b"]);
+    assert_eq!(r.properties.values("(truncated by Verdict)"), ["3 more properties not kept"]);
+    assert!(r.properties.get("p0").unwrap().ends_with(TRUNCATION_MARK));
+    let kept = r.spans.as_ref().unwrap().as_array().unwrap();
+    let marker = kept.last().unwrap()["truncated_by_verdict"]["spans_not_kept"].as_u64().unwrap();
+    assert!(kept.len() > 10 && kept.len() as u64 + marker == 5001, "{} kept, {marker} not", kept.len());
+    assert!(kept[0]["detail"]["query"].as_str().unwrap().len() <= MAX_SPAN_TEXT_BYTES);
+    assert_eq!(r.duration, Some(1.5));
+    let deep = up.executions[1].spans.as_ref().unwrap();
+    assert_eq!(deep, &serde_json::json!([{"section": "ok"}, {"truncated_by_verdict": {"spans_not_kept": 1}}]));
+}
+
 #[test]
 fn result_json_round_trips_every_field() {
     for e in junit::parse(&fixture("surefire-reruns.xml"))

@@ -69,7 +69,83 @@ fn parsing_costs_a_small_multiple_of_the_input() {
         ),
     ];
     for (what, xml) in payloads {
-        let (peak, result) = peak_of(|| verdict_formats::junit::parse(xml.as_bytes()).map(|r| r.executions.len()));
+        check_peak(what, xml.as_bytes(), || {
+            verdict_formats::junit::parse(xml.as_bytes()).map(|r| r.executions.len()).map_err(|e| e.to_string())
+        });
+    }
+    // Buildkite JSON, read by the typed reader.
+    let envelope = |data: String| format!(r#"{{"format":"json","run_env":{{"key":"k"}},"data":[{data}]}}"#);
+    let json_payloads: Vec<(&str, String)> = vec![
+        (
+            "20 MB of one-character failure_expanded lines",
+            envelope(format!(r#"{{"name":"t","failure_expanded":[{{"expanded":[{}"x"]}}]}}"#, "\"x\",".repeat(5_000_000))),
+        ),
+        (
+            "1,000 results with 20 details of 500 lines",
+            envelope(
+                (0..1000)
+                    .map(|i| {
+                        let detail = format!(r#"{{"expanded":[{}"x"]}}"#, "\"x\",".repeat(499));
+                        format!(r#"{{"name":"t{i}","failure_expanded":[{}]}}"#, vec![detail; 20].join(","))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        ),
+        (
+            "3 results with 10 MB of system_out",
+            envelope(vec![format!(r#"{{"name":"t","system_out":"{}"}}"#, "o".repeat(10 << 20)); 3].join(",")),
+        ),
+        ("2,000,000 empty spans", envelope(format!(r#"{{"name":"t","history":{{"children":[{}{{}}]}}}}"#, "{},".repeat(2_000_000)))),
+        (
+            "spans nested 100 deep, 20,000 times",
+            envelope(format!(
+                r#"{{"name":"t","history":{{"children":[{}]}}}}"#,
+                vec![format!("{}{}", "[".repeat(100), "]".repeat(100)); 20_000].join(",")
+            )),
+        ),
+        (
+            "100,000 run_env keys",
+            format!(
+                r#"{{"format":"json","run_env":{{"key":"k",{}}},"data":[{{"name":"t"}}]}}"#,
+                (0..100_000).map(|i| format!(r#""x{i}":"v""#)).collect::<Vec<_>>().join(",")
+            ),
+        ),
+        (
+            "one result with 200,000 properties",
+            envelope(format!(
+                r#"{{"name":"t","properties":{{{}}}}}"#,
+                (0..200_000).map(|i| format!(r#""p{i}":"v""#)).collect::<Vec<_>>().join(",")
+            )),
+        ),
+        ("one property with 500,000 values", envelope(format!(r#"{{"name":"t","properties":{{"p":[{}"v"]}}}}"#, "\"v\",".repeat(500_000)))),
+        (
+            "one result with 200,000 tags",
+            envelope(format!(
+                r#"{{"name":"t","tags":{{{}}}}}"#,
+                (0..200_000).map(|i| format!(r#""t{i}":"v""#)).collect::<Vec<_>>().join(",")
+            )),
+        ),
+        (
+            "5,000 results with 4 KiB names",
+            envelope((0..5000).map(|i| format!(r#"{{"name":"{i}{}"}}"#, "n".repeat(4090))).collect::<Vec<_>>().join(",")),
+        ),
+    ];
+    for (what, body) in json_payloads {
+        // What the reader before the typed one built first: a Value of the whole body.
+        let (value_peak, _) = peak_of(|| serde_json::from_slice::<serde_json::Value>(body.as_bytes()).map(|_| ()));
+        println!("{what}: a serde_json::Value of the body peaks at {value_peak} bytes ({:.1}x)", value_peak as f64 / body.len() as f64);
+        check_peak(what, body.as_bytes(), || {
+            verdict_formats::buildkite::parse_json_body(body.as_bytes()).map(|u| u.executions.len()).map_err(|e| e.message)
+        });
+    }
+}
+
+/// Parse with `f` and check its peak heap against the size of `input`.
+fn check_peak(what: &str, input: &[u8], f: impl FnOnce() -> Result<usize, String>) {
+    {
+        let xml = input;
+        let (peak, result) = peak_of(f);
         let ratio = peak as f64 / xml.len() as f64;
         println!("{what}: {} bytes in, peak {peak} bytes ({ratio:.1}x), {result:?}", xml.len());
         assert!(peak <= 12 * xml.len() + (4 << 20), "{what}: {peak} bytes at the peak for {} bytes in", xml.len());
