@@ -22,6 +22,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/suites/{slug}/aggregate", get(aggregate))
         .route("/runs/{id}", get(run))
         .route("/runs/{id}/executions", get(executions))
+        .route("/executions/{id}", get(execution))
+        .route("/executions/{id}/output", get(execution_output))
         .route("/tests/{id}", get(test))
         .route("/tests/{id}/history", get(history))
         .route("/tests/{id}/resources", get(resources))
@@ -100,6 +102,18 @@ async fn executions(State(s): State<AppState>, Path(raw): Path<String>, Query(q)
         return Err(ApiError::not_found(format!("no run {run_id}")));
     }
     Ok(Json(page))
+}
+
+/// One result with all its detail (a list page leaves out what is large).
+async fn execution(State(s): State<AppState>, Path(raw): Path<String>) -> Result<Json<Execution>, ApiError> {
+    let execution_id = id(&raw, "execution")?;
+    Ok(Json(s.store.execution(execution_id).await?.ok_or_else(|| ApiError::not_found(format!("no execution {execution_id}")))?))
+}
+
+/// One result's captured output, never part of a list.
+async fn execution_output(State(s): State<AppState>, Path(raw): Path<String>) -> Result<Json<ExecutionOutput>, ApiError> {
+    let execution_id = id(&raw, "execution")?;
+    Ok(Json(s.store.execution_output(execution_id).await?.ok_or_else(|| ApiError::not_found(format!("no execution {execution_id}")))?))
 }
 
 async fn test(State(s): State<AppState>, Path(raw): Path<String>) -> Result<Json<Test>, ApiError> {

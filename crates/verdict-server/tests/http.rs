@@ -167,6 +167,7 @@ both!(
     pytest_monitor_resource_routes_rank_samples,
     junit_edges_are_stored_faithfully,
     nul_in_parameters_and_odd_flag_keys_are_client_errors_or_filters,
+    list_pages_leave_output_to_its_own_route,
 );
 
 /// Tests of the HTTP edge that no store decision takes part in: SQLite only.
@@ -954,5 +955,48 @@ async fn pytest_monitor_resource_routes_rank_samples(backend: Backend) {
     assert_eq!(st, StatusCode::NOT_FOUND);
     assert!(body["message"].as_str().unwrap().contains("memory, cpu, kernel_time, user_time, total_time"), "{body}");
     assert_eq!(get("/resources/memory/head/-3/metrics").await.0, StatusCode::NOT_FOUND);
+    s.finish().await;
+}
+
+/// Read amplification (issue 11): a page of results never carries their
+/// output, and a large detail only on the result's own route.
+async fn list_pages_leave_output_to_its_own_route(backend: Backend) {
+    let s = Server::start_with(backend, Some("reader")).await;
+    let big = "o".repeat(70_000);
+    let results: Vec<Value> = (0..8)
+        .map(|i| {
+            json!({"name": format!("t{i}"), "result": "failed", "system_out": big, "system_err": "e",
+            "failure_expanded": [{"expanded": vec!["x".repeat(500); 40]}]})
+        })
+        .collect();
+    let (st, reply) = s.post_json(&json!({"format": "json", "run_env": {"key": "k"}, "data": results})).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{reply}");
+    let run = reply["run_id"].as_str().unwrap();
+    let read = async |path: &str, token: Option<&str>| {
+        let mut r = s.http.get(format!("{}{path}", s.url));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        let r = r.send().await.unwrap();
+        (r.status(), r.json::<Value>().await.unwrap())
+    };
+    let (st, page) = read(&format!("/api/v1/runs/{run}/executions?per_page=500"), Some("reader")).await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    let page = page.as_array().unwrap();
+    assert_eq!(page.len(), 8);
+    for e in page {
+        assert!(e.get("system_out").is_none() && e["has_output"] == true && e["detail"].is_null() && e["detail_omitted"] == true, "{e}");
+    }
+    let id = page[0]["id"].as_i64().unwrap();
+    let (_, output) = read(&format!("/api/v1/executions/{id}/output"), Some("reader")).await;
+    let out = output["system_out"].as_str().unwrap();
+    assert!(out.len() <= 64 * 1024 && out.ends_with("[... truncated by Verdict]"), "{}", out.len());
+    assert_eq!(output["system_err"], "e");
+    let (_, one) = read(&format!("/api/v1/executions/{id}"), Some("reader")).await;
+    assert_eq!(one["detail"]["failure_expanded"][0]["expanded"].as_array().unwrap().len(), 40);
+    for path in [format!("/api/v1/executions/{id}"), format!("/api/v1/executions/{id}/output")] {
+        assert_eq!(read(&path, None).await.0, StatusCode::UNAUTHORIZED, "{path} needs the read token");
+    }
+    assert_eq!(read("/api/v1/executions/999999/output", Some("reader")).await.0, StatusCode::NOT_FOUND);
     s.finish().await;
 }

@@ -168,21 +168,20 @@ pub fn detail_json(e: &ExecutionRecord) -> Option<String> {
         spans: Option<&'a serde_json::Value>,
         #[serde(skip_serializing_if = "verdict_core::Properties::is_empty")]
         properties: &'a verdict_core::Properties,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        system_out: Option<&'a str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        system_err: Option<&'a str>,
     }
-    let d = Detail {
-        failure_expanded: &e.failure_expanded,
-        spans: e.spans.as_ref(),
-        properties: &e.properties,
-        system_out: e.system_out.as_deref(),
-        system_err: e.system_err.as_deref(),
-    };
-    let empty =
-        d.failure_expanded.is_empty() && d.spans.is_none() && d.properties.is_empty() && d.system_out.is_none() && d.system_err.is_none();
+    let d = Detail { failure_expanded: &e.failure_expanded, spans: e.spans.as_ref(), properties: &e.properties };
+    let empty = d.failure_expanded.is_empty() && d.spans.is_none() && d.properties.is_empty();
     (!empty).then(|| serde_json::to_string(&d).unwrap_or_default())
+}
+
+/// The captured output of a result, kept apart from its detail (list pages
+/// never read it).
+pub fn outputs_json(e: &ExecutionRecord) -> Option<String> {
+    use crate::views::ExecutionOutput;
+    (e.system_out.is_some() || e.system_err.is_some()).then(|| {
+        let o = ExecutionOutput { system_out: e.system_out.clone(), system_err: e.system_err.clone() };
+        serde_json::to_string(&o).unwrap_or_default()
+    })
 }
 
 pub fn tags_json(tags: &verdict_core::TagMap) -> Option<String> {

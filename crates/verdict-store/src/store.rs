@@ -103,7 +103,12 @@ pub trait Store: Send + Sync + 'static {
 
     async fn runs(&self, suite_id: i64, filter: &RunFilter) -> Result<Vec<Run>, StoreError>;
     async fn run(&self, run_id: i64) -> Result<Option<RunDetail>, StoreError>;
+    /// A page of a run's results, each within `Execution::LISTED_*` and without output.
     async fn run_executions(&self, run_id: i64, result: Option<Outcome>, page: Page) -> Result<Vec<Execution>, StoreError>;
+    /// One result with all its detail (no output).
+    async fn execution(&self, id: i64) -> Result<Option<Execution>, StoreError>;
+    /// One result's captured output, each stream cut at `caps::MAX_TEXT_BYTES`.
+    async fn execution_output(&self, id: i64) -> Result<Option<ExecutionOutput>, StoreError>;
     async fn tests(&self, suite_id: i64, filter: &TestFilter) -> Result<Vec<TestStats>, StoreError>;
     async fn test(&self, test_id: i64) -> Result<Option<Test>, StoreError>;
     async fn test_history(&self, test_id: i64, page: Page) -> Result<Vec<HistoryEntry>, StoreError>;

@@ -99,11 +99,31 @@ pub struct Execution {
     pub result: Outcome,
     pub duration: Option<f64>,
     pub attempt: i64,
+    /// In a list, cut at `Execution::LISTED_REASON_BYTES` and marked.
     pub failure_reason: Option<String>,
-    /// failure_expanded, spans, properties, system_out, system_err (those present).
+    /// failure_expanded, spans, properties (those present). In a list, null
+    /// when larger than `Execution::LISTED_DETAIL_BYTES` (`detail_omitted`).
     pub detail: Option<serde_json::Value>,
+    pub detail_omitted: bool,
+    /// Whether captured output (system_out, system_err) is stored: it is read
+    /// on its own route, never in a list.
+    pub has_output: bool,
     pub tags: BTreeMap<String, String>,
     pub created_at: DateTime<Utc>,
+}
+
+impl Execution {
+    /// What a list page carries of each result at most, so that a page costs
+    /// a bounded amount whatever was uploaded; the result's own route has all.
+    pub const LISTED_DETAIL_BYTES: i64 = 16 * 1024;
+    pub const LISTED_REASON_BYTES: i64 = 4096;
+}
+
+/// A result's captured output, each stream at most `caps::MAX_TEXT_BYTES`.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+pub struct ExecutionOutput {
+    pub system_out: Option<String>,
+    pub system_err: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -234,4 +254,32 @@ impl TestDurations {
         }
         out
     }
+}
+
+/// The columns of an execution read, for both stores: the failure reason cut
+/// at `reason_max` bytes (in characters by SQL, then in bytes by
+/// [`listed_reason`]) and the detail left out past `detail_max` bytes, both
+/// measured in the database so that what is left out is never read.
+pub(crate) fn execution_cols(reason_max: i64, detail_max: i64) -> String {
+    format!(
+        "e.id, e.run_id, e.test_id, t.scope, t.name, t.file_name, t.location, e.outcome, e.duration, e.attempt,
+         substr(e.failure_reason, 1, {reason_max} + 1), CASE WHEN octet_length(e.detail) <= {detail_max} THEN e.detail END,
+         coalesce(octet_length(e.detail) > {detail_max}, false), e.outputs IS NOT NULL, e.tags, e.created_at, u.tags"
+    )
+}
+
+pub(crate) const EXECUTION_FROM: &str = "FROM executions e JOIN tests t ON t.id = e.test_id JOIN uploads u ON u.id = e.upload_id";
+
+/// No cut: the one-execution route (within PostgreSQL's `int` lengths).
+pub(crate) const WHOLE: i64 = (i32::MAX / 2) as i64;
+
+pub(crate) fn listed_reason(reason: Option<String>, max: i64) -> Option<String> {
+    reason.map(|r| verdict_core::caps::cap_text(r, usize::try_from(max).unwrap_or(usize::MAX)))
+}
+
+/// The output columns, each stream cut in the database to one character
+/// more than the cap (so that a longer one is seen as longer) and then in bytes.
+pub(crate) fn output_of(out: Option<String>, err: Option<String>) -> ExecutionOutput {
+    let cap = |s: Option<String>| s.map(|s| verdict_core::caps::cap_text(s, verdict_core::caps::MAX_TEXT_BYTES));
+    ExecutionOutput { system_out: cap(out), system_err: cap(err) }
 }

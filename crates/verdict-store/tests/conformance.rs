@@ -33,6 +33,7 @@ conformance!(
     monitor_samples_from_concurrent_writers_all_land_and_a_refused_one_leaves_none,
     identity_columns_hold_the_longest_accepted_values,
     monitor_fields_hold_the_longest_accepted_values,
+    list_pages_carry_a_bounded_part_of_each_result,
 );
 
 async fn suite(store: &Arc<dyn Store>, slug: &str) -> Suite {
@@ -191,7 +192,11 @@ async fn executions_keep_their_details(store: Arc<dyn Store>) {
     let d = e.detail.as_ref().unwrap();
     assert_eq!(d["failure_expanded"][0]["backtrace"][0], "f.py:3");
     assert_eq!(d["spans"][0]["detail"]["query"], "SELECT 1");
-    assert_eq!(d["system_out"], "out");
+    assert!(d.get("system_out").is_none() && e.has_output && !e.detail_omitted, "output is not in a list: {d}");
+    let output = store.execution_output(e.id).await.unwrap().unwrap();
+    assert_eq!((output.system_out.as_deref(), output.system_err), (Some("out"), None));
+    assert_eq!(store.execution(e.id).await.unwrap().as_ref(), Some(e), "the one result reads as listed (nothing was cut)");
+    assert!(store.execution(999_999).await.unwrap().is_none() && store.execution_output(999_999).await.unwrap().is_none());
     assert_eq!(e.tags.get("team").map(String::as_str), Some("web"));
     assert_eq!(e.tags.get("ci.worker.id").map(String::as_str), Some("7"), "upload tags reach the execution");
     let fine = store.run_executions(r.run_id, Some(Outcome::Passed), Page::default()).await.unwrap();
@@ -823,4 +828,29 @@ async fn monitor_fields_hold_the_longest_accepted_values(store: Arc<dyn Store>) 
     assert_eq!(tests.len(), 1, "one test for the sample's item, found again by its full name");
     let runs = store.runs(s.id, &RunFilter { branch: Some(branch.clone()), ..Default::default() }).await.unwrap();
     assert_eq!(runs.len(), 1, "the session's run, by its long pipeline branch");
+}
+
+/// A list page reads at most `Execution::LISTED_*` of each result (measured in
+/// the database) and never its output; the result's own routes have the rest.
+async fn list_pages_carry_a_bounded_part_of_each_result(store: Arc<dyn Store>) {
+    use verdict_core::caps::{MAX_TEXT_BYTES, TRUNCATION_MARK};
+    let s = suite(&store, "big").await;
+    let text = "ü".repeat(MAX_TEXT_BYTES / 2);
+    let mut big = exec("s", "big", Outcome::Failed, None);
+    big.failure_reason = Some(text.clone());
+    big.failure_expanded = vec![FailureDetail { expanded: vec![text.clone()], backtrace: vec![] }; 3];
+    big.system_out = Some(text.clone());
+    big.system_err = Some("err".into());
+    let r = store.write_upload(s.id, upload("k", None, None, vec![big, exec("s", "small", Outcome::Passed, None)])).await.unwrap();
+    let page = store.run_executions(r.run_id, None, Page::new(1, 500)).await.unwrap();
+    let (listed, small) = (&page[0], &page[1]);
+    assert!(listed.detail.is_none() && listed.detail_omitted && listed.has_output);
+    let reason = listed.failure_reason.as_deref().unwrap();
+    assert!(reason.len() as i64 <= Execution::LISTED_REASON_BYTES && reason.ends_with(TRUNCATION_MARK), "{}", reason.len());
+    assert!(small.detail.is_none() && !small.detail_omitted && !small.has_output);
+    let whole = store.execution(listed.id).await.unwrap().unwrap();
+    assert_eq!(whole.failure_reason.as_deref(), Some(text.as_str()));
+    assert_eq!(whole.detail.unwrap()["failure_expanded"][2]["expanded"][0], text.as_str());
+    let output = store.execution_output(listed.id).await.unwrap().unwrap();
+    assert_eq!((output.system_out.as_deref(), output.system_err.as_deref()), (Some(text.as_str()), Some("err")));
 }

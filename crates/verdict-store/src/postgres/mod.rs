@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("migrations/0007_session_pipeline.sql")),
     (8, include_str!("migrations/0008_run_test_flakes.sql")),
     (9, include_str!("migrations/0009_long_identities.sql")),
+    (10, include_str!("migrations/0010_execution_outputs.sql")),
 ];
 /// Serialises migrations of nodes that start at the same time.
 const MIGRATION_LOCK: i64 = 0x0076_6572_6469_6374; // "verdict"
@@ -139,6 +140,14 @@ impl Store for PgStore {
 
     async fn run_executions(&self, run_id: i64, result: Option<Outcome>, page: Page) -> Result<Vec<Execution>, StoreError> {
         reads::run_executions(&**self.client().await?, run_id, result, page).await
+    }
+
+    async fn execution(&self, id: i64) -> Result<Option<Execution>, StoreError> {
+        reads::execution(&**self.client().await?, id).await
+    }
+
+    async fn execution_output(&self, id: i64) -> Result<Option<ExecutionOutput>, StoreError> {
+        reads::execution_output(&**self.client().await?, id).await
     }
 
     async fn tests(&self, suite_id: i64, filter: &TestFilter) -> Result<Vec<TestStats>, StoreError> {

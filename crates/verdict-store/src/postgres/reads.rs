@@ -103,35 +103,49 @@ pub(super) async fn run(c: &Client, run_id: i64) -> Result<Option<RunDetail>, St
 
 pub(super) async fn run_executions(c: &Client, run_id: i64, result: Option<Outcome>, page: Page) -> Result<Vec<Execution>, StoreError> {
     let code = result.map(|o| o.code());
-    let rows = c
-        .query(
-            "SELECT e.id, e.run_id, e.test_id, t.scope, t.name, t.file_name, t.location, e.outcome, e.duration, e.attempt,
-                    e.failure_reason, e.detail, e.tags, e.created_at, u.tags
-             FROM executions e JOIN tests t ON t.id = e.test_id JOIN uploads u ON u.id = e.upload_id
-             WHERE e.run_id = $1 AND ($2::smallint IS NULL OR e.outcome = $2)
-             ORDER BY e.id LIMIT $3 OFFSET $4",
-            &[&run_id, &code, &page.limit(), &page.offset()],
+    let cols = execution_cols(Execution::LISTED_REASON_BYTES, Execution::LISTED_DETAIL_BYTES);
+    let sql = format!(
+        "SELECT {cols} {EXECUTION_FROM} WHERE e.run_id = $1 AND ($2::smallint IS NULL OR e.outcome = $2) ORDER BY e.id LIMIT $3 OFFSET $4"
+    );
+    let rows = c.query(&sql, &[&run_id, &code, &page.limit(), &page.offset()]).await?;
+    Ok(rows.iter().map(|r| execution_row(r, Execution::LISTED_REASON_BYTES)).collect())
+}
+
+pub(super) async fn execution(c: &Client, id: i64) -> Result<Option<Execution>, StoreError> {
+    let sql = format!("SELECT {} {EXECUTION_FROM} WHERE e.id = $1", execution_cols(WHOLE, WHOLE));
+    Ok(c.query_opt(&sql, &[&id]).await?.map(|r| execution_row(&r, WHOLE)))
+}
+
+pub(super) async fn execution_output(c: &Client, id: i64) -> Result<Option<ExecutionOutput>, StoreError> {
+    let n = verdict_core::caps::MAX_TEXT_BYTES as i64 + 1;
+    let row = c
+        .query_opt(
+            "SELECT left(outputs::jsonb ->> 'system_out', $2::int), left(outputs::jsonb ->> 'system_err', $2::int) FROM executions WHERE id = $1",
+            &[&id, &(n as i32)],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Execution {
-            id: r.get(0),
-            run_id: r.get(1),
-            test_id: r.get(2),
-            scope: r.get(3),
-            name: r.get(4),
-            file_name: r.get(5),
-            location: r.get(6),
-            result: outcome(r.get(7)),
-            duration: r.get(8),
-            attempt: i64::from(r.get::<_, i32>(9)),
-            failure_reason: r.get(10),
-            detail: r.get::<_, Option<String>>(11).and_then(|s| serde_json::from_str(&s).ok()),
-            tags: merged_tags(r.get(14), r.get(12)),
-            created_at: ms_to_time(r.get(13)),
-        })
-        .collect())
+    Ok(row.map(|r| output_of(r.get(0), r.get(1))))
+}
+
+fn execution_row(r: &Row, reason_max: i64) -> Execution {
+    Execution {
+        id: r.get(0),
+        run_id: r.get(1),
+        test_id: r.get(2),
+        scope: r.get(3),
+        name: r.get(4),
+        file_name: r.get(5),
+        location: r.get(6),
+        result: outcome(r.get(7)),
+        duration: r.get(8),
+        attempt: i64::from(r.get::<_, i32>(9)),
+        failure_reason: listed_reason(r.get(10), reason_max),
+        detail: r.get::<_, Option<String>>(11).and_then(|s| serde_json::from_str(&s).ok()),
+        detail_omitted: r.get(12),
+        has_output: r.get(13),
+        tags: merged_tags(r.get(16), r.get(14)),
+        created_at: ms_to_time(r.get(15)),
+    }
 }
 
 pub(super) async fn tests(c: &Client, suite_id: i64, f: &TestFilter) -> Result<Vec<TestStats>, StoreError> {

@@ -1,6 +1,6 @@
 use super::now_ms;
 use crate::error::StoreError;
-use crate::plan::{TestKey, WritePlan, day_of, detail_json, tags_json, test_row_is_stale};
+use crate::plan::{TestKey, WritePlan, day_of, detail_json, outputs_json, tags_json, test_row_is_stale};
 use crate::views::*;
 use std::collections::HashMap;
 use tokio_postgres::{Client, GenericClient};
@@ -126,6 +126,7 @@ pub(super) async fn write(
     let mut e_reason = Vec::with_capacity(n);
     let mut e_detail = Vec::with_capacity(n);
     let mut e_tags = Vec::with_capacity(n);
+    let mut e_outputs = Vec::with_capacity(n);
     for (e, &t) in up.executions.iter().zip(&plan.test_of) {
         e_test.push(test_ids[t]);
         e_outcome.push(e.outcome.code());
@@ -134,12 +135,14 @@ pub(super) async fn write(
         e_reason.push(e.failure_reason.as_deref());
         e_detail.push(detail_json(e));
         e_tags.push(tags_json(&e.tags));
+        e_outputs.push(outputs_json(e));
     }
     tx.execute(
-        "INSERT INTO executions (run_id, test_id, upload_id, outcome, duration, attempt, failure_reason, detail, tags, created_at)
-         SELECT $1, t, $2, o, d, a, r, de, tg, $3
-         FROM unnest($4::bigint[], $5::smallint[], $6::float8[], $7::int[], $8::text[], $9::text[], $10::text[]) AS u(t, o, d, a, r, de, tg)",
-        &[&run_id, &upload_id, &now, &e_test, &e_outcome, &e_duration, &e_attempt, &e_reason, &e_detail, &e_tags],
+        "INSERT INTO executions (run_id, test_id, upload_id, outcome, duration, attempt, failure_reason, detail, tags, created_at, outputs)
+         SELECT $1, t, $2, o, d, a, r, de, tg, $3, ou
+         FROM unnest($4::bigint[], $5::smallint[], $6::float8[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[])
+           AS u(t, o, d, a, r, de, tg, ou)",
+        &[&run_id, &upload_id, &now, &e_test, &e_outcome, &e_duration, &e_attempt, &e_reason, &e_detail, &e_tags, &e_outputs],
     )
     .await?;
 

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("migrations/0007_monitor_inbox.sql")),
     (8, include_str!("migrations/0008_session_pipeline.sql")),
     (9, include_str!("migrations/0009_run_test_flakes.sql")),
+    (10, include_str!("migrations/0010_execution_outputs.sql")),
 ];
 
 pub struct SqliteStore {
@@ -180,6 +181,14 @@ impl Store for SqliteStore {
 
     async fn run_executions(&self, run_id: i64, result: Option<Outcome>, page: Page) -> Result<Vec<Execution>, StoreError> {
         self.read(move |c| reads::run_executions(c, run_id, result, page)).await
+    }
+
+    async fn execution(&self, id: i64) -> Result<Option<Execution>, StoreError> {
+        self.read(move |c| reads::execution(c, id)).await
+    }
+
+    async fn execution_output(&self, id: i64) -> Result<Option<ExecutionOutput>, StoreError> {
+        self.read(move |c| reads::execution_output(c, id)).await
     }
 
     async fn tests(&self, suite_id: i64, filter: &TestFilter) -> Result<Vec<TestStats>, StoreError> {

@@ -110,34 +110,52 @@ pub(super) fn run(c: &Connection, run_id: i64) -> Result<Option<RunDetail>, Stor
 }
 
 pub(super) fn run_executions(c: &Connection, run_id: i64, result: Option<Outcome>, page: Page) -> Result<Vec<Execution>, StoreError> {
-    let mut st = c.prepare_cached(
-        "SELECT e.id, e.run_id, e.test_id, t.scope, t.name, t.file_name, t.location, e.outcome, e.duration, e.attempt,
-                e.failure_reason, e.detail, e.tags, e.created_at, u.tags
-         FROM executions e JOIN tests t ON t.id = e.test_id JOIN uploads u ON u.id = e.upload_id
-         WHERE e.run_id = ?1 AND (?2 IS NULL OR e.outcome = ?2)
-         ORDER BY e.id LIMIT ?3 OFFSET ?4",
-    )?;
+    let cols = execution_cols(Execution::LISTED_REASON_BYTES, Execution::LISTED_DETAIL_BYTES);
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {cols} {EXECUTION_FROM} WHERE e.run_id = ?1 AND (?2 IS NULL OR e.outcome = ?2) ORDER BY e.id LIMIT ?3 OFFSET ?4"
+    ))?;
     let rows = st
         .query_map(params![run_id, result.map(|o| o.code()), page.limit(), page.offset()], |r| {
-            Ok(Execution {
-                id: r.get(0)?,
-                run_id: r.get(1)?,
-                test_id: r.get(2)?,
-                scope: r.get(3)?,
-                name: r.get(4)?,
-                file_name: r.get(5)?,
-                location: r.get(6)?,
-                result: outcome(r.get(7)?),
-                duration: r.get(8)?,
-                attempt: r.get(9)?,
-                failure_reason: r.get(10)?,
-                detail: r.get::<_, Option<String>>(11)?.and_then(|s| serde_json::from_str(&s).ok()),
-                tags: merged_tags(r.get(14)?, r.get(12)?),
-                created_at: ms_to_time(r.get(13)?),
-            })
+            execution_row(r, Execution::LISTED_REASON_BYTES)
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
+}
+
+pub(super) fn execution(c: &Connection, id: i64) -> Result<Option<Execution>, StoreError> {
+    let cols = execution_cols(WHOLE, WHOLE);
+    let mut st = c.prepare_cached(&format!("SELECT {cols} {EXECUTION_FROM} WHERE e.id = ?1"))?;
+    Ok(st.query_row(params![id], |r| execution_row(r, WHOLE)).optional()?)
+}
+
+pub(super) fn execution_output(c: &Connection, id: i64) -> Result<Option<ExecutionOutput>, StoreError> {
+    let n = verdict_core::caps::MAX_TEXT_BYTES + 1;
+    let mut st = c.prepare_cached(&format!(
+        "SELECT substr(json_extract(outputs, '$.system_out'), 1, {n}), substr(json_extract(outputs, '$.system_err'), 1, {n})
+         FROM executions WHERE id = ?1"
+    ))?;
+    Ok(st.query_row(params![id], |r| Ok(output_of(r.get(0)?, r.get(1)?))).optional()?)
+}
+
+fn execution_row(r: &Row<'_>, reason_max: i64) -> rusqlite::Result<Execution> {
+    Ok(Execution {
+        id: r.get(0)?,
+        run_id: r.get(1)?,
+        test_id: r.get(2)?,
+        scope: r.get(3)?,
+        name: r.get(4)?,
+        file_name: r.get(5)?,
+        location: r.get(6)?,
+        result: outcome(r.get(7)?),
+        duration: r.get(8)?,
+        attempt: r.get(9)?,
+        failure_reason: listed_reason(r.get(10)?, reason_max),
+        detail: r.get::<_, Option<String>>(11)?.and_then(|s| serde_json::from_str(&s).ok()),
+        detail_omitted: r.get(12)?,
+        has_output: r.get(13)?,
+        tags: merged_tags(r.get(16)?, r.get(14)?),
+        created_at: ms_to_time(r.get(15)?),
+    })
 }
 
 pub(super) fn tests(c: &Connection, suite_id: i64, f: &TestFilter) -> Result<Vec<TestStats>, StoreError> {

@@ -1,6 +1,6 @@
 use super::now_ms;
 use crate::error::StoreError;
-use crate::plan::{WritePlan, day_of, detail_json, tags_json, test_row_is_stale};
+use crate::plan::{WritePlan, day_of, detail_json, outputs_json, tags_json, test_row_is_stale};
 use crate::views::*;
 use rusqlite::{Connection, OptionalExtension, params};
 use verdict_core::Upload;
@@ -100,8 +100,8 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload) -> Result<Uploa
     }
     {
         let mut insert = c.prepare_cached(
-            "INSERT INTO executions (run_id, test_id, upload_id, outcome, duration, attempt, failure_reason, detail, tags, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            "INSERT INTO executions (run_id, test_id, upload_id, outcome, duration, attempt, failure_reason, detail, tags, created_at, outputs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )?;
         for (e, &t) in up.executions.iter().zip(&plan.test_of) {
             insert.execute(params![
@@ -114,7 +114,8 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload) -> Result<Uploa
                 e.failure_reason,
                 detail_json(e),
                 tags_json(&e.tags),
-                now
+                now,
+                outputs_json(e)
             ])?;
         }
     }
