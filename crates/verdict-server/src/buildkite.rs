@@ -3,6 +3,7 @@
 
 use crate::AppState;
 use crate::auth;
+use crate::body::{BodyUse, ReadBody};
 use crate::error::ApiError;
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -18,18 +19,23 @@ const MAX_REASONS: usize = 20;
 
 pub async fn upload(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<(StatusCode, Json<Value>), ApiError> {
     let suite = auth::suite_for_upload(&state, &headers).await?;
-    let raw = crate::body::read(&state.config, &headers, body).await?;
-    let bytes = decode(&headers, raw, state.config.max_decompressed_bytes)?;
-    let upload = match content_type(&headers).as_str() {
-        "multipart/form-data" => parse_multipart(&headers, bytes).await?,
+    // What the headers alone refuse is refused before the body is read.
+    let gzip = is_gzip(&headers)?;
+    let multipart = match content_type(&headers).as_str() {
+        "multipart/form-data" => true,
         "application/x-www-form-urlencoded" => {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "send the upload as multipart/form-data (curl -F) or as a JSON body (application/json)",
             ));
         }
-        _ => off_thread(move || buildkite::parse_json_body(&bytes)).await?,
+        _ => false,
     };
+    // Held until the upload is stored: the memory its body and results take.
+    let mut body = crate::body::read(&state, &headers, body, BodyUse::Upload).await?;
+    let bytes = if gzip { inflate(&state, &mut body).await? } else { body.bytes.clone() };
+    let upload =
+        if multipart { parse_multipart(&headers, bytes).await? } else { off_thread(move || buildkite::parse_json_body(&bytes)).await? };
     let skipped = upload.skipped.len();
     let reasons: Vec<String> = upload.skipped.reasons().iter().take(MAX_REASONS).cloned().collect();
     let receipt = state.store.write_upload(suite.id, upload).await?;
@@ -69,24 +75,75 @@ fn content_type(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
-fn decode(headers: &HeaderMap, raw: Bytes, limit: usize) -> Result<Bytes, ApiError> {
+/// Whether the body is gzip (else identity); any other encoding is 415.
+fn is_gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
     let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("").trim().to_ascii_lowercase();
     match encoding.as_str() {
-        "" | "identity" => Ok(raw),
-        "gzip" | "x-gzip" => {
-            let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(limit));
-            let read = flate2::read::MultiGzDecoder::new(&raw[..])
-                .take(limit as u64 + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| ApiError::bad_request(format!("the body is not valid gzip: {e}")))?;
-            if read > limit {
-                return Err(ApiError::too_large(format!("the body decompresses to more than the limit of {limit} bytes")));
-            }
-            Ok(out.into())
-        }
+        "" | "identity" => Ok(false),
+        "gzip" | "x-gzip" => Ok(true),
         other => {
             Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("Content-Encoding {other:?} is not supported: use gzip or none")))
         }
+    }
+}
+
+/// Inflate a gzip body off the async threads, within the decompressed-size
+/// limit and the memory budget. The memory is reserved for the size the gzip
+/// trailer claims; a body that inflates to more takes more as it grows, if
+/// the budget has it free, else it is answered 503 (busy).
+async fn inflate(state: &AppState, body: &mut ReadBody) -> Result<Bytes, ApiError> {
+    let limit = state.config.max_decompressed_bytes;
+    let raw = std::mem::take(&mut body.bytes);
+    let claim = claimed_size(&raw).min(limit);
+    state.memory.grow(&mut body.reservation, inflate_cost(raw.len(), claim), state.config.body_timeout).await?;
+    let memory = state.memory.clone();
+    let mut reservation = std::mem::replace(&mut body.reservation, state.memory.empty());
+    let (reservation, out) = tokio::task::spawn_blocking(move || {
+        let out = inflate_within(&raw, limit, |len| memory.try_grow(&mut reservation, inflate_cost(raw.len(), len.min(limit))));
+        (reservation, out)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("inflating failed: {e}")))?;
+    body.reservation = reservation;
+    out
+}
+
+/// The raw body, what it inflates to, and what parsing that builds.
+fn inflate_cost(raw: usize, inflated: usize) -> usize {
+    raw.saturating_add(inflated.saturating_mul(3))
+}
+
+/// The uncompressed size in the last gzip member's trailer (ISIZE, modulo
+/// 2^32): a claim, used to reserve memory, never trusted for the limit.
+fn claimed_size(raw: &[u8]) -> usize {
+    match raw.len() {
+        n if n >= 18 => u32::from_le_bytes([raw[n - 4], raw[n - 3], raw[n - 2], raw[n - 1]]) as usize,
+        _ => 0,
+    }
+}
+
+/// Inflate `raw`, asking `room(len)` for memory whenever the output passes
+/// what it was given (doubling); refuse past `limit`.
+fn inflate_within(raw: &[u8], limit: usize, mut room: impl FnMut(usize) -> bool) -> Result<Bytes, ApiError> {
+    let mut decoder = flate2::read::MultiGzDecoder::new(raw);
+    let mut out = Vec::with_capacity(claimed_size(raw).min(limit).min(raw.len().saturating_mul(64)));
+    let mut granted = claimed_size(raw).min(limit);
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = decoder.read(&mut chunk).map_err(|e| ApiError::bad_request(format!("the body is not valid gzip: {e}")))?;
+        if n == 0 {
+            return Ok(out.into());
+        }
+        if out.len() + n > limit {
+            return Err(ApiError::too_large(format!("the body decompresses to more than the limit of {limit} bytes")));
+        }
+        if out.len() + n > granted {
+            granted = (out.len() + n).max(granted.saturating_mul(2)).max(1 << 20);
+            if !room(granted) {
+                return Err(crate::budget::busy());
+            }
+        }
+        out.extend_from_slice(&chunk[..n]);
     }
 }
 

@@ -5,6 +5,7 @@ pub mod aggregate;
 mod api;
 mod auth;
 mod body;
+mod budget;
 mod buildkite;
 pub mod compare;
 mod error;
@@ -47,6 +48,9 @@ pub struct ServerConfig {
     /// How long a client may take to send a request head (and how long an
     /// idle kept-alive connection stays open before its next request).
     pub header_timeout: std::time::Duration,
+    /// Memory that request bodies being read, inflated and parsed may hold
+    /// at once (see `budget`); past it, uploads wait their turn.
+    pub max_parse_memory: usize,
 }
 
 impl ServerConfig {
@@ -68,6 +72,7 @@ impl Default for ServerConfig {
             pytest_monitor_suite: None,
             max_connections: 4096,
             header_timeout: std::time::Duration::from_secs(30),
+            max_parse_memory: 1024 * 1024 * 1024,
         }
     }
 }
@@ -77,11 +82,13 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<ServerConfig>,
     suites: Arc<suite_cache::SuiteCache>,
+    memory: Arc<budget::MemoryBudget>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
-        AppState { store, config: Arc::new(config), suites: Arc::default() }
+        let memory = Arc::new(budget::MemoryBudget::new(config.max_parse_memory));
+        AppState { store, config: Arc::new(config), suites: Arc::default(), memory }
     }
 }
 

@@ -12,7 +12,7 @@ use verdict_core::metric_check::{MAX_METRICS_PER_REQUEST, metric_problem};
 
 pub async fn post(State(s): State<AppState>, Path(raw): Path<String>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
     let suite = auth::suite_for_upload(&s, &headers).await?;
-    let body = crate::body::read(&s.config, &headers, body).await?;
+    let body = crate::body::read(&s, &headers, body, crate::body::BodyUse::Small).await?;
     let run_id: i64 = raw.parse().map_err(|_| ApiError::bad_request(format!("run id {raw:?} is not a number")))?;
     let not_found = || ApiError::not_found(format!("no run {run_id} in suite {:?}", suite.slug));
     // Another suite's run is answered as missing: a token does not reveal other suites.

@@ -182,6 +182,7 @@ sqlite_only!(
     every_route_with_a_body_times_it_out,
     the_open_pytest_monitor_base_needs_the_read_token_for_reads,
     connections_past_the_cap_wait_for_a_free_slot,
+    uploads_past_the_memory_budget_wait_their_turn,
 );
 
 /// A POST that promises a body and never sends it gets 401 at once when
@@ -998,5 +999,58 @@ async fn list_pages_leave_output_to_its_own_route(backend: Backend) {
         assert_eq!(read(&path, None).await.0, StatusCode::UNAUTHORIZED, "{path} needs the read token");
     }
     assert_eq!(read("/api/v1/executions/999999/output", Some("reader")).await.0, StatusCode::NOT_FOUND);
+    s.finish().await;
+}
+
+/// The memory budget (issue 11): with room for one large upload at a time, a
+/// second one waits while the first is being read, then goes through; a gzip
+/// body that inflates past what its trailer claims takes more as it grows
+/// (when the budget has it free; else it is 503, busy).
+async fn uploads_past_the_memory_budget_wait_their_turn(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Server::start_config(backend, |c| {
+        c.max_parse_memory = 1024 * 1024;
+        c.body_timeout = std::time::Duration::from_secs(10);
+    })
+    .await;
+    let results: Vec<Value> = (0..3000).map(|i| json!({"name": format!("test number {i:>60}"), "result": "passed"})).collect();
+    let body = serde_json::to_vec(&json!({"format": "json", "run_env": {"key": "k"}, "data": results})).unwrap();
+    assert!(body.len() > 200_000 && body.len() * 3 > 512 * 1024, "each reservation is over half the budget");
+    // The first upload sends its head and half its body, and holds.
+    let mut first = tokio::net::TcpStream::connect(s.url.trim_start_matches("http://")).await.unwrap();
+    let head = format!(
+        "POST /v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Token token=\"{}\"\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        s.token,
+        body.len()
+    );
+    first.write_all(head.as_bytes()).await.unwrap();
+    first.write_all(&body[..body.len() / 2]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let second = {
+        let (http, url, auth, body) = (s.http.clone(), s.url.clone(), s.auth(), body.clone());
+        tokio::spawn(async move {
+            let r =
+                http.post(format!("{url}/v1/uploads")).header("Authorization", auth).header("Content-Type", "application/json").body(body);
+            r.send().await.unwrap().status()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert!(!second.is_finished(), "the second upload was read while the first held the budget");
+    first.write_all(&body[body.len() / 2..]).await.unwrap();
+    let mut reply = vec![0u8; 12];
+    first.read_exact(&mut reply).await.unwrap();
+    assert_eq!(&reply, b"HTTP/1.1 202");
+    assert_eq!(second.await.unwrap(), StatusCode::ACCEPTED);
+    let (_, runs) = s.get("/api/v1/suites/web/runs").await;
+    assert_eq!(runs[0]["uploads"], 2);
+
+    // Two gzip members: the trailer (the last member's) claims 10 bytes of the
+    // 270 KB the body inflates to; more is granted as it grows, the budget being free.
+    let mut members = gzip(&body[..body.len() - 10]);
+    members.extend(gzip(&body[body.len() - 10..]));
+    let headers = [("Authorization", s.auth()), ("Content-Type", "application/json".into()), ("Content-Encoding", "gzip".into())];
+    let (st, reply) = s.post_raw(&headers, members).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{reply}");
+    assert_eq!(reply["queued"], 3000);
     s.finish().await;
 }

@@ -216,6 +216,10 @@ pub struct ServeArgs {
     /// limit allows (the limit is first raised to its hard maximum).
     #[arg(long, env = "VERDICT_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
+    /// Memory, in bytes, that request bodies being read, inflated and parsed may hold at once; past it,
+    /// uploads wait their turn (and are answered 503 after the body timeout).
+    #[arg(long, env = "VERDICT_MAX_PARSE_MEMORY", default_value_t = 1024 * 1024 * 1024)]
+    pub max_parse_memory: usize,
     /// Also serve pytest-monitor at /api/v1 (`pytest --remote-server http://HOST:PORT/api/v1`) for this suite,
     /// without authentication. Without it, pytest-monitor is served only at /t/UPLOAD_TOKEN/api/v1.
     #[arg(long, env = "VERDICT_PYTEST_MONITOR_SUITE")]

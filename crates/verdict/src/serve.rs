@@ -23,6 +23,7 @@ pub async fn run(store_args: StoreArgs, args: ServeArgs) -> ExitCode {
         body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),
         pytest_monitor_suite: args.pytest_monitor_suite,
         max_connections,
+        max_parse_memory: args.max_parse_memory,
         ..ServerConfig::default()
     };
     let where_ = match &store_args.database_url {

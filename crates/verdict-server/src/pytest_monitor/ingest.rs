@@ -66,7 +66,7 @@ fn body(raw: &[u8]) -> Result<Value, Refused> {
 
 pub async fn post_context(State(s): State<AppState>, args: PathArgs, headers: HeaderMap, raw: Body) -> Result<Response, Refused> {
     let suite = suite(&s, &args).await?;
-    let raw = crate::body::read(&s.config, &headers, raw).await?;
+    let raw = crate::body::read(&s, &headers, raw, crate::body::BodyUse::Small).await?;
     let context = parse_context(&body(&raw)?)?;
     s.store.monitor().add_context(suite.id, context.clone()).await?;
     Ok(paging::json(StatusCode::CREATED, &context_json(&context)))
@@ -74,7 +74,7 @@ pub async fn post_context(State(s): State<AppState>, args: PathArgs, headers: He
 
 pub async fn post_session(State(s): State<AppState>, args: PathArgs, headers: HeaderMap, raw: Body) -> Result<Response, Refused> {
     let suite = suite(&s, &args).await?;
-    let raw = crate::body::read(&s.config, &headers, raw).await?;
+    let raw = crate::body::read(&s, &headers, raw, crate::body::BodyUse::Small).await?;
     let mut session = parse_session(&body(&raw)?, args.get("session_hash").map(String::as_str))?;
     order_description(&mut session, &raw);
     s.store.monitor().add_session(suite.id, session.clone()).await?;
@@ -83,7 +83,7 @@ pub async fn post_session(State(s): State<AppState>, args: PathArgs, headers: He
 
 pub async fn post_metric(State(s): State<AppState>, args: PathArgs, headers: HeaderMap, raw: Body) -> Result<Response, Refused> {
     let suite = suite(&s, &args).await?;
-    let raw = crate::body::read(&s.config, &headers, raw).await?;
+    let raw = crate::body::read(&s, &headers, raw, crate::body::BodyUse::Small).await?;
     let metric = parse_metric(&body(&raw)?)?;
     s.store.monitor().add_metric(suite.id, metric.clone()).await?;
     Ok(paging::json(StatusCode::CREATED, &metric))
