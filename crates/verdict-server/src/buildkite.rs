@@ -147,7 +147,7 @@ fn inflate_within(raw: &[u8], limit: usize, mut room: impl FnMut(usize) -> bool)
     }
 }
 
-async fn parse_multipart(headers: &HeaderMap, bytes: Bytes) -> Result<Upload, ApiError> {
+pub(crate) async fn parse_multipart(headers: &HeaderMap, bytes: Bytes) -> Result<Upload, ApiError> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let boundary = multer::parse_boundary(ct).map_err(|e| ApiError::bad_request(format!("bad multipart Content-Type: {e}")))?;
     let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes) });

@@ -22,6 +22,16 @@ use verdict_store::Store;
 
 pub use error::ApiError;
 
+/// The multipart upload reader on its own, for the fuzz targets (`fuzz/`):
+/// a `multipart/form-data` body with its Content-Type, as `POST /v1/uploads` reads it.
+#[doc(hidden)]
+pub async fn parse_multipart_upload(content_type: &str, body: Vec<u8>) -> Result<verdict_core::Upload, ApiError> {
+    let mut headers = axum::http::HeaderMap::new();
+    let value = axum::http::HeaderValue::from_str(content_type).map_err(|_| ApiError::bad_request("bad Content-Type"))?;
+    headers.insert(axum::http::header::CONTENT_TYPE, value);
+    buildkite::parse_multipart(&headers, body.into()).await
+}
+
 /// Settings the server needs once it runs; the CLI builds this from flags,
 /// environment and defaults.
 #[derive(Debug, Clone)]

@@ -168,6 +168,7 @@ both!(
     junit_edges_are_stored_faithfully,
     nul_in_parameters_and_odd_flag_keys_are_client_errors_or_filters,
     list_pages_leave_output_to_its_own_route,
+    mutated_uploads_are_answered_4xx_or_stored_whole,
 );
 
 /// Tests of the HTTP edge that no store decision takes part in: SQLite only.
@@ -1052,5 +1053,68 @@ async fn uploads_past_the_memory_budget_wait_their_turn(backend: Backend) {
     let (st, reply) = s.post_raw(&headers, members).await;
     assert_eq!(st, StatusCode::ACCEPTED, "{reply}");
     assert_eq!(reply["queued"], 3000);
+    s.finish().await;
+}
+
+/// The end-to-end fuzz property (issue 11): mutated multipart and JSON
+/// uploads to a real server are answered 202 or 4xx, never 5xx, and every
+/// result the 202s count is stored. The parsers' own fuzz targets are in
+/// `verdict-formats/tests/fuzz.rs`.
+async fn mutated_uploads_are_answered_4xx_or_stored_whole(backend: Backend) {
+    let s = Server::start(backend).await;
+    let boundary = "XyZ";
+    let form = |key: &str, data: &[u8]| {
+        let mut b = Vec::new();
+        for (name, value) in [("format", &b"junit"[..]), ("run_env[key]", key.as_bytes()), ("run_env[branch]", b"main")] {
+            b.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes());
+            b.extend(value);
+            b.extend(b"\r\n");
+        }
+        b.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"data\"; filename=\"j.xml\"\r\n\r\n").as_bytes());
+        b.extend(data);
+        b.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+        b
+    };
+    let seeds = [form("a", &fixture("pytest-junit.xml")), fixture("bk-pytest.json"), fixture("bk-jest.json")];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n.max(1) as u64) as usize
+    };
+    let (mut queued, mut accepted) = (0u64, 0);
+    for i in 0..300 {
+        let which = i % seeds.len();
+        let mut body = seeds[which].clone();
+        for _ in 0..1 + next(3) {
+            let at = next(body.len());
+            match next(4) {
+                0 => body[at] ^= 1 << next(8),
+                1 => body.truncate(at),
+                2 => {
+                    let piece = body[at..(at + 1 + next(200)).min(body.len())].to_vec();
+                    body.splice(at..at, piece.iter().copied().cycle().take(piece.len() * (1 + next(20))));
+                }
+                _ => body.insert(at, next(256) as u8),
+            }
+        }
+        let ct = if which == 0 { format!("multipart/form-data; boundary={boundary}") } else { "application/json".into() };
+        let (st, reply) = s.post_raw(&[("Authorization", s.auth()), ("Content-Type", ct)], body).await;
+        assert!(st == StatusCode::ACCEPTED || st.is_client_error(), "input {i}: {st} {reply}");
+        assert!(reply["message"].is_string() || st == StatusCode::ACCEPTED, "input {i}: {reply}");
+        if st == StatusCode::ACCEPTED {
+            accepted += 1;
+            queued += reply["queued"].as_u64().unwrap();
+        }
+    }
+    let (_, runs) = s.get("/api/v1/suites/web/runs?per_page=500").await;
+    let mut stored = 0;
+    for run in runs.as_array().unwrap() {
+        let (_, detail) = s.get(&format!("/api/v1/runs/{}", run["id"])).await;
+        stored += detail["total"].as_u64().unwrap();
+    }
+    assert!(accepted > 10, "the mutations should leave some uploads valid: {accepted}");
+    assert_eq!(stored, queued, "every result the 202s counted is stored ({accepted} uploads accepted)");
     s.finish().await;
 }
