@@ -27,6 +27,9 @@ fn main() {
     if which == "junit" || which == "all" {
         junit();
     }
+    if which == "json" || which == "all" {
+        json();
+    }
     if which == "reads" || which == "all" {
         rt.block_on(reads());
     }
@@ -228,6 +231,20 @@ fn junit() {
     let ours = mb / best;
     println!("junit parse: {mb:.1} MB, {cases} testcases, single thread");
     println!("  verdict-formats:      {ours:>8.1} MB/s (best of 3) (target >= 150)");
+    // The Rust peer: junit-parser (quick-xml into a tree of suites and cases).
+    let mut peer_best = f64::MAX;
+    let mut peer_cases = 0;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let suites = junit_parser::from_reader(std::io::Cursor::new(&xml[..])).unwrap();
+        peer_best = peer_best.min(started.elapsed().as_secs_f64());
+        fn count(s: &junit_parser::TestSuite) -> usize {
+            s.cases.len() + s.suites.iter().map(count).sum::<usize>()
+        }
+        peer_cases = suites.suites.iter().map(count).sum();
+    }
+    assert_eq!(peer_cases, cases, "both parsers must see every testcase");
+    println!("  junit-parser 1.7 (Rust): {:>5.1} MB/s (best of 3); verdict-formats is {:.2}x it", mb / peer_best, peer_best / best);
     match python_junitparser(&path) {
         Ok((secs, their_cases)) => {
             assert_eq!(their_cases, cases, "both parsers must see every testcase");
@@ -236,6 +253,33 @@ fn junit() {
         }
         Err(e) => println!("  python junitparser: not measured: {e}"),
     }
+}
+
+/// Buildkite JSON: the typed reader (straight into results, caps applied)
+/// against serde_json parsing the same body into a `Value`, which the reader
+/// before it did first, in the same run.
+fn json() {
+    let body = upload_body("json-bench", 5000, "main");
+    let mb = body.len() as f64 / 1e6;
+    let best_of = |f: &dyn Fn() -> usize| {
+        let mut best = f64::MAX;
+        let mut n = 0;
+        for _ in 0..20 {
+            let started = Instant::now();
+            n = f();
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        (best, n)
+    };
+    let (typed, results) = best_of(&|| verdict_formats::buildkite::parse_json_body(&body).unwrap().executions.len());
+    let (tree, _) = best_of(&|| match serde_json::from_slice::<serde_json::Value>(&body).unwrap() {
+        serde_json::Value::Object(o) => o.len(),
+        _ => 0,
+    });
+    println!("buildkite json parse: {mb:.1} MB, {results} results, single thread, best of 20");
+    println!("  typed reader (results, caps):   {:>8.1} MB/s", mb / typed);
+    println!("  serde_json::Value (tree only):  {:>8.1} MB/s", mb / tree);
+    println!("  ratio:                          {:>8.2}x", tree / typed);
 }
 
 fn big_junit(target_bytes: usize) -> Vec<u8> {
