@@ -5,14 +5,14 @@ caused it. Run it on two builds to compare them:
 
     python3 bench/amplification.py target/release/verdict [OLD_BINARY ...]
 
-Each binary gets a fresh SQLite data directory and server. Steps, each
+Each scenario gets a fresh SQLite data directory and server, and is
 reported as the growth of the process's peak RSS over its idle peak:
 
 1. JSON expansion: a gzip body (about 100 KB) inflating to 100 MiB of
    `"failure_expanded":[{"expanded":["x","x",...]}]`.
 2. Large outputs: 12 results with 10 MiB of `system_out` each (gzip).
 3. Read amplification: three concurrent `GET /api/v1/runs/{id}/executions?per_page=500`
-   of that run.
+   of that run, on the same data after a restart.
 """
 
 import gzip
@@ -54,7 +54,7 @@ def request(url, body=None, headers=None):
         return None, str(e).encode()
 
 
-def measure(binary):
+def serve(binary):
     data = tempfile.mkdtemp()
     created = subprocess.run([binary, "--data-dir", data, "suite", "create", "amp"], capture_output=True, text=True, check=True)
     token = re.search(r"vdt_[0-9a-f]+", created.stdout).group(0)
@@ -62,22 +62,33 @@ def measure(binary):
     server = subprocess.Popen([binary, "--data-dir", data, "serve", "--listen", f"127.0.0.1:{port}"],
                               env={**os.environ, "VERDICT_LOG": "warn"}, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            if request(f"{base}/healthz")[0] == 200:
-                break
-            time.sleep(0.05)
-        idle = vm_hwm_mb(server.pid)
-        rows = []
-        auth = {"Authorization": f'Token token="{token}"', "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    for _ in range(300):
+        if request(f"{base}/healthz")[0] == 200:
+            break
+        time.sleep(0.05)
+    auth = {"Authorization": f'Token token="{token}"', "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    return server, base, auth
 
+
+def measure(binary):
+    """Each scenario on a fresh server, so that one's peak does not hide the next's."""
+    rows = []
+    server, base, auth = serve(binary)
+    try:
+        idle = vm_hwm_mb(server.pid)
         lines = 100 * 1024 * 1024 // 4
         expansion = ('{"format":"json","run_env":{"key":"a"},"data":[{"name":"t","failure_expanded":[{"expanded":['
                      + '"x",' * lines + '"x"]}]}]}').encode()
         body = gzip.compress(expansion, 9)
         status, _ = request(f"{base}/v1/uploads", body, auth)
         rows.append(("JSON expansion", len(body), len(expansion), status, vm_hwm_mb(server.pid) - idle))
+    finally:
+        server.kill()
+        server.wait()
 
+    server, base, auth = serve(binary)
+    try:
+        idle = vm_hwm_mb(server.pid)
         out = "o" * (10 * 1024 * 1024)
         big = json.dumps({"format": "json", "run_env": {"key": "b"},
                           "data": [{"name": f"t{i}", "result": "failed", "system_out": out} for i in range(12)]}).encode()
@@ -85,7 +96,15 @@ def measure(binary):
         status, reply = request(f"{base}/v1/uploads", body, auth)
         rows.append(("12 x 10 MiB system_out", len(body), len(big), status, vm_hwm_mb(server.pid) - idle))
         run_id = json.loads(reply).get("run_id") if status == 202 else None
-
+        # A restart, so that the reads' peak is theirs and not the upload's.
+        server.kill()
+        server.wait()
+        server = subprocess.Popen(server.args, env={**os.environ, "VERDICT_LOG": "warn"}, stdout=subprocess.DEVNULL)
+        for _ in range(300):
+            if request(f"{base}/healthz")[0] == 200:
+                break
+            time.sleep(0.05)
+        idle = vm_hwm_mb(server.pid)
         statuses = []
         if run_id:
             def get():
@@ -97,16 +116,16 @@ def measure(binary):
                 t.join()
         alive = server.poll() is None
         rows.append(("3 concurrent pages of that run", 0, 0, statuses, vm_hwm_mb(server.pid) - idle if alive else float("nan")))
-        return idle, rows, alive
     finally:
         server.kill()
         server.wait()
+    return rows
 
 
 def main():
     for binary in sys.argv[1:] or ["target/release/verdict"]:
-        idle, rows, alive = measure(binary)
-        print(f"{binary}: idle peak RSS {idle:.1f} MiB{'' if alive else ' (the server died)'}")
+        rows = measure(binary)
+        print(f"{binary}: each scenario on a fresh server; growth of its peak RSS over its idle peak")
         for what, sent, inflated, status, growth in rows:
             size = f"{sent / 1e6:.2f} MB sent, {inflated / 1e6:.1f} MB inflated" if sent else ""
             print(f"  {what:<34} {size:<36} answered {status}, peak RSS +{growth:.1f} MiB")
