@@ -240,12 +240,14 @@ mod tests {
     }
 
     #[test]
-    fn detail_holds_only_what_is_there() {
+    fn detail_holds_only_what_is_there_and_output_goes_apart() {
         let mut e = exec("s", "t", Outcome::Failed, None);
-        assert_eq!(detail_json(&e), None);
+        assert_eq!((detail_json(&e), outputs_json(&e)), (None, None));
         e.system_out = Some("out".into());
+        assert_eq!(detail_json(&e), None, "output is not detail");
         e.spans = Some(serde_json::json!([{"section": "sql"}]));
-        assert_eq!(detail_json(&e).as_deref(), Some(r#"{"spans":[{"section":"sql"}],"system_out":"out"}"#));
+        assert_eq!(detail_json(&e).as_deref(), Some(r#"{"spans":[{"section":"sql"}]}"#));
+        assert_eq!(outputs_json(&e).as_deref(), Some(r#"{"system_out":"out","system_err":null}"#));
     }
 
     #[test]
