@@ -131,9 +131,15 @@ impl<'de> Visitor<'de> for LooseSeed {
 const MAX_KEY_BYTES: usize = caps::MAX_RUN_ENV_KEY_BYTES + 1;
 
 fn key<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<String>, A::Error> {
-    Ok(map.next_key_seed(LooseSeed(MAX_KEY_BYTES))?.map(|k| match k {
-        Loose::Str { kept, .. } => kept,
-        _ => String::new(),
+    Ok(long_key(map, MAX_KEY_BYTES)?.map(|(k, _)| k))
+}
+
+/// A key with at most `max` bytes kept, and its full length (where a cut
+/// key must not pass for a shorter one).
+fn long_key<'de, A: MapAccess<'de>>(map: &mut A, max: usize) -> Result<Option<(String, usize)>, A::Error> {
+    Ok(map.next_key_seed(LooseSeed(max))?.map(|k| match k {
+        Loose::Str { kept, len } => (kept, len),
+        _ => (String::new(), 0),
     }))
 }
 
@@ -281,9 +287,13 @@ impl<'de> Visitor<'de> for PairsVisitor<'_> {
         // The longest value any check lets through, plus one so it can refuse.
         let max_value = MAX_TEXT_BYTES + 1;
         const { assert!(caps::MAX_RUN_URL_BYTES < MAX_TEXT_BYTES && caps::MAX_RUN_ENV_VALUE_BYTES < MAX_TEXT_BYTES) };
-        while let Some(k) = key(&mut map)? {
+        while let Some((k, len)) = long_key(&mut map, MAX_KEY_BYTES)? {
             if pairs.len() == MAX_PAIRS {
                 return Err(self.budget.fail(format!("{} has more than {MAX_PAIRS} keys", self.what)));
+            }
+            if len > caps::MAX_RUN_ENV_KEY_BYTES {
+                let max = caps::MAX_RUN_ENV_KEY_BYTES;
+                return Err(self.budget.fail(format!("{} key {:?}... is longer than {max} bytes", self.what, truncate(&k, 40))));
             }
             let v = match map.next_value_seed(LooseSeed(max_value))? {
                 // Cut: longer than any check lets through, and marked (only the
@@ -905,8 +915,9 @@ impl<'de> Visitor<'de> for SpanValueSeed<'_> {
             return Ok(None);
         };
         let mut object = Some(serde_json::Map::new());
-        while let Some(k) = key(&mut map)? {
-            if object.is_none() || !self.bytes.charge(k.len()) {
+        while let Some((k, len)) = long_key(&mut map, caps::MAX_SPAN_TEXT_BYTES)? {
+            // A key past the cap leaves the span out rather than cut it.
+            if object.is_none() || len > k.len() || !self.bytes.charge(k.len()) {
                 object = None;
                 map.next_value::<IgnoredAny>()?;
                 continue;
@@ -951,7 +962,8 @@ impl<'de> Visitor<'de> for PropertiesSeed {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let (mut props, mut dropped, mut bad) = (Properties::default(), 0usize, false);
-        while let Some(name) = key(&mut map)? {
+        while let Some((name, len)) = long_key(&mut map, caps::MAX_NAME_BYTES)? {
+            let name = if len > name.len() { caps::cut_and_mark(name, caps::MAX_NAME_BYTES) } else { name };
             let (values, more) = map.next_value_seed(PropertyValuesSeed)?;
             bad |= values.is_none();
             dropped += more;

@@ -401,7 +401,7 @@ impl Parser {
 
     fn open_property(&mut self, e: &BytesStart<'_>) -> Result<Elem, String> {
         let case = self.case.as_mut().expect("in a case");
-        let key = attr(e, "name")?.unwrap_or_default();
+        let key = caps::cap_text(attr(e, "name")?.unwrap_or_default(), caps::MAX_NAME_BYTES);
         let value = attr(e, "value")?;
         // A property without a value attribute takes its text.
         let text_valued = value.is_none();

@@ -244,6 +244,26 @@ fn json_text_and_arrays_are_capped_and_marked() {
     assert_eq!(deep, &serde_json::json!([{"section": "ok"}, {"truncated_by_verdict": {"spans_not_kept": 1}}]));
 }
 
+/// A key past its cap is refused or marked, never passed off as a shorter one
+/// (a cut at a character boundary can land under the cap).
+#[test]
+fn long_keys_are_refused_or_marked() {
+    use verdict_core::caps::{MAX_NAME_BYTES, TRUNCATION_MARK};
+    let wide = "é".repeat(200);
+    let body = serde_json::json!({"format": "json", "run_env": {"key": "k", wide.clone(): "v"}, "data": [{"name": "t"}]});
+    let err = buildkite::parse_json_body(&serde_json::to_vec(&body).unwrap()).unwrap_err().message;
+    assert!(err.contains("longer than 256 bytes"), "{err}");
+    let name = "é".repeat(MAX_NAME_BYTES);
+    let body = serde_json::json!({"format": "json", "run_env": {"key": "k"}, "data": [
+        {"name": "t", "properties": {name.clone(): "v"}, "history": {"children": [{name.clone(): 1}, {"ok": 1}]}}]});
+    let up = buildkite::parse_json_body(&serde_json::to_vec(&body).unwrap()).unwrap();
+    let r = &up.executions[0];
+    let json = serde_json::to_value(&r.properties).unwrap();
+    let (kept, _) = json.as_object().unwrap().iter().next().unwrap();
+    assert!(kept.len() <= MAX_NAME_BYTES && kept.ends_with(TRUNCATION_MARK), "{}", kept.len());
+    assert_eq!(r.spans.as_ref().unwrap(), &serde_json::json!([{"ok": 1}, {"truncated_by_verdict": {"spans_not_kept": 1}}]));
+}
+
 #[test]
 fn result_json_round_trips_every_field() {
     for e in junit::parse(&fixture("surefire-reruns.xml"))
