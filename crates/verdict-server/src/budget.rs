@@ -69,9 +69,7 @@ impl MemoryBudget {
             Err(_) => false,
         }
     }
-}
 
-impl MemoryBudget {
     /// Hold `bytes` in all for `r`: at once if free, else by waiting at most
     /// `wait` for the rest (the wait is bounded, so two requests that each
     /// hold some and want more cannot wait for each other forever).
