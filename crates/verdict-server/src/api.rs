@@ -82,7 +82,7 @@ async fn aggregate(State(s): State<AppState>, Path(slug): Path<String>, Query(q)
     let min = q.parsed::<u32>("min_attempts", "a number")?.unwrap_or(verdict_core::decision::MINIMUM_ATTEMPTS);
     let config = verdict_core::decision::DecisionConfig { minimum_attempts: min, ..Default::default() };
     let metrics = verdict_core::metric_check::MetricConfig::default();
-    let batch = crate::aggregate::judge_batch(s.store.as_ref(), suite.id, &job, &payload, &config, &metrics).await?;
+    let batch = verdict_analysis::aggregate::judge_batch(s.store.as_ref(), suite.id, &job, &payload, &config, &metrics).await?;
     let blocking = batch.tests.iter().filter(|t| t.blocks()).count();
     Ok(Json(serde_json::json!({"job": job, "payload": payload, "runs": batch.runs, "blocking_failures": blocking, "tests": batch.tests})))
 }

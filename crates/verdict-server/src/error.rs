@@ -46,6 +46,15 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<verdict_analysis::AnalysisError> for ApiError {
+    fn from(e: verdict_analysis::AnalysisError) -> Self {
+        match e {
+            verdict_analysis::AnalysisError::NotFound(m) => Self::not_found(m),
+            verdict_analysis::AnalysisError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, axum::Json(serde_json::json!({"message": self.message}))).into_response()

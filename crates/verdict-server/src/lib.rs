@@ -1,13 +1,11 @@
 //! The HTTP edge of Verdict: one module per protocol, each a thin adapter
 //! between the wire and the store.
 
-pub mod aggregate;
 mod api;
 mod auth;
 mod body;
 mod budget;
 mod buildkite;
-pub mod compare;
 mod error;
 mod metrics;
 mod params;

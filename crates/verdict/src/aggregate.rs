@@ -35,9 +35,9 @@ async fn from_store(store: &StoreArgs, slug: &str, args: &AggregateArgs) -> Resu
         Some(path) => read_metric_config(path)?,
         None => MetricConfig::default(),
     };
-    let batch = verdict_server::aggregate::judge_batch(store.as_ref(), suite.id, &args.job, payload, &config, &metrics)
+    let batch = verdict_analysis::aggregate::judge_batch(store.as_ref(), suite.id, &args.job, payload, &config, &metrics)
         .await
-        .map_err(|e| e.message)?;
+        .map_err(|e| e.to_string())?;
     Ok((batch.tests, batch.runs))
 }
 

@@ -2,8 +2,8 @@
 
 use crate::cli::{CompareArgs, StoreArgs};
 use std::process::ExitCode;
+use verdict_analysis::compare::{ComparedTest, compare_selections, parse_selection};
 use verdict_core::readiness::{Options, Status};
-use verdict_server::compare::{ComparedTest, compare_selections, parse_selection};
 
 pub async fn run(store: StoreArgs, args: CompareArgs) -> ExitCode {
     match compare(store, &args).await {
@@ -23,7 +23,7 @@ async fn compare(store: StoreArgs, args: &CompareArgs) -> Result<Vec<ComparedTes
     let store =
         verdict_store::open(store.database_url.as_deref(), &store.data_dir).await.map_err(|e| format!("cannot open the database: {e}"))?;
     let suite = store.suite_by_slug(&args.suite).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no suite {:?}", args.suite))?;
-    let rows = compare_selections(store.as_ref(), suite.id, &basis, &sample, &Options::default()).await.map_err(|e| e.message)?;
+    let rows = compare_selections(store.as_ref(), suite.id, &basis, &sample, &Options::default()).await.map_err(|e| e.to_string())?;
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?;
         std::fs::write(path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;

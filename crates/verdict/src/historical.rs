@@ -6,9 +6,9 @@ use serde::de::DeserializeOwned;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
+use verdict_analysis::compare::parse_selection;
 use verdict_core::historical::{self, AlertRow, DisruptionRow, PercentileRow, TestDurationRow, seconds_string};
 use verdict_core::stats::quantile;
-use verdict_server::compare::parse_selection;
 use verdict_store::TestDurations;
 
 pub fn run(store: StoreArgs, args: AnalyzeArgs) -> ExitCode {

@@ -1,7 +1,7 @@
 //! Component-readiness comparison of a suite's tests between two selections
 //! of runs (a basis and a sample), each a branch or a window of days.
 
-use crate::error::ApiError;
+use crate::AnalysisError;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use verdict_core::readiness::{Comparison, Counts, Options, Status, compare};
@@ -57,7 +57,7 @@ pub async fn compare_selections(
     basis: &RunSelection,
     sample: &RunSelection,
     options: &Options,
-) -> Result<Vec<ComparedTest>, ApiError> {
+) -> Result<Vec<ComparedTest>, AnalysisError> {
     let mut both: BTreeMap<(String, String), (Option<Counts>, Counts)> = BTreeMap::new();
     for r in store.test_records(suite_id, basis).await? {
         both.entry((r.scope.clone(), r.name.clone())).or_default().0 = Some(counts(&r));

@@ -1,7 +1,7 @@
 //! Judging the runs of one job for one payload from the store: the runs are
 //! the batch, the job's other recent runs are the history.
 
-use crate::error::ApiError;
+use crate::AnalysisError;
 use std::collections::{BTreeMap, HashMap};
 use verdict_core::batch::{CaseResult, JudgedTest, judge};
 use verdict_core::decision::{DecisionConfig, History};
@@ -26,7 +26,7 @@ pub async fn judge_batch(
     payload: &str,
     config: &DecisionConfig,
     metric_config: &MetricConfig,
-) -> Result<JudgedBatch, ApiError> {
+) -> Result<JudgedBatch, AnalysisError> {
     let since = chrono::Utc::now().timestamp_millis() - HISTORY_DAYS * 86_400_000;
     let history_runs = RunSelection {
         job: Some(job.to_owned()),
@@ -38,7 +38,7 @@ pub async fn judge_batch(
     // The batch and the history are independent reads: run them at once.
     let (results, records) = tokio::try_join!(store.batch_results(suite_id, job, payload), store.test_records(suite_id, &history_runs))?;
     if results.is_empty() {
-        return Err(ApiError::not_found(format!("no runs of job {job:?} for payload {payload:?}")));
+        return Err(AnalysisError::NotFound(format!("no runs of job {job:?} for payload {payload:?}")));
     }
     let mut runs: Vec<(String, Vec<CaseResult>)> = Vec::new();
     let mut last_run = None;

@@ -1,0 +1,18 @@
+//! Use cases over the store: each reads what it needs, calls the pure core
+//! (`verdict-core`) and shapes a result. Nothing here knows HTTP; the API
+//! handlers, the pages and the CLI share these functions.
+
+pub mod aggregate;
+pub mod compare;
+
+use verdict_store::StoreError;
+
+/// Why a use case has no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    /// What was asked for is not there (the message says what).
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
