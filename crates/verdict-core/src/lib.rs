@@ -12,6 +12,7 @@ pub mod historical;
 pub mod metric_check;
 pub mod monitor;
 pub mod outcome;
+pub mod range;
 pub mod readiness;
 pub mod slug;
 pub mod stats;
