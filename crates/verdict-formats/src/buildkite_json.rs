@@ -17,6 +17,38 @@ use verdict_core::caps::{self, LineBudget, MAX_TEXT_BYTES};
 use verdict_core::upload::truncate;
 use verdict_core::{ExecutionRecord, FailureDetail, MAX_RESULTS_PER_UPLOAD, Outcome, Properties, Skipped, TagMap};
 
+/// `null` (or an absent option) is `$value`.
+macro_rules! null_is {
+    ($value:expr) => {
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+}
+
+/// An array, or an object, where another shape belongs: read over, and said
+/// by the visitor's `wrong`.
+macro_rules! wrong_array {
+    ($de:lifetime) => {
+        fn visit_seq<A: SeqAccess<$de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(Err(self.wrong("an array")))
+        }
+    };
+}
+
+macro_rules! wrong_object {
+    ($de:lifetime) => {
+        fn visit_map<A: MapAccess<$de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(Err(self.wrong("an object")))
+        }
+    };
+}
+
 /// Budgets of one upload, shared by everything read from it, and the first
 /// error that refuses the whole upload.
 #[derive(Default)]
@@ -110,12 +142,7 @@ impl<'de> Visitor<'de> for LooseSeed {
     fn visit_bool<E>(self, v: bool) -> Result<Loose, E> {
         Ok(Loose::Bool(v))
     }
-    fn visit_unit<E>(self) -> Result<Loose, E> {
-        Ok(Loose::Null)
-    }
-    fn visit_none<E>(self) -> Result<Loose, E> {
-        Ok(Loose::Null)
-    }
+    null_is!(Loose::Null);
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(Loose::Other("an array"))
@@ -308,12 +335,7 @@ impl<'de> Visitor<'de> for PairsVisitor<'_> {
         }
         Ok(Some(pairs))
     }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    null_is!(None);
     fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
         Err(self.not_an_object("an array"))
     }
@@ -391,12 +413,7 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
     fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
         Ok(Some(ReadData::Other("a boolean")))
     }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    null_is!(None);
 }
 
 // -------------------------------------------------------------- one result
@@ -485,10 +502,7 @@ impl<'de> Visitor<'de> for ResultSeed<'_> {
         r.name = name;
         Ok(Ok(r))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Err("expected an object, got an array".into()))
-    }
+    wrong_array!('de);
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(Err("expected an object, got null".into()))
     }
@@ -565,16 +579,8 @@ impl<'de> Visitor<'de> for DetailsSeed<'_> {
         }
         Ok(Ok(details))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Err("failure_expanded must be an array, got an object".into()))
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Ok(Vec::new()))
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(Ok(Vec::new()))
-    }
+    wrong_object!('de);
+    null_is!(Ok(Vec::new()));
     other_kinds!();
 }
 
@@ -617,10 +623,7 @@ impl<'de> Visitor<'de> for DetailSeed<'_> {
         }
         Ok(problem.map_or(Ok(detail), Err))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Err("failure_expanded items must be objects, got an array".into()))
-    }
+    wrong_array!('de);
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(Err("failure_expanded items must be objects, got null".into()))
     }
@@ -639,6 +642,12 @@ impl<'de> DeserializeSeed<'de> for LinesSeed<'_> {
     type Value = Result<Vec<String>, String>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
+    }
+}
+
+impl LinesSeed<'_> {
+    fn wrong(&self, kind: &str) -> String {
+        format!("failure_expanded.{} must be an array, got {kind}", self.field)
     }
 }
 
@@ -672,31 +681,9 @@ impl<'de> Visitor<'de> for LinesSeed<'_> {
         }
         Ok(Ok(lines))
     }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Ok(Vec::new()))
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(Ok(Vec::new()))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Err(format!("failure_expanded.{} must be an array, got an object", self.field)))
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Err(format!("failure_expanded.{} must be an array, got a string", self.field)))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Err(format!("failure_expanded.{} must be an array, got a number", self.field)))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Err(format!("failure_expanded.{} must be an array, got a number", self.field)))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Err(format!("failure_expanded.{} must be an array, got a number", self.field)))
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Err(format!("failure_expanded.{} must be an array, got a boolean", self.field)))
-    }
+    null_is!(Ok(Vec::new()));
+    wrong_object!('de);
+    other_kinds!();
 }
 
 // ------------------------------------------------------ history and spans
@@ -747,16 +734,8 @@ impl<'de> Visitor<'de> for HistorySeed<'_> {
         }
         Ok(problem.map_or(Ok(history), Err))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Err("history must be an object, got an array".into()))
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Ok((None, None)))
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(Ok((None, None)))
-    }
+    wrong_array!('de);
+    null_is!(Ok((None, None)));
     other_kinds!();
 }
 
@@ -821,16 +800,8 @@ impl<'de> Visitor<'de> for SpansSeed<'_> {
         }
         Ok(Ok((!spans.is_empty()).then_some(serde_json::Value::Array(spans))))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Err("history.children must be an array, got an object".into()))
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Ok(None))
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(Ok(None))
-    }
+    wrong_object!('de);
+    null_is!(Ok(None));
     other_kinds!();
 }
 
@@ -981,16 +952,8 @@ impl<'de> Visitor<'de> for PropertiesSeed {
         }
         Ok(Ok(props))
     }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Ok(Properties::default()))
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(Ok(Properties::default()))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Err("properties must be an object, got an array".into()))
-    }
+    null_is!(Ok(Properties::default()));
+    wrong_array!('de);
     other_kinds!();
 }
 
@@ -1090,15 +1053,7 @@ impl<'de> Visitor<'de> for TagsSeed {
         }
         Ok(problem.map_or(Ok(tags), Err))
     }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Ok(TagMap::new()))
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(Ok(TagMap::new()))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Err("tags must be an object, got an array".into()))
-    }
+    null_is!(Ok(TagMap::new()));
+    wrong_array!('de);
     other_kinds!();
 }

@@ -10,33 +10,12 @@
 //! longer in release mode, and with cargo-fuzz where a nightly toolchain is
 //! installed (`fuzz/`).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use verdict_formats::{buildkite, junit, pytest_monitor};
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(p, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::peak_of;
 
 /// xorshift64*: deterministic, so a failing input can be regenerated from its seed.
 struct Rng(u64);
@@ -114,10 +93,7 @@ fn run(target: &str, corpus: &[Vec<u8>], dict: &[&[u8]], check: impl Fn(&[u8]) -
         (seed, mutate(&mut rng, corpus, dict))
     }));
     for (seed, input) in inputs {
-        let before = LIVE.load(Ordering::Relaxed);
-        PEAK.store(before, Ordering::Relaxed);
-        let outcome = catch_unwind(AssertUnwindSafe(|| check(&input)));
-        let peak = PEAK.load(Ordering::Relaxed) - before;
+        let (peak, outcome) = peak_of(|| catch_unwind(AssertUnwindSafe(|| check(&input))));
         let show = || String::from_utf8_lossy(&input[..input.len().min(300)]).into_owned();
         match outcome {
             Err(_) => panic!("{target}: panic on the input of seed {seed}: {}", show()),

@@ -3,39 +3,9 @@
 //! allocator: parsing may cost a small multiple of the input, never what the
 //! input expands into. One test, so that nothing else allocates meanwhile.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(live, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(p, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
-
-/// Bytes allocated at the peak of `f`, above what was live before it.
-fn peak_of<T>(f: impl FnOnce() -> T) -> (usize, T) {
-    let before = LIVE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
-    let out = f();
-    (PEAK.load(Ordering::Relaxed) - before, out)
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::peak_of;
 
 #[test]
 fn parsing_costs_a_small_multiple_of_the_input() {
@@ -143,11 +113,8 @@ fn parsing_costs_a_small_multiple_of_the_input() {
 
 /// Parse with `f` and check its peak heap against the size of `input`.
 fn check_peak(what: &str, input: &[u8], f: impl FnOnce() -> Result<usize, String>) {
-    {
-        let xml = input;
-        let (peak, result) = peak_of(f);
-        let ratio = peak as f64 / xml.len() as f64;
-        println!("{what}: {} bytes in, peak {peak} bytes ({ratio:.1}x), {result:?}", xml.len());
-        assert!(peak <= 12 * xml.len() + (4 << 20), "{what}: {peak} bytes at the peak for {} bytes in", xml.len());
-    }
+    let (peak, result) = peak_of(f);
+    let ratio = peak as f64 / input.len() as f64;
+    println!("{what}: {} bytes in, peak {peak} bytes ({ratio:.1}x), {result:?}", input.len());
+    assert!(peak <= 12 * input.len() + (4 << 20), "{what}: {peak} bytes at the peak for {} bytes in", input.len());
 }

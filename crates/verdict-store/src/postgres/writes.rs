@@ -189,10 +189,13 @@ async fn resolve_tests(tx: &impl GenericClient, suite_id: i64, plan: &WritePlan<
     let mut ids: Vec<Option<i64>> = vec![None; plan.tests.len()];
     let mut stale: Vec<i64> = Vec::new();
     let mut stale_keys: Vec<&TestKey<'_>> = Vec::new();
-    let identity = |t: &TestKey<'_>| super::test_identity(t.scope, t.name);
     let select = "SELECT t.id, t.scope, t.name, t.file_name, t.location, t.last_seen
                   FROM tests t WHERE t.suite_id = $1 AND t.identity = ANY($2::bytea[])";
-    let identities: Vec<Vec<u8>> = plan.tests.iter().map(identity).collect();
+    // Hashed once per test of the plan; the inserts and the re-read take theirs from here.
+    let identities: Vec<Vec<u8>> = plan.tests.iter().map(|t| super::test_identity(t.scope, t.name)).collect();
+    let missing_identities = |ids: &[Option<i64>]| -> Vec<&[u8]> {
+        identities.iter().zip(ids).filter(|(_, id)| id.is_none()).map(|(h, _)| h.as_slice()).collect()
+    };
     for r in tx.query(select, &[&suite_id, &identities]).await? {
         let i = index[&(r.get::<_, &str>(1), r.get::<_, &str>(2))];
         let id: i64 = r.get(0);
@@ -208,7 +211,7 @@ async fn resolve_tests(tx: &impl GenericClient, suite_id: i64, plan: &WritePlan<
         let n: Vec<&str> = missing.iter().map(|t| t.name).collect();
         let f: Vec<Option<&str>> = missing.iter().map(|t| t.file_name).collect();
         let l: Vec<Option<&str>> = missing.iter().map(|t| t.location).collect();
-        let h: Vec<Vec<u8>> = missing.iter().map(|t| identity(t)).collect();
+        let h = missing_identities(&ids);
         let inserted = tx
             .query(
                 "INSERT INTO tests (suite_id, identity, scope, name, file_name, location, first_seen, last_seen)
@@ -224,7 +227,7 @@ async fn resolve_tests(tx: &impl GenericClient, suite_id: i64, plan: &WritePlan<
         }
         // Tests a concurrent upload inserted first: read them now that it has committed.
         if inserted.len() < missing.len() {
-            let still: Vec<Vec<u8>> = plan.tests.iter().zip(&ids).filter(|(_, id)| id.is_none()).map(|(t, _)| identity(t)).collect();
+            let still = missing_identities(&ids);
             for r in tx.query(select, &[&suite_id, &still]).await? {
                 ids[index[&(r.get::<_, &str>(1), r.get::<_, &str>(2))]] = Some(r.get(0));
             }
