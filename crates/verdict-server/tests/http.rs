@@ -123,9 +123,10 @@ impl Server {
 async fn raw_exchange(s: &Server, head: &str, body: &[u8], wait: std::time::Duration) -> (String, std::time::Duration) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut conn = tokio::net::TcpStream::connect(s.url.trim_start_matches("http://")).await.unwrap();
+    // From before the head is sent: the server's timeout starts when the head arrives.
+    let started = std::time::Instant::now();
     conn.write_all(head.as_bytes()).await.unwrap();
     conn.write_all(body).await.unwrap();
-    let started = std::time::Instant::now();
     let mut reply = Vec::new();
     let _ = tokio::time::timeout(wait, conn.read_to_end(&mut reply)).await;
     (String::from_utf8_lossy(&reply).into_owned(), started.elapsed())
