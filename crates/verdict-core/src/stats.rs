@@ -35,6 +35,19 @@ pub fn wilson(successes: u64, trials: u64, z: f64) -> Option<Proportion> {
     Some(Proportion { successes, trials, rate: p, low: (centre - half).max(0.0), high: (centre + half).min(1.0) })
 }
 
+/// Consecutive clean runs needed before a test that flaked can be called
+/// fixed: the smallest n for which the 95% Wilson upper bound of its failure
+/// rate with no failures, z²/(n + z²), is below `target`, that is
+/// n ≥ z²(1 − t)/t with z = 1.96 (the dashboard spec, §4).
+pub fn clean_runs_to_call_fixed(target: f64) -> u64 {
+    const Z: f64 = 1.96;
+    let t = target.clamp(1e-9, 1.0);
+    // Rounded to 9 decimals first, so that a product that is whole in exact
+    // arithmetic is not pushed up by floating-point error.
+    let n = (Z * Z * (1.0 - t) / t * 1e9).round() / 1e9;
+    n.ceil() as u64
+}
+
 /// The q-quantile (0..=1) of values by linear interpolation between closest
 /// ranks (numpy's default); `None` for no values. Sorts in place.
 pub fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
@@ -54,6 +67,19 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-4
+    }
+
+    #[test]
+    fn clean_runs_to_call_fixed_match_the_spec() {
+        assert_eq!(clean_runs_to_call_fixed(0.05), 73);
+        assert_eq!(clean_runs_to_call_fixed(0.02), 189);
+        assert_eq!(clean_runs_to_call_fixed(0.01), 381);
+        // At n the bound is below target, at n - 1 it is not.
+        for t in [0.05, 0.02, 0.01] {
+            let n = clean_runs_to_call_fixed(t) as f64;
+            let bound = |n: f64| 1.96f64.powi(2) / (n + 1.96f64.powi(2));
+            assert!(bound(n) <= t && bound(n - 1.0) > t, "{t}");
+        }
     }
 
     #[test]

@@ -27,9 +27,11 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/tests/{id}", get(test))
         .route("/tests/{id}/history", get(history))
         .route("/tests/{id}/resources", get(resources))
+        .merge(crate::twins::routes())
         .layer(middleware::from_fn_with_state(state, auth::require_read_token))
         // Writes carry the suite's upload token instead of the read token.
         .route("/runs/{id}/metrics", post(crate::metrics::post))
+        .route("/suites/{slug}", axum::routing::patch(crate::suite_links::patch))
 }
 
 type Q = Query<HashMap<String, String>>;
@@ -53,15 +55,32 @@ async fn suite(State(s): State<AppState>, Path(slug): Path<String>) -> Result<Js
 async fn runs(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<Vec<Run>>, ApiError> {
     let q = Params(q);
     let suite = suite_or_404(&s, &slug).await?;
+    // The dashboard's range grammar, when given (the runs page's twin);
+    // without it, all runs.
+    let (since_ms, until_ms) = if ["window", "from", "to", "runs"].iter().any(|k| q.text(k).is_some()) {
+        let view = view_of(&s, &suite, &q).await?;
+        (Some(view.since_ms), Some(view.until_ms))
+    } else {
+        (None, None)
+    };
     let filter = RunFilter {
-        branch: q.text("branch"),
+        branch: q.text("branch").filter(|b| b != "*"),
         commit_sha: q.text("commit").or_else(|| q.text("commit_sha")),
         job: q.text("job"),
         payload: q.text("payload"),
         result: q.parsed::<RunResult>("result", "passed, failed or pending")?,
+        since_ms,
+        until_ms,
         page: q.page()?,
     };
     Ok(Json(s.store.runs(suite.id, &filter).await?))
+}
+
+/// The branch and range of a dashboard twin (the spec's grammar, §2.2).
+pub(crate) async fn view_of(s: &AppState, suite: &Suite, q: &Params) -> Result<verdict_analysis::pages::View, ApiError> {
+    let sel = verdict_core::range::parse_selection(|k| q.0.get(k).map(String::as_str), chrono::Utc::now().timestamp_millis())
+        .map_err(|e| ApiError::bad_request(format!("query parameter {}: {}", e.param, e.message)))?;
+    Ok(verdict_analysis::pages::resolve(s.store.as_ref(), suite, &sel, chrono::Utc::now().timestamp_millis()).await?)
 }
 
 async fn tests(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<Vec<TestStats>>, ApiError> {

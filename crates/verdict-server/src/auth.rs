@@ -51,18 +51,43 @@ pub async fn require_read_token_on_reads(State(state): State<AppState>, req: Req
 }
 
 fn check_read_token(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(required) = state.config.read_token.as_deref() else {
-        return Ok(());
-    };
-    match bearer(headers) {
-        Some(given) if constant_time_eq(given.as_bytes(), required.as_bytes()) => Ok(()),
-        _ => Err(ApiError::unauthorized("this server needs a read token: send Authorization: Bearer <token>")),
+    if has_read_access(state, headers) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized("this server needs a read token: send Authorization: Bearer <token>, or sign in on a page"))
     }
+}
+
+/// Whether a request may read: no read token is set, or it sends the token
+/// (`Bearer`, or `Basic` with the token as password), or a valid session cookie.
+pub fn has_read_access(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(required) = state.config.read_token.as_deref() else {
+        return true;
+    };
+    let given = bearer(headers).map(str::to_owned).or_else(|| basic_password(headers));
+    if given.is_some_and(|g| constant_time_eq(g.as_bytes(), required.as_bytes())) {
+        return true;
+    }
+    let now = chrono::Utc::now().timestamp();
+    crate::ui::session::from_headers(headers).is_some_and(|v| crate::ui::session::is_valid(v, required, now))
+}
+
+/// The password of `Authorization: Basic`, for scripts that can only send that.
+fn basic_password(headers: &HeaderMap) -> Option<String> {
+    use base64::Engine;
+    let raw = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, rest) = raw.split_once(char::is_whitespace)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.split_once(':').map(|(_, password)| password.to_owned())
 }
 
 /// Compare secrets in time that depends only on their lengths, so that the
 /// time of a refusal does not tell how many leading bytes were right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

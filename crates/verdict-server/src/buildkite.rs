@@ -40,7 +40,8 @@ pub async fn upload(State(state): State<AppState>, headers: HeaderMap, body: Bod
     let reasons: Vec<String> = upload.skipped.reasons().iter().take(MAX_REASONS).cloned().collect();
     let receipt = state.store.write_upload(suite.id, upload).await?;
     tracing::info!(suite = %suite.slug, run_id = receipt.run_id, queued = receipt.queued, skipped, "upload stored");
-    let run_url = format!("{}/api/v1/runs/{}", state.config.public_url.trim_end_matches('/'), receipt.run_id);
+    // The run's page: collectors print it and CI logs link it.
+    let run_url = format!("{}/s/{}/runs/{}", state.config.public_url.trim_end_matches('/'), suite.slug, receipt.run_id);
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({

@@ -11,6 +11,9 @@ mod metrics;
 mod params;
 pub mod pytest_monitor;
 mod suite_cache;
+mod suite_links;
+mod twins;
+mod ui;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -113,6 +116,7 @@ pub fn router(state: AppState) -> Router {
             ),
         )
         .nest("/t/{token}/api/v1", pytest_monitor::routes())
+        .merge(ui::routes(state.clone()))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn(refuse_nul_in_uri))
         .layer(TraceLayer::new_for_http())

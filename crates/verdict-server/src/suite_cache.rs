@@ -45,7 +45,15 @@ mod tests {
     #[test]
     fn entries_expire() {
         let cache = SuiteCache::default();
-        let suite = Suite { id: 7, slug: "web".into(), name: "web".into(), default_branch: "main".into(), created_at: chrono::Utc::now() };
+        let suite = Suite {
+            id: 7,
+            slug: "web".into(),
+            name: "web".into(),
+            default_branch: "main".into(),
+            created_at: chrono::Utc::now(),
+            commit_url: None,
+            file_url: None,
+        };
         let key = SuiteKey::TokenHash("h".into());
         assert!(cache.get(&key).is_none());
         cache.put(key.clone(), suite);

@@ -388,7 +388,7 @@ async fn captured_collector_bodies_are_stored(backend: Backend) {
         assert_eq!(reply["errors"], json!([]));
         assert!(reply["id"].is_string() && reply["run_id"].is_string());
         let run_id = reply["run_id"].as_str().unwrap();
-        assert_eq!(reply["run_url"], format!("{}/api/v1/runs/{run_id}", s.url));
+        assert_eq!(reply["run_url"], format!("{}/s/web/runs/{run_id}", s.url), "the run's page");
         let want = *expected_totals.entry(run_id.to_owned()).and_modify(|t| *t += queued).or_insert(queued);
         let (_, run) = s.get(&format!("/api/v1/runs/{run_id}")).await;
         assert_eq!(run["total"], want, "{name}: {run}");

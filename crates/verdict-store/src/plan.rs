@@ -40,6 +40,23 @@ impl RollupDelta {
     }
 }
 
+impl RollupDelta {
+    /// The test's summed seconds in this upload, for `run_tests.duration`;
+    /// `None` when none of its results was timed.
+    pub fn run_duration(&self) -> Option<f64> {
+        (self.duration_count > 0).then_some(self.duration_sum)
+    }
+}
+
+/// What an upload adds to its run's stored execution counts and test time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RunTotals {
+    pub passed: i64,
+    pub failed: i64,
+    pub total: i64,
+    pub seconds: f64,
+}
+
 /// What a test's status in one run counts as when runs are judged together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunTestOutcome {
@@ -120,6 +137,17 @@ impl<'a> WritePlan<'a> {
         }
         let result = RunResult::Pending.after(upload.executions.iter().map(|e| e.outcome));
         WritePlan { tests: sorted, test_of, rollups, result }
+    }
+
+    pub fn run_totals(&self) -> RunTotals {
+        let mut t = RunTotals::default();
+        for r in &self.rollups {
+            t.passed += r.counts[0];
+            t.failed += r.counts[1];
+            t.total += r.counts.iter().sum::<i64>();
+            t.seconds += r.duration_sum;
+        }
+        t
     }
 }
 

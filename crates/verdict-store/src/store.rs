@@ -41,6 +41,10 @@ pub struct RunFilter {
     pub job: Option<String>,
     pub payload: Option<String>,
     pub result: Option<RunResult>,
+    /// Only runs created at or after this time (ms).
+    pub since_ms: Option<i64>,
+    /// Only runs created before this time (ms).
+    pub until_ms: Option<i64>,
     pub page: Page,
 }
 
@@ -90,6 +94,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// pytest-monitor's contexts, sessions and resource samples.
     fn monitor(&self) -> &dyn crate::monitor::MonitorStore;
+
+    /// The dashboard's series, cells and rollups.
+    fn dashboard(&self) -> &dyn crate::dashboard::DashboardStore;
 
     async fn create_suite(&self, suite: NewSuite) -> Result<Suite, StoreError>;
     async fn suites(&self) -> Result<Vec<Suite>, StoreError>;

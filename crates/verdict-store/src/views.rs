@@ -17,6 +17,17 @@ pub struct Suite {
     pub name: String,
     pub default_branch: String,
     pub created_at: DateTime<Utc>,
+    /// Link template for a commit, `{commit}` replaced (e.g. `https://github.com/o/r/commit/{commit}`).
+    pub commit_url: Option<String>,
+    /// Link template for a file and line: `{commit}`, `{file}`, `{line}` replaced.
+    pub file_url: Option<String>,
+}
+
+/// A suite's link templates; `None` leaves one unchanged, `Some("")` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct SuiteLinks {
+    pub commit_url: Option<String>,
+    pub file_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -25,6 +36,21 @@ pub struct NewSuite {
     pub name: String,
     pub default_branch: String,
     pub token_hash: String,
+}
+
+impl NewSuite {
+    /// The suite as stored under `id` at `created_ms`.
+    pub(crate) fn stored(&self, id: i64, created_ms: i64) -> Suite {
+        Suite {
+            id,
+            slug: self.slug.to_string(),
+            name: self.name.clone(),
+            default_branch: self.default_branch.clone(),
+            created_at: ms_to_time(created_ms),
+            commit_url: None,
+            file_url: None,
+        }
+    }
 }
 
 /// What the writer reports once an upload is durable.
@@ -73,6 +99,36 @@ pub struct Run {
     pub uploads: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The run's tests by their combined outcome, kept at write time.
+    pub tests: RunTestCounts,
+    /// The run's executions (attempts included), kept at write time.
+    pub executions: RunExecutionCounts,
+    /// Summed duration of the run's timed executions, in seconds.
+    pub test_seconds: f64,
+}
+
+/// A run's tests by combined outcome: `passed` never failed, `failed` failed
+/// and did not flake, `flaky` passed and failed as attempts (or across
+/// uploads) of the run, `skipped` had only skipped, pending or unknown results.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct RunTestCounts {
+    pub passed: i64,
+    pub failed: i64,
+    pub flaky: i64,
+    pub skipped: i64,
+}
+
+impl RunTestCounts {
+    pub fn total(&self) -> i64 {
+        self.passed + self.failed + self.flaky + self.skipped
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct RunExecutionCounts {
+    pub passed: i64,
+    pub failed: i64,
+    pub total: i64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -210,6 +266,7 @@ pub struct BatchResult {
 /// never failed), failed (and never passed), or both (flaked).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestRecord {
+    pub test_id: i64,
     pub scope: String,
     pub name: String,
     pub passed: i64,

@@ -242,6 +242,17 @@ pub enum SuiteCommand {
     },
     /// List suites.
     List,
+    /// Set a suite's link templates, for links from pages to the code host
+    /// (an empty value clears one).
+    Update {
+        slug: String,
+        /// e.g. 'https://github.com/o/r/commit/{commit}'
+        #[arg(long)]
+        commit_url: Option<String>,
+        /// e.g. 'https://github.com/o/r/blob/{commit}/{file}#L{line}'
+        #[arg(long)]
+        file_url: Option<String>,
+    },
     /// Manage upload tokens.
     #[command(subcommand)]
     Token(TokenCommand),

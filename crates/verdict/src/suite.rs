@@ -38,6 +38,24 @@ pub async fn run(store_args: StoreArgs, cmd: SuiteCommand) -> ExitCode {
             }
             Err(e) => fail(e),
         },
+        SuiteCommand::Update { slug, commit_url, file_url } => {
+            use verdict_core::links::check_template;
+            for (flag, value, required) in [("--commit-url", &commit_url, "{commit}"), ("--file-url", &file_url, "{file}")] {
+                if let Some(Err(e)) = value.as_deref().map(|v| check_template(v, required)) {
+                    return fail(format!("{flag}: {e}"));
+                }
+            }
+            if commit_url.is_none() && file_url.is_none() {
+                return fail("give --commit-url, --file-url or both");
+            }
+            match store.dashboard().set_suite_links(&slug, &verdict_store::SuiteLinks { commit_url, file_url }).await {
+                Ok(()) => {
+                    eprintln!("Updated the link templates of {slug}.");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
         SuiteCommand::Token(TokenCommand::Rotate { slug }) => {
             let secret = token::generate();
             match store.set_token_hash(&slug, &token::hash(&secret)).await {

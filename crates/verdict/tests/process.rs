@@ -372,7 +372,14 @@ fn cli_upload_splits_retries_and_never_breaks_the_build(env: &Env) {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("Uploaded 6003 results (0 skipped) from 2 file(s)"), "{stderr}");
     let run_url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let run: Value = reqwest::blocking::get(&run_url).unwrap().json().unwrap();
+    // The printed URL is the run's page (it fills in branch and window, then answers HTML naming the run).
+    let page = reqwest::blocking::get(&run_url).unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let run_id = run_url.rsplit('/').next().unwrap().to_owned();
+    assert!(run_url.ends_with(&format!("/s/web/runs/{run_id}")), "{run_url}");
+    assert!(page.text().unwrap().contains(&format!("Run #{run_id}")), "the page names the run");
+    let run: Value = reqwest::blocking::get(format!("http://127.0.0.1:{port}/api/v1/runs/{run_id}")).unwrap().json().unwrap();
     assert_eq!((run["total"].as_i64(), run["uploads"].as_i64(), run["result"].as_str()), (Some(6003), Some(2), Some("failed")));
     assert_eq!((run["branch"].as_str(), run["commit_sha"].as_str(), run["ci"].as_str()), (Some("main"), Some("abc"), Some("generic")));
 

@@ -1,6 +1,7 @@
 //! PostgreSQL, for teams that run several stateless `verdict serve` nodes
 //! against one database.
 
+mod dashboard;
 mod monitor;
 mod reads;
 mod writes;
@@ -24,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("migrations/0008_run_test_flakes.sql")),
     (9, include_str!("migrations/0009_long_identities.sql")),
     (10, include_str!("migrations/0010_execution_outputs.sql")),
+    (11, include_str!("migrations/0011_dashboard.sql")),
 ];
 /// Serialises migrations of nodes that start at the same time.
 const MIGRATION_LOCK: i64 = 0x0076_6572_6469_6374; // "verdict"
@@ -101,6 +103,10 @@ impl Store for PgStore {
     }
 
     fn monitor(&self) -> &dyn crate::monitor::MonitorStore {
+        self
+    }
+
+    fn dashboard(&self) -> &dyn crate::dashboard::DashboardStore {
         self
     }
 

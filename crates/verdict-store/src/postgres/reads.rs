@@ -6,15 +6,24 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
 use verdict_core::{Outcome, RunEnv};
 
-const SUITE_COLS: &str = "id, slug, name, default_branch, created_at";
-const RUN_COLS: &str = "id, suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env, state, result, uploads, created_at, updated_at, job, payload";
-const TEST_COLS: &str = "t.id, t.suite_id, t.scope, t.name, t.file_name, t.location, t.first_seen, t.last_seen";
+const SUITE_COLS: &str = "id, slug, name, default_branch, created_at, commit_url, file_url";
+pub(super) const RUN_COLS: &str = "id, suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env, state, result, uploads, created_at, updated_at, job, payload,
+    tests_passed, tests_failed, tests_flaky, tests_skipped, executions_passed, executions_failed, executions_total, test_seconds";
+pub(super) const TEST_COLS: &str = "t.id, t.suite_id, t.scope, t.name, t.file_name, t.location, t.first_seen, t.last_seen";
 
 fn suite_row(r: &Row) -> Suite {
-    Suite { id: r.get(0), slug: r.get(1), name: r.get(2), default_branch: r.get(3), created_at: ms_to_time(r.get(4)) }
+    Suite {
+        id: r.get(0),
+        slug: r.get(1),
+        name: r.get(2),
+        default_branch: r.get(3),
+        created_at: ms_to_time(r.get(4)),
+        commit_url: r.get(5),
+        file_url: r.get(6),
+    }
 }
 
-fn run_row(r: &Row) -> Run {
+pub(super) fn run_row(r: &Row) -> Run {
     let run_env = RunEnv {
         key: r.get(2),
         ci: r.get(3),
@@ -37,10 +46,13 @@ fn run_row(r: &Row) -> Run {
         uploads: r.get(13),
         created_at: ms_to_time(r.get(14)),
         updated_at: ms_to_time(r.get(15)),
+        tests: RunTestCounts { passed: r.get(18), failed: r.get(19), flaky: r.get(20), skipped: r.get(21) },
+        executions: RunExecutionCounts { passed: r.get(22), failed: r.get(23), total: r.get(24) },
+        test_seconds: r.get(25),
     }
 }
 
-fn test_row(r: &Row) -> Test {
+pub(super) fn test_row(r: &Row) -> Test {
     Test {
         id: r.get(0),
         suite_id: r.get(1),
@@ -53,7 +65,7 @@ fn test_row(r: &Row) -> Test {
     }
 }
 
-fn outcome(code: i16) -> Outcome {
+pub(super) fn outcome(code: i16) -> Outcome {
     Outcome::from_code(code.into()).unwrap_or(Outcome::Unknown)
 }
 
@@ -71,13 +83,15 @@ pub(super) async fn suite_where(c: &Client, column: &'static str, value: &str) -
 pub(super) async fn runs(c: &Client, suite_id: i64, f: &RunFilter) -> Result<Vec<Run>, StoreError> {
     let result = f.result.map(|r| r.as_str());
     let (limit, offset) = (f.page.limit(), f.page.offset());
-    let args: [&(dyn ToSql + Sync); 8] = [&suite_id, &f.branch, &f.commit_sha, &result, &limit, &offset, &f.job, &f.payload];
+    let args: [&(dyn ToSql + Sync); 10] =
+        [&suite_id, &f.branch, &f.commit_sha, &result, &limit, &offset, &f.job, &f.payload, &f.since_ms, &f.until_ms];
     let rows = c
         .query(
             &format!(
                 "SELECT {RUN_COLS} FROM runs WHERE suite_id = $1
                  AND ($2::text IS NULL OR branch = $2) AND ($3::text IS NULL OR commit_sha = $3) AND ($4::text IS NULL OR result = $4)
                  AND ($7::text IS NULL OR job = $7) AND ($8::text IS NULL OR payload = $8)
+                 AND ($9::bigint IS NULL OR created_at >= $9) AND ($10::bigint IS NULL OR created_at < $10)
                  ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6"
             ),
             &args,
@@ -127,7 +141,7 @@ pub(super) async fn execution_output(c: &Client, id: i64) -> Result<Option<Execu
     Ok(row.map(|r| output_of(r.get(0), r.get(1))))
 }
 
-fn execution_row(r: &Row, reason_max: i64) -> Execution {
+pub(super) fn execution_row(r: &Row, reason_max: i64) -> Execution {
     Execution {
         id: r.get(0),
         run_id: r.get(1),
@@ -262,10 +276,13 @@ pub(super) async fn test_records(c: &Client, suite_id: i64, sel: &RunSelection) 
            SELECT rt.test_id, count(*) FILTER (WHERE rt.status & 11 = 1) AS p, count(*) FILTER (WHERE rt.status & 10 = 2) AS f,
                   count(*) FILTER (WHERE rt.status & 8 = 8) AS fl
            FROM run_tests rt WHERE rt.run_id IN (SELECT id FROM sel) GROUP BY rt.test_id)
-         SELECT t.scope, t.name, c.p, c.f, c.fl FROM counted c JOIN tests t ON t.id = c.test_id ORDER BY t.scope, t.name"
+         SELECT t.scope, t.name, c.p, c.f, c.fl, t.id FROM counted c JOIN tests t ON t.id = c.test_id ORDER BY t.scope, t.name"
     );
     let rows = c.query(&sql, &selection_params(&suite_id, sel)).await?;
-    Ok(rows.iter().map(|r| TestRecord { scope: r.get(0), name: r.get(1), passed: r.get(2), failed: r.get(3), flaked: r.get(4) }).collect())
+    Ok(rows
+        .iter()
+        .map(|r| TestRecord { test_id: r.get(5), scope: r.get(0), name: r.get(1), passed: r.get(2), failed: r.get(3), flaked: r.get(4) })
+        .collect())
 }
 
 pub(super) async fn run_metrics(c: &Client, suite_id: i64, sel: &RunSelection) -> Result<Vec<RunMetric>, StoreError> {

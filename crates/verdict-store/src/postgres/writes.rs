@@ -20,13 +20,22 @@ pub(super) async fn create_suite(c: &Client, s: &NewSuite) -> Result<Suite, Stor
         )
         .await?;
     let row = row.ok_or_else(|| StoreError::Conflict(format!("a suite with slug {:?} already exists", s.slug.as_str())))?;
-    Ok(Suite {
-        id: row.get(0),
-        slug: s.slug.to_string(),
-        name: s.name.clone(),
-        default_branch: s.default_branch.clone(),
-        created_at: ms_to_time(now),
-    })
+    Ok(s.stored(row.get(0), now))
+}
+
+pub(super) async fn set_suite_links(c: &Client, slug: &str, links: &SuiteLinks) -> Result<(), StoreError> {
+    let changed = c
+        .execute(
+            "UPDATE suites SET commit_url = CASE WHEN $2::text IS NULL THEN commit_url ELSE nullif($2, '') END,
+                               file_url = CASE WHEN $3::text IS NULL THEN file_url ELSE nullif($3, '') END
+             WHERE slug = $1",
+            &[&slug, &links.commit_url, &links.file_url],
+        )
+        .await?;
+    match changed {
+        0 => Err(StoreError::NotFound(format!("no suite with slug {slug:?}"))),
+        _ => Ok(()),
+    }
 }
 
 pub(super) async fn set_token_hash(c: &Client, slug: &str, hash: &str) -> Result<(), StoreError> {
@@ -171,12 +180,30 @@ pub(super) async fn write(
     )
     .await?;
     let r_status: Vec<i16> = order.iter().map(|&i| plan.rollups[i].run_status()).collect();
+    let r_duration: Vec<Option<f64>> = order.iter().map(|&i| plan.rollups[i].run_duration()).collect();
     tx.execute(
-        "INSERT INTO run_tests (run_id, test_id, status) SELECT $1, t, s FROM unnest($2::bigint[], $3::smallint[]) AS x(t, s)
+        "INSERT INTO run_tests (run_id, test_id, status, duration)
+         SELECT $1, t, s, d FROM unnest($2::bigint[], $3::smallint[], $4::float8[]) AS x(t, s, d)
          ON CONFLICT (run_id, test_id) DO UPDATE SET status = run_tests.status | EXCLUDED.status
            | CASE WHEN (run_tests.status & 1 <> 0 AND EXCLUDED.status & 2 <> 0) OR (run_tests.status & 2 <> 0 AND EXCLUDED.status & 1 <> 0)
-             THEN 8 ELSE 0 END",
-        &[&run_id, &r_test, &r_status],
+             THEN 8 ELSE 0 END,
+           duration = CASE WHEN EXCLUDED.duration IS NULL THEN run_tests.duration ELSE coalesce(run_tests.duration, 0) + EXCLUDED.duration END",
+        &[&run_id, &r_test, &r_status, &r_duration],
+    )
+    .await?;
+    // The run's counts, recounted from its run_tests rows (an upload into a
+    // run can turn a passed test into a flaky one) and added to. The run row
+    // is locked already (the upsert above), so concurrent uploads serialise here.
+    let totals = plan.run_totals();
+    tx.execute(
+        "UPDATE runs SET (tests_passed, tests_failed, tests_flaky, tests_skipped) = (
+           SELECT count(*) FILTER (WHERE status & 3 = 1), count(*) FILTER (WHERE status & 10 = 2),
+                  count(*) FILTER (WHERE status & 8 = 8), count(*) FILTER (WHERE status & 7 = 4)
+           FROM run_tests WHERE run_id = $1),
+           executions_passed = executions_passed + $2, executions_failed = executions_failed + $3,
+           executions_total = executions_total + $4, test_seconds = test_seconds + $5
+         WHERE id = $1",
+        &[&run_id, &totals.passed, &totals.failed, &totals.total, &totals.seconds],
     )
     .await?;
     Ok(UploadReceipt { upload_id, run_id, queued: up.executions.len() })

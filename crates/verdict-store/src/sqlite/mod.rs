@@ -1,6 +1,7 @@
 //! The embedded default: one SQLite file in WAL mode, one writing connection
 //! (driven by its own thread, see `writer`), a few read connections.
 
+mod dashboard;
 mod inbox;
 mod monitor;
 mod reads;
@@ -28,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("migrations/0008_session_pipeline.sql")),
     (9, include_str!("migrations/0009_run_test_flakes.sql")),
     (10, include_str!("migrations/0010_execution_outputs.sql")),
+    (11, include_str!("migrations/0011_dashboard.sql")),
 ];
 
 pub struct SqliteStore {
@@ -140,6 +142,10 @@ impl Store for SqliteStore {
     }
 
     fn monitor(&self) -> &dyn crate::monitor::MonitorStore {
+        self
+    }
+
+    fn dashboard(&self) -> &dyn crate::dashboard::DashboardStore {
         self
     }
 

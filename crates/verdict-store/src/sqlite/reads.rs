@@ -6,15 +6,24 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use verdict_core::{Outcome, RunEnv};
 
-const SUITE_COLS: &str = "id, slug, name, default_branch, created_at";
-const RUN_COLS: &str = "id, suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env, state, result, uploads, created_at, updated_at, job, payload";
-const TEST_COLS: &str = "t.id, t.suite_id, t.scope, t.name, t.file_name, t.location, t.first_seen, t.last_seen";
+const SUITE_COLS: &str = "id, slug, name, default_branch, created_at, commit_url, file_url";
+pub(super) const RUN_COLS: &str = "id, suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env, state, result, uploads, created_at, updated_at, job, payload,
+    tests_passed, tests_failed, tests_flaky, tests_skipped, executions_passed, executions_failed, executions_total, test_seconds";
+pub(super) const TEST_COLS: &str = "t.id, t.suite_id, t.scope, t.name, t.file_name, t.location, t.first_seen, t.last_seen";
 
 fn suite_row(r: &Row<'_>) -> rusqlite::Result<Suite> {
-    Ok(Suite { id: r.get(0)?, slug: r.get(1)?, name: r.get(2)?, default_branch: r.get(3)?, created_at: ms_to_time(r.get(4)?) })
+    Ok(Suite {
+        id: r.get(0)?,
+        slug: r.get(1)?,
+        name: r.get(2)?,
+        default_branch: r.get(3)?,
+        created_at: ms_to_time(r.get(4)?),
+        commit_url: r.get(5)?,
+        file_url: r.get(6)?,
+    })
 }
 
-fn run_row(r: &Row<'_>) -> rusqlite::Result<Run> {
+pub(super) fn run_row(r: &Row<'_>) -> rusqlite::Result<Run> {
     let run_env = RunEnv {
         key: r.get(2)?,
         ci: r.get(3)?,
@@ -37,10 +46,13 @@ fn run_row(r: &Row<'_>) -> rusqlite::Result<Run> {
         uploads: r.get(13)?,
         created_at: ms_to_time(r.get(14)?),
         updated_at: ms_to_time(r.get(15)?),
+        tests: RunTestCounts { passed: r.get(18)?, failed: r.get(19)?, flaky: r.get(20)?, skipped: r.get(21)? },
+        executions: RunExecutionCounts { passed: r.get(22)?, failed: r.get(23)?, total: r.get(24)? },
+        test_seconds: r.get(25)?,
     })
 }
 
-fn test_row(r: &Row<'_>) -> rusqlite::Result<Test> {
+pub(super) fn test_row(r: &Row<'_>) -> rusqlite::Result<Test> {
     Ok(Test {
         id: r.get(0)?,
         suite_id: r.get(1)?,
@@ -53,7 +65,7 @@ fn test_row(r: &Row<'_>) -> rusqlite::Result<Test> {
     })
 }
 
-fn outcome(code: i64) -> Outcome {
+pub(super) fn outcome(code: i64) -> Outcome {
     Outcome::from_code(code).unwrap_or(Outcome::Unknown)
 }
 
@@ -81,6 +93,12 @@ pub(super) fn runs(c: &Connection, suite_id: i64, f: &RunFilter) -> Result<Vec<R
     if let Some(r) = f.result {
         sql.push_str(" AND result = ?");
         args.push(r.as_str().to_owned().into());
+    }
+    for (cond, v) in [(" AND created_at >= ?", f.since_ms), (" AND created_at < ?", f.until_ms)] {
+        if let Some(v) = v {
+            sql.push_str(cond);
+            args.push(v.into());
+        }
     }
     sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?");
     args.extend([f.page.limit().into(), f.page.offset().into()]);
@@ -137,7 +155,7 @@ pub(super) fn execution_output(c: &Connection, id: i64) -> Result<Option<Executi
     Ok(st.query_row(params![id], |r| Ok(output_of(r.get(0)?, r.get(1)?))).optional()?)
 }
 
-fn execution_row(r: &Row<'_>, reason_max: i64) -> rusqlite::Result<Execution> {
+pub(super) fn execution_row(r: &Row<'_>, reason_max: i64) -> rusqlite::Result<Execution> {
     Ok(Execution {
         id: r.get(0)?,
         run_id: r.get(1)?,
@@ -302,7 +320,7 @@ pub(super) fn test_records(c: &Connection, suite_id: i64, sel: &RunSelection) ->
         let [passed, failed, flaked, seen] = counts[(r.get::<_, i64>(0)? - low) as usize];
         if seen == 1 {
             let (passed, failed, flaked) = (i64::from(passed), i64::from(failed), i64::from(flaked));
-            records.push(TestRecord { scope: r.get(1)?, name: r.get(2)?, passed, failed, flaked });
+            records.push(TestRecord { test_id: r.get(0)?, scope: r.get(1)?, name: r.get(2)?, passed, failed, flaked });
         }
     }
     records.sort_unstable_by(|a, b| (&a.scope, &a.name).cmp(&(&b.scope, &b.name)));

@@ -15,7 +15,21 @@ pub(super) fn create_suite(c: &Connection, s: &NewSuite) -> Result<Suite, StoreE
         .query_row(params![s.slug.as_str(), s.name, s.default_branch, s.token_hash, now], |r| r.get::<_, i64>(0))
         .optional()?;
     let id = inserted.ok_or_else(|| StoreError::Conflict(format!("a suite with slug {:?} already exists", s.slug.as_str())))?;
-    Ok(Suite { id, slug: s.slug.to_string(), name: s.name.clone(), default_branch: s.default_branch.clone(), created_at: ms_to_time(now) })
+    Ok(s.stored(id, now))
+}
+
+pub(super) fn set_suite_links(c: &Connection, slug: &str, links: &SuiteLinks) -> Result<(), StoreError> {
+    let changed = c
+        .prepare_cached(
+            "UPDATE suites SET commit_url = CASE WHEN ?2 IS NULL THEN commit_url ELSE nullif(?2, '') END,
+                               file_url = CASE WHEN ?3 IS NULL THEN file_url ELSE nullif(?3, '') END
+             WHERE slug = ?1",
+        )?
+        .execute(params![slug, links.commit_url, links.file_url])?;
+    match changed {
+        0 => Err(StoreError::NotFound(format!("no suite with slug {slug:?}"))),
+        _ => Ok(()),
+    }
 }
 
 pub(super) fn set_token_hash(c: &Connection, slug: &str, hash: &str) -> Result<(), StoreError> {
@@ -133,16 +147,29 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload) -> Result<Uploa
         let branch = branch.unwrap_or_default();
         let day = day_of(now);
         let mut status = c.prepare_cached(
-            "INSERT INTO run_tests (run_id, test_id, status) VALUES (?1, ?2, ?3)
+            "INSERT INTO run_tests (run_id, test_id, status, duration) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (run_id, test_id) DO UPDATE SET status = status | excluded.status
-               | CASE WHEN (status & 1 AND excluded.status & 2) OR (status & 2 AND excluded.status & 1) THEN 8 ELSE 0 END",
+               | CASE WHEN (status & 1 AND excluded.status & 2) OR (status & 2 AND excluded.status & 1) THEN 8 ELSE 0 END,
+               duration = CASE WHEN excluded.duration IS NULL THEN duration ELSE coalesce(duration, 0) + excluded.duration END",
         )?;
         for (r, &id) in plan.rollups.iter().zip(&test_ids) {
             let [p, f, s, pe, u] = r.counts;
             rollup.execute(params![id, branch, day, p, f, s, pe, u, r.flaky, r.duration_sum, r.duration_count])?;
-            status.execute(params![run_id, id, r.run_status()])?;
+            status.execute(params![run_id, id, r.run_status(), r.run_duration()])?;
         }
     }
+    // The run's counts, recounted from its run_tests rows (an upload into a
+    // run can turn a passed test into a flaky one) and added to.
+    let totals = plan.run_totals();
+    c.prepare_cached(
+        "UPDATE runs SET (tests_passed, tests_failed, tests_flaky, tests_skipped) = (
+           SELECT coalesce(sum(status & 3 = 1), 0), coalesce(sum(status & 10 = 2), 0), coalesce(sum(status & 8 = 8), 0), coalesce(sum(status & 7 = 4), 0)
+           FROM run_tests WHERE run_id = ?1),
+           executions_passed = executions_passed + ?2, executions_failed = executions_failed + ?3,
+           executions_total = executions_total + ?4, test_seconds = test_seconds + ?5
+         WHERE id = ?1",
+    )?
+    .execute(params![run_id, totals.passed, totals.failed, totals.total, totals.seconds])?;
     Ok(UploadReceipt { upload_id, run_id, queued: up.executions.len() })
 }
 

@@ -1,0 +1,245 @@
+//! The tests list (`/s/{suite}/tests`): every test of the suite with its
+//! record over the view's runs, searched, filtered, sorted and paged on the
+//! server. Rates are per run: a run in which the test flaked is neither a
+//! pass nor a failure of it, and counts in the flake rate.
+
+use super::{TestRef, View, matches_search, rate};
+use crate::AnalysisError;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+use verdict_core::stats::{Proportion, quantile};
+use verdict_store::{Store, Suite, Test};
+
+/// Rows on one page of the list.
+pub const PER_PAGE: usize = 100;
+/// A test that failed in every run it ran, at least this many, is broken.
+pub const BROKEN_MIN_RUNS: i64 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestState {
+    /// Failed in every run it ran in the view, at least `BROKEN_MIN_RUNS`.
+    Broken,
+    /// Flaked (passed and failed) in at least one run of the view.
+    Flaky,
+    /// First seen inside the view.
+    New,
+    Healthy,
+}
+
+impl TestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Broken => "broken",
+            Self::Flaky => "flaky",
+            Self::New => "new",
+            Self::Healthy => "healthy",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Broken, Self::Flaky, Self::New, Self::Healthy].into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// How the list is ordered; each rate by the bound its data can defend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    /// Upper bound of reliability, ascending: least reliable first.
+    Reliability,
+    /// Lower bound of the failure rate, descending.
+    Failing,
+    /// Lower bound of the flake rate, descending.
+    Flaky,
+    P50,
+    P95,
+    /// Summed duration in the view, descending.
+    Total,
+    /// First seen, newest first.
+    New,
+    /// Last seen, newest first.
+    Last,
+    Name,
+}
+
+impl Sort {
+    pub const ALL: [Sort; 9] =
+        [Sort::Reliability, Sort::Failing, Sort::Flaky, Sort::P50, Sort::P95, Sort::Total, Sort::New, Sort::Last, Sort::Name];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Reliability => "reliability",
+            Sort::Failing => "failing",
+            Sort::Flaky => "flaky",
+            Sort::P50 => "p50",
+            Sort::P95 => "p95",
+            Sort::Total => "total",
+            Sort::New => "new",
+            Sort::Last => "last",
+            Sort::Name => "name",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TestsQuery {
+    pub q: Option<String>,
+    pub state: Option<TestState>,
+    pub sort: Sort,
+    /// Reverse the sort's natural direction.
+    pub reverse: bool,
+    /// 1-based.
+    pub page: usize,
+}
+
+impl Default for TestsQuery {
+    fn default() -> Self {
+        TestsQuery { q: None, state: None, sort: Sort::Reliability, reverse: false, page: 1 }
+    }
+}
+
+/// One test's record over the view.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestRow {
+    pub test: TestRef,
+    pub file_name: Option<String>,
+    pub state: TestState,
+    /// Runs it passed or failed or flaked in.
+    pub runs: i64,
+    pub passed_runs: i64,
+    pub failed_runs: i64,
+    pub flaky_runs: i64,
+    /// Runs passed without a failure ÷ runs.
+    pub reliability: Option<Proportion>,
+    pub failure_rate: Option<Proportion>,
+    pub flake_rate: Option<Proportion>,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    /// Summed seconds of its timed executions in the view.
+    pub total_seconds: f64,
+    pub executions: i64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TestsPage {
+    pub view: View,
+    pub q: Option<String>,
+    pub state: Option<TestState>,
+    pub sort: Sort,
+    /// `natural` (the sort's own direction) or `reverse`.
+    pub dir: &'static str,
+    pub page: usize,
+    pub per_page: usize,
+    /// Tests matching the search and state, on all pages.
+    pub total: usize,
+    pub rows: Vec<TestRow>,
+}
+
+/// Every test with a record in the view (or first seen in it), unsorted.
+pub async fn test_rows(store: &dyn Store, suite: &Suite, view: &View) -> Result<Vec<TestRow>, AnalysisError> {
+    let sel = view.run_selection();
+    let (records, durations, tests) = tokio::try_join!(
+        store.test_records(suite.id, &sel),
+        store.test_durations(suite.id, &sel),
+        store.dashboard().suite_tests(suite.id)
+    )?;
+    let by_id: HashMap<i64, &Test> = tests.iter().map(|t| (t.id, t)).collect();
+    let mut times: HashMap<(&str, &str), Vec<f64>> =
+        durations.iter().map(|d| ((d.scope.as_str(), d.name.as_str()), d.durations.clone())).collect();
+    let mut rows = Vec::with_capacity(records.len());
+    for r in &records {
+        let Some(t) = by_id.get(&r.test_id) else { continue };
+        let runs = r.passed + r.failed + r.flaked;
+        let mut d = times.remove(&(r.scope.as_str(), r.name.as_str())).unwrap_or_default();
+        let state = if r.failed >= BROKEN_MIN_RUNS && r.passed == 0 && r.flaked == 0 {
+            TestState::Broken
+        } else if r.flaked > 0 {
+            TestState::Flaky
+        } else if t.first_seen.timestamp_millis() >= view.since_ms {
+            TestState::New
+        } else {
+            TestState::Healthy
+        };
+        rows.push(TestRow {
+            test: TestRef::of(t),
+            file_name: t.file_name.clone(),
+            state,
+            runs,
+            passed_runs: r.passed,
+            failed_runs: r.failed,
+            flaky_runs: r.flaked,
+            reliability: rate(r.passed, runs),
+            failure_rate: rate(r.failed, runs),
+            flake_rate: rate(r.flaked, runs),
+            total_seconds: d.iter().sum(),
+            executions: d.len() as i64,
+            p50: quantile(&mut d, 0.5),
+            p95: quantile(&mut d, 0.95),
+            first_seen: t.first_seen,
+            last_seen: t.last_seen,
+        });
+    }
+    Ok(rows)
+}
+
+/// Order `rows` by `sort`: the bound of each rate its data can defend,
+/// ties to the larger n, then by name.
+pub fn sort_rows(rows: &mut [TestRow], sort: Sort, reverse: bool) {
+    use std::cmp::Ordering;
+    let high = |p: &Option<Proportion>| p.map_or(f64::INFINITY, |p| p.high);
+    let low = |p: &Option<Proportion>| p.map_or(f64::NEG_INFINITY, |p| p.low);
+    let num = |v: Option<f64>| v.unwrap_or(f64::NEG_INFINITY);
+    let name = |r: &TestRow| (r.test.scope.clone(), r.test.name.clone());
+    rows.sort_by(|a, b| {
+        let key: Ordering = match sort {
+            Sort::Reliability => high(&a.reliability).total_cmp(&high(&b.reliability)).then(b.runs.cmp(&a.runs)),
+            Sort::Failing => low(&b.failure_rate).total_cmp(&low(&a.failure_rate)).then(b.runs.cmp(&a.runs)),
+            Sort::Flaky => low(&b.flake_rate).total_cmp(&low(&a.flake_rate)).then(b.runs.cmp(&a.runs)),
+            Sort::P50 => num(b.p50).total_cmp(&num(a.p50)),
+            Sort::P95 => num(b.p95).total_cmp(&num(a.p95)),
+            Sort::Total => b.total_seconds.total_cmp(&a.total_seconds),
+            Sort::New => b.first_seen.cmp(&a.first_seen),
+            Sort::Last => b.last_seen.cmp(&a.last_seen),
+            Sort::Name => Ordering::Equal,
+        };
+        let key = key.then_with(|| name(a).cmp(&name(b)));
+        if reverse { key.reverse() } else { key }
+    });
+}
+
+pub async fn tests_page(store: &dyn Store, suite: &Suite, view: View, query: TestsQuery) -> Result<TestsPage, AnalysisError> {
+    let mut rows = test_rows(store, suite, &view).await?;
+    if let Some(q) = query.q.as_deref().filter(|q| !q.is_empty()) {
+        rows.retain(|r| {
+            matches_search(q, &r.test.scope)
+                || matches_search(q, &r.test.name)
+                || r.file_name.as_deref().is_some_and(|f| matches_search(q, f))
+        });
+    }
+    if let Some(state) = query.state {
+        rows.retain(|r| r.state == state);
+    }
+    sort_rows(&mut rows, query.sort, query.reverse);
+    let total = rows.len();
+    let page = query.page.max(1);
+    let rows: Vec<TestRow> = rows.into_iter().skip((page - 1) * PER_PAGE).take(PER_PAGE).collect();
+    Ok(TestsPage {
+        view,
+        q: query.q,
+        state: query.state,
+        sort: query.sort,
+        dir: if query.reverse { "reverse" } else { "natural" },
+        page,
+        per_page: PER_PAGE,
+        total,
+        rows,
+    })
+}

@@ -1,0 +1,122 @@
+//! The dashboard pages' JSON twins: each serialises the struct its page
+//! renders (`verdict_analysis::pages`), from the same call with the same
+//! parameters, so a page and its twin show the same numbers.
+
+use crate::AppState;
+use crate::api::view_of;
+use crate::error::ApiError;
+use crate::params::Params;
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use std::collections::HashMap;
+use verdict_analysis::pages::{self, overview, run, suite, test, tests};
+use verdict_store::Suite;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/overview", get(overview))
+        .route("/suites/{slug}/summary", get(suite_summary))
+        .route("/suites/{slug}/tests/search", get(tests_search))
+        .route("/runs/{id}/summary", get(run_summary))
+        .route("/runs/{id}/diff", get(run_diff))
+        .route("/runs/{id}/failures", get(run_failures))
+        .route("/tests/{id}/summary", get(test_summary))
+}
+
+type Q = Query<HashMap<String, String>>;
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+async fn suite_of(s: &AppState, slug: &str) -> Result<Suite, ApiError> {
+    s.store.suite_by_slug(slug).await?.ok_or_else(|| ApiError::not_found(format!("no suite {slug:?}")))
+}
+
+async fn suite_by_id(s: &AppState, id: i64) -> Result<Suite, ApiError> {
+    s.store.suites().await?.into_iter().find(|x| x.id == id).ok_or_else(|| ApiError::not_found(format!("no suite {id}")))
+}
+
+fn id(raw: &str, what: &str) -> Result<i64, ApiError> {
+    raw.parse().map_err(|_| ApiError::bad_request(format!("{what} id {raw:?} is not a number")))
+}
+
+async fn overview(State(s): State<AppState>, Query(q): Q) -> Result<Json<overview::Overview>, ApiError> {
+    let sel = verdict_core::range::parse_selection(|k| q.get(k).map(String::as_str), now_ms())
+        .map_err(|e| ApiError::bad_request(format!("query parameter {}: {}", e.param, e.message)))?;
+    let view = pages::span_view(&sel, "*".into())
+        .ok_or_else(|| ApiError::bad_request("query parameter runs: the overview takes window, or from and to"))?;
+    Ok(Json(overview::overview(s.store.as_ref(), view, now_ms()).await?))
+}
+
+async fn suite_summary(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<suite::SuiteSummary>, ApiError> {
+    let suite = suite_of(&s, &slug).await?;
+    let view = view_of(&s, &suite, &Params(q)).await?;
+    Ok(Json(suite::suite_summary(s.store.as_ref(), suite, view).await?))
+}
+
+async fn tests_search(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<tests::TestsPage>, ApiError> {
+    let suite = suite_of(&s, &slug).await?;
+    let q = Params(q);
+    let view = view_of(&s, &suite, &q).await?;
+    let query = crate::ui::tests_query(&q)?;
+    Ok(Json(tests::tests_page(s.store.as_ref(), &suite, view, query).await?))
+}
+
+/// The run's suite (runs are addressed by id alone on the API).
+async fn run_suite(s: &AppState, run_id: i64) -> Result<Suite, ApiError> {
+    let run = s.store.run(run_id).await?.ok_or_else(|| ApiError::not_found(format!("no run {run_id}")))?;
+    suite_by_id(s, run.run.suite_id).await
+}
+
+fn vs(q: &Params) -> Result<run::Vs, ApiError> {
+    run::Vs::parse(q.0.get("vs").map(String::as_str)).map_err(|m| ApiError::bad_request(format!("query parameter vs: {m}")))
+}
+
+pub(crate) fn run_query(q: &Params) -> Result<run::RunQuery, ApiError> {
+    use verdict_store::dashboard::RunOutcome;
+    let result = match q.text("result") {
+        None => None,
+        Some(r) => Some(
+            [RunOutcome::Failed, RunOutcome::Flaky, RunOutcome::Passed, RunOutcome::Skipped]
+                .into_iter()
+                .find(|o| o.as_str() == r)
+                .ok_or_else(|| ApiError::bad_request("query parameter result: one of failed, flaky, passed, skipped"))?,
+        ),
+    };
+    Ok(run::RunQuery { result, q: q.text("q"), page: q.parsed::<usize>("page", "a page number (1, 2, ...)")?.unwrap_or(1) })
+}
+
+async fn run_summary(State(s): State<AppState>, Path(raw): Path<String>, Query(q): Q) -> Result<Json<run::RunPage>, ApiError> {
+    let run_id = id(&raw, "run")?;
+    let suite = run_suite(&s, run_id).await?;
+    let q = Params(q);
+    Ok(Json(run::run_page(s.store.as_ref(), suite, run_id, &vs(&q)?, run_query(&q)?).await?))
+}
+
+async fn run_diff(State(s): State<AppState>, Path(raw): Path<String>, Query(q): Q) -> Result<Json<run::RunDiff>, ApiError> {
+    let run_id = id(&raw, "run")?;
+    let suite = run_suite(&s, run_id).await?;
+    Ok(Json(run::run_diff(s.store.as_ref(), &suite, run_id, &vs(&Params(q))?).await?))
+}
+
+async fn run_failures(State(s): State<AppState>, Path(raw): Path<String>) -> Result<Json<run::RunFailures>, ApiError> {
+    let run_id = id(&raw, "run")?;
+    run_suite(&s, run_id).await?;
+    Ok(Json(run::run_failures(s.store.as_ref(), run_id).await?))
+}
+
+async fn test_summary(State(s): State<AppState>, Path(raw): Path<String>, Query(q): Q) -> Result<Json<test::TestPage>, ApiError> {
+    let test_id = id(&raw, "test")?;
+    let t = s.store.test(test_id).await?.ok_or_else(|| ApiError::not_found(format!("no test {test_id}")))?;
+    let suite = suite_by_id(&s, t.suite_id).await?;
+    let q = Params(q);
+    let view = view_of(&s, &suite, &q).await?;
+    let strip = q.parsed::<u32>("strip", "100, 200 or 500")?.unwrap_or(test::STRIPS[0]);
+    if !test::STRIPS.contains(&strip) {
+        return Err(ApiError::bad_request("query parameter strip: 100, 200 or 500"));
+    }
+    let page = q.parsed::<u32>("page", "a page number (1, 2, ...)")?.unwrap_or(1);
+    Ok(Json(test::test_page(s.store.as_ref(), suite, test_id, view, strip, page).await?))
+}

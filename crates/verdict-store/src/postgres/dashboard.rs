@@ -1,0 +1,143 @@
+//! The dashboard's reads on PostgreSQL (see `crate::dashboard`).
+
+use super::PgStore;
+use super::reads::{RUN_COLS, TEST_COLS, execution_row, outcome, run_row, test_row};
+use crate::dashboard::*;
+use crate::error::StoreError;
+use crate::views::*;
+use async_trait::async_trait;
+use tokio_postgres::Row;
+
+/// `$1` suite, `$2` branch (NULL for all), `$3`..`$4` the range of `created_at`.
+const IN_RANGE: &str = "suite_id = $1 AND ($2::text IS NULL OR branch = $2) AND created_at >= $3 AND created_at < $4";
+
+const ROLLUP_SUMS: &str = "sum(passed)::bigint, sum(failed)::bigint, sum(skipped)::bigint, sum(pending)::bigint, sum(unknown)::bigint,
+    sum(flaky)::bigint, sum(duration_sum)::float8, sum(duration_count)::bigint";
+
+fn totals_row(r: &Row) -> RollupTotals {
+    RollupTotals {
+        day: r.get(0),
+        branch: r.get(1),
+        counts: Counts { passed: r.get(2), failed: r.get(3), skipped: r.get(4), pending: r.get(5), unknown: r.get(6) },
+        flaky: r.get(7),
+        duration_sum: r.get(8),
+        duration_count: r.get(9),
+    }
+}
+
+#[async_trait]
+impl DashboardStore for PgStore {
+    async fn run_series(&self, r: &RunRange, limit: i64) -> Result<Vec<Run>, StoreError> {
+        let sql = format!("SELECT {RUN_COLS} FROM runs WHERE {IN_RANGE} ORDER BY created_at DESC, id DESC LIMIT $5");
+        let rows = self.client().await?.query(&sql, &[&r.suite_id, &r.branch, &r.since_ms, &r.until_ms, &limit]).await?;
+        Ok(rows.iter().map(run_row).collect())
+    }
+
+    async fn branches(&self, r: &RunRange) -> Result<Vec<(String, i64)>, StoreError> {
+        let sql = "SELECT branch, count(*) FROM runs WHERE suite_id = $1 AND created_at >= $2 AND created_at < $3 AND branch IS NOT NULL
+                   GROUP BY branch ORDER BY count(*) DESC, branch LIMIT 50";
+        let rows = self.client().await?.query(sql, &[&r.suite_id, &r.since_ms, &r.until_ms]).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn previous_run(&self, run: &Run, branch: Option<&str>) -> Result<Option<Run>, StoreError> {
+        let sql = format!(
+            "SELECT {RUN_COLS} FROM runs WHERE suite_id = $1 AND ($2::text IS NULL OR branch = $2) AND state = 'finished'
+               AND (created_at < $3 OR (created_at = $3 AND id < $4))
+             ORDER BY created_at DESC, id DESC LIMIT 1"
+        );
+        let at = run.created_at.timestamp_millis();
+        let row = self.client().await?.query_opt(&sql, &[&run.suite_id, &branch, &at, &run.id]).await?;
+        Ok(row.as_ref().map(run_row))
+    }
+
+    async fn run_tests(&self, run_id: i64) -> Result<Vec<RunTestRow>, StoreError> {
+        let sql =
+            format!("SELECT {TEST_COLS}, rt.status, rt.duration FROM run_tests rt JOIN tests t ON t.id = rt.test_id WHERE rt.run_id = $1");
+        let rows = self.client().await?.query(&sql, &[&run_id]).await?;
+        Ok(rows
+            .iter()
+            .map(|r| RunTestRow { test: test_row(r), outcome: RunOutcome::of_status(r.get::<_, i16>(8).into()), duration: r.get(9) })
+            .collect())
+    }
+
+    async fn test_cells(&self, test_ids: &[i64], run_ids: &[i64]) -> Result<Vec<TestRunCell>, StoreError> {
+        let sql = "SELECT test_id, run_id, status, duration FROM run_tests WHERE run_id = ANY($1) AND test_id = ANY($2)";
+        let rows = self.client().await?.query(sql, &[&run_ids, &test_ids]).await?;
+        Ok(rows
+            .iter()
+            .map(|r| TestRunCell {
+                test_id: r.get(0),
+                run_id: r.get(1),
+                outcome: RunOutcome::of_status(r.get::<_, i16>(2).into()),
+                duration: r.get(3),
+            })
+            .collect())
+    }
+
+    async fn run_test_executions(&self, run_id: i64, test_ids: &[i64]) -> Result<Vec<Execution>, StoreError> {
+        let cols = execution_cols(Execution::LISTED_REASON_BYTES, Execution::LISTED_DETAIL_BYTES);
+        let sql = format!("SELECT {cols} {EXECUTION_FROM} WHERE e.run_id = $1 AND e.test_id = ANY($2) ORDER BY e.test_id, e.id");
+        let rows = self.client().await?.query(&sql, &[&run_id, &test_ids]).await?;
+        Ok(rows.iter().map(|r| execution_row(r, Execution::LISTED_REASON_BYTES)).collect())
+    }
+
+    async fn test_points(&self, test_id: i64, r: &RunRange, limit: i64) -> Result<Vec<ExecutionPoint>, StoreError> {
+        let sql = "SELECT e.run_id, e.created_at, e.outcome, e.duration FROM executions e JOIN runs r ON r.id = e.run_id
+                   WHERE e.test_id = $1 AND e.created_at >= $3 AND e.created_at < $4 AND ($2::text IS NULL OR r.branch = $2)
+                   ORDER BY e.created_at, e.id LIMIT $5";
+        let rows = self.client().await?.query(sql, &[&test_id, &r.branch, &r.since_ms, &r.until_ms, &limit]).await?;
+        Ok(rows
+            .iter()
+            .map(|r| ExecutionPoint { run_id: r.get(0), at_ms: r.get(1), outcome: outcome(r.get(2)), duration: r.get(3) })
+            .collect())
+    }
+
+    async fn test_failures(&self, test_id: i64, r: &RunRange, limit: i64) -> Result<Vec<FailureRow>, StoreError> {
+        let sql = format!(
+            "SELECT e.id, e.run_id, e.created_at, r.branch, substr(e.failure_reason, 1, {}) FROM executions e JOIN runs r ON r.id = e.run_id
+             WHERE e.test_id = $1 AND e.outcome = 1 AND e.created_at >= $3 AND e.created_at < $4 AND ($2::text IS NULL OR r.branch = $2)
+             ORDER BY e.created_at DESC, e.id DESC LIMIT $5",
+            Execution::LISTED_REASON_BYTES
+        );
+        let rows = self.client().await?.query(&sql, &[&test_id, &r.branch, &r.since_ms, &r.until_ms, &limit]).await?;
+        Ok(rows
+            .iter()
+            .map(|r| FailureRow {
+                execution_id: r.get(0),
+                run_id: r.get(1),
+                at_ms: r.get(2),
+                branch: r.get(3),
+                reason: listed_reason(r.get(4), Execution::LISTED_REASON_BYTES),
+            })
+            .collect())
+    }
+
+    async fn test_days(&self, test_id: i64, branch: Option<&str>, first_day: i64, end_day: i64) -> Result<Vec<RollupTotals>, StoreError> {
+        let sql = format!(
+            "SELECT day, ''::text, {ROLLUP_SUMS} FROM rollups WHERE test_id = $1 AND ($2::text IS NULL OR branch = $2) AND day >= $3 AND day < $4
+             GROUP BY day ORDER BY day"
+        );
+        let rows = self.client().await?.query(&sql, &[&test_id, &branch, &first_day, &end_day]).await?;
+        Ok(rows.iter().map(totals_row).collect())
+    }
+
+    async fn test_branches(&self, test_id: i64, first_day: i64, end_day: i64) -> Result<Vec<RollupTotals>, StoreError> {
+        let sql = format!(
+            "SELECT max(day), branch, {ROLLUP_SUMS} FROM rollups WHERE test_id = $1 AND day >= $2 AND day < $3
+             GROUP BY branch ORDER BY sum(passed + failed + skipped + pending + unknown) DESC, branch LIMIT 50"
+        );
+        let rows = self.client().await?.query(&sql, &[&test_id, &first_day, &end_day]).await?;
+        Ok(rows.iter().map(totals_row).collect())
+    }
+
+    async fn suite_tests(&self, suite_id: i64) -> Result<Vec<Test>, StoreError> {
+        let sql = format!("SELECT {TEST_COLS} FROM tests t WHERE t.suite_id = $1");
+        let rows = self.client().await?.query(&sql, &[&suite_id]).await?;
+        Ok(rows.iter().map(test_row).collect())
+    }
+
+    async fn set_suite_links(&self, slug: &str, links: &SuiteLinks) -> Result<(), StoreError> {
+        super::writes::set_suite_links(&**self.client().await?, slug, links).await
+    }
+}
