@@ -34,6 +34,9 @@ conformance!(
     identity_columns_hold_the_longest_accepted_values,
     monitor_fields_hold_the_longest_accepted_values,
     list_pages_carry_a_bounded_part_of_each_result,
+    run_counts_are_kept_as_uploads_arrive,
+    dashboard_reads_give_series_cells_points_and_rollups,
+    suite_link_templates_are_set_and_cleared,
 );
 
 async fn suite(store: &Arc<dyn Store>, slug: &str) -> Suite {
@@ -853,4 +856,97 @@ async fn list_pages_carry_a_bounded_part_of_each_result(store: Arc<dyn Store>) {
     assert_eq!(whole.detail.unwrap()["failure_expanded"][2]["expanded"][0], text.as_str());
     let output = store.execution_output(listed.id).await.unwrap().unwrap();
     assert_eq!((output.system_out.as_deref(), output.system_err.as_deref()), (Some(text.as_str()), Some("err")));
+}
+
+async fn run_counts_are_kept_as_uploads_arrive(store: Arc<dyn Store>) {
+    let s = suite(&store, "counted").await;
+    let first = upload(
+        "k",
+        Some("main"),
+        None,
+        vec![
+            exec("a", "passes", Outcome::Passed, Some(1.0)),
+            exec("a", "fails", Outcome::Failed, Some(2.0)),
+            exec("a", "later_fails", Outcome::Passed, Some(0.5)),
+            exec("a", "skipped", Outcome::Skipped, None),
+        ],
+    );
+    store.write_upload(s.id, first).await.unwrap();
+    let run = store.runs(s.id, &RunFilter::default()).await.unwrap().pop().unwrap();
+    assert_eq!(run.tests, RunTestCounts { passed: 2, failed: 1, flaky: 0, skipped: 1 });
+    assert_eq!(run.executions, RunExecutionCounts { passed: 2, failed: 1, total: 4 });
+    assert_eq!(run.test_seconds, 3.5);
+    // A second upload into the run (a retried job): the test that passed now
+    // failed too, so it flaked in this run; the counts are recounted, not added.
+    let second = upload("k", Some("main"), None, vec![exec("a", "later_fails", Outcome::Failed, Some(0.25))]);
+    store.write_upload(s.id, second).await.unwrap();
+    let run = store.runs(s.id, &RunFilter::default()).await.unwrap().pop().unwrap();
+    assert_eq!(run.tests, RunTestCounts { passed: 1, failed: 1, flaky: 1, skipped: 1 });
+    assert_eq!(run.executions, RunExecutionCounts { passed: 2, failed: 2, total: 5 });
+    assert_eq!(run.test_seconds, 3.75);
+    let cells = store.dashboard().run_tests(run.id).await.unwrap();
+    let of = |name: &str| cells.iter().find(|c| c.test.name == name).unwrap();
+    assert_eq!((of("later_fails").outcome, of("later_fails").duration), (dashboard::RunOutcome::Flaky, Some(0.75)));
+    assert_eq!((of("skipped").outcome, of("skipped").duration), (dashboard::RunOutcome::Skipped, None));
+    assert_eq!(of("fails").outcome, dashboard::RunOutcome::Failed);
+}
+
+async fn dashboard_reads_give_series_cells_points_and_rollups(store: Arc<dyn Store>) {
+    use dashboard::{RunOutcome, RunRange};
+    let s = suite(&store, "dash").await;
+    let other = suite(&store, "other").await;
+    for (i, (branch, outcome)) in
+        [("main", Outcome::Passed), ("main", Outcome::Failed), ("release", Outcome::Passed), ("main", Outcome::Failed)].iter().enumerate()
+    {
+        let mut e = exec("s", "t", *outcome, Some(1.0 + i as f64));
+        e.failure_reason = (*outcome == Outcome::Failed).then(|| format!("boom {i}"));
+        store
+            .write_upload(s.id, upload(&format!("k{i}"), Some(branch), None, vec![e, exec("s", "u", Outcome::Passed, None)]))
+            .await
+            .unwrap();
+    }
+    store.write_upload(other.id, upload("x", Some("main"), None, vec![exec("s", "t", Outcome::Passed, None)])).await.unwrap();
+    let d = store.dashboard();
+    let all = RunRange { suite_id: s.id, branch: None, since_ms: i64::MIN, until_ms: i64::MAX };
+    let runs = d.run_series(&all, 100).await.unwrap();
+    assert_eq!(runs.iter().map(|r| r.run_env.key.as_str()).collect::<Vec<_>>(), ["k3", "k2", "k1", "k0"], "newest first, this suite only");
+    let main = RunRange { branch: Some("main".into()), ..all.clone() };
+    assert_eq!(d.run_series(&main, 2).await.unwrap().len(), 2, "the limit holds");
+    assert_eq!(d.branches(&all).await.unwrap(), vec![("main".to_owned(), 3), ("release".to_owned(), 1)]);
+    let previous = d.previous_run(&runs[0], Some("main")).await.unwrap().unwrap();
+    assert_eq!(previous.run_env.key, "k1", "the newest earlier run on the branch");
+    assert!(d.previous_run(runs.last().unwrap(), Some("main")).await.unwrap().is_none());
+    let t = d.run_tests(runs[0].id).await.unwrap().into_iter().find(|r| r.test.name == "t").unwrap().test;
+    let ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
+    let mut cells = d.test_cells(&[t.id], &ids).await.unwrap();
+    cells.sort_by_key(|c| c.run_id);
+    assert_eq!(
+        cells.iter().map(|c| c.outcome).collect::<Vec<_>>(),
+        [RunOutcome::Passed, RunOutcome::Failed, RunOutcome::Passed, RunOutcome::Failed]
+    );
+    let points = d.test_points(t.id, &main, 100).await.unwrap();
+    assert_eq!(points.iter().map(|p| p.duration).collect::<Vec<_>>(), [Some(1.0), Some(2.0), Some(4.0)], "oldest first, on main only");
+    let failures = d.test_failures(t.id, &all, 100).await.unwrap();
+    assert_eq!(failures.iter().map(|f| f.reason.as_deref()).collect::<Vec<_>>(), [Some("boom 3"), Some("boom 1")], "newest first");
+    let today = plan::day_of(chrono::Utc::now().timestamp_millis());
+    let days = d.test_days(t.id, None, today - 1, today + 1).await.unwrap();
+    assert_eq!((days.len(), days[0].counts.passed, days[0].counts.failed), (1, 2, 2));
+    let branches = d.test_branches(t.id, today - 1, today + 1).await.unwrap();
+    assert_eq!(branches.iter().map(|b| (b.branch.as_str(), b.counts.total())).collect::<Vec<_>>(), [("main", 3), ("release", 1)]);
+    let executions = d.run_test_executions(runs[0].id, &[t.id]).await.unwrap();
+    assert_eq!((executions.len(), executions[0].failure_reason.as_deref()), (1, Some("boom 3")));
+    assert_eq!(d.suite_tests(s.id).await.unwrap().len(), 2);
+}
+
+async fn suite_link_templates_are_set_and_cleared(store: Arc<dyn Store>) {
+    suite(&store, "linked").await;
+    let links = SuiteLinks { commit_url: Some("https://git.example/c/{commit}".into()), file_url: None };
+    store.dashboard().set_suite_links("linked", &links).await.unwrap();
+    let s = store.suite_by_slug("linked").await.unwrap().unwrap();
+    assert_eq!((s.commit_url.as_deref(), s.file_url.as_deref()), (Some("https://git.example/c/{commit}"), None));
+    let clear = SuiteLinks { commit_url: Some(String::new()), file_url: Some("https://git.example/f/{file}".into()) };
+    store.dashboard().set_suite_links("linked", &clear).await.unwrap();
+    let s = store.suite_by_slug("linked").await.unwrap().unwrap();
+    assert_eq!((s.commit_url.as_deref(), s.file_url.as_deref()), (None, Some("https://git.example/f/{file}")), "empty clears, None keeps");
+    assert!(matches!(store.dashboard().set_suite_links("missing", &links).await, Err(StoreError::NotFound(_))));
 }

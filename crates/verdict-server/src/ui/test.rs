@@ -64,7 +64,9 @@ pub struct ExecRow {
 struct TestHtml {
     frame: Frame,
     scope: String,
+    /// The name as a heading shows it (cut), and the whole when it was cut.
     name: String,
+    whole_name: Option<String>,
     location: Option<(String, Option<String>)>,
     first_seen: String,
     last_seen: String,
@@ -362,8 +364,9 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
         .served(state.store.backend(), &timing);
     let html = TestHtml {
         frame,
-        scope: t.scope.clone(),
-        name: t.name.clone(),
+        scope: format::cut(&t.scope, 300),
+        name: format::cut(&t.name, 200),
+        whole_name: (t.name.chars().count() > 200 || t.scope.chars().count() > 300).then(|| format!("{} › {}", t.scope, t.name)),
         location,
         first_seen: format::utc(t.first_seen),
         last_seen: format::utc(t.last_seen),

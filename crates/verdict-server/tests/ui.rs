@@ -1,0 +1,428 @@
+//! The dashboard's pages on the real server over both stores: status codes,
+//! the numbers shown equal their JSON twin's, every link resolves, hostile
+//! names render as text, sign-in, empty states, page weight.
+
+mod common;
+
+use common::Server;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use verdict_store::testing::Backend;
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Sqlite).await } )* }
+        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Postgres).await } )* }
+    };
+}
+
+both!(
+    pages_answer_for_a_seeded_suite,
+    page_numbers_equal_their_twins,
+    every_link_on_every_page_resolves,
+    hostile_input_renders_as_text,
+    pages_need_the_read_token_and_sign_in_sets_a_session,
+    empty_states_say_what_to_do_next,
+    suite_link_templates_link_commits_and_files,
+    the_run_page_compares_with_the_previous_run,
+);
+
+const HOSTILE_NAME: &str = "<script>alert(1)</script>";
+const HOSTILE_SCOPE: &str = "\"'&<>";
+const HOSTILE_REASON: &str = "</svg><img src=x onerror=alert(1)>";
+const HOSTILE_BRANCH: &str = "javascript:alert(1)";
+
+/// Five runs on main, one on a release branch: `t_stable` always passes,
+/// `t_broken` always fails, `t_sometimes` fails in runs 1 and 3, `t_flaky`
+/// flakes in run 2 (a retried upload), plus a hostile test and a long name.
+async fn seed(s: &Server) -> Vec<String> {
+    // Within the 4096-byte name cap, far past what a page shows.
+    let long = "n".repeat(4000);
+    let mut run_ids = Vec::new();
+    for i in 0..6 {
+        let branch = if i == 5 { "release" } else { "main" };
+        let sometimes = if i % 2 == 1 { "failed" } else { "passed" };
+        let data = json!([
+            {"scope": "tests.core", "name": "t_stable", "result": "passed", "file_name": "tests/core.py", "location": "tests/core.py:10", "history": {"duration": 0.5 + i as f64 / 10.0}},
+            {"scope": "tests.core", "name": "t_broken", "result": "failed", "failure_reason": format!("AssertionError: expected 3 but got {i}"), "history": {"duration": 1.0}},
+            {"scope": "tests.core", "name": "t_sometimes", "result": sometimes, "failure_reason": "Connection refused (os error 111)", "history": {"duration": 2.0}},
+            {"scope": "tests.core", "name": "t_flaky", "result": "passed", "history": {"duration": 0.2}},
+            {"scope": HOSTILE_SCOPE, "name": HOSTILE_NAME, "result": "failed", "failure_reason": HOSTILE_REASON, "history": {"duration": 0.1}},
+            {"scope": "tests.long", "name": long, "result": "passed"},
+        ]);
+        let env = json!({"key": format!("k{i}"), "branch": branch, "commit_sha": format!("c0ffee{i}"), "number": format!("{}", 100 + i), "url": "javascript:alert(1)", "message": "<b>bold</b> change"});
+        let (st, reply) = s.post_json(&json!({"format": "json", "run_env": env, "data": data})).await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{reply}");
+        run_ids.push(reply["run_id"].as_str().unwrap().to_owned());
+        if i == 2 {
+            // The job retried: t_flaky failed in a second upload to the same run.
+            let retry = json!([{"scope": "tests.core", "name": "t_flaky", "result": "failed", "failure_reason": "flake"}]);
+            let (st, _) = s.post_json(&json!({"format": "json", "run_env": {"key": "k2"}, "data": retry})).await;
+            assert_eq!(st, StatusCode::ACCEPTED);
+        }
+    }
+    // A run on a hostile branch name.
+    let env = json!({"key": "hostile", "branch": HOSTILE_BRANCH, "url": "javascript:alert(1)"});
+    let (st, _) = s.post_json(&json!({"format": "json", "run_env": env, "data": [{"scope": "x", "name": "y", "result": "passed"}]})).await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    run_ids
+}
+
+struct Page {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+async fn page(s: &Server, path: &str) -> Page {
+    let r = s.http.get(format!("{}{path}", s.url)).send().await.unwrap();
+    let (status, headers) = (r.status(), r.headers().clone());
+    Page { status, headers, body: r.text().await.unwrap() }
+}
+
+async fn json_of(s: &Server, path: &str) -> Value {
+    let (st, v) = s.get(path).await;
+    assert_eq!(st, StatusCode::OK, "{path}: {v}");
+    v
+}
+
+async fn test_id(s: &Server, name: &str) -> i64 {
+    let v = json_of(s, "/api/v1/suites/web/tests/search?branch=*&window=14d&sort=name").await;
+    // A prefix: a long name is stored cut (and marked).
+    let found = v["rows"].as_array().unwrap().iter().find(|r| r["test"]["name"].as_str().is_some_and(|n| n.starts_with(name)));
+    found.unwrap_or_else(|| panic!("no test {}", &name[..name.len().min(40)]))["test"]["id"].as_i64().unwrap()
+}
+
+/// Every value of an attribute in the page, unescaped.
+fn attributes(html: &str, attr: &str) -> Vec<String> {
+    let needle = format!(" {attr}=\"");
+    html.match_indices(&needle)
+        .map(|(i, _)| {
+            let rest = &html[i + needle.len()..];
+            unescape(&rest[..rest.find('"').unwrap()])
+        })
+        .collect()
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&#38;", "&").replace("&amp;", "&").replace("&#34;", "\"").replace("&#39;", "'").replace("&#60;", "<").replace("&#62;", ">")
+}
+
+/// The `data-json` elements of a page: (path, the element's text).
+fn data_json(html: &str) -> Vec<(String, String)> {
+    let needle = " data-json=\"";
+    html.match_indices(needle)
+        .map(|(i, _)| {
+            let rest = &html[i + needle.len()..];
+            let path = rest[..rest.find('"').unwrap()].to_owned();
+            let after = &rest[rest.find('>').unwrap() + 1..];
+            (path, unescape(&after[..after.find('<').unwrap()]))
+        })
+        .collect()
+}
+
+fn at<'a>(v: &'a Value, path: &str) -> &'a Value {
+    path.split('.').fold(v, |v, k| match k.parse::<usize>() {
+        Ok(i) => &v[i],
+        Err(_) => &v[k],
+    })
+}
+
+/// The first number in a text (`97.2% [..]` → 97.2).
+fn first_number(text: &str) -> f64 {
+    let start = text.find(|c: char| c.is_ascii_digit()).unwrap_or_else(|| panic!("no number in {text:?}"));
+    let rest = &text[start..];
+    let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+    rest[..end].parse().unwrap()
+}
+
+const VIEW: &str = "branch=main&window=14d";
+
+async fn pages_answer_for_a_seeded_suite(backend: Backend) {
+    let s = Server::start(backend).await;
+    let runs = seed(&s).await;
+    let broken = test_id(&s, "t_broken").await;
+    let paths = [
+        "/".to_owned(),
+        format!("/s/web?{VIEW}"),
+        format!("/s/web/runs?{VIEW}"),
+        format!("/s/web/runs/{}?{VIEW}", runs[4]),
+        format!("/s/web/tests?{VIEW}"),
+        format!("/s/web/tests/{broken}?{VIEW}"),
+        format!("/s/web/tests/{broken}?branch=*&runs=3&strip=200"),
+    ];
+    for path in &paths {
+        let p = page(&s, path).await;
+        assert_eq!(p.status, StatusCode::OK, "{path}: {}", p.body);
+        assert!(p.headers["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+        let csp = p.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert_eq!(p.headers["cache-control"], "no-store");
+        assert!(p.headers["server-timing"].to_str().unwrap().contains("query;dur="));
+        assert!(p.body.len() <= 200 * 1024, "{path}: {} bytes", p.body.len());
+        assert!(!p.body.contains(" style="), "{path}: no inline style (the CSP forbids it)");
+        assert!(!p.body.contains("<script>") && !p.body.contains("http://cdn"), "{path}: no inline or third-party script");
+    }
+    // Without branch and window: a redirect to the page with both.
+    let r = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let resp = r.get(format!("{}/s/web/runs?result=failed", s.url)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert_eq!(resp.headers()["location"], "/s/web/runs?branch=main&result=failed&window=14d");
+    // Bad parameters are 400 naming them; missing or foreign things are 404.
+    for (path, word) in [
+        (format!("/s/web?branch=main&window=3d"), "window"),
+        (format!("/s/web/tests?{VIEW}&sort=bogus"), "sort"),
+        (format!("/s/web/tests/{broken}?{VIEW}&strip=7"), "strip"),
+        (format!("/s/web/runs/{}?{VIEW}&vs=yesterday", runs[0]), "vs"),
+        (format!("/s/web?branch=main&window=7d&runs=5"), "window"),
+    ] {
+        let p = page(&s, &path).await;
+        assert_eq!(p.status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(p.body.contains(word), "{path}: {}", p.body);
+    }
+    for path in [format!("/s/nope?{VIEW}"), format!("/s/web/runs/999999?{VIEW}"), format!("/s/web/tests/abc?{VIEW}")] {
+        assert_eq!(page(&s, &path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    // Another suite's run and test are not found through this suite.
+    let other = s.create_other_suite("other").await;
+    let (st, reply) = s
+        .post_json_with(&other, &json!({"format": "json", "run_env": {"key": "o"}, "data": [{"name": "theirs", "result": "passed"}]}))
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let theirs = reply["run_id"].as_str().unwrap();
+    assert_eq!(page(&s, &format!("/s/web/runs/{theirs}?{VIEW}")).await.status, StatusCode::NOT_FOUND);
+    // A fresh upload's run_url is the run's page, naming its number.
+    let (_, reply) = s
+        .post_json(&json!({"format": "json", "run_env": {"key": "fresh", "number": "4242"}, "data": [{"name": "t", "result": "passed"}]}))
+        .await;
+    let run_url = reply["run_url"].as_str().unwrap();
+    let p = s.http.get(run_url).send().await.unwrap();
+    assert_eq!(p.status(), StatusCode::OK);
+    assert!(p.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(p.text().await.unwrap().contains("Run #4242"));
+    s.finish().await;
+}
+
+async fn page_numbers_equal_their_twins(backend: Backend) {
+    let s = Server::start(backend).await;
+    let runs = seed(&s).await;
+    let sometimes = test_id(&s, "t_sometimes").await;
+    let pairs = [
+        ("/".to_owned(), "/api/v1/overview?window=14d".to_owned()),
+        (format!("/s/web?{VIEW}"), format!("/api/v1/suites/web/summary?{VIEW}")),
+        (format!("/s/web/tests?{VIEW}"), format!("/api/v1/suites/web/tests/search?{VIEW}")),
+        (format!("/s/web/tests/{sometimes}?{VIEW}"), format!("/api/v1/tests/{sometimes}/summary?{VIEW}")),
+        (format!("/s/web/runs/{}?{VIEW}", runs[3]), format!("/api/v1/runs/{}/summary?{VIEW}", runs[3])),
+    ];
+    for (page_path, twin_path) in &pairs {
+        let p = page(&s, page_path).await;
+        assert!(p.body.contains(&format!("href=\"{}", twin_path.replace('&', "&#38;"))), "{page_path} links its twin {twin_path}");
+        let twin = json_of(&s, twin_path).await;
+        let shown = data_json(&p.body);
+        assert!(!shown.is_empty(), "{page_path} marks its numbers");
+        for (path, text) in shown {
+            let value = at(&twin, &path);
+            let want = value.as_f64().unwrap_or_else(|| panic!("{page_path}: {path} is {value} in {twin_path}"));
+            let want = if path.ends_with(".rate") { (want * 1000.0).round() / 10.0 } else { want };
+            assert_eq!(first_number(&text), want, "{page_path}: {path} shows {text:?}");
+        }
+    }
+    // The seeded numbers themselves: t_sometimes failed in 2 of 5 runs on main.
+    let t = json_of(&s, &format!("/api/v1/tests/{sometimes}/summary?{VIEW}")).await;
+    assert_eq!((t["runs"].as_i64(), t["failed_runs"].as_i64()), (Some(5), Some(2)));
+    let p = page(&s, &format!("/s/web/tests/{sometimes}?{VIEW}")).await;
+    assert!(p.body.contains("60.0% [23.1–88.2] n=5"), "reliability with its Wilson interval and n");
+    let summary = json_of(&s, &format!("/api/v1/suites/web/summary?{VIEW}")).await;
+    assert_eq!(summary["kpis"]["runs"]["value"], 5);
+    assert_eq!(summary["kpis"]["flaky_tests"]["value"], 1, "t_flaky flaked in run 2");
+    let flaky: Vec<&str> = summary["most_flaky"].as_array().unwrap().iter().map(|r| r["test"]["name"].as_str().unwrap()).collect();
+    assert_eq!(flaky, ["t_flaky"]);
+    s.finish().await;
+}
+
+async fn every_link_on_every_page_resolves(backend: Backend) {
+    let s = Server::start(backend).await;
+    let runs = seed(&s).await;
+    let broken = test_id(&s, "t_broken").await;
+    let mut seen = std::collections::BTreeSet::new();
+    for path in [
+        "/".to_owned(),
+        format!("/s/web?{VIEW}"),
+        format!("/s/web/runs?{VIEW}"),
+        format!("/s/web/runs/{}?{VIEW}", runs[4]),
+        format!("/s/web/tests?{VIEW}"),
+        format!("/s/web/tests/{broken}?{VIEW}"),
+    ] {
+        let p = page(&s, &path).await;
+        let hrefs: Vec<String> = attributes(&p.body, "href").into_iter().chain(attributes(&p.body, "src")).collect();
+        assert!(hrefs.iter().all(|h| h.starts_with('/') || h.starts_with("https://") || h.starts_with("http://")), "{path}: {hrefs:?}");
+        assert!(!p.body.contains("href=\"javascript:"), "{path}");
+        if path.contains("/tests/") {
+            let cells: Vec<&String> = hrefs.iter().filter(|h| h.contains(&format!("#t-{broken}"))).collect();
+            assert!(cells.len() >= 5, "strip cells link to the run page at the test: {cells:?}");
+        }
+        seen.extend(hrefs.into_iter().filter(|h| h.starts_with('/')).map(|h| h.split('#').next().unwrap().to_owned()));
+    }
+    assert!(seen.len() > 30, "{seen:?}");
+    for href in seen {
+        let r = s.http.get(format!("{}{href}", s.url)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{href}");
+    }
+    s.finish().await;
+}
+
+async fn hostile_input_renders_as_text(backend: Backend) {
+    let s = Server::start(backend).await;
+    let runs = seed(&s).await;
+    let hostile = test_id(&s, HOSTILE_NAME).await;
+    let long = test_id(&s, &"n".repeat(500)).await;
+    for path in [
+        "/".to_owned(),
+        format!("/s/web?{VIEW}"),
+        format!("/s/web?branch={}&window=14d", "javascript%3Aalert%281%29"),
+        format!("/s/web/runs?branch=*&window=14d"),
+        format!("/s/web/runs/{}?{VIEW}&expand=all", runs[4]),
+        format!("/s/web/tests?{VIEW}"),
+        format!("/s/web/tests/{hostile}?{VIEW}"),
+        format!("/s/web/tests/{long}?{VIEW}"),
+    ] {
+        let p = page(&s, &path).await;
+        assert_eq!(p.status, StatusCode::OK, "{path}");
+        let b = &p.body;
+        assert!(!b.contains("<script>alert") && !b.contains("<img src=x"), "{path}: raw markup from stored text");
+        assert!(
+            !b.contains("onerror=alert") || b.matches("onerror=alert").count() == b.matches("&#60;img src=x onerror=alert").count(),
+            "{path}"
+        );
+        assert!(!b.contains("href=\"javascript:") && !b.contains("<b>bold"), "{path}");
+        // Cut everywhere; whole only once, folded, on its own test page.
+        let whole = if path.contains(&format!("/tests/{long}")) { 1 } else { 0 };
+        assert_eq!(b.matches(&"n".repeat(4000)).count(), whole, "{path}");
+        assert!(!b.replacen(&"n".repeat(4000), "", whole).contains(&"n".repeat(300)), "{path}: a long name is cut");
+    }
+    let p = page(&s, &format!("/s/web/tests/{hostile}?{VIEW}")).await;
+    assert!(p.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "the name is there, escaped");
+    assert!(p.body.contains("&#60;/svg&#62;&#60;img src=x onerror=alert(1)&#62;"), "the failure message is there, escaped");
+    // The whole name is on its own route.
+    let full = json_of(&s, &format!("/api/v1/tests/{long}")).await;
+    assert_eq!(full["name"].as_str().unwrap().len(), 4000, "whole, on its own route");
+    s.finish().await;
+}
+
+async fn pages_need_the_read_token_and_sign_in_sets_a_session(backend: Backend) {
+    let s = Server::start_with(backend, Some("reader-secret")).await;
+    seed(&s).await;
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let target = format!("/s/web?{VIEW}");
+    let p = page(&s, &target).await;
+    assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+    assert!(p.body.contains("name=\"token\"") && !p.body.contains("t_broken"), "the form, no data");
+    let signin =
+        |token: &str| no_redirects.post(format!("{}/signin", s.url)).form(&[("token", token.to_owned()), ("next", target.clone())]).send();
+    let wrong = signin("nope").await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.headers().get("set-cookie").is_none());
+    let right = signin("reader-secret").await.unwrap();
+    assert_eq!(right.status(), StatusCode::SEE_OTHER);
+    assert_eq!(right.headers()["location"], target.as_str());
+    let cookie = right.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && !cookie.contains("reader-secret"), "{cookie}");
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let with = |path: String| s.http.get(format!("{}{path}", s.url)).header("cookie", session.clone()).send();
+    let ok = with(target.clone()).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(ok.text().await.unwrap().contains("t_broken"));
+    assert_eq!(with("/api/v1/suites/web/runs".into()).await.unwrap().status(), StatusCode::OK, "the JSON API takes the session too");
+    let forged = s.http.get(format!("{}/api/v1/suites", s.url)).header("cookie", "verdict_session=99999999999.00").send().await.unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    let basic = s.http.get(format!("{}{target}", s.url)).basic_auth("anyone", Some("reader-secret")).send().await.unwrap();
+    assert_eq!(basic.status(), StatusCode::OK, "Basic with the token as password");
+    let bearer = s.http.get(format!("{}{target}", s.url)).bearer_auth("reader-secret").send().await.unwrap();
+    assert_eq!(bearer.status(), StatusCode::OK);
+    // A sign-in never sends the user to another host.
+    let away = no_redirects
+        .post(format!("{}/signin", s.url))
+        .form(&[("token", "reader-secret"), ("next", "//evil.example/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(away.headers()["location"], "/");
+    s.finish().await;
+}
+
+async fn empty_states_say_what_to_do_next(backend: Backend) {
+    let s = Server::start(backend).await;
+    // A suite without runs: the upload command with this server's URL.
+    let p = page(&s, &format!("/s/web?{VIEW}")).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("verdict upload") && p.body.contains(&s.url), "{}", p.body);
+    // Runs elsewhere, none on this branch: say so and offer the wider query.
+    s.post_json(&json!({"format": "json", "run_env": {"key": "k", "branch": "dev"}, "data": [{"name": "t", "result": "passed"}]})).await;
+    let p = page(&s, &format!("/s/web?{VIEW}")).await;
+    assert!(p.body.contains("No runs on") && p.body.contains("all branches"), "{}", p.body);
+    let p = page(&s, &format!("/s/web/tests?{VIEW}&q=nothing*matches")).await;
+    assert!(p.body.contains("No tests match"));
+    s.finish().await;
+    // No suites at all: the suite create command.
+    let s = Server::start_empty(backend).await;
+    let p = page(&s, "/").await;
+    assert!(p.body.contains("verdict suite create"), "{}", p.body);
+    s.finish().await;
+}
+
+async fn suite_link_templates_link_commits_and_files(backend: Backend) {
+    let s = Server::start(backend).await;
+    let runs = seed(&s).await;
+    let run_page = format!("/s/web/runs/{}?{VIEW}", runs[4]);
+    assert!(!page(&s, &run_page).await.body.contains("git.example"), "no template, no link");
+    let links = json!({"commit_url": "https://git.example/o/r/commit/{commit}", "file_url": "https://git.example/o/r/blob/{commit}/{file}#L{line}"});
+    let r = s.http.patch(format!("{}/api/v1/suites/web", s.url)).header("Authorization", s.auth()).json(&links).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let bad = s
+        .http
+        .patch(format!("{}/api/v1/suites/web", s.url))
+        .header("Authorization", s.auth())
+        .json(&json!({"commit_url": "javascript:{commit}"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let anonymous = s.http.patch(format!("{}/api/v1/suites/web", s.url)).json(&links).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let body = page(&s, &run_page).await.body;
+    assert!(body.contains("href=\"https://git.example/o/r/commit/c0ffee4\""), "the commit links out");
+    assert!(body.contains("href=\"https://git.example/o/r/blob/c0ffee4/tests/core.py#L10\""), "file:line links out");
+    s.finish().await;
+}
+
+async fn the_run_page_compares_with_the_previous_run(backend: Backend) {
+    let s = Server::start(backend).await;
+    let runs = seed(&s).await;
+    // Run 3 (t_sometimes failed) against run 2 (it passed; t_flaky flaked there).
+    let diff = json_of(&s, &format!("/api/v1/runs/{}/diff", runs[3])).await;
+    assert_eq!(diff["compared"]["id"].as_i64().unwrap().to_string(), runs[2]);
+    let group = |key: &str| -> Vec<String> {
+        let g = diff["groups"].as_array().unwrap().iter().find(|g| g["key"] == key).unwrap();
+        g["tests"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(group("new_failures"), ["t_sometimes"]);
+    assert_eq!(group("still_failing"), [HOSTILE_NAME.to_owned(), "t_broken".to_owned()]);
+    assert!(group("fixed").is_empty() && group("new_tests").is_empty());
+    let back = json_of(&s, &format!("/api/v1/runs/{}/diff?vs={}", runs[2], runs[1])).await;
+    let flakes: Vec<&str> = back["groups"].as_array().unwrap().iter().find(|g| g["key"] == "new_flakes").unwrap()["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(flakes, ["t_flaky"]);
+    let failures = json_of(&s, &format!("/api/v1/runs/{}/failures", runs[3])).await;
+    let patterns: Vec<&str> = failures["groups"].as_array().unwrap().iter().map(|g| g["pattern"].as_str().unwrap()).collect();
+    assert!(
+        patterns.contains(&"AssertionError: expected <n> but got <n>") && patterns.contains(&"Connection refused (os error <n>)"),
+        "{patterns:?}"
+    );
+    let p = page(&s, &format!("/s/web/runs/{}?{VIEW}", runs[3])).await;
+    assert!(p.body.contains("New failures") && p.body.contains(&format!("id=\"t-{}\"", test_id(&s, "t_sometimes").await)));
+    s.finish().await;
+}
