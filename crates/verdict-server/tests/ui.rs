@@ -138,19 +138,24 @@ fn first_number(text: &str) -> f64 {
 
 const VIEW: &str = "branch=main&window=14d";
 
-async fn pages_answer_for_a_seeded_suite(backend: Backend) {
-    let s = Server::start(backend).await;
-    let runs = seed(&s).await;
-    let broken = test_id(&s, "t_broken").await;
-    let paths = [
+/// Every page of the first release, on the seeded suite.
+fn first_pages(runs: &[String], test: i64) -> Vec<String> {
+    vec![
         "/".to_owned(),
         format!("/s/web?{VIEW}"),
         format!("/s/web/runs?{VIEW}"),
         format!("/s/web/runs/{}?{VIEW}", runs[4]),
         format!("/s/web/tests?{VIEW}"),
-        format!("/s/web/tests/{broken}?{VIEW}"),
-        format!("/s/web/tests/{broken}?branch=*&runs=3&strip=200"),
-    ];
+        format!("/s/web/tests/{test}?{VIEW}"),
+    ]
+}
+
+async fn pages_answer_for_a_seeded_suite(backend: Backend) {
+    let s = Server::start(backend).await;
+    let runs = seed(&s).await;
+    let broken = test_id(&s, "t_broken").await;
+    let mut paths = first_pages(&runs, broken);
+    paths.push(format!("/s/web/tests/{broken}?branch=*&runs=3&strip=200"));
     for path in &paths {
         let p = page(&s, path).await;
         assert_eq!(p.status, StatusCode::OK, "{path}: {}", p.body);
@@ -170,11 +175,11 @@ async fn pages_answer_for_a_seeded_suite(backend: Backend) {
     assert_eq!(resp.headers()["location"], "/s/web/runs?branch=main&result=failed&window=14d");
     // Bad parameters are 400 naming them; missing or foreign things are 404.
     for (path, word) in [
-        (format!("/s/web?branch=main&window=3d"), "window"),
+        ("/s/web?branch=main&window=3d".to_owned(), "window"),
         (format!("/s/web/tests?{VIEW}&sort=bogus"), "sort"),
         (format!("/s/web/tests/{broken}?{VIEW}&strip=7"), "strip"),
         (format!("/s/web/runs/{}?{VIEW}&vs=yesterday", runs[0]), "vs"),
-        (format!("/s/web?branch=main&window=7d&runs=5"), "window"),
+        ("/s/web?branch=main&window=7d&runs=5".to_owned(), "window"),
     ] {
         let p = page(&s, &path).await;
         assert_eq!(p.status, StatusCode::BAD_REQUEST, "{path}");
@@ -245,14 +250,7 @@ async fn every_link_on_every_page_resolves(backend: Backend) {
     let runs = seed(&s).await;
     let broken = test_id(&s, "t_broken").await;
     let mut seen = std::collections::BTreeSet::new();
-    for path in [
-        "/".to_owned(),
-        format!("/s/web?{VIEW}"),
-        format!("/s/web/runs?{VIEW}"),
-        format!("/s/web/runs/{}?{VIEW}", runs[4]),
-        format!("/s/web/tests?{VIEW}"),
-        format!("/s/web/tests/{broken}?{VIEW}"),
-    ] {
+    for path in first_pages(&runs, broken) {
         let p = page(&s, &path).await;
         let hrefs: Vec<String> = attributes(&p.body, "href").into_iter().chain(attributes(&p.body, "src")).collect();
         assert!(hrefs.iter().all(|h| h.starts_with('/') || h.starts_with("https://") || h.starts_with("http://")), "{path}: {hrefs:?}");
@@ -280,7 +278,7 @@ async fn hostile_input_renders_as_text(backend: Backend) {
         "/".to_owned(),
         format!("/s/web?{VIEW}"),
         format!("/s/web?branch={}&window=14d", "javascript%3Aalert%281%29"),
-        format!("/s/web/runs?branch=*&window=14d"),
+        "/s/web/runs?branch=*&window=14d".to_owned(),
         format!("/s/web/runs/{}?{VIEW}&expand=all", runs[4]),
         format!("/s/web/tests?{VIEW}"),
         format!("/s/web/tests/{hostile}?{VIEW}"),
