@@ -85,7 +85,12 @@ pub(crate) fn run_query(q: &Params) -> Result<run::RunQuery, ApiError> {
                 .ok_or_else(|| ApiError::bad_request("query parameter result: one of failed, flaky, passed, skipped"))?,
         ),
     };
-    Ok(run::RunQuery { result, q: q.text("q"), page: q.parsed::<usize>("page", "a page number (1, 2, ...)")?.unwrap_or(1) })
+    Ok(run::RunQuery {
+        result,
+        q: q.text("q"),
+        page: q.parsed::<usize>("page", "a page number (1, 2, ...)")?.unwrap_or(1),
+        at: q.parsed::<i64>("at", "a test id")?,
+    })
 }
 
 async fn run_summary(State(s): State<AppState>, Path(raw): Path<String>, Query(q): Q) -> Result<Json<run::RunPage>, ApiError> {

@@ -124,6 +124,8 @@ pub struct RunQuery {
     pub result: Option<RunOutcome>,
     pub q: Option<String>,
     pub page: usize,
+    /// Show the page that holds this test (a history strip's link), whatever `page` says.
+    pub at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -285,7 +287,10 @@ pub async fn run_page(store: &dyn Store, suite: Suite, run_id: i64, vs: &Vs, que
         here.retain(|t| matches_search(q, &t.test.scope) || matches_search(q, &t.test.name));
     }
     let total = here.len();
-    let page = query.page.max(1);
+    let page = match query.at.and_then(|id| here.iter().position(|t| t.test.id == id)) {
+        Some(i) => i / PER_PAGE + 1,
+        None => query.page.max(1),
+    };
     let shown: Vec<RunTestRow> = here.into_iter().skip((page - 1) * PER_PAGE).take(PER_PAGE).collect();
 
     // The history strip: the last runs on this run's branch up to this one.

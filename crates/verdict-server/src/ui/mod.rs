@@ -274,6 +274,13 @@ pub(crate) fn link(path: &str, view: &View, extra: &[(&str, &str)]) -> String {
     format!("{path}{}", format::query(&pairs))
 }
 
+/// A run's page at one test's row: the page of the list that holds it
+/// (`at=`), scrolled to its anchor (`#t-{test}`, highlighted by `:target`).
+pub(crate) fn run_at_test(base: &str, view: &View, run_id: i64, test_id: i64) -> String {
+    let at = test_id.to_string();
+    format!("{}#t-{test_id}", link(&format!("{base}/runs/{run_id}"), view, &[("at", &at)]))
+}
+
 /// A path id (`/runs/{run}`), 404 when it is not a number.
 pub(crate) fn path_id(raw: &str, what: &str) -> Result<i64, PageError> {
     raw.parse().map_err(|_| PageError::not_found(format!("no {what} {raw:?}")))

@@ -37,11 +37,12 @@ pub struct Reason {
     pub failures: Vec<Failure>,
 }
 
+/// One run of a row's history: its outcome as class and letter (the test
+/// page's strip links each run; here, 100 rows of 10 links would be most
+/// of the page's weight).
 pub struct HistoryCell {
     pub class: &'static str,
     pub letter: &'static str,
-    pub href: String,
-    pub title: String,
 }
 
 pub struct Row {
@@ -90,7 +91,7 @@ struct RunHtml {
 fn test_link(base: &str, view: &View, run_id: i64, id: i64, scope: &str, name: &str) -> TestLink {
     TestLink {
         href: link(&format!("{base}/tests/{id}"), view, &[]),
-        anchor: format!("{}#t-{id}", link(&format!("{base}/runs/{run_id}"), view, &[])),
+        anchor: super::run_at_test(base, view, run_id, id),
         scope: scope.to_owned(),
         name: format::cut(name, 200),
     }
@@ -137,12 +138,7 @@ fn row(g: &RunTestGroup, base: &str, view: &View, run_id: i64, suite: &verdict_s
             .iter()
             .map(|c| {
                 let class = c.outcome.map_or("absent", RunOutcome::as_str);
-                HistoryCell {
-                    class,
-                    letter: letter(class),
-                    href: format!("{}#t-{}", link(&format!("{base}/runs/{}", c.run_id), view, &[]), g.test.id),
-                    title: format!("run {}: {}", c.run_id, if c.outcome.is_some() { class } else { "did not run" }),
-                }
+                HistoryCell { class, letter: letter(class) }
             })
             .collect(),
         change: g.change.map_or(String::new(), |c| c.replace('_', " ")),

@@ -127,7 +127,7 @@ fn strip_svg(row: &StripRow, base: &str, view: &View, test_id: i64) -> String {
                 class: class_of(c.outcome),
                 height: if longest > 0.0 { c.duration.unwrap_or(0.0) / longest } else { 0.5 },
                 title,
-                href: format!("{}#t-{test_id}", link(&format!("{base}/runs/{}", c.run_id), view, &[])),
+                href: super::run_at_test(base, view, c.run_id, test_id),
             }
         })
         .collect();
@@ -306,11 +306,7 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
             first: format::utc(r.first_seen),
             last: format::utc(r.last_seen),
             branches: r.branches.join(", "),
-            examples: r
-                .example_runs
-                .iter()
-                .map(|id| (format!("run {id}"), format!("{}#t-{test_id}", link(&format!("{base}/runs/{id}"), &p.view, &[]))))
-                .collect(),
+            examples: r.example_runs.iter().map(|&id| (format!("run {id}"), super::run_at_test(&base, &p.view, id, test_id))).collect(),
             messages: r.messages.iter().map(|m| format::cut(m, 4000)).collect(),
         })
         .collect();
@@ -335,7 +331,7 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
             ExecRow {
                 when: When::new(e.created_at, now),
                 run: e.number.clone().unwrap_or_else(|| e.run_id.to_string()),
-                run_href: format!("{}#t-{test_id}", link(&format!("{base}/runs/{}", e.run_id), &p.view, &[])),
+                run_href: super::run_at_test(&base, &p.view, e.run_id, test_id),
                 branch: e.branch.clone().unwrap_or_default(),
                 commit: e.commit_sha.as_deref().map(format::short_sha).unwrap_or_default(),
                 ci: format::external(e.url.as_deref()),
