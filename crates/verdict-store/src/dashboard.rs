@@ -128,6 +128,16 @@ pub trait DashboardStore: Send + Sync {
     async fn test_branches(&self, test_id: i64, first_day: i64, end_day: i64) -> Result<Vec<RollupTotals>, StoreError>;
     /// Every test of a suite.
     async fn suite_tests(&self, suite_id: i64) -> Result<Vec<Test>, StoreError>;
+    /// Each test's rollups summed over `[first_day, end_day)` on `branch` (or all), `day` the last one seen, by test id.
+    async fn suite_test_totals(
+        &self,
+        suite_id: i64,
+        branch: Option<&str>,
+        first_day: i64,
+        end_day: i64,
+    ) -> Result<Vec<(i64, RollupTotals)>, StoreError>;
+    /// The timed durations of `test_ids` in the range, by test id.
+    async fn durations_of(&self, test_ids: &[i64], range: &RunRange) -> Result<Vec<(i64, f64)>, StoreError>;
     /// Set or clear (empty string) a suite's link templates.
     async fn set_suite_links(&self, slug: &str, links: &SuiteLinks) -> Result<(), StoreError>;
 }

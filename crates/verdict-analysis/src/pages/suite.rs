@@ -2,7 +2,7 @@
 //! before, run outcomes and run time per bucket, suite size, the top tests
 //! and the recent runs. Run figures come from the counts kept on `runs`.
 
-use super::tests::{Sort, TestRow, sort_rows, test_rows};
+use super::tests::{Sort, TestRow, fill_percentiles, sort_rows, test_rows};
 use super::{CountKpi, MAX_SERIES_RUNS, RateKpi, View, bucket_of, rate};
 use crate::AnalysisError;
 use serde::Serialize;
@@ -233,9 +233,12 @@ pub async fn suite_summary(store: &dyn Store, suite: Suite, view: View) -> Resul
         picked.truncate(TOP);
         picked
     };
-    let most_failing = top(Sort::Failing, &|r| r.failed_runs > 0);
-    let most_flaky = top(Sort::Flaky, &|r| r.flaky_runs > 0);
-    let slowest = top(Sort::Total, &|r| r.executions > 0);
+    let mut most_failing = top(Sort::Failing, &|r| r.failed_runs > 0);
+    let mut most_flaky = top(Sort::Flaky, &|r| r.flaky_runs > 0);
+    let mut slowest = top(Sort::Total, &|r| r.executions > 0);
+    for rows in [&mut most_failing, &mut most_flaky, &mut slowest] {
+        fill_percentiles(store, &suite, &view, rows).await?;
+    }
     let infra_failures = runs.iter().filter(|r| is_infra_failure(r)).count() as i64;
     let recent_runs = runs.iter().rev().take(TOP).map(RunPoint::of).collect();
     Ok(SuiteSummary {

@@ -121,8 +121,10 @@ pub struct TestRow {
     pub flake_rate: Option<Proportion>,
     pub p50: Option<f64>,
     pub p95: Option<f64>,
-    /// Summed seconds of its timed executions in the view.
+    /// Summed seconds of its timed executions, from the daily rollups of the
+    /// whole UTC days the view touches.
     pub total_seconds: f64,
+    /// Its executions (attempts included), from the same rollups.
     pub executions: i64,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
@@ -143,22 +145,25 @@ pub struct TestsPage {
     pub rows: Vec<TestRow>,
 }
 
-/// Every test with a record in the view (or first seen in it), unsorted.
+/// Every test with a record in the view, unsorted. Durations come from the
+/// daily rollups (total time and executions, over the whole UTC days the
+/// view touches); p50 and p95 are left for [`fill_percentiles`], which reads
+/// them exactly for the rows a page shows.
 pub async fn test_rows(store: &dyn Store, suite: &Suite, view: &View) -> Result<Vec<TestRow>, AnalysisError> {
     let sel = view.run_selection();
-    let (records, durations, tests) = tokio::try_join!(
+    let (first_day, end_day) = view.days();
+    let dash = store.dashboard();
+    let (records, tests, totals) = tokio::try_join!(
         store.test_records(suite.id, &sel),
-        store.test_durations(suite.id, &sel),
-        store.dashboard().suite_tests(suite.id)
+        dash.suite_tests(suite.id),
+        dash.suite_test_totals(suite.id, view.branch_filter(), first_day, end_day),
     )?;
     let by_id: HashMap<i64, &Test> = tests.iter().map(|t| (t.id, t)).collect();
-    let mut times: HashMap<(&str, &str), Vec<f64>> =
-        durations.iter().map(|d| ((d.scope.as_str(), d.name.as_str()), d.durations.clone())).collect();
+    let totals: HashMap<i64, &verdict_store::dashboard::RollupTotals> = totals.iter().map(|(id, t)| (*id, t)).collect();
     let mut rows = Vec::with_capacity(records.len());
     for r in &records {
         let Some(t) = by_id.get(&r.test_id) else { continue };
         let runs = r.passed + r.failed + r.flaked;
-        let mut d = times.remove(&(r.scope.as_str(), r.name.as_str())).unwrap_or_default();
         let state = if r.failed >= BROKEN_MIN_RUNS && r.passed == 0 && r.flaked == 0 {
             TestState::Broken
         } else if r.flaked > 0 {
@@ -168,6 +173,7 @@ pub async fn test_rows(store: &dyn Store, suite: &Suite, view: &View) -> Result<
         } else {
             TestState::Healthy
         };
+        let total = totals.get(&r.test_id);
         rows.push(TestRow {
             test: TestRef::of(t),
             file_name: t.file_name.clone(),
@@ -179,15 +185,44 @@ pub async fn test_rows(store: &dyn Store, suite: &Suite, view: &View) -> Result<
             reliability: rate(r.passed, runs),
             failure_rate: rate(r.failed, runs),
             flake_rate: rate(r.flaked, runs),
-            total_seconds: d.iter().sum(),
-            executions: d.len() as i64,
-            p50: quantile(&mut d, 0.5),
-            p95: quantile(&mut d, 0.95),
+            total_seconds: total.map_or(0.0, |t| t.duration_sum),
+            executions: total.map_or(0, |t| t.counts.total()),
+            p50: None,
+            p95: None,
             first_seen: t.first_seen,
             last_seen: t.last_seen,
         });
     }
     Ok(rows)
+}
+
+/// p50 and p95 of `rows` from every timed execution of theirs in the view.
+pub async fn fill_percentiles(store: &dyn Store, suite: &Suite, view: &View, rows: &mut [TestRow]) -> Result<(), AnalysisError> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.test.id).collect();
+    let mut by: HashMap<i64, Vec<f64>> = HashMap::new();
+    for (id, d) in store.dashboard().durations_of(&ids, &view.run_range(suite.id)).await? {
+        by.entry(id).or_default().push(d);
+    }
+    for r in rows {
+        let d = by.entry(r.test.id).or_default();
+        r.p50 = quantile(d, 0.5);
+        r.p95 = quantile(d, 0.95);
+    }
+    Ok(())
+}
+
+/// p50 and p95 of every row, for sorting by them: one read of every timed
+/// execution in the view (the slow path; see bench/RESULTS.md).
+async fn fill_all_percentiles(store: &dyn Store, suite: &Suite, view: &View, rows: &mut [TestRow]) -> Result<(), AnalysisError> {
+    let durations = store.test_durations(suite.id, &view.run_selection()).await?;
+    let mut times: HashMap<(&str, &str), Vec<f64>> =
+        durations.iter().map(|d| ((d.scope.as_str(), d.name.as_str()), d.durations.clone())).collect();
+    for r in rows {
+        let d = times.entry((r.test.scope.as_str(), r.test.name.as_str())).or_default();
+        r.p50 = quantile(d, 0.5);
+        r.p95 = quantile(d, 0.95);
+    }
+    Ok(())
 }
 
 /// Order `rows` by `sort`: the bound of each rate its data can defend,
@@ -227,10 +262,17 @@ pub async fn tests_page(store: &dyn Store, suite: &Suite, view: View, query: Tes
     if let Some(state) = query.state {
         rows.retain(|r| r.state == state);
     }
+    let by_percentile = matches!(query.sort, Sort::P50 | Sort::P95);
+    if by_percentile {
+        fill_all_percentiles(store, suite, &view, &mut rows).await?;
+    }
     sort_rows(&mut rows, query.sort, query.reverse);
     let total = rows.len();
     let page = query.page.max(1);
-    let rows: Vec<TestRow> = rows.into_iter().skip((page - 1) * PER_PAGE).take(PER_PAGE).collect();
+    let mut rows: Vec<TestRow> = rows.into_iter().skip((page - 1) * PER_PAGE).take(PER_PAGE).collect();
+    if !by_percentile {
+        fill_percentiles(store, suite, &view, &mut rows).await?;
+    }
     Ok(TestsPage {
         view,
         q: query.q,

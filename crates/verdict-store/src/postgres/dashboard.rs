@@ -137,6 +137,29 @@ impl DashboardStore for PgStore {
         Ok(rows.iter().map(test_row).collect())
     }
 
+    async fn suite_test_totals(
+        &self,
+        suite_id: i64,
+        branch: Option<&str>,
+        first_day: i64,
+        end_day: i64,
+    ) -> Result<Vec<(i64, RollupTotals)>, StoreError> {
+        let sql = format!(
+            "SELECT max(r.day), ''::text, {ROLLUP_SUMS}, r.test_id FROM rollups r JOIN tests t ON t.id = r.test_id
+             WHERE t.suite_id = $1 AND ($2::text IS NULL OR r.branch = $2) AND r.day >= $3 AND r.day < $4 GROUP BY r.test_id"
+        );
+        let rows = self.client().await?.query(&sql, &[&suite_id, &branch, &first_day, &end_day]).await?;
+        Ok(rows.iter().map(|r| (r.get(10), totals_row(r))).collect())
+    }
+
+    async fn durations_of(&self, test_ids: &[i64], r: &RunRange) -> Result<Vec<(i64, f64)>, StoreError> {
+        let sql = "SELECT e.test_id, e.duration FROM executions e JOIN runs r ON r.id = e.run_id
+                   WHERE e.test_id = ANY($1) AND e.created_at >= $3 AND e.created_at < $4
+                     AND e.duration IS NOT NULL AND ($2::text IS NULL OR r.branch = $2)";
+        let rows = self.client().await?.query(sql, &[&test_ids, &r.branch, &r.since_ms, &r.until_ms]).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     async fn set_suite_links(&self, slug: &str, links: &SuiteLinks) -> Result<(), StoreError> {
         super::writes::set_suite_links(&**self.client().await?, slug, links).await
     }

@@ -155,6 +155,33 @@ fn suite_tests(c: &Connection, suite_id: i64) -> Result<Vec<Test>, StoreError> {
     Ok(rows)
 }
 
+fn suite_test_totals(
+    c: &Connection,
+    suite_id: i64,
+    branch: Option<&str>,
+    first: i64,
+    end: i64,
+) -> Result<Vec<(i64, RollupTotals)>, StoreError> {
+    let sql = format!(
+        "SELECT max(r.day), '', {ROLLUP_SUMS}, r.test_id FROM rollups r JOIN tests t ON t.id = r.test_id
+         WHERE t.suite_id = ?1 AND (?2 IS NULL OR r.branch = ?2) AND r.day >= ?3 AND r.day < ?4 GROUP BY r.test_id"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st.query_map(params![suite_id, branch, first, end], |r| Ok((r.get(10)?, totals_row(r)?)))?;
+    let rows = rows.collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+fn durations_of(c: &Connection, test_ids: &[i64], r: &RunRange) -> Result<Vec<(i64, f64)>, StoreError> {
+    let sql = "SELECT e.test_id, e.duration FROM executions e JOIN runs r ON r.id = e.run_id
+               WHERE e.test_id IN (SELECT value FROM json_each(?1)) AND e.created_at >= ?3 AND e.created_at < ?4
+                 AND e.duration IS NOT NULL AND (?2 IS NULL OR r.branch = ?2)";
+    let mut st = c.prepare_cached(sql)?;
+    let rows = st.query_map(params![json_ids(test_ids), r.branch, r.since_ms, r.until_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows = rows.collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
 #[async_trait]
 impl DashboardStore for SqliteStore {
     async fn run_series(&self, range: &RunRange, limit: i64) -> Result<Vec<Run>, StoreError> {
@@ -207,6 +234,22 @@ impl DashboardStore for SqliteStore {
 
     async fn suite_tests(&self, suite_id: i64) -> Result<Vec<Test>, StoreError> {
         self.read(move |c| suite_tests(c, suite_id)).await
+    }
+
+    async fn suite_test_totals(
+        &self,
+        suite_id: i64,
+        branch: Option<&str>,
+        first_day: i64,
+        end_day: i64,
+    ) -> Result<Vec<(i64, RollupTotals)>, StoreError> {
+        let branch = branch.map(str::to_owned);
+        self.read(move |c| suite_test_totals(c, suite_id, branch.as_deref(), first_day, end_day)).await
+    }
+
+    async fn durations_of(&self, test_ids: &[i64], range: &RunRange) -> Result<Vec<(i64, f64)>, StoreError> {
+        let (test_ids, range) = (test_ids.to_vec(), range.clone());
+        self.read(move |c| durations_of(c, &test_ids, &range)).await
     }
 
     async fn set_suite_links(&self, slug: &str, links: &SuiteLinks) -> Result<(), StoreError> {
