@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use std::collections::HashMap;
-use verdict_analysis::pages::{self, overview, run, suite, test, tests};
+use verdict_analysis::pages::{self, overview, readiness, run, suite, test, tests};
 use verdict_store::Suite;
 
 pub fn routes() -> Router<AppState> {
@@ -22,6 +22,8 @@ pub fn routes() -> Router<AppState> {
         .route("/runs/{id}/diff", get(run_diff))
         .route("/runs/{id}/failures", get(run_failures))
         .route("/tests/{id}/summary", get(test_summary))
+        .route("/suites/{slug}/batches", get(batches))
+        .route("/suites/{slug}/compare", get(compare))
 }
 
 type Q = Query<HashMap<String, String>>;
@@ -124,4 +126,25 @@ async fn test_summary(State(s): State<AppState>, Path(raw): Path<String>, Query(
     }
     let page = q.parsed::<u32>("page", "a page number (1, 2, ...)")?.unwrap_or(1);
     Ok(Json(test::test_page(s.store.as_ref(), suite, test_id, view, strip, page).await?))
+}
+
+async fn batches(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<readiness::AggregatePage>, ApiError> {
+    let suite = suite_of(&s, &slug).await?;
+    let q = Params(q);
+    let batch = match (q.text("job"), q.text("payload")) {
+        (Some(j), Some(p)) => Some((j, p)),
+        (None, None) => None,
+        _ => return Err(ApiError::bad_request("query parameters job and payload go together")),
+    };
+    let min = q.parsed::<u32>("min_attempts", "a number")?.unwrap_or(verdict_core::decision::MINIMUM_ATTEMPTS);
+    Ok(Json(readiness::aggregate_page(s.store.as_ref(), suite, batch, min, now_ms()).await?))
+}
+
+async fn compare(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<readiness::ComparePage>, ApiError> {
+    let suite = suite_of(&s, &slug).await?;
+    let q = Params(q);
+    let basis = q.text("basis").unwrap_or_else(|| "28d..14d".into());
+    let sample = q.text("sample").unwrap_or_else(|| "14d".into());
+    let page = readiness::compare_page(s.store.as_ref(), suite, &basis, &sample, q.text("scope"), now_ms()).await?;
+    Ok(Json(page.map_err(|m| ApiError::bad_request(format!("query parameter {m}")))?))
 }

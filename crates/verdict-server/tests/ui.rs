@@ -25,6 +25,7 @@ both!(
     empty_states_say_what_to_do_next,
     suite_link_templates_link_commits_and_files,
     the_run_page_compares_with_the_previous_run,
+    aggregate_and_compare_pages_show_the_cli_computations,
 );
 
 const HOSTILE_NAME: &str = "<script>alert(1)</script>";
@@ -424,5 +425,47 @@ async fn the_run_page_compares_with_the_previous_run(backend: Backend) {
     );
     let p = page(&s, &format!("/s/web/runs/{}?{VIEW}", runs[3])).await;
     assert!(p.body.contains("New failures") && p.body.contains(&format!("id=\"t-{}\"", test_id(&s, "t_sometimes").await)));
+    s.finish().await;
+}
+
+async fn aggregate_and_compare_pages_show_the_cli_computations(backend: Backend) {
+    let s = Server::start(backend).await;
+    seed(&s).await;
+    // History: ten runs of the job on other payloads, all passing; the batch: three runs where t_x fails.
+    for (i, (payload, result)) in
+        (0..10).map(|i| (format!("p{i}"), "passed")).chain((0..3).map(|_| ("p-new".to_owned(), "failed"))).enumerate()
+    {
+        let env = json!({"key": format!("job-{i}"), "branch": "main", "job": "e2e", "payload": payload});
+        let data = json!([{"scope": "e2e", "name": "t_x", "result": result, "failure_reason": "boom"}, {"scope": "e2e", "name": "t_y", "result": "passed"}]);
+        let (st, _) = s.post_json(&json!({"format": "json", "run_env": env, "data": data})).await;
+        assert_eq!(st, StatusCode::ACCEPTED);
+    }
+    let list = page(&s, "/s/web/aggregate").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("/s/web/aggregate?job=e2e&#38;payload=p-new"), "the batch is listed");
+    let p = page(&s, "/s/web/aggregate?job=e2e&payload=p-new").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains(">FAIL<") && p.body.contains("verdict aggregate --suite web --job e2e --payload p-new"));
+    let twin = json_of(&s, "/api/v1/suites/web/batches?job=e2e&payload=p-new").await;
+    assert_eq!(twin["verdict"]["runs"], 3);
+    assert!(twin["verdict"]["blocking_failures"].as_u64().unwrap() >= 1);
+    for (path, text) in data_json(&p.body) {
+        assert_eq!(first_number(&text), at(&twin, &path).as_f64().unwrap(), "{path}");
+    }
+    let verdict = json_of(&s, "/api/v1/suites/web/aggregate?job=e2e&payload=p-new").await;
+    assert_eq!(verdict["blocking_failures"], twin["verdict"]["blocking_failures"], "the page and the CLI's route agree");
+    assert_eq!(page(&s, "/s/web/aggregate?job=e2e").await.status, StatusCode::BAD_REQUEST);
+
+    let path = "/s/web/compare?basis=branch:main&sample=branch:release";
+    let p = page(&s, path).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let twin = json_of(&s, "/api/v1/suites/web/compare?basis=branch:main&sample=branch:release").await;
+    let shown = data_json(&p.body);
+    assert_eq!(shown.len(), 3);
+    for (path, text) in shown {
+        assert_eq!(first_number(&text), at(&twin, &path).as_f64().unwrap(), "{path}");
+    }
+    assert!(twin["scopes"].as_array().unwrap().iter().any(|c| c["scope"] == "tests.core"));
+    assert_eq!(page(&s, "/s/web/compare?basis=7d..30d&sample=7d").await.status, StatusCode::BAD_REQUEST);
     s.finish().await;
 }

@@ -107,6 +107,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Store one parsed upload into the run named by its `run_env.key`.
     async fn write_upload(&self, suite_id: i64, upload: Upload) -> Result<UploadReceipt, StoreError>;
+    /// Store an upload as if it had arrived at `recorded_at_ms`: its run,
+    /// executions and rollup day carry that time. For importing history (and
+    /// seeding benchmarks); no HTTP route reaches it. Import in time order.
+    async fn import_upload(&self, suite_id: i64, upload: Upload, recorded_at_ms: i64) -> Result<UploadReceipt, StoreError>;
 
     async fn runs(&self, suite_id: i64, filter: &RunFilter) -> Result<Vec<Run>, StoreError>;
     async fn run(&self, run_id: i64) -> Result<Option<RunDetail>, StoreError>;

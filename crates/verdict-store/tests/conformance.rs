@@ -37,6 +37,7 @@ conformance!(
     run_counts_are_kept_as_uploads_arrive,
     dashboard_reads_give_series_cells_points_and_rollups,
     suite_link_templates_are_set_and_cleared,
+    imported_uploads_carry_their_time,
 );
 
 async fn suite(store: &Arc<dyn Store>, slug: &str) -> Suite {
@@ -955,4 +956,20 @@ async fn suite_link_templates_are_set_and_cleared(store: Arc<dyn Store>) {
     let s = store.suite_by_slug("linked").await.unwrap().unwrap();
     assert_eq!((s.commit_url.as_deref(), s.file_url.as_deref()), (None, Some("https://git.example/f/{file}")), "empty clears, None keeps");
     assert!(matches!(store.dashboard().set_suite_links("missing", &links).await, Err(StoreError::NotFound(_))));
+}
+
+async fn imported_uploads_carry_their_time(store: Arc<dyn Store>) {
+    let s = suite(&store, "imported").await;
+    let at = chrono::Utc::now().timestamp_millis() - 30 * 86_400_000;
+    let receipt =
+        store.import_upload(s.id, upload("old", Some("main"), None, vec![exec("a", "t", Outcome::Failed, Some(1.5))]), at).await.unwrap();
+    let run = store.run(receipt.run_id).await.unwrap().unwrap().run;
+    assert_eq!(run.created_at.timestamp_millis(), at);
+    let t = store.dashboard().run_tests(run.id).await.unwrap().pop().unwrap().test;
+    assert_eq!(t.first_seen.timestamp_millis(), at);
+    let day = plan::day_of(at);
+    let days = store.dashboard().test_days(t.id, Some("main"), day, day + 1).await.unwrap();
+    assert_eq!((days.len(), days[0].day, days[0].counts.failed), (1, day, 1), "the rollup of that day");
+    let range = dashboard::RunRange { suite_id: s.id, branch: None, since_ms: at, until_ms: at + 1 };
+    assert_eq!(store.dashboard().test_points(t.id, &range, 10).await.unwrap().len(), 1);
 }

@@ -3,6 +3,7 @@
 //! two cannot disagree (the dashboard spec, rule 5).
 
 pub mod overview;
+pub mod readiness;
 pub mod run;
 pub mod runs;
 pub mod suite;

@@ -8,6 +8,7 @@ mod assets;
 mod format;
 mod frame;
 mod overview;
+mod readiness;
 mod run;
 mod runs;
 pub(crate) mod session;
@@ -39,6 +40,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/s/{slug}/runs/{run}", get(run::page))
         .route("/s/{slug}/tests", get(tests::page))
         .route("/s/{slug}/tests/{test}", get(test::page))
+        .route("/s/{slug}/aggregate", get(readiness::aggregate))
+        .route("/s/{slug}/compare", get(readiness::compare))
         .layer(axum::middleware::from_fn_with_state(state, signin::require_sign_in))
         .route("/signin", axum::routing::post(signin::submit).layer(axum::extract::DefaultBodyLimit::max(signin::MAX_FORM_BYTES)))
         .route("/static/{hash}/{file}", get(assets::serve))

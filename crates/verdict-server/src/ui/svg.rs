@@ -165,14 +165,16 @@ fn rate_overlay(out: &mut String, rates: &[Option<Proportion>], slot: i64) {
     }
     for run in runs.iter().filter(|r| !r.is_empty()) {
         if let [(i, p)] = run.as_slice() {
-            // One bucket alone: a short level mark, so a lone value is still seen.
-            let (x0, x1) = (centre(*i) - slot / 3, centre(*i) + slot / 3);
+            // One bucket alone: its interval as a whisker and its rate as a short mark.
+            let (x, half) = (centre(*i), (slot / 3).max(1));
             let _ = write!(
                 out,
-                r#"<path class="band" d="M{x0} {}H{x1}V{}H{x0}Z"/><path class="rate" d="M{x0} {}H{x1}"/>"#,
+                r#"<path class="whisker" d="M{x} {}V{}"/><path class="rate" d="M{} {}H{}"/>"#,
                 y(p.high),
                 y(p.low),
-                y(p.rate)
+                x - half,
+                y(p.rate),
+                x + half
             );
             continue;
         }

@@ -133,7 +133,13 @@ impl Store for PgStore {
     async fn write_upload(&self, suite_id: i64, upload: Upload) -> Result<UploadReceipt, StoreError> {
         let mut pooled = self.client().await?;
         let client: &mut tokio_postgres::Client = &mut pooled;
-        writes::upload(client, suite_id, &upload).await
+        writes::upload(client, suite_id, &upload, now_ms()).await
+    }
+
+    async fn import_upload(&self, suite_id: i64, upload: Upload, recorded_at_ms: i64) -> Result<UploadReceipt, StoreError> {
+        let mut pooled = self.client().await?;
+        let client: &mut tokio_postgres::Client = &mut pooled;
+        writes::upload(client, suite_id, &upload, recorded_at_ms).await
     }
 
     async fn runs(&self, suite_id: i64, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {

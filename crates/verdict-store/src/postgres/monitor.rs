@@ -49,7 +49,7 @@ impl MonitorStore for PgStore {
         let c: &mut tokio_postgres::Client = &mut pooled;
         let tx = c.transaction().await?;
         let upload = session_run(&s);
-        let run = writes::write(&tx, suite_id, &upload, &WritePlan::new(&upload)).await?;
+        let run = writes::write(&tx, suite_id, &upload, &WritePlan::new(&upload), super::now_ms()).await?;
         let inserted = tx
             .execute(
                 "INSERT INTO monitor_sessions (suite_id, session_h, run_id, run_date, scm_ref, description) VALUES ($1, $2, $3, $4, $5, $6)

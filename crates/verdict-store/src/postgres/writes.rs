@@ -45,12 +45,13 @@ pub(super) async fn set_token_hash(c: &Client, slug: &str, hash: &str) -> Result
     }
 }
 
-pub(super) async fn upload(client: &mut Client, suite_id: i64, up: &Upload) -> Result<UploadReceipt, StoreError> {
+/// Store `up` as arrived at `now` (ms): the time of its run, executions and rollup day.
+pub(super) async fn upload(client: &mut Client, suite_id: i64, up: &Upload, now: i64) -> Result<UploadReceipt, StoreError> {
     let plan = WritePlan::new(up);
     let mut attempt = 0;
     loop {
         let tx = client.transaction().await?;
-        match write(&tx, suite_id, up, &plan).await {
+        match write(&tx, suite_id, up, &plan, now).await {
             Ok(receipt) => {
                 tx.commit().await?;
                 return Ok(receipt);
@@ -75,8 +76,8 @@ pub(super) async fn write(
     suite_id: i64,
     up: &Upload,
     plan: &WritePlan<'_>,
+    now: i64,
 ) -> Result<UploadReceipt, tokio_postgres::Error> {
-    let now = now_ms();
     let env = &up.run_env;
     let extra = (!env.extra.is_empty()).then(|| serde_json::to_string(&env.extra).unwrap_or_default());
     let run = tx

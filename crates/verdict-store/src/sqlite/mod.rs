@@ -173,7 +173,11 @@ impl Store for SqliteStore {
     }
 
     async fn write_upload(&self, suite_id: i64, upload: Upload) -> Result<UploadReceipt, StoreError> {
-        self.writer.write(move |c| writes::upload(c, suite_id, &upload)).await
+        self.writer.write(move |c| writes::upload(c, suite_id, &upload, now_ms())).await
+    }
+
+    async fn import_upload(&self, suite_id: i64, upload: Upload, recorded_at_ms: i64) -> Result<UploadReceipt, StoreError> {
+        self.writer.write(move |c| writes::upload(c, suite_id, &upload, recorded_at_ms)).await
     }
 
     async fn runs(&self, suite_id: i64, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {

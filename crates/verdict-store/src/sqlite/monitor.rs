@@ -233,7 +233,7 @@ fn add_session(c: &Connection, suite_id: i64, s: &MonitorSession) -> Result<Adde
     if let Some(existing) = c.prepare_cached(&sql)?.query_row(params![suite_id, s.session_h], session_row).optional()? {
         return if existing == *s { Ok(Added::AlreadyThere) } else { Err(conflict("session", &s.session_h)) };
     }
-    let run = writes::upload(c, suite_id, &session_run(s))?;
+    let run = writes::upload(c, suite_id, &session_run(s), super::now_ms())?;
     c.prepare_cached(
         "INSERT INTO monitor_sessions (suite_id, session_h, run_id, run_date, scm_ref, description) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?

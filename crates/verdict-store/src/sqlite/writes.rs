@@ -39,8 +39,8 @@ pub(super) fn set_token_hash(c: &Connection, slug: &str, hash: &str) -> Result<(
     }
 }
 
-pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload) -> Result<UploadReceipt, StoreError> {
-    let now = now_ms();
+/// Store `up` as arrived at `now` (ms): the time of its run, executions and rollup day.
+pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload, now: i64) -> Result<UploadReceipt, StoreError> {
     let plan = WritePlan::new(up);
     let env = &up.run_env;
     let extra = (!env.extra.is_empty()).then(|| serde_json::to_string(&env.extra).unwrap_or_default());

@@ -1,0 +1,239 @@
+//! `/s/{suite}/aggregate` and `/s/{suite}/compare`: can this ship?
+
+use super::format::{self, encode};
+use super::{Frame, PageError, Query, Timing, respond, suite_or_404};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use verdict_analysis::pages::readiness::{aggregate_page, compare_page};
+use verdict_core::decision::Status as DecisionStatus;
+use verdict_core::readiness::Status;
+
+pub struct BatchLink {
+    pub job: String,
+    pub payload: String,
+    pub runs: usize,
+    pub latest: String,
+    pub href: String,
+}
+
+pub struct JudgedRow {
+    pub class: &'static str,
+    pub status: &'static str,
+    pub scope: String,
+    pub name: String,
+    pub passes: String,
+    pub working: String,
+    pub required: String,
+    pub summary: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "aggregate.html")]
+struct AggregateHtml {
+    frame: Frame,
+    batches: Vec<BatchLink>,
+    job: String,
+    payload: String,
+    verdict: Option<(bool, usize, usize)>,
+    rows: Vec<JudgedRow>,
+}
+
+fn decision_label(s: DecisionStatus) -> (&'static str, &'static str) {
+    match s {
+        DecisionStatus::Passed => ("passed", "passed"),
+        DecisionStatus::Failed => ("failed", "failed"),
+        DecisionStatus::Skipped => ("skipped", "skipped"),
+    }
+}
+
+pub async fn aggregate(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    axum::extract::Query(q): Query,
+) -> Result<Response, PageError> {
+    let mut timing = Timing::start();
+    let suite = suite_or_404(&state, &slug).await?;
+    let params = crate::params::Params(q);
+    let batch = match (params.text("job"), params.text("payload")) {
+        (Some(j), Some(p)) => Some((j, p)),
+        (None, None) => None,
+        _ => return Err(PageError::bad("query parameters job and payload go together")),
+    };
+    let min = params.parsed::<u32>("min_attempts", "a number")?.unwrap_or(verdict_core::decision::MINIMUM_ATTEMPTS);
+    let p = aggregate_page(state.store.as_ref(), suite, batch, min, super::now_ms()).await?;
+    timing.queried();
+    let base = format!("/s/{}", encode(&p.suite.slug, false));
+    let path = format!("{base}/aggregate");
+    let batches = p
+        .batches
+        .iter()
+        .map(|b| BatchLink {
+            href: format!("{path}{}", format::query(&[("job", &b.job), ("payload", &b.payload)])),
+            job: b.job.clone(),
+            payload: b.payload.clone(),
+            runs: b.runs,
+            latest: format::utc(b.latest),
+        })
+        .collect();
+    let rows = p.verdict.as_ref().map_or_else(Vec::new, |v| {
+        v.tests
+            .iter()
+            .map(|t| {
+                let d = &t.decision;
+                let (class, status) = decision_label(d.status);
+                JudgedRow {
+                    class,
+                    status,
+                    scope: format::cut(&t.suite, 200),
+                    name: format::cut(&t.name, 200),
+                    passes: format!("{} / {}", d.passes, d.attempts),
+                    working: d.working_percentage.map_or("–".into(), |w| format!("{w}%")),
+                    required: d.required.map_or("–".into(), |r| r.to_string()),
+                    summary: format::cut(&d.summary, 300),
+                }
+            })
+            .collect()
+    });
+    let (job, payload) = p.verdict.as_ref().map_or((String::new(), String::new()), |v| (v.job.clone(), v.payload.clone()));
+    let twin = format!("/api/v1/suites/{}/batches{}", encode(&p.suite.slug, false), format::query(&[("job", &job), ("payload", &payload)]));
+    let mut frame = Frame::new(format!("Aggregate · {}", p.suite.name))
+        .crumb(p.suite.name.clone(), base.clone())
+        .crumb("Aggregate", path.clone())
+        .twin("batches", twin);
+    if !job.is_empty() {
+        frame = frame
+            .twin(
+                "verdict",
+                format!(
+                    "/api/v1/suites/{}/aggregate{}",
+                    encode(&p.suite.slug, false),
+                    format::query(&[("job", &job), ("payload", &payload)])
+                ),
+            )
+            .cli(format!("verdict aggregate --suite {} --job {job} --payload {payload}", p.suite.slug));
+    }
+    let html = AggregateHtml {
+        frame: frame.served(state.store.backend(), &timing),
+        batches,
+        verdict: p.verdict.as_ref().map(|v| (v.passed, v.blocking_failures, v.runs)),
+        job,
+        payload,
+        rows,
+    };
+    Ok(respond(&html, &timing))
+}
+
+/// Each verdict's mark, distinct in shape and not only colour.
+fn status_mark(s: Status) -> (&'static str, &'static str, &'static str) {
+    match s {
+        Status::ExtremeRegression => ("failed", "✗✗", "extreme regression"),
+        Status::SignificantRegression => ("failed", "✗", "significant regression"),
+        Status::MissingSample => ("skipped", "◌", "missing sample"),
+        Status::NotSignificant => ("passed", "✓", "not significant"),
+        Status::MissingBasis => ("skipped", "○", "missing basis"),
+        Status::MissingBasisAndSample => ("skipped", "∅", "missing basis and sample"),
+        Status::SignificantImprovement => ("passed", "▲", "significant improvement"),
+    }
+}
+
+pub struct ScopeRow {
+    pub class: &'static str,
+    pub mark: &'static str,
+    pub label: &'static str,
+    pub scope: String,
+    pub href: String,
+    pub tests: usize,
+    pub regressed: usize,
+    pub improved: usize,
+}
+
+pub struct ComparedRow {
+    pub class: &'static str,
+    pub mark: &'static str,
+    pub label: &'static str,
+    pub scope: String,
+    pub name: String,
+    pub basis: String,
+    pub sample: String,
+    pub p_value: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "compare.html")]
+struct CompareHtml {
+    frame: Frame,
+    basis: String,
+    sample: String,
+    scope: String,
+    scopes: Vec<ScopeRow>,
+    tests: Vec<ComparedRow>,
+    regressed: usize,
+    improved: usize,
+    total: usize,
+}
+
+pub async fn compare(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    axum::extract::Query(q): Query,
+) -> Result<Response, PageError> {
+    let mut timing = Timing::start();
+    let suite = suite_or_404(&state, &slug).await?;
+    let params = crate::params::Params(q);
+    let basis = params.text("basis").unwrap_or_else(|| "28d..14d".into());
+    let sample = params.text("sample").unwrap_or_else(|| "14d".into());
+    let p = compare_page(state.store.as_ref(), suite, &basis, &sample, params.text("scope"), super::now_ms())
+        .await?
+        .map_err(|m| PageError::bad(format!("query parameter {m}")))?;
+    timing.queried();
+    let base = format!("/s/{}", encode(&p.suite.slug, false));
+    let path = format!("{base}/compare");
+    let scopes = p
+        .scopes
+        .iter()
+        .map(|c| {
+            let (class, mark, label) = status_mark(c.worst);
+            ScopeRow {
+                class,
+                mark,
+                label,
+                scope: format::cut(&c.scope, 200),
+                href: format!("{path}{}", format::query(&[("basis", &basis), ("sample", &sample), ("scope", &c.scope)])),
+                tests: c.tests,
+                regressed: c.regressed,
+                improved: c.improved,
+            }
+        })
+        .collect();
+    let counts = |c: &verdict_core::readiness::Counts, rate: Option<f64>| {
+        format!("{} / {} ({})", c.success, c.success + c.failure + c.flake, rate.map_or("–".into(), |r| format!("{:.1}%", r * 100.0)))
+    };
+    let tests = p
+        .tests
+        .iter()
+        .map(|t| {
+            let (class, mark, label) = status_mark(t.comparison.status);
+            ComparedRow {
+                class,
+                mark,
+                label,
+                scope: format::cut(&t.scope, 200),
+                name: format::cut(&t.name, 200),
+                basis: counts(&t.basis, t.comparison.basis_pass_rate),
+                sample: counts(&t.sample, t.comparison.sample_pass_rate),
+                p_value: t.comparison.p_value.map_or("–".into(), |p| format!("{p:.2e}")),
+            }
+        })
+        .collect();
+    let scope = p.scope.clone().unwrap_or_default();
+    let query = format::query(&[("basis", &basis), ("sample", &sample), ("scope", &scope)]);
+    let frame = Frame::new(format!("Compare · {}", p.suite.name))
+        .crumb(p.suite.name.clone(), base.clone())
+        .crumb("Compare", path.clone())
+        .twin("compare", format!("/api/v1/suites/{}/compare{query}", encode(&p.suite.slug, false)))
+        .cli(format!("verdict compare --suite {} --basis {basis} --sample {sample}", p.suite.slug))
+        .served(state.store.backend(), &timing);
+    let html = CompareHtml { frame, basis, sample, scope, scopes, tests, regressed: p.regressed, improved: p.improved, total: p.total };
+    Ok(respond(&html, &timing))
+}
