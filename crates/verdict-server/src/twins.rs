@@ -128,23 +128,33 @@ async fn test_summary(State(s): State<AppState>, Path(raw): Path<String>, Query(
     Ok(Json(test::test_page(s.store.as_ref(), suite, test_id, view, strip, page).await?))
 }
 
-async fn batches(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<readiness::AggregatePage>, ApiError> {
-    let suite = suite_of(&s, &slug).await?;
-    let q = Params(q);
+/// The aggregate page's batch (`job` and `payload`, together or neither) and `min_attempts`.
+pub(crate) type BatchQuery = (Option<(String, String)>, u32);
+
+pub(crate) fn batch_query(q: &Params) -> Result<BatchQuery, ApiError> {
     let batch = match (q.text("job"), q.text("payload")) {
         (Some(j), Some(p)) => Some((j, p)),
         (None, None) => None,
         _ => return Err(ApiError::bad_request("query parameters job and payload go together")),
     };
-    let min = q.parsed::<u32>("min_attempts", "a number")?.unwrap_or(verdict_core::decision::MINIMUM_ATTEMPTS);
+    Ok((batch, q.parsed::<u32>("min_attempts", "a number")?.unwrap_or(verdict_core::decision::MINIMUM_ATTEMPTS)))
+}
+
+/// The compare page's `basis` and `sample` (`verdict compare`'s grammar; by default the 14 days before
+/// the last 14 against the last 14) and drill-down `scope`.
+pub(crate) fn compare_query(q: &Params) -> (String, String, Option<String>) {
+    (q.text("basis").unwrap_or_else(|| "28d..14d".into()), q.text("sample").unwrap_or_else(|| "14d".into()), q.text("scope"))
+}
+
+async fn batches(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<readiness::AggregatePage>, ApiError> {
+    let suite = suite_of(&s, &slug).await?;
+    let (batch, min) = batch_query(&Params(q))?;
     Ok(Json(readiness::aggregate_page(s.store.as_ref(), suite, batch, min, now_ms()).await?))
 }
 
 async fn compare(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<readiness::ComparePage>, ApiError> {
     let suite = suite_of(&s, &slug).await?;
-    let q = Params(q);
-    let basis = q.text("basis").unwrap_or_else(|| "28d..14d".into());
-    let sample = q.text("sample").unwrap_or_else(|| "14d".into());
-    let page = readiness::compare_page(s.store.as_ref(), suite, &basis, &sample, q.text("scope"), now_ms()).await?;
+    let (basis, sample, scope) = compare_query(&Params(q));
+    let page = readiness::compare_page(s.store.as_ref(), suite, &basis, &sample, scope, now_ms()).await?;
     Ok(Json(page.map_err(|m| ApiError::bad_request(format!("query parameter {m}")))?))
 }

@@ -54,13 +54,7 @@ pub async fn aggregate(
 ) -> Result<Response, PageError> {
     let mut timing = Timing::start();
     let suite = suite_or_404(&state, &slug).await?;
-    let params = crate::params::Params(q);
-    let batch = match (params.text("job"), params.text("payload")) {
-        (Some(j), Some(p)) => Some((j, p)),
-        (None, None) => None,
-        _ => return Err(PageError::bad("query parameters job and payload go together")),
-    };
-    let min = params.parsed::<u32>("min_attempts", "a number")?.unwrap_or(verdict_core::decision::MINIMUM_ATTEMPTS);
+    let (batch, min) = crate::twins::batch_query(&crate::params::Params(q))?;
     let p = aggregate_page(state.store.as_ref(), suite, batch, min, super::now_ms()).await?;
     timing.queried();
     let base = format!("/s/{}", encode(&p.suite.slug, false));
@@ -180,10 +174,8 @@ pub async fn compare(
 ) -> Result<Response, PageError> {
     let mut timing = Timing::start();
     let suite = suite_or_404(&state, &slug).await?;
-    let params = crate::params::Params(q);
-    let basis = params.text("basis").unwrap_or_else(|| "28d..14d".into());
-    let sample = params.text("sample").unwrap_or_else(|| "14d".into());
-    let p = compare_page(state.store.as_ref(), suite, &basis, &sample, params.text("scope"), super::now_ms())
+    let (basis, sample, scope) = crate::twins::compare_query(&crate::params::Params(q));
+    let p = compare_page(state.store.as_ref(), suite, &basis, &sample, scope, super::now_ms())
         .await?
         .map_err(|m| PageError::bad(format!("query parameter {m}")))?;
     timing.queried();
