@@ -93,6 +93,11 @@ pub struct RollupTotals {
     pub flaky: i64,
     pub duration_sum: f64,
     pub duration_count: i64,
+    /// Runs in which the test passed (and never failed), failed (and did
+    /// not flake), flaked: each run once, under its latest outcome.
+    pub runs_passed: i64,
+    pub runs_failed: i64,
+    pub runs_flaky: i64,
 }
 
 /// Runs of one suite created in a range of time, optionally on one branch.

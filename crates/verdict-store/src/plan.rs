@@ -48,6 +48,38 @@ impl RollupDelta {
     }
 }
 
+/// `run_tests.status` after an upload: the bits ORed, and `STATUS_FLAKED`
+/// when one side passed and the other failed (as the writers' SQL does).
+pub fn merged_status(old: i64, new: i64) -> i64 {
+    let flaked = (old & 1 != 0 && new & 2 != 0) || (old & 2 != 0 && new & 1 != 0);
+    old | new | if flaked { i64::from(STATUS_FLAKED) } else { 0 }
+}
+
+/// What an upload changes in a test's run-level rollup counters
+/// (`runs_passed`, `runs_failed`, `runs_flaky`): the test's run outcome before
+/// it (`old`, `None` if the run had not seen the test) and after. A run
+/// counts once per test, under its latest outcome.
+pub fn run_count_delta(old: Option<i64>, new: i64) -> [i64; 3] {
+    let slot = |status: i64| match RunTestOutcome::of(status) {
+        Some(RunTestOutcome::Passed) => Some(0),
+        Some(RunTestOutcome::Failed) => Some(1),
+        Some(RunTestOutcome::Flaked) => Some(2),
+        None => None,
+    };
+    let mut delta = [0; 3];
+    let after = merged_status(old.unwrap_or(0), new);
+    let (before, after) = (old.and_then(slot), slot(after));
+    if before != after {
+        if let Some(b) = before {
+            delta[b] -= 1;
+        }
+        if let Some(a) = after {
+            delta[a] += 1;
+        }
+    }
+    delta
+}
+
 /// What an upload adds to its run's stored execution counts and test time.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RunTotals {
@@ -276,6 +308,19 @@ mod tests {
         e.spans = Some(serde_json::json!([{"section": "sql"}]));
         assert_eq!(detail_json(&e).as_deref(), Some(r#"{"spans":[{"section":"sql"}]}"#));
         assert_eq!(outputs_json(&e).as_deref(), Some(r#"{"system_out":"out","system_err":null}"#));
+    }
+
+    #[test]
+    fn a_run_counts_once_per_test_under_its_latest_outcome() {
+        assert_eq!(run_count_delta(None, 1), [1, 0, 0], "first seen passing");
+        assert_eq!(run_count_delta(None, 2), [0, 1, 0]);
+        assert_eq!(run_count_delta(None, 4), [0, 0, 0], "skipped only: not a run of the test");
+        assert_eq!(run_count_delta(Some(1), 1), [0, 0, 0], "passed again in a second upload");
+        assert_eq!(run_count_delta(Some(1), 2), [-1, 0, 1], "passed, then failed in a retried job: flaky");
+        assert_eq!(run_count_delta(Some(2), 1 | 2 | 8), [0, -1, 1]);
+        assert_eq!(run_count_delta(Some(11), 2), [0, 0, 0], "flaky stays flaky");
+        assert_eq!(run_count_delta(Some(4), 2), [0, 1, 0]);
+        assert_eq!(merged_status(1, 2), 11);
     }
 
     #[test]

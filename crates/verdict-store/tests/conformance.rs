@@ -890,6 +890,16 @@ async fn run_counts_are_kept_as_uploads_arrive(store: Arc<dyn Store>) {
     assert_eq!((of("later_fails").outcome, of("later_fails").duration), (dashboard::RunOutcome::Flaky, Some(0.75)));
     assert_eq!((of("skipped").outcome, of("skipped").duration), (dashboard::RunOutcome::Skipped, None));
     assert_eq!(of("fails").outcome, dashboard::RunOutcome::Failed);
+    // The rollups count the run once per test, under its latest outcome.
+    let today = plan::day_of(chrono::Utc::now().timestamp_millis());
+    let totals = store.dashboard().suite_test_totals(s.id, Some("main"), today - 1, today + 1).await.unwrap();
+    let runs_of = |name: &str| {
+        let id = of(name).test.id;
+        let t = &totals.iter().find(|(t, _)| *t == id).unwrap().1;
+        [t.runs_passed, t.runs_failed, t.runs_flaky]
+    };
+    assert_eq!(runs_of("later_fails"), [0, 0, 1], "passed, then failed in a second upload: one flaky run");
+    assert_eq!((runs_of("passes"), runs_of("fails"), runs_of("skipped")), ([1, 0, 0], [0, 1, 0], [0, 0, 0]));
 }
 
 async fn dashboard_reads_give_series_cells_points_and_rollups(store: Arc<dyn Store>) {

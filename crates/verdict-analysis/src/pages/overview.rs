@@ -2,7 +2,7 @@
 //! own default branch.
 
 use super::suite::{RunClass, RunPoint};
-use super::tests::BROKEN_MIN_RUNS;
+use super::tests::{TestState, test_rows};
 use super::{DAY_MS, MAX_SERIES_RUNS, View, bucket_of, rate};
 use crate::AnalysisError;
 use chrono::{DateTime, Utc};
@@ -49,11 +49,10 @@ pub async fn overview(store: &dyn Store, view: View, now_ms: i64) -> Result<Over
         let mut on_default = view.clone();
         on_default.branch = suite.default_branch.clone();
         let latest = RunRange { since_ms: i64::MIN, until_ms: i64::MAX, ..all.clone() };
-        let on_default = on_default.run_selection();
         let (runs, last, records) = tokio::try_join!(
-            dash.run_series(&all, MAX_SERIES_RUNS),
-            dash.run_series(&latest, 1),
-            store.test_records(suite.id, &on_default),
+            async { Ok(dash.run_series(&all, MAX_SERIES_RUNS).await?) },
+            async { Ok(dash.run_series(&latest, 1).await?) },
+            test_rows(store, &suite, &on_default),
         )?;
         let mut per_bucket = vec![0; bounds.len()];
         let (mut passed, mut finished) = (0, 0);
@@ -75,8 +74,8 @@ pub async fn overview(store: &dyn Store, view: View, now_ms: i64) -> Result<Over
             runs_per_bucket: per_bucket,
             runs: runs.len() as i64,
             run_reliability: rate(passed, finished),
-            flaky: records.iter().filter(|r| r.flaked > 0).count() as i64,
-            broken: records.iter().filter(|r| r.failed >= BROKEN_MIN_RUNS && r.passed == 0 && r.flaked == 0).count() as i64,
+            flaky: records.iter().filter(|r| r.flaky_runs > 0).count() as i64,
+            broken: records.iter().filter(|r| r.state == TestState::Broken).count() as i64,
             last_run: last.first().map(RunPoint::of),
             last_upload,
             suite,

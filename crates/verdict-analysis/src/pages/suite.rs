@@ -164,13 +164,13 @@ fn totals(runs: &[Run]) -> RunTotals {
 pub async fn suite_summary(store: &dyn Store, suite: Suite, view: View) -> Result<SuiteSummary, AnalysisError> {
     let dash = store.dashboard();
     let before = view.previous();
-    let (range, range_before, selection_before) = (view.run_range(suite.id), before.run_range(suite.id), before.run_selection());
+    let (range, range_before) = (view.run_range(suite.id), before.run_range(suite.id));
     let (mut runs, previous_runs, branches, rows, previous_rows) = tokio::try_join!(
         async { Ok(dash.run_series(&range, MAX_SERIES_RUNS).await?) },
         async { Ok(dash.run_series(&range_before, MAX_SERIES_RUNS).await?) },
         async { Ok(dash.branches(&range).await?) },
         test_rows(store, &suite, &view),
-        async { Ok(store.test_records(suite.id, &selection_before).await?) },
+        test_rows(store, &suite, &before),
     )?;
     runs.reverse();
     let bounds = view.buckets();
@@ -202,7 +202,7 @@ pub async fn suite_summary(store: &dyn Store, suite: Suite, view: View) -> Resul
     }
     let (now, then) = (totals(&runs), totals(&previous_runs));
     let flaky_now = rows.iter().filter(|r| r.flaky_runs > 0).count() as i64;
-    let flaky_then = previous_rows.iter().filter(|r| r.flaked > 0).count() as i64;
+    let flaky_then = previous_rows.iter().filter(|r| r.flaky_runs > 0).count() as i64;
     let kpis = Kpis {
         flaky_tests: CountKpi { value: flaky_now, previous: flaky_then, series: buckets.iter().map(|b| b.flaky_tests).collect() },
         tests: CountKpi {

@@ -145,48 +145,45 @@ pub struct TestsPage {
     pub rows: Vec<TestRow>,
 }
 
-/// Every test with a record in the view, unsorted. Durations come from the
-/// daily rollups (total time and executions, over the whole UTC days the
-/// view touches); p50 and p95 are left for [`fill_percentiles`], which reads
+/// Every test with a run in the view, unsorted, from the daily rollups of
+/// the whole UTC days the view touches: run counts by outcome, total time,
+/// executions. p50 and p95 are left for [`fill_percentiles`], which reads
 /// them exactly for the rows a page shows.
 pub async fn test_rows(store: &dyn Store, suite: &Suite, view: &View) -> Result<Vec<TestRow>, AnalysisError> {
-    let sel = view.run_selection();
     let (first_day, end_day) = view.days();
     let dash = store.dashboard();
-    let (records, tests, totals) = tokio::try_join!(
-        store.test_records(suite.id, &sel),
-        dash.suite_tests(suite.id),
-        dash.suite_test_totals(suite.id, view.branch_filter(), first_day, end_day),
-    )?;
+    let (tests, totals) =
+        tokio::try_join!(dash.suite_tests(suite.id), dash.suite_test_totals(suite.id, view.branch_filter(), first_day, end_day))?;
     let by_id: HashMap<i64, &Test> = tests.iter().map(|t| (t.id, t)).collect();
-    let totals: HashMap<i64, &verdict_store::dashboard::RollupTotals> = totals.iter().map(|(id, t)| (*id, t)).collect();
-    let mut rows = Vec::with_capacity(records.len());
-    for r in &records {
-        let Some(t) = by_id.get(&r.test_id) else { continue };
-        let runs = r.passed + r.failed + r.flaked;
-        let state = if r.failed >= BROKEN_MIN_RUNS && r.passed == 0 && r.flaked == 0 {
+    let mut rows = Vec::with_capacity(totals.len());
+    for (id, r) in &totals {
+        let Some(t) = by_id.get(id) else { continue };
+        let runs = r.runs_passed + r.runs_failed + r.runs_flaky;
+        if runs == 0 {
+            continue;
+        }
+        let state = if r.runs_failed >= BROKEN_MIN_RUNS && r.runs_passed == 0 && r.runs_flaky == 0 {
             TestState::Broken
-        } else if r.flaked > 0 {
+        } else if r.runs_flaky > 0 {
             TestState::Flaky
         } else if t.first_seen.timestamp_millis() >= view.since_ms {
             TestState::New
         } else {
             TestState::Healthy
         };
-        let total = totals.get(&r.test_id);
         rows.push(TestRow {
             test: TestRef::of(t),
             file_name: t.file_name.clone(),
             state,
             runs,
-            passed_runs: r.passed,
-            failed_runs: r.failed,
-            flaky_runs: r.flaked,
-            reliability: rate(r.passed, runs),
-            failure_rate: rate(r.failed, runs),
-            flake_rate: rate(r.flaked, runs),
-            total_seconds: total.map_or(0.0, |t| t.duration_sum),
-            executions: total.map_or(0, |t| t.counts.total()),
+            passed_runs: r.runs_passed,
+            failed_runs: r.runs_failed,
+            flaky_runs: r.runs_flaky,
+            reliability: rate(r.runs_passed, runs),
+            failure_rate: rate(r.runs_failed, runs),
+            flake_rate: rate(r.runs_flaky, runs),
+            total_seconds: r.duration_sum,
+            executions: r.counts.total(),
             p50: None,
             p95: None,
             first_seen: t.first_seen,

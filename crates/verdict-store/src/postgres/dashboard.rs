@@ -12,7 +12,8 @@ use tokio_postgres::Row;
 const IN_RANGE: &str = "suite_id = $1 AND ($2::text IS NULL OR branch = $2) AND created_at >= $3 AND created_at < $4";
 
 const ROLLUP_SUMS: &str = "sum(passed)::bigint, sum(failed)::bigint, sum(skipped)::bigint, sum(pending)::bigint, sum(unknown)::bigint,
-    sum(flaky)::bigint, sum(duration_sum)::float8, sum(duration_count)::bigint";
+    sum(flaky)::bigint, sum(duration_sum)::float8, sum(duration_count)::bigint,
+    sum(runs_passed)::bigint, sum(runs_failed)::bigint, sum(runs_flaky)::bigint";
 
 fn totals_row(r: &Row) -> RollupTotals {
     RollupTotals {
@@ -22,6 +23,9 @@ fn totals_row(r: &Row) -> RollupTotals {
         flaky: r.get(7),
         duration_sum: r.get(8),
         duration_count: r.get(9),
+        runs_passed: r.get(10),
+        runs_failed: r.get(11),
+        runs_flaky: r.get(12),
     }
 }
 
@@ -149,7 +153,7 @@ impl DashboardStore for PgStore {
              WHERE t.suite_id = $1 AND ($2::text IS NULL OR r.branch = $2) AND r.day >= $3 AND r.day < $4 GROUP BY r.test_id"
         );
         let rows = self.client().await?.query(&sql, &[&suite_id, &branch, &first_day, &end_day]).await?;
-        Ok(rows.iter().map(|r| (r.get(10), totals_row(r))).collect())
+        Ok(rows.iter().map(|r| (r.get(13), totals_row(r))).collect())
     }
 
     async fn durations_of(&self, test_ids: &[i64], r: &RunRange) -> Result<Vec<(i64, f64)>, StoreError> {

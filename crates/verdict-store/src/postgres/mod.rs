@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("migrations/0009_long_identities.sql")),
     (10, include_str!("migrations/0010_execution_outputs.sql")),
     (11, include_str!("migrations/0011_dashboard.sql")),
+    (12, include_str!("migrations/0012_rollup_run_counts.sql")),
 ];
 /// Serialises migrations of nodes that start at the same time.
 const MIGRATION_LOCK: i64 = 0x0076_6572_6469_6374; // "verdict"

@@ -1,6 +1,6 @@
 use super::now_ms;
 use crate::error::StoreError;
-use crate::plan::{TestKey, WritePlan, day_of, detail_json, outputs_json, tags_json, test_row_is_stale};
+use crate::plan::{TestKey, WritePlan, day_of, detail_json, outputs_json, run_count_delta, tags_json, test_row_is_stale};
 use crate::views::*;
 use std::collections::HashMap;
 use tokio_postgres::{Client, GenericClient};
@@ -96,7 +96,7 @@ pub(super) async fn write(
                              WHEN runs.result = 'passed' OR EXCLUDED.result = 'passed' THEN 'passed'
                              ELSE 'pending' END,
                uploads = runs.uploads + 1, updated_at = EXCLUDED.updated_at
-             RETURNING id, branch",
+             RETURNING id, branch, uploads",
             &[
                 &suite_id,
                 &env.key,
@@ -117,6 +117,13 @@ pub(super) async fn write(
         .await?;
     let run_id: i64 = run.get(0);
     let branch: Option<String> = run.get(1);
+    // The run's statuses before this upload (none for a new run), for the rollups' run counts.
+    let before: HashMap<i64, i64> = if run.get::<_, i64>(2) > 1 {
+        let rows = tx.query("SELECT test_id, status FROM run_tests WHERE run_id = $1", &[&run_id]).await?;
+        rows.iter().map(|r| (r.get::<_, i64>(0), i64::from(r.get::<_, i16>(1)))).collect()
+    } else {
+        HashMap::new()
+    };
 
     let upload_id = uuid::Uuid::new_v4().to_string();
     let (queued, skipped) = (up.executions.len() as i64, up.skipped.len() as i64);
@@ -164,20 +171,27 @@ pub(super) async fn write(
     let r_flaky: Vec<i64> = order.iter().map(|&i| plan.rollups[i].flaky).collect();
     let r_sum: Vec<f64> = order.iter().map(|&i| plan.rollups[i].duration_sum).collect();
     let r_count: Vec<i64> = order.iter().map(|&i| plan.rollups[i].duration_count).collect();
+    let deltas: Vec<[i64; 3]> =
+        order.iter().map(|&i| run_count_delta(before.get(&test_ids[i]).copied(), plan.rollups[i].run_status().into())).collect();
+    let run_col = |k: usize| -> Vec<i64> { deltas.iter().map(|d| d[k]).collect() };
     let branch = branch.unwrap_or_default();
     let day = day_of(now);
     tx.execute(
-        "INSERT INTO rollups (test_id, branch, day, passed, failed, skipped, pending, unknown, flaky, duration_sum, duration_count)
-         SELECT t, $1, $2, p, f, s, pe, u, fl, ds, dc
-         FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::float8[], $11::bigint[])
-           AS x(t, p, f, s, pe, u, fl, ds, dc)
+        "INSERT INTO rollups (test_id, branch, day, passed, failed, skipped, pending, unknown, flaky, duration_sum, duration_count,
+                              runs_passed, runs_failed, runs_flaky)
+         SELECT t, $1, $2, p, f, s, pe, u, fl, ds, dc, rp, rf, rk
+         FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::float8[], $11::bigint[],
+                     $12::bigint[], $13::bigint[], $14::bigint[])
+           AS x(t, p, f, s, pe, u, fl, ds, dc, rp, rf, rk)
          ON CONFLICT (test_id, branch, day) DO UPDATE SET
            passed = rollups.passed + EXCLUDED.passed, failed = rollups.failed + EXCLUDED.failed,
            skipped = rollups.skipped + EXCLUDED.skipped, pending = rollups.pending + EXCLUDED.pending,
            unknown = rollups.unknown + EXCLUDED.unknown, flaky = rollups.flaky + EXCLUDED.flaky,
            duration_sum = rollups.duration_sum + EXCLUDED.duration_sum,
-           duration_count = rollups.duration_count + EXCLUDED.duration_count",
-        &[&branch, &day, &r_test, &col(0), &col(1), &col(2), &col(3), &col(4), &r_flaky, &r_sum, &r_count],
+           duration_count = rollups.duration_count + EXCLUDED.duration_count,
+           runs_passed = rollups.runs_passed + EXCLUDED.runs_passed, runs_failed = rollups.runs_failed + EXCLUDED.runs_failed,
+           runs_flaky = rollups.runs_flaky + EXCLUDED.runs_flaky",
+        &[&branch, &day, &r_test, &col(0), &col(1), &col(2), &col(3), &col(4), &r_flaky, &r_sum, &r_count, &run_col(0), &run_col(1), &run_col(2)],
     )
     .await?;
     let r_status: Vec<i16> = order.iter().map(|&i| plan.rollups[i].run_status()).collect();

@@ -25,11 +25,15 @@ fn totals_row(r: &Row<'_>) -> rusqlite::Result<RollupTotals> {
         flaky: r.get(7)?,
         duration_sum: r.get(8)?,
         duration_count: r.get(9)?,
+        runs_passed: r.get(10)?,
+        runs_failed: r.get(11)?,
+        runs_flaky: r.get(12)?,
     })
 }
 
 const ROLLUP_SUMS: &str =
-    "sum(passed), sum(failed), sum(skipped), sum(pending), sum(unknown), sum(flaky), sum(duration_sum), sum(duration_count)";
+    "sum(passed), sum(failed), sum(skipped), sum(pending), sum(unknown), sum(flaky), sum(duration_sum), sum(duration_count),
+     sum(runs_passed), sum(runs_failed), sum(runs_flaky)";
 
 fn run_series(c: &Connection, r: &RunRange, limit: i64) -> Result<Vec<Run>, StoreError> {
     let sql = format!("SELECT {RUN_COLS} FROM runs WHERE {IN_RANGE} ORDER BY created_at DESC, id DESC LIMIT ?5");
@@ -167,7 +171,7 @@ fn suite_test_totals(
          WHERE t.suite_id = ?1 AND (?2 IS NULL OR r.branch = ?2) AND r.day >= ?3 AND r.day < ?4 GROUP BY r.test_id"
     );
     let mut st = c.prepare_cached(&sql)?;
-    let rows = st.query_map(params![suite_id, branch, first, end], |r| Ok((r.get(10)?, totals_row(r)?)))?;
+    let rows = st.query_map(params![suite_id, branch, first, end], |r| Ok((r.get(13)?, totals_row(r)?)))?;
     let rows = rows.collect::<Result<_, _>>()?;
     Ok(rows)
 }

@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("migrations/0009_run_test_flakes.sql")),
     (10, include_str!("migrations/0010_execution_outputs.sql")),
     (11, include_str!("migrations/0011_dashboard.sql")),
+    (12, include_str!("migrations/0012_rollup_run_counts.sql")),
 ];
 
 pub struct SqliteStore {

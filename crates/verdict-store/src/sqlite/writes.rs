@@ -1,8 +1,9 @@
 use super::now_ms;
 use crate::error::StoreError;
-use crate::plan::{WritePlan, day_of, detail_json, outputs_json, tags_json, test_row_is_stale};
+use crate::plan::{WritePlan, day_of, detail_json, outputs_json, run_count_delta, tags_json, test_row_is_stale};
 use crate::views::*;
 use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
 use verdict_core::Upload;
 
 pub(super) fn create_suite(c: &Connection, s: &NewSuite) -> Result<Suite, StoreError> {
@@ -44,7 +45,7 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload, now: i64) -> Re
     let plan = WritePlan::new(up);
     let env = &up.run_env;
     let extra = (!env.extra.is_empty()).then(|| serde_json::to_string(&env.extra).unwrap_or_default());
-    let (run_id, branch): (i64, Option<String>) = c
+    let (run_id, branch, uploads): (i64, Option<String>, i64) = c
         .prepare_cached(
             "INSERT INTO runs (suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env,
                                state, result, uploads, created_at, updated_at, job, payload)
@@ -60,7 +61,7 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload, now: i64) -> Re
                              WHEN result = 'passed' OR excluded.result = 'passed' THEN 'passed'
                              ELSE 'pending' END,
                uploads = uploads + 1, updated_at = excluded.updated_at
-             RETURNING id, branch",
+             RETURNING id, branch, uploads",
         )?
         .query_row(
             params![
@@ -79,8 +80,16 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload, now: i64) -> Re
                 env.job,
                 env.payload
             ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
+    // The run's statuses before this upload (none for a new run), for the rollups' run counts.
+    let before: HashMap<i64, i64> = if uploads > 1 {
+        let mut st = c.prepare_cached("SELECT test_id, status FROM run_tests WHERE run_id = ?1")?;
+        let rows = st.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    } else {
+        HashMap::new()
+    };
 
     let upload_id = uuid::Uuid::new_v4().to_string();
     c.prepare_cached("INSERT INTO uploads (id, run_id, format, tags, queued, skipped, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
@@ -135,14 +144,17 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload, now: i64) -> Re
     }
     {
         let mut rollup = c.prepare_cached(
-            "INSERT INTO rollups (test_id, branch, day, passed, failed, skipped, pending, unknown, flaky, duration_sum, duration_count)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+            "INSERT INTO rollups (test_id, branch, day, passed, failed, skipped, pending, unknown, flaky, duration_sum, duration_count,
+                                  runs_passed, runs_failed, runs_flaky)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
              ON CONFLICT (test_id, branch, day) DO UPDATE SET
                passed = passed + excluded.passed, failed = failed + excluded.failed,
                skipped = skipped + excluded.skipped, pending = pending + excluded.pending,
                unknown = unknown + excluded.unknown, flaky = flaky + excluded.flaky,
                duration_sum = duration_sum + excluded.duration_sum,
-               duration_count = duration_count + excluded.duration_count",
+               duration_count = duration_count + excluded.duration_count,
+               runs_passed = runs_passed + excluded.runs_passed, runs_failed = runs_failed + excluded.runs_failed,
+               runs_flaky = runs_flaky + excluded.runs_flaky",
         )?;
         let branch = branch.unwrap_or_default();
         let day = day_of(now);
@@ -154,7 +166,8 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload, now: i64) -> Re
         )?;
         for (r, &id) in plan.rollups.iter().zip(&test_ids) {
             let [p, f, s, pe, u] = r.counts;
-            rollup.execute(params![id, branch, day, p, f, s, pe, u, r.flaky, r.duration_sum, r.duration_count])?;
+            let [rp, rf, rk] = run_count_delta(before.get(&id).copied(), r.run_status().into());
+            rollup.execute(params![id, branch, day, p, f, s, pe, u, r.flaky, r.duration_sum, r.duration_count, rp, rf, rk])?;
             status.execute(params![run_id, id, r.run_status(), r.run_duration()])?;
         }
     }
