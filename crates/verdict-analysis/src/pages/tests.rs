@@ -208,20 +208,6 @@ pub async fn fill_percentiles(store: &dyn Store, suite: &Suite, view: &View, row
     Ok(())
 }
 
-/// p50 and p95 of every row, for sorting by them: one read of every timed
-/// execution in the view (the slow path; see bench/RESULTS.md).
-async fn fill_all_percentiles(store: &dyn Store, suite: &Suite, view: &View, rows: &mut [TestRow]) -> Result<(), AnalysisError> {
-    let durations = store.test_durations(suite.id, &view.run_selection()).await?;
-    let mut times: HashMap<(&str, &str), Vec<f64>> =
-        durations.iter().map(|d| ((d.scope.as_str(), d.name.as_str()), d.durations.clone())).collect();
-    for r in rows {
-        let d = times.entry((r.test.scope.as_str(), r.test.name.as_str())).or_default();
-        r.p50 = quantile(d, 0.5);
-        r.p95 = quantile(d, 0.95);
-    }
-    Ok(())
-}
-
 /// Order `rows` by `sort`: the bound of each rate its data can defend,
 /// ties to the larger n, then by name.
 pub fn sort_rows(rows: &mut [TestRow], sort: Sort, reverse: bool) {
@@ -261,7 +247,10 @@ pub async fn tests_page(store: &dyn Store, suite: &Suite, view: View, query: Tes
     }
     let by_percentile = matches!(query.sort, Sort::P50 | Sort::P95);
     if by_percentile {
-        fill_all_percentiles(store, suite, &view, &mut rows).await?;
+        // Every row's percentiles, to sort by them: a read of every timed
+        // execution of the view (the slow path, see bench/RESULTS.md; a
+        // duration sketch in the rollups would make it cheap).
+        fill_percentiles(store, suite, &view, &mut rows).await?;
     }
     sort_rows(&mut rows, query.sort, query.reverse);
     let total = rows.len();

@@ -148,9 +148,11 @@ impl DashboardStore for PgStore {
         first_day: i64,
         end_day: i64,
     ) -> Result<Vec<(i64, RollupTotals)>, StoreError> {
+        // With a branch, a plain equality, so that the primary key (test_id, branch, day) serves it.
+        let on_branch = if branch.is_some() { "r.branch = $2" } else { "$2::text IS NULL" };
         let sql = format!(
-            "SELECT max(r.day), ''::text, {ROLLUP_SUMS}, r.test_id FROM rollups r JOIN tests t ON t.id = r.test_id
-             WHERE t.suite_id = $1 AND ($2::text IS NULL OR r.branch = $2) AND r.day >= $3 AND r.day < $4 GROUP BY r.test_id"
+            "SELECT max(r.day), ''::text, {ROLLUP_SUMS}, r.test_id FROM tests t JOIN rollups r ON r.test_id = t.id
+             WHERE t.suite_id = $1 AND {on_branch} AND r.day >= $3 AND r.day < $4 GROUP BY r.test_id"
         );
         let rows = self.client().await?.query(&sql, &[&suite_id, &branch, &first_day, &end_day]).await?;
         Ok(rows.iter().map(|r| (r.get(13), totals_row(r))).collect())

@@ -166,9 +166,13 @@ fn suite_test_totals(
     first: i64,
     end: i64,
 ) -> Result<Vec<(i64, RollupTotals)>, StoreError> {
+    // With a branch, the condition is a plain equality: each test's rows are
+    // then one seek on the primary key (test_id, branch, day), not a scan of
+    // every branch and day of it.
+    let on_branch = if branch.is_some() { "r.branch = ?2" } else { "?2 IS NULL" };
     let sql = format!(
-        "SELECT max(r.day), '', {ROLLUP_SUMS}, r.test_id FROM rollups r JOIN tests t ON t.id = r.test_id
-         WHERE t.suite_id = ?1 AND (?2 IS NULL OR r.branch = ?2) AND r.day >= ?3 AND r.day < ?4 GROUP BY r.test_id"
+        "SELECT max(r.day), '', {ROLLUP_SUMS}, r.test_id FROM tests t JOIN rollups r ON r.test_id = t.id
+         WHERE t.suite_id = ?1 AND {on_branch} AND r.day >= ?3 AND r.day < ?4 GROUP BY r.test_id"
     );
     let mut st = c.prepare_cached(&sql)?;
     let rows = st.query_map(params![suite_id, branch, first, end], |r| Ok((r.get(13)?, totals_row(r)?)))?;
