@@ -131,8 +131,14 @@ pub trait DashboardStore: Send + Sync {
     async fn test_days(&self, test_id: i64, branch: Option<&str>, first_day: i64, end_day: i64) -> Result<Vec<RollupTotals>, StoreError>;
     /// A test's rollups per branch summed over `[first_day, end_day)`, `day` the last one seen.
     async fn test_branches(&self, test_id: i64, first_day: i64, end_day: i64) -> Result<Vec<RollupTotals>, StoreError>;
-    /// Every test of a suite.
-    async fn suite_tests(&self, suite_id: i64) -> Result<Vec<Test>, StoreError>;
+    /// Each test with rollups in `[first_day, end_day)` on `branch` (or all), with their sums, `day` the last one seen.
+    async fn suite_test_rows(
+        &self,
+        suite_id: i64,
+        branch: Option<&str>,
+        first_day: i64,
+        end_day: i64,
+    ) -> Result<Vec<(Test, RollupTotals)>, StoreError>;
     /// Each test's rollups summed over `[first_day, end_day)` on `branch` (or all), `day` the last one seen, by test id.
     async fn suite_test_totals(
         &self,

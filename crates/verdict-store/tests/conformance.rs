@@ -946,10 +946,12 @@ async fn dashboard_reads_give_series_cells_points_and_rollups(store: Arc<dyn Sto
     assert_eq!(branches.iter().map(|b| (b.branch.as_str(), b.counts.total())).collect::<Vec<_>>(), [("main", 3), ("release", 1)]);
     let executions = d.run_test_executions(runs[0].id, &[t.id]).await.unwrap();
     assert_eq!((executions.len(), executions[0].failure_reason.as_deref()), (1, Some("boom 3")));
-    assert_eq!(d.suite_tests(s.id).await.unwrap().len(), 2);
     let totals = d.suite_test_totals(s.id, Some("main"), today - 1, today + 1).await.unwrap();
     let of_t = totals.iter().find(|(id, _)| *id == t.id).unwrap();
     assert_eq!((totals.len(), of_t.1.counts.total(), of_t.1.duration_sum), (2, 3, 1.0 + 2.0 + 4.0), "this suite, this branch");
+    let named = d.suite_test_rows(s.id, Some("main"), today - 1, today + 1).await.unwrap();
+    let (named_t, named_totals) = named.iter().find(|(x, _)| x.id == t.id).unwrap();
+    assert_eq!((named.len(), named_t.name.as_str(), named_totals.runs_passed, named_totals.runs_failed), (2, "t", 1, 2));
     let mut durations = d.durations_of(&[t.id], &main).await.unwrap();
     durations.sort_by(|a, b| a.1.total_cmp(&b.1));
     assert_eq!(durations, [(t.id, 1.0), (t.id, 2.0), (t.id, 4.0)]);

@@ -170,7 +170,8 @@ pub async fn suite_summary(store: &dyn Store, suite: Suite, view: View) -> Resul
         async { Ok(dash.run_series(&range_before, MAX_SERIES_RUNS).await?) },
         async { Ok(dash.branches(&range).await?) },
         test_rows(store, &suite, &view),
-        test_rows(store, &suite, &before),
+        // The range before needs counts only, not names.
+        async { Ok(dash.suite_test_totals(suite.id, before.branch_filter(), before.days().0, before.days().1).await?) },
     )?;
     runs.reverse();
     let bounds = view.buckets();
@@ -202,7 +203,7 @@ pub async fn suite_summary(store: &dyn Store, suite: Suite, view: View) -> Resul
     }
     let (now, then) = (totals(&runs), totals(&previous_runs));
     let flaky_now = rows.iter().filter(|r| r.flaky_runs > 0).count() as i64;
-    let flaky_then = previous_rows.iter().filter(|r| r.flaky_runs > 0).count() as i64;
+    let flaky_then = previous_rows.iter().filter(|(_, r)| r.runs_flaky > 0).count() as i64;
     let kpis = Kpis {
         flaky_tests: CountKpi { value: flaky_now, previous: flaky_then, series: buckets.iter().map(|b| b.flaky_tests).collect() },
         tests: CountKpi {

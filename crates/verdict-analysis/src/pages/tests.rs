@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
 use verdict_core::stats::{Proportion, quantile};
-use verdict_store::{Store, Suite, Test};
+use verdict_store::{Store, Suite};
 
 /// Rows on one page of the list.
 pub const PER_PAGE: usize = 100;
@@ -151,13 +151,9 @@ pub struct TestsPage {
 /// them exactly for the rows a page shows.
 pub async fn test_rows(store: &dyn Store, suite: &Suite, view: &View) -> Result<Vec<TestRow>, AnalysisError> {
     let (first_day, end_day) = view.days();
-    let dash = store.dashboard();
-    let (tests, totals) =
-        tokio::try_join!(dash.suite_tests(suite.id), dash.suite_test_totals(suite.id, view.branch_filter(), first_day, end_day))?;
-    let by_id: HashMap<i64, &Test> = tests.iter().map(|t| (t.id, t)).collect();
-    let mut rows = Vec::with_capacity(totals.len());
-    for (id, r) in &totals {
-        let Some(t) = by_id.get(id) else { continue };
+    let found = store.dashboard().suite_test_rows(suite.id, view.branch_filter(), first_day, end_day).await?;
+    let mut rows = Vec::with_capacity(found.len());
+    for (t, r) in &found {
         let runs = r.runs_passed + r.runs_failed + r.runs_flaky;
         if runs == 0 {
             continue;

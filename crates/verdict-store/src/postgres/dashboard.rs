@@ -135,12 +135,6 @@ impl DashboardStore for PgStore {
         Ok(rows.iter().map(totals_row).collect())
     }
 
-    async fn suite_tests(&self, suite_id: i64) -> Result<Vec<Test>, StoreError> {
-        let sql = format!("SELECT {TEST_COLS} FROM tests t WHERE t.suite_id = $1");
-        let rows = self.client().await?.query(&sql, &[&suite_id]).await?;
-        Ok(rows.iter().map(test_row).collect())
-    }
-
     async fn suite_test_totals(
         &self,
         suite_id: i64,
@@ -156,6 +150,38 @@ impl DashboardStore for PgStore {
         );
         let rows = self.client().await?.query(&sql, &[&suite_id, &branch, &first_day, &end_day]).await?;
         Ok(rows.iter().map(|r| (r.get(13), totals_row(r))).collect())
+    }
+
+    async fn suite_test_rows(
+        &self,
+        suite_id: i64,
+        branch: Option<&str>,
+        first_day: i64,
+        end_day: i64,
+    ) -> Result<Vec<(Test, RollupTotals)>, StoreError> {
+        let on_branch = if branch.is_some() { "r.branch = $2" } else { "$2::text IS NULL" };
+        let sql = format!(
+            "SELECT {TEST_COLS}, max(r.day), ''::text, {ROLLUP_SUMS} FROM tests t JOIN rollups r ON r.test_id = t.id
+             WHERE t.suite_id = $1 AND {on_branch} AND r.day >= $3 AND r.day < $4 GROUP BY t.id"
+        );
+        let rows = self.client().await?.query(&sql, &[&suite_id, &branch, &first_day, &end_day]).await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let totals = RollupTotals {
+                    day: r.get(8),
+                    branch: r.get(9),
+                    counts: Counts { passed: r.get(10), failed: r.get(11), skipped: r.get(12), pending: r.get(13), unknown: r.get(14) },
+                    flaky: r.get(15),
+                    duration_sum: r.get(16),
+                    duration_count: r.get(17),
+                    runs_passed: r.get(18),
+                    runs_failed: r.get(19),
+                    runs_flaky: r.get(20),
+                };
+                (test_row(r), totals)
+            })
+            .collect())
     }
 
     async fn durations_of(&self, test_ids: &[i64], r: &RunRange) -> Result<Vec<(i64, f64)>, StoreError> {

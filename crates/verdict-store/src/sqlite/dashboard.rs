@@ -151,14 +151,6 @@ fn test_branches(c: &Connection, test_id: i64, first: i64, end: i64) -> Result<V
     Ok(rows)
 }
 
-fn suite_tests(c: &Connection, suite_id: i64) -> Result<Vec<Test>, StoreError> {
-    let sql = format!("SELECT {TEST_COLS} FROM tests t WHERE t.suite_id = ?1");
-    let mut st = c.prepare_cached(&sql)?;
-    let rows = st.query_map([suite_id], test_row)?;
-    let rows = rows.collect::<Result<_, _>>()?;
-    Ok(rows)
-}
-
 fn suite_test_totals(
     c: &Connection,
     suite_id: i64,
@@ -176,6 +168,37 @@ fn suite_test_totals(
     );
     let mut st = c.prepare_cached(&sql)?;
     let rows = st.query_map(params![suite_id, branch, first, end], |r| Ok((r.get(13)?, totals_row(r)?)))?;
+    let rows = rows.collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+fn suite_test_rows(
+    c: &Connection,
+    suite_id: i64,
+    branch: Option<&str>,
+    first: i64,
+    end: i64,
+) -> Result<Vec<(Test, RollupTotals)>, StoreError> {
+    let on_branch = if branch.is_some() { "r.branch = ?2" } else { "?2 IS NULL" };
+    let sql = format!(
+        "SELECT {TEST_COLS}, max(r.day), '', {ROLLUP_SUMS} FROM tests t JOIN rollups r ON r.test_id = t.id
+         WHERE t.suite_id = ?1 AND {on_branch} AND r.day >= ?3 AND r.day < ?4 GROUP BY t.id"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st.query_map(params![suite_id, branch, first, end], |r| {
+        let totals = RollupTotals {
+            day: r.get(8)?,
+            branch: r.get(9)?,
+            counts: Counts { passed: r.get(10)?, failed: r.get(11)?, skipped: r.get(12)?, pending: r.get(13)?, unknown: r.get(14)? },
+            flaky: r.get(15)?,
+            duration_sum: r.get(16)?,
+            duration_count: r.get(17)?,
+            runs_passed: r.get(18)?,
+            runs_failed: r.get(19)?,
+            runs_flaky: r.get(20)?,
+        };
+        Ok((test_row(r)?, totals))
+    })?;
     let rows = rows.collect::<Result<_, _>>()?;
     Ok(rows)
 }
@@ -240,10 +263,6 @@ impl DashboardStore for SqliteStore {
         self.read(move |c| test_branches(c, test_id, first_day, end_day)).await
     }
 
-    async fn suite_tests(&self, suite_id: i64) -> Result<Vec<Test>, StoreError> {
-        self.read(move |c| suite_tests(c, suite_id)).await
-    }
-
     async fn suite_test_totals(
         &self,
         suite_id: i64,
@@ -253,6 +272,17 @@ impl DashboardStore for SqliteStore {
     ) -> Result<Vec<(i64, RollupTotals)>, StoreError> {
         let branch = branch.map(str::to_owned);
         self.read(move |c| suite_test_totals(c, suite_id, branch.as_deref(), first_day, end_day)).await
+    }
+
+    async fn suite_test_rows(
+        &self,
+        suite_id: i64,
+        branch: Option<&str>,
+        first_day: i64,
+        end_day: i64,
+    ) -> Result<Vec<(Test, RollupTotals)>, StoreError> {
+        let branch = branch.map(str::to_owned);
+        self.read(move |c| suite_test_rows(c, suite_id, branch.as_deref(), first_day, end_day)).await
     }
 
     async fn durations_of(&self, test_ids: &[i64], range: &RunRange) -> Result<Vec<(i64, f64)>, StoreError> {
