@@ -83,9 +83,11 @@ impl View {
     }
 
     /// The chart buckets of the view, `[start, end)` each: hours for a day,
-    /// days otherwise (a `runs=N` view is bucketed by day over its span).
+    /// days otherwise, several days each when the span is longer than 90
+    /// days (a `runs=N` view over a long history), so there are at most 91.
     pub fn buckets(&self) -> Vec<(i64, i64)> {
-        let step = if self.bucket == Bucket::Hour { HOUR_MS } else { DAY_MS };
+        let span = (self.until_ms - self.since_ms).max(1);
+        let step = if self.bucket == Bucket::Hour { HOUR_MS } else { DAY_MS * ((span + 90 * DAY_MS - 1) / (90 * DAY_MS)).max(1) };
         let mut start = self.since_ms.div_euclid(step) * step;
         let mut out = Vec::new();
         while start < self.until_ms && out.len() < 200 {
@@ -220,6 +222,18 @@ mod unit {
         assert!(matches_search("", "anything"));
         assert!(matches_search("**", "anything"));
         assert!(!matches_search("login", "tests/ui › BrowserSmokeTest"));
+    }
+
+    #[test]
+    fn a_long_span_gets_wider_buckets_that_still_cover_it() {
+        let sel = Selection { branch: Branch::All, range: Range::Between { from_ms: 0, to_ms: 400 * DAY_MS } };
+        let view = span_view(&sel, "*".into()).unwrap();
+        let b = view.buckets();
+        assert!(b.len() <= 91, "{}", b.len());
+        assert_eq!((b[0].0, b.last().unwrap().1 >= 400 * DAY_MS), (0, true), "from the start to the end");
+        let noon = 100 * DAY_MS + 12 * HOUR_MS;
+        let day = span_view(&Selection { branch: Branch::All, range: Range::Window { days: 14, to_ms: noon } }, "*".into()).unwrap();
+        assert_eq!(day.buckets().len(), 15, "14 × 24 h from mid-day: 15 UTC days");
     }
 
     #[test]
