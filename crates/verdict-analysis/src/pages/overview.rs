@@ -2,7 +2,7 @@
 //! own default branch.
 
 use super::suite::{RunClass, RunPoint};
-use super::tests::{TestState, test_rows};
+use super::tests::is_broken;
 use super::{DAY_MS, MAX_SERIES_RUNS, View, bucket_of, rate};
 use crate::AnalysisError;
 use chrono::{DateTime, Utc};
@@ -49,11 +49,14 @@ pub async fn overview(store: &dyn Store, view: View, now_ms: i64) -> Result<Over
         let mut on_default = view.clone();
         on_default.branch = suite.default_branch.clone();
         let latest = RunRange { since_ms: i64::MIN, until_ms: i64::MAX, ..all.clone() };
-        let (runs, last, records) = tokio::try_join!(
-            async { Ok(dash.run_series(&all, MAX_SERIES_RUNS).await?) },
-            async { Ok(dash.run_series(&latest, 1).await?) },
-            test_rows(store, &suite, &on_default),
+        // Counts only: the rollup sums without the tests' names.
+        let (first_day, end_day) = on_default.days();
+        let (runs, last, totals) = tokio::try_join!(
+            dash.run_series(&all, MAX_SERIES_RUNS),
+            dash.run_series(&latest, 1),
+            dash.suite_test_totals(suite.id, on_default.branch_filter(), first_day, end_day),
         )?;
+        let records: Vec<_> = totals.iter().map(|(_, t)| t).filter(|t| t.runs_passed + t.runs_failed + t.runs_flaky > 0).collect();
         let mut per_bucket = vec![0; bounds.len()];
         let (mut passed, mut finished) = (0, 0);
         for r in &runs {
@@ -74,8 +77,8 @@ pub async fn overview(store: &dyn Store, view: View, now_ms: i64) -> Result<Over
             runs_per_bucket: per_bucket,
             runs: runs.len() as i64,
             run_reliability: rate(passed, finished),
-            flaky: records.iter().filter(|r| r.flaky_runs > 0).count() as i64,
-            broken: records.iter().filter(|r| r.state == TestState::Broken).count() as i64,
+            flaky: records.iter().filter(|r| r.runs_flaky > 0).count() as i64,
+            broken: records.iter().filter(|r| is_broken(r.runs_passed, r.runs_failed, r.runs_flaky)).count() as i64,
             last_run: last.first().map(RunPoint::of),
             last_upload,
             suite,

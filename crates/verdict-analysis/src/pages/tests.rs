@@ -145,6 +145,11 @@ pub struct TestsPage {
     pub rows: Vec<TestRow>,
 }
 
+/// Whether a test failed in every run it ran (passed, failed, flaky runs), at least `BROKEN_MIN_RUNS`.
+pub fn is_broken(passed: i64, failed: i64, flaky: i64) -> bool {
+    failed >= BROKEN_MIN_RUNS && passed == 0 && flaky == 0
+}
+
 /// Every test with a run in the view, unsorted, from the daily rollups of
 /// the whole UTC days the view touches: run counts by outcome, total time,
 /// executions. p50 and p95 are left for [`fill_percentiles`], which reads
@@ -158,7 +163,7 @@ pub async fn test_rows(store: &dyn Store, suite: &Suite, view: &View) -> Result<
         if runs == 0 {
             continue;
         }
-        let state = if r.runs_failed >= BROKEN_MIN_RUNS && r.runs_passed == 0 && r.runs_flaky == 0 {
+        let state = if is_broken(r.runs_passed, r.runs_failed, r.runs_flaky) {
             TestState::Broken
         } else if r.runs_flaky > 0 {
             TestState::Flaky
