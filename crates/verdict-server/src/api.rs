@@ -143,7 +143,11 @@ async fn test(State(s): State<AppState>, Path(raw): Path<String>) -> Result<Json
 async fn history(State(s): State<AppState>, Path(raw): Path<String>, Query(q): Q) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
     let q = Params(q);
     let test_id = id(&raw, "test")?;
-    let page = s.store.test_history(test_id, q.page()?).await?;
+    let filter = HistoryFilter {
+        branch: q.text("branch").filter(|b| b != "*"),
+        result: q.parsed::<Outcome>("result", "passed, failed, skipped, pending or unknown")?,
+    };
+    let page = s.store.test_history(test_id, &filter, q.page()?).await?;
     if page.is_empty() && s.store.test(test_id).await?.is_none() {
         return Err(ApiError::not_found(format!("no test {test_id}")));
     }

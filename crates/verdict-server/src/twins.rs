@@ -120,12 +120,20 @@ async fn test_summary(State(s): State<AppState>, Path(raw): Path<String>, Query(
     let suite = suite_by_id(&s, t.suite_id).await?;
     let q = Params(q);
     let view = view_of(&s, &suite, &q).await?;
-    let strip = q.parsed::<u32>("strip", "100, 200 or 500")?.unwrap_or(test::STRIPS[0]);
-    if !test::STRIPS.contains(&strip) {
+    Ok(Json(test::test_page(s.store.as_ref(), suite, test_id, view, test_query(&q)?).await?))
+}
+
+/// The test page's strip length, executions page and `result=` filter.
+pub(crate) fn test_query(q: &Params) -> Result<test::TestQuery, ApiError> {
+    let strip_runs = q.parsed::<u32>("strip", "100, 200 or 500")?.unwrap_or(test::STRIPS[0]);
+    if !test::STRIPS.contains(&strip_runs) {
         return Err(ApiError::bad_request("query parameter strip: 100, 200 or 500"));
     }
-    let page = q.parsed::<u32>("page", "a page number (1, 2, ...)")?.unwrap_or(1);
-    Ok(Json(test::test_page(s.store.as_ref(), suite, test_id, view, strip, page).await?))
+    Ok(test::TestQuery {
+        strip_runs,
+        executions_page: q.parsed::<u32>("page", "a page number (1, 2, ...)")?.unwrap_or(1).max(1),
+        executions_result: q.parsed::<verdict_core::Outcome>("result", "passed, failed, skipped, pending or unknown")?,
+    })
 }
 
 /// The aggregate page's batch (`job` and `payload`, together or neither) and `min_attempts`.

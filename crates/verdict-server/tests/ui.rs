@@ -238,6 +238,15 @@ async fn page_numbers_equal_their_twins(backend: Backend) {
     assert_eq!((t["runs"].as_i64(), t["failed_runs"].as_i64()), (Some(5), Some(2)));
     let p = page(&s, &format!("/s/web/tests/{sometimes}?{VIEW}")).await;
     assert!(p.body.contains("60.0% [23.1–88.2] n=5"), "reliability with its Wilson interval and n");
+    // The executions table: this branch only, and filtered by outcome.
+    let failed = json_of(&s, &format!("/api/v1/tests/{sometimes}/summary?{VIEW}&result=failed")).await;
+    let rows = failed["executions"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|e| e["result"] == "failed" && e["branch"] == "main"));
+    let all = json_of(&s, &format!("/api/v1/tests/{sometimes}/summary?branch=*&window=14d")).await;
+    assert_eq!(all["executions"].as_array().unwrap().len(), 6, "five runs on main, one on release");
+    let (_, history) = s.get(&format!("/api/v1/tests/{sometimes}/history?branch=release")).await;
+    assert_eq!(history.as_array().unwrap().len(), 1);
     let summary = json_of(&s, &format!("/api/v1/suites/web/summary?{VIEW}")).await;
     assert_eq!(summary["kpis"]["runs"]["value"], 5);
     assert_eq!(summary["kpis"]["flaky_tests"]["value"], 1, "t_flaky flaked in run 2");

@@ -14,5 +14,5 @@ pub mod token;
 pub mod views;
 
 pub use error::StoreError;
-pub use store::{Page, RunFilter, RunSelection, Store, TestFilter, open};
+pub use store::{HistoryFilter, Page, RunFilter, RunSelection, Store, TestFilter, open};
 pub use views::*;

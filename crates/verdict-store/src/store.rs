@@ -56,6 +56,14 @@ pub struct TestFilter {
     pub page: Page,
 }
 
+/// Which of a test's executions its history lists.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    /// Only those of runs on this branch.
+    pub branch: Option<String>,
+    pub result: Option<Outcome>,
+}
+
 /// Which runs a per-test record or metric history is computed over: the
 /// newest `max_runs` runs created in `[since_ms, until_ms)` that match the
 /// optional filters.
@@ -122,7 +130,7 @@ pub trait Store: Send + Sync + 'static {
     async fn execution_output(&self, id: i64) -> Result<Option<ExecutionOutput>, StoreError>;
     async fn tests(&self, suite_id: i64, filter: &TestFilter) -> Result<Vec<TestStats>, StoreError>;
     async fn test(&self, test_id: i64) -> Result<Option<Test>, StoreError>;
-    async fn test_history(&self, test_id: i64, page: Page) -> Result<Vec<HistoryEntry>, StoreError>;
+    async fn test_history(&self, test_id: i64, filter: &HistoryFilter, page: Page) -> Result<Vec<HistoryEntry>, StoreError>;
 
     /// Every result of the runs of `job` for `payload`, run by run (oldest run first).
     async fn batch_results(&self, suite_id: i64, job: &str, payload: &str) -> Result<Vec<BatchResult>, StoreError>;

@@ -159,12 +159,12 @@ async fn tests_are_identified_by_scope_and_name(store: Arc<dyn Store>) {
     assert_eq!(a.test.location.as_deref(), Some("a.py:2"), "location as last seen");
     assert_eq!(store.tests(t.id, &TestFilter::default()).await.unwrap().len(), 1, "suites do not share tests");
 
-    let history = store.test_history(a.test.id, Page::default()).await.unwrap();
+    let history = store.test_history(a.test.id, &HistoryFilter::default(), Page::default()).await.unwrap();
     assert_eq!(history.len(), 3);
     assert_eq!(history.iter().map(|h| h.commit_sha.clone().unwrap()).collect::<Vec<_>>(), vec!["sha2", "sha1", "sha0"], "newest first");
     assert_eq!(history[1].result, Outcome::Failed);
     assert_eq!(history[0].url.as_deref(), Some("https://ci.example/r3"));
-    assert_eq!(store.test_history(a.test.id, Page::new(2, 2)).await.unwrap().len(), 1);
+    assert_eq!(store.test_history(a.test.id, &HistoryFilter::default(), Page::new(2, 2)).await.unwrap().len(), 1);
     assert_eq!(store.test(a.test.id).await.unwrap().unwrap().name, "same");
     assert!(store.test(999_999).await.unwrap().is_none());
 }

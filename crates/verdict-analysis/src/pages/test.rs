@@ -12,7 +12,7 @@ use verdict_core::stats::{Proportion, clean_runs_to_call_fixed, quantile};
 use verdict_core::{Outcome, reason};
 use verdict_store::dashboard::{RunOutcome, RunRange};
 use verdict_store::monitor::{MetricFilter, MonitorList, MonitorRows};
-use verdict_store::{HistoryEntry, Page, Run, Store, Suite, Test, ms_to_time};
+use verdict_store::{HistoryEntry, HistoryFilter, Page, Run, Store, Suite, Test, ms_to_time};
 
 /// Strip lengths a page offers.
 pub const STRIPS: [u32; 3] = [100, 200, 500];
@@ -168,8 +168,10 @@ pub struct TestPage {
     pub reasons: Vec<ReasonRow>,
     pub failures_read: usize,
     pub branches: Vec<BranchRow>,
+    /// On the view's branch, newest first, `EXECUTIONS_PER_PAGE` a page.
     pub executions: Vec<HistoryEntry>,
     pub executions_page: u32,
+    pub executions_result: Option<Outcome>,
 }
 
 /// The test, or `NotFound` when it is not in `suite`.
@@ -326,14 +328,18 @@ fn state_line(runs: i64, failed: i64, flaky: i64, clean: i64) -> String {
     format!("Healthy: passed in all {runs} runs.")
 }
 
-pub async fn test_page(
-    store: &dyn Store,
-    suite: Suite,
-    test_id: i64,
-    view: View,
-    strip_runs: u32,
-    executions_page: u32,
-) -> Result<TestPage, AnalysisError> {
+/// What a test page asks for beyond its view.
+#[derive(Debug, Clone, Default)]
+pub struct TestQuery {
+    /// Runs in the history strip: one of `STRIPS`.
+    pub strip_runs: u32,
+    /// The executions table's page (1-based) and outcome filter.
+    pub executions_page: u32,
+    pub executions_result: Option<Outcome>,
+}
+
+pub async fn test_page(store: &dyn Store, suite: Suite, test_id: i64, view: View, query: TestQuery) -> Result<TestPage, AnalysisError> {
+    let TestQuery { strip_runs, executions_page, executions_result } = query;
     let test = test_in_suite(store, &suite, test_id).await?;
     let dash = store.dashboard();
     let before = view.previous();
@@ -341,6 +347,7 @@ pub async fn test_page(
     let (first_day, end_day) = view.days();
     let monitor = MonitorList::Metrics(MetricFilter::Test(test_id));
     let range_before = before.run_range(suite.id);
+    let history = HistoryFilter { branch: view.branch_filter().map(str::to_owned), result: executions_result };
     let (runs, runs_before, points, points_before, failures, branch_rows, executions, samples) = tokio::try_join!(
         dash.run_series(&range, MAX_SERIES_RUNS),
         dash.run_series(&range_before, MAX_SERIES_RUNS),
@@ -348,7 +355,7 @@ pub async fn test_page(
         dash.test_points(test_id, &range_before, MAX_POINTS),
         dash.test_failures(test_id, &range, FAILURES_READ),
         dash.test_branches(test_id, first_day, end_day),
-        store.test_history(test_id, Page::new(executions_page, EXECUTIONS_PER_PAGE)),
+        store.test_history(test_id, &history, Page::new(executions_page, EXECUTIONS_PER_PAGE)),
         store.monitor().rows(suite.id, &monitor, 0, RESOURCES_READ),
     )?;
     let (cells, cells_before) = tokio::try_join!(cells_in(store, test_id, &runs), cells_in(store, test_id, &runs_before))?;
@@ -441,5 +448,6 @@ pub async fn test_page(
         branches,
         executions,
         executions_page: executions_page.max(1),
+        executions_result,
     })
 }

@@ -83,6 +83,8 @@ struct TestHtml {
     reasons: Vec<Reason>,
     branches: Vec<BranchRow>,
     executions: Vec<ExecRow>,
+    /// The executions table's outcome filters.
+    exec_filters: Vec<super::Link>,
     prev: Option<String>,
     next: Option<String>,
 }
@@ -235,14 +237,10 @@ fn charts(p: &TestPage, base: &str) -> (String, String, Vec<(&'static str, Strin
 pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Result<Response, PageError> {
     let test_id = page.id("test")?;
     let super::SuitePage { suite, view, query: params, id: _, mut timing } = page;
-    let strip = params.parsed::<u32>("strip", "100, 200 or 500")?.unwrap_or(STRIPS[0]);
-    if !STRIPS.contains(&strip) {
-        return Err(PageError::bad("query parameter strip: 100, 200 or 500"));
-    }
-    let exec_page = params.parsed::<u32>("page", "a page number (1, 2, ...)")?.unwrap_or(1).max(1);
+    let query = crate::twins::test_query(&params)?;
     let store = state.store.as_ref();
     let branches = store.dashboard().branches(&view.run_range(suite.id)).await?;
-    let p = test_page(store, suite, test_id, view, strip, exec_page).await?;
+    let p = test_page(store, suite, test_id, view, query).await?;
     timing.queried();
     let now = chrono::Utc::now();
     let base = format!("/s/{}", encode(&p.suite.slug, false));
@@ -349,7 +347,17 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
             }
         })
         .collect();
-    let page_link = |n: u32| link(&path, &p.view, &[("page", &n.to_string()), ("strip", &p.strip_runs.to_string())]);
+    let result = p.executions_result.map(|o| o.as_str()).unwrap_or("");
+    let strip_s = p.strip_runs.to_string();
+    let page_link = |n: u32| link(&path, &p.view, &[("page", &n.to_string()), ("strip", &strip_s), ("result", result)]);
+    let exec_filters = [("all", ""), ("failed", "failed"), ("passed", "passed"), ("skipped", "skipped")]
+        .iter()
+        .map(|(label, r)| super::Link {
+            label: (*label).into(),
+            href: link(&path, &p.view, &[("strip", &strip_s), ("result", r)]),
+            on: *r == result,
+        })
+        .collect();
     let t = &p.test;
     // The newest run's commit, for a link that shows the code as it ran last.
     let commit = p.strips.last().and_then(|s| s.cells.last()).and_then(|c| c.commit_sha.clone());
@@ -385,6 +393,7 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
         reasons,
         branches: branch_rows,
         executions,
+        exec_filters,
         prev: (p.executions_page > 1).then(|| page_link(p.executions_page - 1)),
         next: (p.executions.len() as u32 == verdict_analysis::pages::test::EXECUTIONS_PER_PAGE).then(|| page_link(p.executions_page + 1)),
     };

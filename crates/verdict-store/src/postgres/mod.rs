@@ -7,7 +7,7 @@ mod reads;
 mod writes;
 
 use crate::error::StoreError;
-use crate::store::{Page, RunFilter, RunSelection, Store, TestFilter};
+use crate::store::{HistoryFilter, Page, RunFilter, RunSelection, Store, TestFilter};
 use crate::views::*;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -171,8 +171,8 @@ impl Store for PgStore {
         reads::test(&**self.client().await?, test_id).await
     }
 
-    async fn test_history(&self, test_id: i64, page: Page) -> Result<Vec<HistoryEntry>, StoreError> {
-        reads::test_history(&**self.client().await?, test_id, page).await
+    async fn test_history(&self, test_id: i64, filter: &HistoryFilter, page: Page) -> Result<Vec<HistoryEntry>, StoreError> {
+        reads::test_history(&**self.client().await?, test_id, filter, page).await
     }
 
     async fn batch_results(&self, suite_id: i64, job: &str, payload: &str) -> Result<Vec<BatchResult>, StoreError> {

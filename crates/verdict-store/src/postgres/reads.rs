@@ -1,6 +1,6 @@
 use crate::error::StoreError;
 use crate::plan::window_start;
-use crate::store::{Page, RunFilter, RunSelection, TestFilter};
+use crate::store::{HistoryFilter, Page, RunFilter, RunSelection, TestFilter};
 use crate::views::*;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
@@ -207,13 +207,15 @@ pub(super) async fn test(c: &Client, test_id: i64) -> Result<Option<Test>, Store
     Ok(row.as_ref().map(test_row))
 }
 
-pub(super) async fn test_history(c: &Client, test_id: i64, page: Page) -> Result<Vec<HistoryEntry>, StoreError> {
+pub(super) async fn test_history(c: &Client, test_id: i64, f: &HistoryFilter, page: Page) -> Result<Vec<HistoryEntry>, StoreError> {
+    let code = f.result.map(|o| o.code());
     let rows = c
         .query(
             "SELECT e.id, e.run_id, e.outcome, e.duration, e.attempt, e.failure_reason, r.branch, r.commit_sha, r.url, r.number, e.created_at
              FROM executions e JOIN runs r ON r.id = e.run_id
-             WHERE e.test_id = $1 ORDER BY e.created_at DESC, e.id DESC LIMIT $2 OFFSET $3",
-            &[&test_id, &page.limit(), &page.offset()],
+             WHERE e.test_id = $1 AND ($4::text IS NULL OR r.branch = $4) AND ($5::smallint IS NULL OR e.outcome = $5)
+             ORDER BY e.created_at DESC, e.id DESC LIMIT $2 OFFSET $3",
+            &[&test_id, &page.limit(), &page.offset(), &f.branch, &code],
         )
         .await?;
     Ok(rows

@@ -9,7 +9,7 @@ mod writer;
 mod writes;
 
 use crate::error::StoreError;
-use crate::store::{Page, RunFilter, RunSelection, Store, TestFilter};
+use crate::store::{HistoryFilter, Page, RunFilter, RunSelection, Store, TestFilter};
 use crate::views::*;
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
@@ -211,8 +211,9 @@ impl Store for SqliteStore {
         self.read(move |c| reads::test(c, test_id)).await
     }
 
-    async fn test_history(&self, test_id: i64, page: Page) -> Result<Vec<HistoryEntry>, StoreError> {
-        self.read(move |c| reads::test_history(c, test_id, page)).await
+    async fn test_history(&self, test_id: i64, filter: &HistoryFilter, page: Page) -> Result<Vec<HistoryEntry>, StoreError> {
+        let filter = filter.clone();
+        self.read(move |c| reads::test_history(c, test_id, &filter, page)).await
     }
 
     async fn batch_results(&self, suite_id: i64, job: &str, payload: &str) -> Result<Vec<BatchResult>, StoreError> {

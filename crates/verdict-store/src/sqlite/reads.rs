@@ -1,6 +1,6 @@
 use crate::error::StoreError;
 use crate::plan::{RunTestOutcome, window_start};
-use crate::store::{Page, RunFilter, RunSelection, TestFilter};
+use crate::store::{HistoryFilter, Page, RunFilter, RunSelection, TestFilter};
 use crate::views::*;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
@@ -208,14 +208,15 @@ pub(super) fn test(c: &Connection, test_id: i64) -> Result<Option<Test>, StoreEr
     Ok(st.query_row([test_id], test_row).optional()?)
 }
 
-pub(super) fn test_history(c: &Connection, test_id: i64, page: Page) -> Result<Vec<HistoryEntry>, StoreError> {
+pub(super) fn test_history(c: &Connection, test_id: i64, f: &HistoryFilter, page: Page) -> Result<Vec<HistoryEntry>, StoreError> {
     let mut st = c.prepare_cached(
         "SELECT e.id, e.run_id, e.outcome, e.duration, e.attempt, e.failure_reason, r.branch, r.commit_sha, r.url, r.number, e.created_at
          FROM executions e JOIN runs r ON r.id = e.run_id
-         WHERE e.test_id = ?1 ORDER BY e.created_at DESC, e.id DESC LIMIT ?2 OFFSET ?3",
+         WHERE e.test_id = ?1 AND (?4 IS NULL OR r.branch = ?4) AND (?5 IS NULL OR e.outcome = ?5)
+         ORDER BY e.created_at DESC, e.id DESC LIMIT ?2 OFFSET ?3",
     )?;
     let rows = st
-        .query_map(params![test_id, page.limit(), page.offset()], |r| {
+        .query_map(params![test_id, page.limit(), page.offset(), f.branch, f.result.map(|o| o.code())], |r| {
             Ok(HistoryEntry {
                 execution_id: r.get(0)?,
                 run_id: r.get(1)?,
