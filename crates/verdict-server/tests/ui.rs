@@ -252,6 +252,12 @@ async fn page_numbers_equal_their_twins(backend: Backend) {
     assert_eq!(summary["kpis"]["flaky_tests"]["value"], 1, "t_flaky flaked in run 2");
     let flaky: Vec<&str> = summary["most_flaky"].as_array().unwrap().iter().map(|r| r["test"]["name"].as_str().unwrap()).collect();
     assert_eq!(flaky, ["t_flaky"]);
+    // Nothing ran in the 14 days before: every test is new, none fixed or gone.
+    let c = &summary["changes"];
+    assert_eq!(
+        (c["new_tests"].as_i64(), c["fixed"].as_i64(), c["gone_tests"].as_i64()),
+        (summary["kpis"]["tests"]["value"].as_i64(), Some(0), Some(0))
+    );
     s.finish().await;
 }
 

@@ -105,6 +105,19 @@ impl RunPoint {
     }
 }
 
+/// Tests whose record changed between the range before and this one.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Changes {
+    /// Ran in both; failed (not only flaked) now, never before.
+    pub newly_failing: i64,
+    /// Ran in both; failed before, never now.
+    pub fixed: i64,
+    /// Ran now, not in the range before.
+    pub new_tests: i64,
+    /// Ran in the range before, not now.
+    pub gone_tests: i64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Kpis {
     /// Tests that flaked in at least one run.
@@ -131,6 +144,8 @@ pub struct SuiteSummary {
     pub runs: Vec<RunPoint>,
     /// Runs in which at least 80% of the tests failed.
     pub infra_failures: i64,
+    /// What changed since the range before.
+    pub changes: Changes,
     pub most_failing: Vec<TestRow>,
     pub most_flaky: Vec<TestRow>,
     pub slowest: Vec<TestRow>,
@@ -159,6 +174,24 @@ fn totals(runs: &[Run]) -> RunTotals {
         t.exec_failed += r.executions.failed;
     }
     t
+}
+
+/// What changed between two ranges, from each test's failed runs in this
+/// range (`now`: (test id, failed runs)) and the one before (by test id).
+pub fn changes_between(now: impl Iterator<Item = (i64, i64)>, before: &std::collections::HashMap<i64, i64>) -> Changes {
+    let mut changes = Changes::default();
+    let mut seen = std::collections::HashSet::new();
+    for (id, failed) in now {
+        seen.insert(id);
+        match before.get(&id) {
+            None => changes.new_tests += 1,
+            Some(&0) if failed > 0 => changes.newly_failing += 1,
+            Some(&f) if f > 0 && failed == 0 => changes.fixed += 1,
+            Some(_) => {}
+        }
+    }
+    changes.gone_tests = before.keys().filter(|id| !seen.contains(id)).count() as i64;
+    changes
 }
 
 pub async fn suite_summary(store: &dyn Store, suite: Suite, view: View) -> Result<SuiteSummary, AnalysisError> {
@@ -241,6 +274,12 @@ pub async fn suite_summary(store: &dyn Store, suite: Suite, view: View) -> Resul
         fill_percentiles(store, &suite, &view, rows).await?;
     }
     let infra_failures = runs.iter().filter(|r| is_infra_failure(r)).count() as i64;
+    let before_failed: std::collections::HashMap<i64, i64> = previous_rows
+        .iter()
+        .filter(|(_, r)| r.runs_passed + r.runs_failed + r.runs_flaky > 0)
+        .map(|(id, r)| (*id, r.runs_failed))
+        .collect();
+    let changes = changes_between(rows.iter().map(|r| (r.test.id, r.failed_runs)), &before_failed);
     let recent_runs = runs.iter().rev().take(TOP).map(RunPoint::of).collect();
     Ok(SuiteSummary {
         runs: runs.iter().map(RunPoint::of).collect(),
@@ -250,9 +289,22 @@ pub async fn suite_summary(store: &dyn Store, suite: Suite, view: View) -> Resul
         kpis,
         buckets,
         infra_failures,
+        changes,
         most_failing,
         most_flaky,
         slowest,
         recent_runs,
     })
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn changes_since_the_range_before() {
+        let before = [(1, 0), (2, 3), (3, 1), (4, 0)].into_iter().collect();
+        let now = [(1, 2), (2, 0), (3, 1), (5, 0)].into_iter();
+        assert_eq!(changes_between(now, &before), Changes { newly_failing: 1, fixed: 1, new_tests: 1, gone_tests: 1 });
+    }
 }

@@ -51,6 +51,8 @@ struct SuiteHtml {
     run_time: String,
     size: String,
     infra: i64,
+    /// (label, count, JSON path) of what changed since the range before.
+    changes: Vec<(&'static str, i64, &'static str)>,
     tops: Vec<(&'static str, Vec<&'static str>, Vec<TopRow>, String)>,
     recent: Vec<RecentRun>,
     /// No run at all in the suite: the upload commands instead of charts.
@@ -286,6 +288,12 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
         run_time,
         size,
         infra: s.infra_failures,
+        changes: vec![
+            ("newly failing", s.changes.newly_failing, "changes.newly_failing"),
+            ("fixed", s.changes.fixed, "changes.fixed"),
+            ("new tests", s.changes.new_tests, "changes.new_tests"),
+            ("gone tests", s.changes.gone_tests, "changes.gone_tests"),
+        ],
         tops,
         recent,
         never,
