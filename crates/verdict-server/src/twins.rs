@@ -72,7 +72,8 @@ async fn run_suite(s: &AppState, run_id: i64) -> Result<Suite, ApiError> {
     suite_by_id(s, run.run.suite_id).await
 }
 
-fn vs(q: &Params) -> Result<run::Vs, ApiError> {
+/// The run page's `vs=`: a run id, `branch:NAME`, or (empty) the previous run.
+pub(crate) fn vs(q: &Params) -> Result<run::Vs, ApiError> {
     run::Vs::parse(q.0.get("vs").map(String::as_str)).map_err(|m| ApiError::bad_request(format!("query parameter vs: {m}")))
 }
 

@@ -55,18 +55,20 @@ pub fn merged_status(old: i64, new: i64) -> i64 {
     old | new | if flaked { i64::from(STATUS_FLAKED) } else { 0 }
 }
 
-/// What an upload changes in a test's run-level rollup counters
-/// (`runs_passed`, `runs_failed`, `runs_flaky`): the test's run outcome before
-/// it (`old`, `None` if the run had not seen the test) and after. A run
-/// counts once per test, under its latest outcome.
-pub fn run_count_delta(old: Option<i64>, new: i64) -> [i64; 3] {
+/// What an upload changes in a test's counters of its run, as
+/// [passed, failed, flaky, skipped]: the test's status in the run before it
+/// (`old`, `None` if the run had not seen the test) and the upload's. A run
+/// counts once per test, under its latest outcome. The first three feed the
+/// rollups' `runs_*`, all four the run's `tests_*`.
+pub fn run_count_delta(old: Option<i64>, new: i64) -> [i64; 4] {
     let slot = |status: i64| match RunTestOutcome::of(status) {
         Some(RunTestOutcome::Passed) => Some(0),
         Some(RunTestOutcome::Failed) => Some(1),
         Some(RunTestOutcome::Flaked) => Some(2),
+        None if status != 0 => Some(3),
         None => None,
     };
-    let mut delta = [0; 3];
+    let mut delta = [0; 4];
     let after = merged_status(old.unwrap_or(0), new);
     let (before, after) = (old.and_then(slot), slot(after));
     if before != after {
@@ -312,14 +314,15 @@ mod tests {
 
     #[test]
     fn a_run_counts_once_per_test_under_its_latest_outcome() {
-        assert_eq!(run_count_delta(None, 1), [1, 0, 0], "first seen passing");
-        assert_eq!(run_count_delta(None, 2), [0, 1, 0]);
-        assert_eq!(run_count_delta(None, 4), [0, 0, 0], "skipped only: not a run of the test");
-        assert_eq!(run_count_delta(Some(1), 1), [0, 0, 0], "passed again in a second upload");
-        assert_eq!(run_count_delta(Some(1), 2), [-1, 0, 1], "passed, then failed in a retried job: flaky");
-        assert_eq!(run_count_delta(Some(2), 1 | 2 | 8), [0, -1, 1]);
-        assert_eq!(run_count_delta(Some(11), 2), [0, 0, 0], "flaky stays flaky");
-        assert_eq!(run_count_delta(Some(4), 2), [0, 1, 0]);
+        assert_eq!(run_count_delta(None, 1), [1, 0, 0, 0], "first seen passing");
+        assert_eq!(run_count_delta(None, 2), [0, 1, 0, 0]);
+        assert_eq!(run_count_delta(None, 4), [0, 0, 0, 1], "skipped only: a skipped test of the run, no run of it for the rollups");
+        assert_eq!(run_count_delta(Some(1), 1), [0, 0, 0, 0], "passed again in a second upload");
+        assert_eq!(run_count_delta(Some(1), 2), [-1, 0, 1, 0], "passed, then failed in a retried job: flaky");
+        assert_eq!(run_count_delta(Some(2), 1 | 2 | 8), [0, -1, 1, 0]);
+        assert_eq!(run_count_delta(Some(11), 2), [0, 0, 0, 0], "flaky stays flaky");
+        assert_eq!(run_count_delta(Some(4), 2), [0, 1, 0, -1]);
+        assert_eq!(run_count_delta(Some(1), 4), [0, 0, 0, 0], "passed and skipped: passed");
         assert_eq!(merged_status(1, 2), 11);
     }
 

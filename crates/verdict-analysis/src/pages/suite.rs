@@ -176,6 +176,11 @@ fn totals(runs: &[Run]) -> RunTotals {
     t
 }
 
+/// How many rows a top list of `rows` keeps.
+fn top_len(rows: &[TestRow], keep: impl Fn(&TestRow) -> bool) -> usize {
+    rows.iter().filter(|r| keep(r)).count().min(TOP)
+}
+
 /// What changed between two ranges, from each test's failed runs in this
 /// range (`now`: (test id, failed runs)) and the one before (by test id).
 pub fn changes_between(now: impl Iterator<Item = (i64, i64)>, before: &std::collections::HashMap<i64, i64>) -> Changes {
@@ -267,12 +272,15 @@ pub async fn suite_summary(store: &dyn Store, suite: Suite, view: View) -> Resul
         picked.truncate(TOP);
         picked
     };
-    let mut most_failing = top(Sort::Failing, &|r| r.failed_runs > 0);
-    let mut most_flaky = top(Sort::Flaky, &|r| r.flaky_runs > 0);
-    let mut slowest = top(Sort::Total, &|r| r.executions > 0);
-    for rows in [&mut most_failing, &mut most_flaky, &mut slowest] {
-        fill_percentiles(store, &suite, &view, rows).await?;
-    }
+    // One read of the three lists' durations.
+    let mut shown: Vec<TestRow> =
+        [top(Sort::Failing, &|r| r.failed_runs > 0), top(Sort::Flaky, &|r| r.flaky_runs > 0), top(Sort::Total, &|r| r.executions > 0)]
+            .concat();
+    let (failing_n, flaky_n) = (top_len(&rows, |r| r.failed_runs > 0), top_len(&rows, |r| r.flaky_runs > 0));
+    fill_percentiles(store, &suite, &view, &mut shown).await?;
+    let slowest = shown.split_off(failing_n + flaky_n);
+    let most_flaky = shown.split_off(failing_n);
+    let most_failing = shown;
     let infra_failures = runs.iter().filter(|r| is_infra_failure(r)).count() as i64;
     let before_failed: std::collections::HashMap<i64, i64> = previous_rows
         .iter()

@@ -7,7 +7,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::response::Response;
 use verdict_analysis::pages::View;
-use verdict_analysis::pages::run::{RunTestGroup, Vs, run_page};
+use verdict_analysis::pages::run::{RunTestGroup, run_page};
 use verdict_store::dashboard::RunOutcome;
 
 pub struct TestLink {
@@ -150,7 +150,7 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
     let run_id = page.id("run")?;
     let super::SuitePage { suite, view, query: params, id: _, mut timing } = page;
     let q = &params.0;
-    let vs = Vs::parse(q.get("vs").map(String::as_str)).map_err(|m| PageError::bad(format!("query parameter vs: {m}")))?;
+    let vs = crate::twins::vs(&params)?;
     let query = crate::twins::run_query(&params)?;
     let store = state.store.as_ref();
     let p = run_page(store, suite, run_id, &vs, query).await?;

@@ -105,7 +105,7 @@ pub fn stacked_bars(stacks: &[Stack], unit: &str, desc: &str) -> String {
     let n = stacks.len().max(1) as i64;
     let slot = (RIGHT - LEFT) / n;
     let bar = (slot * 4 / 5).max(1);
-    axes(&mut out, max, unit, true);
+    axes(&mut out, max, unit, true, BOTTOM, HEIGHT);
     for (i, s) in stacks.iter().enumerate() {
         let x = LEFT + i as i64 * slot + (slot - bar) / 2;
         let mut y = BOTTOM;
@@ -134,15 +134,16 @@ pub fn stacked_bars(stacks: &[Stack], unit: &str, desc: &str) -> String {
     out
 }
 
-fn axes(out: &mut String, max: f64, unit: &str, right_percent: bool) {
+/// The left axis (0 to `max`, labelled `unit`) of a chart `height` high whose plot ends at `bottom`.
+fn axes(out: &mut String, max: f64, unit: &str, right_percent: bool, bottom: i64, height: i64) {
     let _ = write!(
         out,
-        r#"<path class="axis" d="M{LEFT} {TOP}V{BOTTOM}H{RIGHT}"/><text class="tick" x="{}" y="{}">{}</text><text class="tick" x="{}" y="{BOTTOM}">0</text><text class="tick" x="{LEFT}" y="{}">{}</text>"#,
+        r#"<path class="axis" d="M{LEFT} {TOP}V{bottom}H{RIGHT}"/><text class="tick" x="{}" y="{}">{}</text><text class="tick" x="{}" y="{bottom}">0</text><text class="tick" x="{LEFT}" y="{}">{}</text>"#,
         LEFT - 4,
         TOP + 8,
         tick(max),
         LEFT - 4,
-        HEIGHT - 4,
+        height - 4,
         esc(unit)
     );
     if right_percent {
@@ -228,16 +229,7 @@ pub fn points_chart(points: &[Points], lines: &[Line], columns: &[Column], heigh
         .chain(lines.iter().flat_map(|l| l.values.iter().flatten().copied()))
         .fold(0.0f64, f64::max);
     let max = if max > 0.0 { max * 1.05 } else { 1.0 };
-    let _ = write!(
-        out,
-        r#"<path class="axis" d="M{LEFT} {TOP}V{bottom}H{RIGHT}"/><text class="tick" x="{}" y="{}">{}</text><text class="tick" x="{}" y="{bottom}">0</text><text class="tick" x="{LEFT}" y="{}">{}</text>"#,
-        LEFT - 4,
-        TOP + 8,
-        tick(max),
-        LEFT - 4,
-        height - 4,
-        esc(unit)
-    );
+    axes(&mut out, max, unit, false, bottom, height);
     let n = columns.len().max(1) as i64;
     let slot = ((RIGHT - LEFT) / n).max(1);
     for (i, c) in columns.iter().enumerate() {

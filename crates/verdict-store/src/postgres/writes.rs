@@ -171,7 +171,7 @@ pub(super) async fn write(
     let r_flaky: Vec<i64> = order.iter().map(|&i| plan.rollups[i].flaky).collect();
     let r_sum: Vec<f64> = order.iter().map(|&i| plan.rollups[i].duration_sum).collect();
     let r_count: Vec<i64> = order.iter().map(|&i| plan.rollups[i].duration_count).collect();
-    let deltas: Vec<[i64; 3]> =
+    let deltas: Vec<[i64; 4]> =
         order.iter().map(|&i| run_count_delta(before.get(&test_ids[i]).copied(), plan.rollups[i].run_status().into())).collect();
     let run_col = |k: usize| -> Vec<i64> { deltas.iter().map(|d| d[k]).collect() };
     let branch = branch.unwrap_or_default();
@@ -206,19 +206,18 @@ pub(super) async fn write(
         &[&run_id, &r_test, &r_status, &r_duration],
     )
     .await?;
-    // The run's counts, recounted from its run_tests rows (an upload into a
-    // run can turn a passed test into a flaky one) and added to. The run row
-    // is locked already (the upsert above), so concurrent uploads serialise here.
+    // The run's counts, moved by what this upload changed (a passed test can
+    // become flaky in a second upload of the run). The run row is locked
+    // already (the upsert above), so concurrent uploads serialise here.
     let totals = plan.run_totals();
+    let tests: Vec<i64> = (0..4).map(run_col).map(|c| c.iter().sum()).collect();
     tx.execute(
-        "UPDATE runs SET (tests_passed, tests_failed, tests_flaky, tests_skipped) = (
-           SELECT count(*) FILTER (WHERE status & 3 = 1), count(*) FILTER (WHERE status & 10 = 2),
-                  count(*) FILTER (WHERE status & 8 = 8), count(*) FILTER (WHERE status & 7 = 4)
-           FROM run_tests WHERE run_id = $1),
+        "UPDATE runs SET tests_passed = tests_passed + $6, tests_failed = tests_failed + $7,
+           tests_flaky = tests_flaky + $8, tests_skipped = tests_skipped + $9,
            executions_passed = executions_passed + $2, executions_failed = executions_failed + $3,
            executions_total = executions_total + $4, test_seconds = test_seconds + $5
          WHERE id = $1",
-        &[&run_id, &totals.passed, &totals.failed, &totals.total, &totals.seconds],
+        &[&run_id, &totals.passed, &totals.failed, &totals.total, &totals.seconds, &tests[0], &tests[1], &tests[2], &tests[3]],
     )
     .await?;
     Ok(UploadReceipt { upload_id, run_id, queued: up.executions.len() })

@@ -18,16 +18,22 @@ fn json_ids(ids: &[i64]) -> String {
 }
 
 fn totals_row(r: &Row<'_>) -> rusqlite::Result<RollupTotals> {
+    totals_at(r, 0)
+}
+
+/// The day, the branch and `ROLLUP_SUMS`, from column `at` on.
+fn totals_at(r: &Row<'_>, at: usize) -> rusqlite::Result<RollupTotals> {
+    let c = |i: usize| at + i;
     Ok(RollupTotals {
-        day: r.get(0)?,
-        branch: r.get(1)?,
-        counts: Counts { passed: r.get(2)?, failed: r.get(3)?, skipped: r.get(4)?, pending: r.get(5)?, unknown: r.get(6)? },
-        flaky: r.get(7)?,
-        duration_sum: r.get(8)?,
-        duration_count: r.get(9)?,
-        runs_passed: r.get(10)?,
-        runs_failed: r.get(11)?,
-        runs_flaky: r.get(12)?,
+        day: r.get(c(0))?,
+        branch: r.get(c(1))?,
+        counts: Counts { passed: r.get(c(2))?, failed: r.get(c(3))?, skipped: r.get(c(4))?, pending: r.get(c(5))?, unknown: r.get(c(6))? },
+        flaky: r.get(c(7))?,
+        duration_sum: r.get(c(8))?,
+        duration_count: r.get(c(9))?,
+        runs_passed: r.get(c(10))?,
+        runs_failed: r.get(c(11))?,
+        runs_flaky: r.get(c(12))?,
     })
 }
 
@@ -185,20 +191,7 @@ fn suite_test_rows(
          WHERE t.suite_id = ?1 AND {on_branch} AND r.day >= ?3 AND r.day < ?4 GROUP BY t.id"
     );
     let mut st = c.prepare_cached(&sql)?;
-    let rows = st.query_map(params![suite_id, branch, first, end], |r| {
-        let totals = RollupTotals {
-            day: r.get(8)?,
-            branch: r.get(9)?,
-            counts: Counts { passed: r.get(10)?, failed: r.get(11)?, skipped: r.get(12)?, pending: r.get(13)?, unknown: r.get(14)? },
-            flaky: r.get(15)?,
-            duration_sum: r.get(16)?,
-            duration_count: r.get(17)?,
-            runs_passed: r.get(18)?,
-            runs_failed: r.get(19)?,
-            runs_flaky: r.get(20)?,
-        };
-        Ok((test_row(r)?, totals))
-    })?;
+    let rows = st.query_map(params![suite_id, branch, first, end], |r| Ok((test_row(r)?, totals_at(r, 8)?)))?;
     let rows = rows.collect::<Result<_, _>>()?;
     Ok(rows)
 }

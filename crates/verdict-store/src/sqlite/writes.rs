@@ -158,6 +158,8 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload, now: i64) -> Re
         )?;
         let branch = branch.unwrap_or_default();
         let day = day_of(now);
+        // What this upload changes in the run's tests by outcome (passed, failed, flaky, skipped).
+        let mut tests_delta = [0i64; 4];
         let mut status = c.prepare_cached(
             "INSERT INTO run_tests (run_id, test_id, status, duration) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (run_id, test_id) DO UPDATE SET status = status | excluded.status
@@ -166,23 +168,27 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload, now: i64) -> Re
         )?;
         for (r, &id) in plan.rollups.iter().zip(&test_ids) {
             let [p, f, s, pe, u] = r.counts;
-            let [rp, rf, rk] = run_count_delta(before.get(&id).copied(), r.run_status().into());
+            let delta = run_count_delta(before.get(&id).copied(), r.run_status().into());
+            for (sum, d) in tests_delta.iter_mut().zip(delta) {
+                *sum += d;
+            }
+            let [rp, rf, rk, _] = delta;
             rollup.execute(params![id, branch, day, p, f, s, pe, u, r.flaky, r.duration_sum, r.duration_count, rp, rf, rk])?;
             status.execute(params![run_id, id, r.run_status(), r.run_duration()])?;
         }
+        // The run's counts, moved by what this upload changed (a passed test
+        // can become flaky in a second upload of the run).
+        let totals = plan.run_totals();
+        let [tp, tf, tk, ts] = tests_delta;
+        c.prepare_cached(
+            "UPDATE runs SET tests_passed = tests_passed + ?6, tests_failed = tests_failed + ?7,
+               tests_flaky = tests_flaky + ?8, tests_skipped = tests_skipped + ?9,
+               executions_passed = executions_passed + ?2, executions_failed = executions_failed + ?3,
+               executions_total = executions_total + ?4, test_seconds = test_seconds + ?5
+             WHERE id = ?1",
+        )?
+        .execute(params![run_id, totals.passed, totals.failed, totals.total, totals.seconds, tp, tf, tk, ts])?;
     }
-    // The run's counts, recounted from its run_tests rows (an upload into a
-    // run can turn a passed test into a flaky one) and added to.
-    let totals = plan.run_totals();
-    c.prepare_cached(
-        "UPDATE runs SET (tests_passed, tests_failed, tests_flaky, tests_skipped) = (
-           SELECT coalesce(sum(status & 3 = 1), 0), coalesce(sum(status & 10 = 2), 0), coalesce(sum(status & 8 = 8), 0), coalesce(sum(status & 7 = 4), 0)
-           FROM run_tests WHERE run_id = ?1),
-           executions_passed = executions_passed + ?2, executions_failed = executions_failed + ?3,
-           executions_total = executions_total + ?4, test_seconds = test_seconds + ?5
-         WHERE id = ?1",
-    )?
-    .execute(params![run_id, totals.passed, totals.failed, totals.total, totals.seconds])?;
     Ok(UploadReceipt { upload_id, run_id, queued: up.executions.len() })
 }
 
