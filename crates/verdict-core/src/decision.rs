@@ -149,6 +149,9 @@ pub struct Decision {
     pub skips: u32,
     /// Set when the decision reached the history rule (step 7 onwards).
     pub working_percentage: Option<u32>,
+    /// The history's working percentage whichever rule decided (the one the
+    /// rule would use once enough runs are in).
+    pub history_percentage: Option<u32>,
     pub strict_required: Option<u32>,
     pub required: Option<u32>,
 }
@@ -157,7 +160,9 @@ pub struct Decision {
 pub fn decide(job: &str, suite: &str, name: &str, entries: &Entries<'_>, history: History, config: &DecisionConfig) -> Decision {
     let (attempts, passes, failures) = entries.run_counts();
     let skips = entries.skips.len() as u32;
+    let history_percentage = Some(history.percentage());
     let decision = |status, summary: String| Decision {
+        history_percentage,
         status,
         summary,
         attempts,

@@ -270,6 +270,7 @@ fn judged(name: &str, values: &[RunValue], r: CheckResult, percentile: Option<u3
             failures: r.failing.len() as u32,
             skips: 0,
             working_percentage: percentile,
+            history_percentage: percentile,
             strict_required: r.strict_required,
             required: r.required.map(|r| r.max(0) as u32),
         },

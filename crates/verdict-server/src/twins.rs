@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/tests/{id}/summary", get(test_summary))
         .route("/suites/{slug}/batches", get(batches))
         .route("/suites/{slug}/compare", get(compare))
+        .route("/stats/required-passes", get(required_passes))
 }
 
 type Q = Query<HashMap<String, String>>;
@@ -138,15 +139,23 @@ pub(crate) fn test_query(q: &Params) -> Result<test::TestQuery, ApiError> {
 }
 
 /// The aggregate page's batch (`job` and `payload`, together or neither) and `min_attempts`.
-pub(crate) type BatchQuery = (Option<(String, String)>, u32);
-
-pub(crate) fn batch_query(q: &Params) -> Result<BatchQuery, ApiError> {
-    let batch = match (q.text("job"), q.text("payload")) {
-        (Some(j), Some(p)) => Some((j, p)),
-        (None, None) => None,
+/// The aggregate page's batch: `job` and `payload` together, `min_attempts`, and `expected` (the runs the
+/// batch will have, for "passes still needed" while it runs).
+pub(crate) fn batch_query(q: &Params) -> Result<Option<readiness::BatchAsk>, ApiError> {
+    let (job, payload) = match (q.text("job"), q.text("payload")) {
+        (Some(j), Some(p)) => (j, p),
+        (None, None) => return Ok(None),
         _ => return Err(ApiError::bad_request("query parameters job and payload go together")),
     };
-    Ok((batch, q.parsed::<u32>("min_attempts", "a number")?.unwrap_or(verdict_core::decision::MINIMUM_ATTEMPTS)))
+    let minimum_attempts = q.parsed::<u32>("min_attempts", "a number")?.unwrap_or(verdict_core::decision::MINIMUM_ATTEMPTS);
+    let expected_runs = q.parsed::<u32>("expected", "a number of runs")?;
+    if expected_runs.is_some_and(|e| e > verdict_core::aggregation::MAX_TABLE_ATTEMPTS) {
+        return Err(ApiError::bad_request(format!(
+            "query parameter expected: at most {} runs",
+            verdict_core::aggregation::MAX_TABLE_ATTEMPTS
+        )));
+    }
+    Ok(Some(readiness::BatchAsk { job, payload, minimum_attempts, expected_runs }))
 }
 
 /// The compare page's `basis` and `sample` (`verdict compare`'s grammar; by default the 14 days before
@@ -157,8 +166,8 @@ pub(crate) fn compare_query(q: &Params) -> (String, String, Option<String>) {
 
 async fn batches(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<readiness::AggregatePage>, ApiError> {
     let suite = suite_of(&s, &slug).await?;
-    let (batch, min) = batch_query(&Params(q))?;
-    Ok(Json(readiness::aggregate_page(s.store.as_ref(), suite, batch, min, now_ms()).await?))
+    let ask = batch_query(&Params(q))?;
+    Ok(Json(readiness::aggregate_page(s.store.as_ref(), suite, ask, now_ms()).await?))
 }
 
 async fn compare(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<readiness::ComparePage>, ApiError> {
@@ -166,4 +175,20 @@ async fn compare(State(s): State<AppState>, Path(slug): Path<String>, Query(q): 
     let (basis, sample, scope) = compare_query(&Params(q));
     let page = readiness::compare_page(s.store.as_ref(), suite, &basis, &sample, scope, now_ms()).await?;
     Ok(Json(page.map_err(|m| ApiError::bad_request(format!("query parameter {m}")))?))
+}
+
+/// `verdict stats required-passes` as JSON: the aggregate page's "why this threshold?".
+async fn required_passes(Query(q): Q) -> Result<Json<verdict_core::aggregation::ThresholdTable>, ApiError> {
+    let q = Params(q);
+    let attempts =
+        q.parsed::<u32>("attempts", "a number of runs")?.ok_or_else(|| ApiError::bad_request("query parameter attempts is required"))?;
+    let wp = q
+        .parsed::<f64>("working_percentage", "a percentage")?
+        .ok_or_else(|| ApiError::bad_request("query parameter working_percentage is required"))?;
+    if !(0.0..=100.0).contains(&wp) {
+        return Err(ApiError::bad_request(format!("query parameter working_percentage must be between 0 and 100, got {wp}")));
+    }
+    let table = verdict_core::aggregation::threshold_table(attempts, wp.trunc() as u32)
+        .map_err(|e| ApiError::bad_request(format!("query parameter attempts: {e}")))?;
+    Ok(Json(table))
 }

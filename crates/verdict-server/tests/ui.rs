@@ -471,6 +471,27 @@ async fn aggregate_and_compare_pages_show_the_cli_computations(backend: Backend)
     assert_eq!(verdict["blocking_failures"], twin["verdict"]["blocking_failures"], "the page and the CLI's route agree");
     assert_eq!(page(&s, "/s/web/aggregate?job=e2e").await.status, StatusCode::BAD_REQUEST);
 
+    // Ten runs expected, three in: each test says what the other seven must bring (8 passes of 10 at 100 %).
+    let partial = json_of(&s, "/api/v1/suites/web/batches?job=e2e&payload=p-new&expected=10").await;
+    let test = |name: &str| partial["verdict"]["tests"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap().clone();
+    assert_eq!(test("t_x")["still_needed"], json!({"state": "cannot_pass", "passes": 8, "runs": 7}));
+    assert_eq!(test("t_y")["still_needed"], json!({"state": "needs", "passes": 5, "runs": 7}));
+    assert!(test("t_x")["p_value"].as_f64().unwrap() < 0.05, "0 of 3 against a history of 100 %");
+    let p = page(&s, "/s/web/aggregate?job=e2e&payload=p-new&expected=10").await;
+    assert!(p.body.contains("can no longer pass: needs 8 more passes, 7 runs left") && p.body.contains("needs 5 more passes in 7 runs"));
+    assert!(p.body.contains("Why this threshold?") && p.body.contains("<svg class=\"bullet\""), "the failing test is explained");
+    let table = json_of(&s, "/api/v1/stats/required-passes?attempts=3&working_percentage=100").await;
+    assert_eq!(table["rows"].as_array().unwrap().len(), 4);
+    assert!(
+        p.body.contains("/api/v1/stats/required-passes?attempts=3&amp;working_percentage=100")
+            || p.body.contains("/api/v1/stats/required-passes?attempts=3&#38;working_percentage=100")
+    );
+    for bad in ["attempts=0&working_percentage=90", "attempts=5&working_percentage=101", "attempts=5", "attempts=201&working_percentage=90"]
+    {
+        let (st, body) = s.get(&format!("/api/v1/stats/required-passes?{bad}")).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+
     let path = "/s/web/compare?basis=branch:main&sample=branch:release";
     let p = page(&s, path).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);

@@ -1,6 +1,6 @@
 use crate::cli::StatsCommand;
 use std::process::ExitCode;
-use verdict_core::aggregation::{ALPHA, p_value, required, strict_required};
+use verdict_core::aggregation::{ALPHA, threshold_table};
 
 pub fn run(cmd: StatsCommand) -> ExitCode {
     match cmd {
@@ -9,18 +9,22 @@ pub fn run(cmd: StatsCommand) -> ExitCode {
                 eprintln!("verdict: --working-percentage must be between 0 and 100, got {working_percentage}");
                 return ExitCode::from(2);
             }
-            let wp = working_percentage.trunc() as u32;
-            let (strict, capped) = (strict_required(attempts, wp), required(attempts, wp));
-            println!("attempts: {attempts}  working percentage: {wp}%");
-            println!("strict required passes: {strict}");
-            println!("required passes (at most attempts - 2): {capped}");
+            let t = match threshold_table(attempts, working_percentage.trunc() as u32) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("verdict: --attempts: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            println!("attempts: {attempts}  working percentage: {}%", t.working_percentage);
+            println!("strict required passes: {}", t.strict_required);
+            println!("required passes (at most attempts - 2): {}", t.required);
             println!();
             println!("{:>6}  {:>10}  verdict", "passes", "p-value");
-            for passes in 0..=attempts {
-                let p = p_value(attempts, wp, passes);
-                let verdict = if passes >= capped { "pass" } else { "fail" };
-                let mark = if p <= ALPHA { "  (significantly worse than history)" } else { "" };
-                println!("{passes:>6}  {p:>10.6}  {verdict}{mark}");
+            for r in &t.rows {
+                let verdict = if r.passes_aggregation { "pass" } else { "fail" };
+                let mark = if r.significantly_worse { "  (significantly worse than history)" } else { "" };
+                println!("{:>6}  {:>10.6}  {verdict}{mark}", r.passes, r.p_value);
             }
             println!();
             println!("The rule requires one pass fewer than the first count that is not significantly worse");

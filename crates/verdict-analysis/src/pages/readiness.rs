@@ -10,6 +10,7 @@ use crate::compare::{ComparedTest, compare_selections, parse_selection};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use verdict_core::aggregation::{StillNeeded, p_value, still_needed};
 use verdict_core::batch::JudgedTest;
 use verdict_core::decision::{DecisionConfig, Status as DecisionStatus};
 use verdict_core::metric_check::MetricConfig;
@@ -26,6 +27,29 @@ pub struct BatchRow {
     pub latest: DateTime<Utc>,
 }
 
+/// Which batch to judge, and how.
+#[derive(Debug, Clone)]
+pub struct BatchAsk {
+    pub job: String,
+    pub payload: String,
+    pub minimum_attempts: u32,
+    /// The runs the batch will have when complete: with fewer in so far,
+    /// each test says what the rest must bring.
+    pub expected_runs: Option<u32>,
+}
+
+/// One test's verdict with what explains it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AggregateTest {
+    #[serde(flatten)]
+    pub judged: JudgedTest,
+    /// The one-sided Fisher p-value of its pass count against its history
+    /// (none for run-metric checks and tests too rarely attempted).
+    pub p_value: Option<f64>,
+    /// While runs are missing (`expected_runs` above the runs in).
+    pub still_needed: Option<StillNeeded>,
+}
+
 /// The verdict on one batch.
 #[derive(Debug, Clone, Serialize)]
 pub struct BatchVerdict {
@@ -33,10 +57,11 @@ pub struct BatchVerdict {
     pub payload: String,
     /// Runs in the batch.
     pub runs: usize,
+    pub expected_runs: Option<u32>,
     pub passed: bool,
     pub blocking_failures: usize,
     /// Failed and borderline tests first, then by name.
-    pub tests: Vec<JudgedTest>,
+    pub tests: Vec<AggregateTest>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -47,14 +72,8 @@ pub struct AggregatePage {
     pub verdict: Option<BatchVerdict>,
 }
 
-/// The recent batches and, with `job` and `payload`, the verdict on one.
-pub async fn aggregate_page(
-    store: &dyn Store,
-    suite: Suite,
-    batch: Option<(String, String)>,
-    minimum_attempts: u32,
-    now_ms: i64,
-) -> Result<AggregatePage, AnalysisError> {
+/// The recent batches and, when asked, the verdict on one.
+pub async fn aggregate_page(store: &dyn Store, suite: Suite, ask: Option<BatchAsk>, now_ms: i64) -> Result<AggregatePage, AnalysisError> {
     let range = RunRange { suite_id: suite.id, branch: None, since_ms: now_ms - HISTORY_DAYS * DAY_MS, until_ms: now_ms + 1 };
     let mut by: BTreeMap<(String, String), BatchRow> = BTreeMap::new();
     for r in store.dashboard().run_series(&range, MAX_SERIES_RUNS).await? {
@@ -66,23 +85,44 @@ pub async fn aggregate_page(
     let mut batches: Vec<BatchRow> = by.into_values().collect();
     batches.sort_by(|a, b| b.latest.cmp(&a.latest).then_with(|| a.job.cmp(&b.job)));
     batches.truncate(100);
-    let verdict = match batch {
+    let verdict = match ask {
         None => None,
-        Some((job, payload)) => {
-            let config = DecisionConfig { minimum_attempts, ..Default::default() };
-            let judged = judge_batch(store, suite.id, &job, &payload, &config, &MetricConfig::default()).await?;
-            let mut tests = judged.tests;
-            let rank = |t: &JudgedTest| match t.decision.status {
-                DecisionStatus::Failed => 0,
-                DecisionStatus::Passed if t.decision.failures > 0 => 1,
-                _ => 2,
-            };
-            tests.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| (&a.suite, &a.name).cmp(&(&b.suite, &b.name))));
-            let blocking_failures = tests.iter().filter(|t| t.blocks()).count();
-            Some(BatchVerdict { job, payload, runs: judged.runs, passed: blocking_failures == 0, blocking_failures, tests })
-        }
+        Some(ask) => Some(batch_verdict(store, &suite, ask).await?),
     };
     Ok(AggregatePage { suite, batches, verdict })
+}
+
+async fn batch_verdict(store: &dyn Store, suite: &Suite, ask: BatchAsk) -> Result<BatchVerdict, AnalysisError> {
+    let config = DecisionConfig { minimum_attempts: ask.minimum_attempts, ..Default::default() };
+    let judged = judge_batch(store, suite.id, &ask.job, &ask.payload, &config, &MetricConfig::default()).await?;
+    // Runs still to come, the same for every test.
+    let missing = ask.expected_runs.map(|e| e.saturating_sub(judged.runs as u32)).filter(|m| *m > 0);
+    let mut tests: Vec<AggregateTest> = judged
+        .tests
+        .into_iter()
+        .map(|judged| {
+            let d = &judged.decision;
+            let p_value = d.history_percentage.filter(|_| d.attempts > 0).map(|wp| p_value(d.attempts, wp, d.passes));
+            let still_needed = missing.zip(d.history_percentage).map(|(m, wp)| still_needed(d.attempts + m, d.attempts, d.passes, wp));
+            AggregateTest { judged, p_value, still_needed }
+        })
+        .collect();
+    let rank = |t: &AggregateTest| match t.judged.decision.status {
+        DecisionStatus::Failed => 0,
+        DecisionStatus::Passed if t.judged.decision.failures > 0 => 1,
+        _ => 2,
+    };
+    tests.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| (&a.judged.suite, &a.judged.name).cmp(&(&b.judged.suite, &b.judged.name))));
+    let blocking_failures = tests.iter().filter(|t| t.judged.blocks()).count();
+    Ok(BatchVerdict {
+        job: ask.job,
+        payload: ask.payload,
+        runs: judged.runs,
+        expected_runs: ask.expected_runs,
+        passed: blocking_failures == 0,
+        blocking_failures,
+        tests,
+    })
 }
 
 /// One row of the readiness grid: a scope, its worst verdict and counts.

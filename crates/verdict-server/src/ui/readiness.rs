@@ -1,11 +1,13 @@
 //! `/s/{suite}/aggregate` and `/s/{suite}/compare`: can this ship?
 
 use super::format::{self, encode};
+use super::svg;
 use super::{Frame, PageError, Query, Timing, respond, suite_or_404};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use verdict_analysis::pages::readiness::{aggregate_page, compare_page};
+use verdict_analysis::pages::readiness::{AggregateTest, aggregate_page, compare_page};
+use verdict_core::aggregation::{StillNeeded, threshold_table};
 use verdict_core::decision::Status as DecisionStatus;
 use verdict_core::readiness::Status;
 
@@ -25,7 +27,22 @@ pub struct JudgedRow {
     pub passes: String,
     pub working: String,
     pub required: String,
+    pub p_value: String,
+    pub still_needed: String,
     pub summary: String,
+    /// Failing and borderline tests: passes against required passes of N.
+    pub bullet: Option<String>,
+    /// Failing and borderline tests: the p-value of every pass count.
+    pub threshold: Vec<ThresholdLine>,
+    pub threshold_href: String,
+}
+
+pub struct ThresholdLine {
+    pub passes: u32,
+    pub p_value: String,
+    pub verdict: &'static str,
+    pub worse: bool,
+    pub observed: bool,
 }
 
 #[derive(askama::Template)]
@@ -35,6 +52,9 @@ struct AggregateHtml {
     batches: Vec<BatchLink>,
     job: String,
     payload: String,
+    min_attempts: u32,
+    expected: String,
+    runs_href: String,
     verdict: Option<(bool, usize, usize)>,
     rows: Vec<JudgedRow>,
 }
@@ -47,6 +67,68 @@ fn decision_label(s: DecisionStatus) -> (&'static str, &'static str) {
     }
 }
 
+fn still_needed_text(s: Option<StillNeeded>) -> String {
+    match s {
+        None => String::new(),
+        Some(StillNeeded::Met) => "has the passes it needs".into(),
+        Some(StillNeeded::Needs { passes, runs }) => format!("needs {passes} more passes in {runs} runs"),
+        Some(StillNeeded::CannotPass { passes, runs }) => format!("can no longer pass: needs {passes} more passes, {runs} runs left"),
+    }
+}
+
+/// Rows that get a bullet chart and a threshold table: the failed and the
+/// borderline (passed with failures), at most this many, to bound the page.
+const EXPLAINED_ROWS: usize = 50;
+
+fn judged_row(t: &AggregateTest, explain: bool) -> JudgedRow {
+    let d = &t.judged.decision;
+    let (class, status) = decision_label(d.status);
+    let table = t
+        .judged
+        .decision
+        .history_percentage
+        .filter(|_| explain && d.attempts > 0 && (d.status == DecisionStatus::Failed || d.failures > 0))
+        .and_then(|wp| threshold_table(d.attempts, wp).ok());
+    let threshold = table.as_ref().map_or_else(Vec::new, |t| {
+        t.rows
+            .iter()
+            .map(|r| ThresholdLine {
+                passes: r.passes,
+                p_value: format!("{:.4}", r.p_value),
+                verdict: if r.passes_aggregation { "pass" } else { "fail" },
+                worse: r.significantly_worse,
+                observed: r.passes == d.passes,
+            })
+            .collect()
+    });
+    let bullet = table.as_ref().map(|tb| {
+        svg::bullet(
+            d.passes,
+            tb.required,
+            d.attempts,
+            d.passes >= tb.required,
+            &format!("{} passes of {} attempts; {} required", d.passes, d.attempts, tb.required),
+        )
+    });
+    JudgedRow {
+        class,
+        status,
+        scope: format::cut(&t.judged.suite, 200),
+        name: format::cut(&t.judged.name, 200),
+        passes: format!("{} / {}", d.passes, d.attempts),
+        working: d.working_percentage.or(d.history_percentage).map_or("–".into(), |w| format!("{w}%")),
+        required: d.required.map_or("–".into(), |r| r.to_string()),
+        p_value: t.p_value.map_or("–".into(), |p| format!("{p:.4}")),
+        still_needed: still_needed_text(t.still_needed),
+        summary: format::cut(&d.summary, 300),
+        threshold_href: table.as_ref().map_or_else(String::new, |tb| {
+            format!("/api/v1/stats/required-passes?attempts={}&working_percentage={}", tb.attempts, tb.working_percentage)
+        }),
+        bullet,
+        threshold,
+    }
+}
+
 pub async fn aggregate(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -54,8 +136,10 @@ pub async fn aggregate(
 ) -> Result<Response, PageError> {
     let mut timing = Timing::start();
     let suite = suite_or_404(&state, &slug).await?;
-    let (batch, min) = crate::twins::batch_query(&crate::params::Params(q))?;
-    let p = aggregate_page(state.store.as_ref(), suite, batch, min, super::now_ms()).await?;
+    let ask = crate::twins::batch_query(&crate::params::Params(q))?;
+    let min_attempts = ask.as_ref().map_or(verdict_core::decision::MINIMUM_ATTEMPTS, |a| a.minimum_attempts);
+    let expected = ask.as_ref().and_then(|a| a.expected_runs).map_or_else(String::new, |e| e.to_string());
+    let p = aggregate_page(state.store.as_ref(), suite, ask, super::now_ms()).await?;
     timing.queried();
     let base = format!("/s/{}", encode(&p.suite.slug, false));
     let path = format!("{base}/aggregate");
@@ -70,41 +154,20 @@ pub async fn aggregate(
             latest: format::utc(b.latest),
         })
         .collect();
-    let rows = p.verdict.as_ref().map_or_else(Vec::new, |v| {
-        v.tests
-            .iter()
-            .map(|t| {
-                let d = &t.decision;
-                let (class, status) = decision_label(d.status);
-                JudgedRow {
-                    class,
-                    status,
-                    scope: format::cut(&t.suite, 200),
-                    name: format::cut(&t.name, 200),
-                    passes: format!("{} / {}", d.passes, d.attempts),
-                    working: d.working_percentage.map_or("–".into(), |w| format!("{w}%")),
-                    required: d.required.map_or("–".into(), |r| r.to_string()),
-                    summary: format::cut(&d.summary, 300),
-                }
-            })
-            .collect()
-    });
+    let rows =
+        p.verdict.as_ref().map_or_else(Vec::new, |v| v.tests.iter().enumerate().map(|(i, t)| judged_row(t, i < EXPLAINED_ROWS)).collect());
     let (job, payload) = p.verdict.as_ref().map_or((String::new(), String::new()), |v| (v.job.clone(), v.payload.clone()));
-    let twin = format!("/api/v1/suites/{}/batches{}", encode(&p.suite.slug, false), format::query(&[("job", &job), ("payload", &payload)]));
+    let batch =
+        [("job", job.as_str()), ("payload", payload.as_str()), ("min_attempts", &min_attempts.to_string()), ("expected", &expected)];
+    let twin = format!("/api/v1/suites/{}/batches{}", encode(&p.suite.slug, false), format::query(&batch));
+    let runs_href = format!("{base}/runs{}", format::query(&[("job", &job), ("payload", &payload), ("branch", "*"), ("window", "28d")]));
     let mut frame = Frame::new(format!("Aggregate · {}", p.suite.name))
         .crumb(p.suite.name.clone(), base.clone())
         .crumb("Aggregate", path.clone())
         .twin("batches", twin);
     if !job.is_empty() {
         frame = frame
-            .twin(
-                "verdict",
-                format!(
-                    "/api/v1/suites/{}/aggregate{}",
-                    encode(&p.suite.slug, false),
-                    format::query(&[("job", &job), ("payload", &payload)])
-                ),
-            )
+            .twin("verdict", format!("/api/v1/suites/{}/aggregate{}", encode(&p.suite.slug, false), format::query(&batch[..3])))
             .cli(format!("verdict aggregate --suite {} --job {job} --payload {payload}", p.suite.slug));
     }
     let html = AggregateHtml {
@@ -113,6 +176,9 @@ pub async fn aggregate(
         verdict: p.verdict.as_ref().map(|v| (v.passed, v.blocking_failures, v.runs)),
         job,
         payload,
+        min_attempts,
+        expected,
+        runs_href,
         rows,
     };
     Ok(respond(&html, &timing))

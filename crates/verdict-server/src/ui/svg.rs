@@ -83,6 +83,22 @@ pub fn spark_line(values: &[Option<f64>], desc: &str) -> String {
     out
 }
 
+/// A bullet chart (120 × 16): the bar is `value` on a scale of `scale`,
+/// the tick is `target` (the aggregate page: passes against required passes of N).
+pub fn bullet(value: u32, target: u32, scale: u32, meets: bool, desc: &str) -> String {
+    let mut out = String::new();
+    open(&mut out, 120, 16, "bullet", desc);
+    let x = |v: u32| i64::from(v.min(scale)) * 118 / i64::from(scale.max(1)) + 1;
+    let class = if meets { "bar" } else { "bar fail" };
+    let _ = write!(
+        out,
+        r#"<rect class="track" x="1" y="4" width="118" height="8"/><rect class="{class}" x="1" y="4" width="{}" height="8"/><path class="target" d="M{} 1v14"/></svg>"#,
+        x(value) - 1,
+        x(target)
+    );
+    out
+}
+
 /// One bucket of a stacked outcome chart.
 #[derive(Debug, Clone, Default)]
 pub struct Stack {
