@@ -9,25 +9,49 @@ use verdict_store::{RunSelection, Store, TestRecord};
 
 const DAY_MS: i64 = 86_400_000;
 
-/// Parse `30d..7d` (from 30 to 7 days ago), `7d` (the last 7 days), or a
-/// branch name; `branch:NAME` forces a branch whose name looks like a window.
+/// Parse a selection: `30d..7d` (from 30 to 7 days ago), `7d` (the last 7
+/// days), a branch name, or both as `BRANCH:WINDOW` (`main:37d..7d`);
+/// `branch:NAME` forces a branch whose name looks like a window, and
+/// `branch:NAME:WINDOW` combines that with a window.
 pub fn parse_selection(raw: &str, now_ms: i64) -> Result<RunSelection, String> {
-    let days = |s: &str| s.strip_suffix('d').and_then(|n| n.parse::<i64>().ok()).filter(|n| *n >= 0);
-    if let Some(branch) = raw.strip_prefix("branch:") {
-        return Ok(RunSelection { branch: Some(branch.to_owned()), ..RunSelection::default() });
+    if raw.trim().is_empty() {
+        return Err("give a branch name, a window such as 7d or 30d..7d, or both as main:30d..7d".into());
     }
-    let window = match raw.split_once("..") {
-        Some((from, to)) => days(from).zip(days(to)),
-        None => days(raw).map(|n| (n, 0)),
-    };
-    match window {
-        Some((from, to)) if from > to => {
-            Ok(RunSelection { since_ms: now_ms - from * DAY_MS, until_ms: now_ms - to * DAY_MS, ..RunSelection::default() })
+    let explicit = raw.strip_prefix("branch:");
+    let rest = explicit.unwrap_or(raw);
+    // A window after the last colon, with a branch before it.
+    if let Some((branch, window)) = rest.rsplit_once(':')
+        && let Some(w) = window_of(window, now_ms)
+    {
+        if branch.is_empty() {
+            return Err(format!("{raw:?}: name the branch before the colon, as in main:{window}"));
         }
-        Some(_) => Err(format!("window {raw:?} is empty: write the older end first, as in 30d..7d")),
-        None if raw.trim().is_empty() => Err("give a branch name or a window such as 7d or 30d..7d".into()),
-        None => Ok(RunSelection { branch: Some(raw.to_owned()), ..RunSelection::default() }),
+        return w.map(|(since_ms, until_ms)| RunSelection {
+            branch: Some(branch.to_owned()),
+            since_ms,
+            until_ms,
+            ..RunSelection::default()
+        });
     }
+    match (explicit, window_of(raw, now_ms)) {
+        (None, Some(w)) => w.map(|(since_ms, until_ms)| RunSelection { since_ms, until_ms, ..RunSelection::default() }),
+        _ => Ok(RunSelection { branch: Some(rest.to_owned()), ..RunSelection::default() }),
+    }
+}
+
+/// `Some` when `raw` has the shape of a window (`7d`, `30d..7d`), with its
+/// bounds or why it is empty.
+fn window_of(raw: &str, now_ms: i64) -> Option<Result<(i64, i64), String>> {
+    let days = |s: &str| s.strip_suffix('d').and_then(|n| n.parse::<i64>().ok()).filter(|n| (0..=36_500).contains(n));
+    let (from, to) = match raw.split_once("..") {
+        Some((from, to)) => days(from).zip(days(to))?,
+        None => (days(raw)?, 0),
+    };
+    Some(if from > to {
+        Ok((now_ms - from * DAY_MS, now_ms - to * DAY_MS))
+    } else {
+        Err(format!("window {raw:?} is empty: write the older end first, as in 30d..7d"))
+    })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -93,5 +117,12 @@ mod tests {
         assert_eq!(parse_selection("branch:7d", now).unwrap().branch.as_deref(), Some("7d"));
         assert!(parse_selection("7d..30d", now).unwrap_err().contains("older end first"));
         assert!(parse_selection(" ", now).is_err());
+        let both = parse_selection("main:37d..7d", now).unwrap();
+        assert_eq!((both.branch.as_deref(), both.since_ms, both.until_ms), (Some("main"), 63 * DAY_MS, 93 * DAY_MS));
+        let forced = parse_selection("branch:7d:14d", now).unwrap();
+        assert_eq!((forced.branch.as_deref(), forced.since_ms), (Some("7d"), 86 * DAY_MS));
+        assert_eq!(parse_selection("feature:login", now).unwrap().branch.as_deref(), Some("feature:login"), "a colon alone is a name");
+        assert!(parse_selection("main:7d..30d", now).unwrap_err().contains("older end first"));
+        assert!(parse_selection(":7d", now).unwrap_err().contains("name the branch"));
     }
 }

@@ -55,6 +55,31 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// Sippy's main view with the three thresholds a user may change
+    /// (`confidence` in percent, above 0 and below 100; `pity` in points of
+    /// pass rate, 0 to 100; `min_fail` failures); `Err` names the bad one.
+    pub fn with_thresholds(confidence: Option<f64>, pity: Option<f64>, min_fail: Option<u64>) -> Result<Self, String> {
+        let mut o = Options::default();
+        if let Some(c) = confidence {
+            if !(c > 0.0 && c < 100.0) {
+                return Err(format!("confidence must be above 0 and below 100 (percent), got {c}"));
+            }
+            o.confidence = c;
+        }
+        if let Some(p) = pity {
+            if !(0.0..=100.0).contains(&p) {
+                return Err(format!("pity must be between 0 and 100 (points of pass rate), got {p}"));
+            }
+            o.pity_factor = p;
+        }
+        if let Some(m) = min_fail {
+            o.minimum_failure = m;
+        }
+        Ok(o)
+    }
+}
+
 /// Sippy's statuses, with its numeric codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {

@@ -159,9 +159,20 @@ pub(crate) fn batch_query(q: &Params) -> Result<Option<readiness::BatchAsk>, Api
 }
 
 /// The compare page's `basis` and `sample` (`verdict compare`'s grammar; by default the 14 days before
-/// the last 14 against the last 14) and drill-down `scope`.
-pub(crate) fn compare_query(q: &Params) -> (String, String, Option<String>) {
-    (q.text("basis").unwrap_or_else(|| "28d..14d".into()), q.text("sample").unwrap_or_else(|| "14d".into()), q.text("scope"))
+/// the last 14 against the last 14), thresholds `confidence`, `pity`, `min_fail`, and drill-down `scope`.
+pub(crate) fn compare_query(q: &Params) -> Result<readiness::CompareAsk, ApiError> {
+    let options = verdict_core::readiness::Options::with_thresholds(
+        q.parsed("confidence", "a percentage")?,
+        q.parsed("pity", "points of pass rate")?,
+        q.parsed("min_fail", "a number of failures")?,
+    )
+    .map_err(|e| ApiError::bad_request(format!("query parameter {e}")))?;
+    Ok(readiness::CompareAsk {
+        basis: q.text("basis").unwrap_or_else(|| "28d..14d".into()),
+        sample: q.text("sample").unwrap_or_else(|| "14d".into()),
+        scope: q.text("scope"),
+        options,
+    })
 }
 
 async fn batches(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<readiness::AggregatePage>, ApiError> {
@@ -172,8 +183,7 @@ async fn batches(State(s): State<AppState>, Path(slug): Path<String>, Query(q): 
 
 async fn compare(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<readiness::ComparePage>, ApiError> {
     let suite = suite_of(&s, &slug).await?;
-    let (basis, sample, scope) = compare_query(&Params(q));
-    let page = readiness::compare_page(s.store.as_ref(), suite, &basis, &sample, scope, now_ms()).await?;
+    let page = readiness::compare_page(s.store.as_ref(), suite, compare_query(&Params(q))?, now_ms()).await?;
     Ok(Json(page.map_err(|m| ApiError::bad_request(format!("query parameter {m}")))?))
 }
 

@@ -503,5 +503,14 @@ async fn aggregate_and_compare_pages_show_the_cli_computations(backend: Backend)
     }
     assert!(twin["scopes"].as_array().unwrap().iter().any(|c| c["scope"] == "tests.core"));
     assert_eq!(page(&s, "/s/web/compare?basis=7d..30d&sample=7d").await.status, StatusCode::BAD_REQUEST);
+    // Branch and window together, and the thresholds, as the CLI takes them.
+    let both = json_of(&s, "/api/v1/suites/web/compare?basis=main:90d&sample=release:90d&confidence=99&pity=2&min_fail=1").await;
+    assert_eq!(both["total"], twin["total"], "every run is in the last 90 days");
+    assert_eq!((both["confidence"].as_f64(), both["pity"].as_f64(), both["min_fail"].as_u64()), (Some(99.0), Some(2.0), Some(1)));
+    let p = page(&s, "/s/web/compare?basis=main:90d&sample=release:90d&confidence=99&pity=2&min_fail=1").await;
+    assert!(p.body.contains("--confidence 99 --pity 2 --min-fail 1"), "the CLI line carries the thresholds");
+    for bad in ["confidence=100", "pity=-1", "min_fail=x"] {
+        assert_eq!(page(&s, &format!("/s/web/compare?{bad}")).await.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
     s.finish().await;
 }

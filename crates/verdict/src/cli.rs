@@ -148,8 +148,8 @@ pub struct AggregateArgs {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "BASIS and SAMPLE are a window of days ago (7d: the last 7 days; 37d..7d: from 37 to 7 days ago) \
-or a branch name (branch:NAME for a branch named like a window). Each run counts once per test: passed, failed, or \
+#[command(after_help = "BASIS and SAMPLE are a window of days ago (7d: the last 7 days; 37d..7d: from 37 to 7 days ago), \
+a branch name (branch:NAME for a branch named like a window), or both as BRANCH:WINDOW (main:37d..7d). Each run counts once per test: passed, failed, or \
 flaked (both).\n\n\
 Each test gets Sippy's component-readiness verdict: a one-sided Fisher exact test of its failures in the sample against \
 the basis (95% confidence, a pity of 5 points of pass rate, at least 3 sample failures), ExtremeRegression when the pass \
@@ -171,6 +171,15 @@ pub struct CompareArgs {
     /// Also list tests whose verdict is not significant.
     #[arg(long)]
     pub all: bool,
+    /// Confidence of the Fisher test, percent (above 0, below 100).
+    #[arg(long, default_value_t = 95.0)]
+    pub confidence: f64,
+    /// Points of pass rate a test may drop before it is tested at all.
+    #[arg(long, default_value_t = 5.0)]
+    pub pity: f64,
+    /// Fewer failures in the sample are never a regression.
+    #[arg(long, default_value_t = 3)]
+    pub min_fail: u64,
 }
 
 #[derive(Subcommand, Debug)]

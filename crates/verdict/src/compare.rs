@@ -20,10 +20,11 @@ async fn compare(store: StoreArgs, args: &CompareArgs) -> Result<Vec<ComparedTes
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     let basis = parse_selection(&args.basis, now).map_err(|e| format!("--basis: {e}"))?;
     let sample = parse_selection(&args.sample, now).map_err(|e| format!("--sample: {e}"))?;
+    let options = Options::with_thresholds(Some(args.confidence), Some(args.pity), Some(args.min_fail)).map_err(|e| format!("--{e}"))?;
     let store =
         verdict_store::open(store.database_url.as_deref(), &store.data_dir).await.map_err(|e| format!("cannot open the database: {e}"))?;
     let suite = store.suite_by_slug(&args.suite).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no suite {:?}", args.suite))?;
-    let rows = compare_selections(store.as_ref(), suite.id, &basis, &sample, &Options::default()).await.map_err(|e| e.to_string())?;
+    let rows = compare_selections(store.as_ref(), suite.id, &basis, &sample, &options).await.map_err(|e| e.to_string())?;
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?;
         std::fs::write(path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;

@@ -769,4 +769,20 @@ fn compare_branches(env: &Env) {
     let bad = env.cmd().args(["compare", "--suite", "web", "--basis", "7d..30d", "--sample", "main"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--basis: window"));
+    // A branch and a window together, as the compare page takes them; and the thresholds.
+    let json_path2 = dir.path().join("windowed.json");
+    let windowed = env
+        .cmd()
+        .args(["compare", "--suite", "web", "--basis", "main:7d", "--sample", "feature:7d", "--min-fail", "9"])
+        .args(["--json", json_path2.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let rows: Value = serde_json::from_slice(&std::fs::read(&json_path2).unwrap()).unwrap();
+    let status = |n: &str| rows.as_array().unwrap().iter().find(|r| r["name"] == n).unwrap()["status"].as_str().unwrap().to_owned();
+    assert_eq!(rows.as_array().unwrap().len(), 4, "{}", String::from_utf8_lossy(&windowed.stdout));
+    assert_eq!(status("broke"), "NotSignificant", "8 sample failures are fewer than --min-fail 9");
+    let bad =
+        env.cmd().args(["compare", "--suite", "web", "--basis", "main", "--sample", "feature", "--confidence", "100"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--confidence must be"), "{}", String::from_utf8_lossy(&bad.stderr));
 }

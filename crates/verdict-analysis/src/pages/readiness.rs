@@ -140,6 +140,10 @@ pub struct ComparePage {
     pub suite: Suite,
     pub basis: String,
     pub sample: String,
+    /// The thresholds used: confidence (percent), pity (points of pass rate), minimum sample failures.
+    pub confidence: f64,
+    pub pity: f64,
+    pub min_fail: u64,
     /// Scopes, worst first.
     pub scopes: Vec<ScopeCell>,
     /// The drill-down scope, when one is asked for.
@@ -154,24 +158,33 @@ pub struct ComparePage {
 /// Rows of tests a compare page lists at most.
 pub const MAX_COMPARED_ROWS: usize = 500;
 
+/// What the compare page is asked: two selections in `verdict compare`'s
+/// grammar, the thresholds, and an optional drill-down scope.
+#[derive(Debug, Clone)]
+pub struct CompareAsk {
+    pub basis: String,
+    pub sample: String,
+    pub scope: Option<String>,
+    pub options: Options,
+}
+
 /// `verdict compare`'s computation as a grid by scope. `Err(message)` names a bad selection.
 pub async fn compare_page(
     store: &dyn Store,
     suite: Suite,
-    basis: &str,
-    sample: &str,
-    scope: Option<String>,
+    ask: CompareAsk,
     now_ms: i64,
 ) -> Result<Result<ComparePage, String>, AnalysisError> {
-    let b = match parse_selection(basis, now_ms) {
+    let b = match parse_selection(&ask.basis, now_ms) {
         Ok(b) => b,
         Err(e) => return Ok(Err(format!("basis: {e}"))),
     };
-    let s = match parse_selection(sample, now_ms) {
+    let s = match parse_selection(&ask.sample, now_ms) {
         Ok(s) => s,
         Err(e) => return Ok(Err(format!("sample: {e}"))),
     };
-    let rows = compare_selections(store, suite.id, &b, &s, &Options::default()).await?;
+    let CompareAsk { basis, sample, scope, options } = ask;
+    let rows = compare_selections(store, suite.id, &b, &s, &options).await?;
     let mut cells: BTreeMap<&str, ScopeCell> = BTreeMap::new();
     for r in &rows {
         let c = cells.entry(r.scope.as_str()).or_insert_with(|| ScopeCell {
@@ -197,5 +210,18 @@ pub async fn compare_page(
         Some(sc) => rows.into_iter().filter(|r| &r.scope == sc).take(MAX_COMPARED_ROWS).collect(),
         None => rows.into_iter().filter(ComparedTest::regressed).take(MAX_COMPARED_ROWS).collect(),
     };
-    Ok(Ok(ComparePage { suite, basis: basis.to_owned(), sample: sample.to_owned(), scopes, scope, tests, regressed, improved, total }))
+    Ok(Ok(ComparePage {
+        suite,
+        basis,
+        sample,
+        confidence: options.confidence,
+        pity: options.pity_factor,
+        min_fail: options.minimum_failure,
+        scopes,
+        scope,
+        tests,
+        regressed,
+        improved,
+        total,
+    }))
 }

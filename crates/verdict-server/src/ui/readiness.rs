@@ -225,6 +225,9 @@ struct CompareHtml {
     frame: Frame,
     basis: String,
     sample: String,
+    confidence: String,
+    pity: String,
+    min_fail: String,
     scope: String,
     scopes: Vec<ScopeRow>,
     tests: Vec<ComparedRow>,
@@ -240,13 +243,25 @@ pub async fn compare(
 ) -> Result<Response, PageError> {
     let mut timing = Timing::start();
     let suite = suite_or_404(&state, &slug).await?;
-    let (basis, sample, scope) = crate::twins::compare_query(&crate::params::Params(q));
-    let p = compare_page(state.store.as_ref(), suite, &basis, &sample, scope, super::now_ms())
+    let ask = crate::twins::compare_query(&crate::params::Params(q))?;
+    let (basis, sample) = (ask.basis.clone(), ask.sample.clone());
+    let p = compare_page(state.store.as_ref(), suite, ask, super::now_ms())
         .await?
         .map_err(|m| PageError::bad(format!("query parameter {m}")))?;
     timing.queried();
     let base = format!("/s/{}", encode(&p.suite.slug, false));
     let path = format!("{base}/compare");
+    let (confidence, pity, min_fail) = (p.confidence.to_string(), p.pity.to_string(), p.min_fail.to_string());
+    let ask = |scope: &str| {
+        format::query(&[
+            ("basis", &basis),
+            ("sample", &sample),
+            ("confidence", &confidence),
+            ("pity", &pity),
+            ("min_fail", &min_fail),
+            ("scope", scope),
+        ])
+    };
     let scopes = p
         .scopes
         .iter()
@@ -257,7 +272,7 @@ pub async fn compare(
                 mark,
                 label,
                 scope: format::cut(&c.scope, 200),
-                href: format!("{path}{}", format::query(&[("basis", &basis), ("sample", &sample), ("scope", &c.scope)])),
+                href: format!("{path}{}", ask(&c.scope)),
                 tests: c.tests,
                 regressed: c.regressed,
                 improved: c.improved,
@@ -285,13 +300,37 @@ pub async fn compare(
         })
         .collect();
     let scope = p.scope.clone().unwrap_or_default();
-    let query = format::query(&[("basis", &basis), ("sample", &sample), ("scope", &scope)]);
+    let query = ask(&scope);
+    let defaults = verdict_core::readiness::Options::default();
+    let mut cli = format!("verdict compare --suite {} --basis {basis} --sample {sample}", p.suite.slug);
+    if p.confidence != defaults.confidence {
+        cli += &format!(" --confidence {confidence}");
+    }
+    if p.pity != defaults.pity_factor {
+        cli += &format!(" --pity {pity}");
+    }
+    if p.min_fail != defaults.minimum_failure {
+        cli += &format!(" --min-fail {min_fail}");
+    }
     let frame = Frame::new(format!("Compare · {}", p.suite.name))
         .crumb(p.suite.name.clone(), base.clone())
         .crumb("Compare", path.clone())
         .twin("compare", format!("/api/v1/suites/{}/compare{query}", encode(&p.suite.slug, false)))
-        .cli(format!("verdict compare --suite {} --basis {basis} --sample {sample}", p.suite.slug))
+        .cli(cli)
         .served(state.store.backend(), &timing);
-    let html = CompareHtml { frame, basis, sample, scope, scopes, tests, regressed: p.regressed, improved: p.improved, total: p.total };
+    let html = CompareHtml {
+        frame,
+        basis,
+        sample,
+        confidence,
+        pity,
+        min_fail,
+        scope,
+        scopes,
+        tests,
+        regressed: p.regressed,
+        improved: p.improved,
+        total: p.total,
+    };
     Ok(respond(&html, &timing))
 }
