@@ -101,6 +101,16 @@ check(await page.evaluate((id) => document.querySelector(":target")?.id === `t-$
 
 await visit("runs", `${base}/s/web/runs?branch=main&window=14d`, { charts: false });
 await visit("tests", `${base}/s/web/tests?branch=main&window=14d`, { charts: false });
+// The "can this ship?" pages: a batch in progress explains each failing test, the grid drills down.
+await visit("aggregate-batches", `${base}/s/web/aggregate`, { charts: false });
+await page.click("td.name a[href*='job=e2e']");
+await visit("aggregate", `${page.url()}&expected=12`);
+check((await page.locator("text=/needs \d+ more pass|can no longer pass|has the passes it needs/").count()) > 0, "aggregate: passes still needed are shown");
+await page.locator("details:has-text('Why this threshold?') > summary").first().click();
+check(await page.locator("details[open] tr.observed").first().isVisible(), "aggregate: the threshold table marks this batch's pass count");
+await visit("compare", `${base}/s/web/compare?basis=main:28d&sample=release:28d`, { charts: false });
+await page.locator("td.name a[href*='scope=']").first().click();
+check(new URL(page.url()).searchParams.get("scope") !== null && (await page.locator("h2:has-text('Tests of')").isVisible()), "compare: a scope drills down");
 
 // The hostile test: its heading is the literal text, and nothing ran.
 await page.goto(`${base}/s/web/tests?branch=main&window=14d&q=script`);

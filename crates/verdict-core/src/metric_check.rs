@@ -270,7 +270,8 @@ fn judged(name: &str, values: &[RunValue], r: CheckResult, percentile: Option<u3
             failures: r.failing.len() as u32,
             skips: 0,
             working_percentage: percentile,
-            history_percentage: percentile,
+            // A percentile rule, not a test's history: no p-value to show.
+            history_percentage: None,
             strict_required: r.strict_required,
             required: r.required.map(|r| r.max(0) as u32),
         },

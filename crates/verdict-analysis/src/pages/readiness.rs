@@ -102,8 +102,11 @@ async fn batch_verdict(store: &dyn Store, suite: &Suite, ask: BatchAsk) -> Resul
         .into_iter()
         .map(|judged| {
             let d = &judged.decision;
-            let p_value = d.history_percentage.filter(|_| d.attempts > 0).map(|wp| p_value(d.attempts, wp, d.passes));
-            let still_needed = missing.zip(d.history_percentage).map(|(m, wp)| still_needed(d.attempts + m, d.attempts, d.passes, wp));
+            let judged_on_history = d.attempts > 0 && d.status != DecisionStatus::Skipped;
+            let p_value = d.history_percentage.filter(|_| judged_on_history).map(|wp| p_value(d.attempts, wp, d.passes));
+            let still_needed = missing
+                .zip(d.history_percentage.filter(|_| judged_on_history))
+                .map(|(m, wp)| still_needed(d.attempts + m, d.attempts, d.passes, wp));
             AggregateTest { judged, p_value, still_needed }
         })
         .collect();

@@ -71,9 +71,17 @@ fn still_needed_text(s: Option<StillNeeded>) -> String {
     match s {
         None => String::new(),
         Some(StillNeeded::Met) => "has the passes it needs".into(),
-        Some(StillNeeded::Needs { passes, runs }) => format!("needs {passes} more passes in {runs} runs"),
-        Some(StillNeeded::CannotPass { passes, runs }) => format!("can no longer pass: needs {passes} more passes, {runs} runs left"),
+        Some(StillNeeded::Needs { passes, runs }) => {
+            format!("needs {} more in {}", plural(passes, "pass", "passes"), plural(runs, "run", "runs"))
+        }
+        Some(StillNeeded::CannotPass { passes, runs }) => {
+            format!("can no longer pass: needs {} more, {} left", plural(passes, "pass", "passes"), plural(runs, "run", "runs"))
+        }
     }
+}
+
+fn plural(n: u32, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Rows that get a bullet chart and a threshold table: the failed and the
