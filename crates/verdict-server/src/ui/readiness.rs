@@ -72,16 +72,20 @@ fn still_needed_text(s: Option<StillNeeded>) -> String {
         None => String::new(),
         Some(StillNeeded::Met) => "has the passes it needs".into(),
         Some(StillNeeded::Needs { passes, runs }) => {
-            format!("needs {} more in {}", plural(passes, "pass", "passes"), plural(runs, "run", "runs"))
+            format!("needs {passes} more {} in {}", word(passes, "pass", "passes"), count(runs, "run"))
         }
         Some(StillNeeded::CannotPass { passes, runs }) => {
-            format!("can no longer pass: needs {} more, {} left", plural(passes, "pass", "passes"), plural(runs, "run", "runs"))
+            format!("can no longer pass: needs {passes} more {}, {} left", word(passes, "pass", "passes"), count(runs, "run"))
         }
     }
 }
 
-fn plural(n: u32, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+fn word<'a>(n: u32, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+fn count(n: u32, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Rows that get a bullet chart and a threshold table: the failed and the
