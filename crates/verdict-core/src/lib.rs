@@ -6,6 +6,7 @@
 pub mod aggregation;
 pub mod batch;
 pub mod caps;
+pub mod clusters;
 pub mod decision;
 pub mod fisher;
 pub mod historical;
