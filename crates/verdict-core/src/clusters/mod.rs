@@ -19,6 +19,7 @@ pub mod rules;
 pub use like::{LikeError, like_regex};
 pub use masks::{SuiteMask, SuiteMaskError};
 
+use crate::upload::truncate;
 use sha2::{Digest, Sha256};
 
 /// Reasons are cut to this many bytes (at a character boundary) before
@@ -85,7 +86,7 @@ pub fn cluster(reason: &str, algorithm: Algorithm, options: &Clustering) -> Opti
 
 /// The cluster key of a reason (see the module's doc), `None` when empty.
 pub fn key(reason: &str, algorithm: Algorithm, options: &Clustering) -> Option<String> {
-    let reason = cut(reason, MAX_REASON_BYTES);
+    let reason = truncate(reason, MAX_REASON_BYTES);
     if reason.is_empty() {
         return None;
     }
@@ -122,18 +123,6 @@ pub fn title(key: &str) -> String {
         }
     }
     out
-}
-
-/// `s` cut to at most `max` bytes at a character boundary.
-pub fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 #[cfg(test)]
@@ -238,7 +227,7 @@ mod tests {
         let long = "é".repeat(600); // 1200 bytes
         let k = v1(&long);
         assert_eq!(k.len(), 1024, "512 two-byte characters");
-        assert_eq!(cut("aé", 2), "a");
+        assert_eq!(truncate("aé", 2), "a");
     }
 
     #[test]
