@@ -9,6 +9,7 @@ pub mod caps;
 pub mod clusters;
 pub mod decision;
 pub mod fisher;
+pub mod flaky;
 pub mod historical;
 pub mod links;
 pub mod metric_check;

@@ -1,0 +1,165 @@
+//! A suite's flaky-detection settings (spec §2.2's defaults table).
+
+use super::posterior::MIN_HALF_LIFE_RUNS;
+use super::sprt::Sprt;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The flake rate of a healthy test (H0) and of a flaky one (H1).
+    pub p0: f64,
+    pub p1: f64,
+    /// The SPRT's error rates: calling a healthy test flaky, and the reverse.
+    pub alpha: f64,
+    pub beta: f64,
+    /// The rate t of "P(rate > t)".
+    pub threshold: f64,
+    /// Evidence loses half its weight every this many observations (≥ 200).
+    pub half_life_runs: f64,
+    /// Branches besides the default one whose code is expected to pass (Trunk's globs).
+    pub tracked_branches: Vec<String>,
+    /// Failed runs in a row that make a test broken, and passing runs in a row that clear it.
+    pub broken_consecutive: u32,
+    pub broken_clear_passes: u32,
+    /// The failure-rate rule: over this many UTC days, with at least this many runs…
+    pub failure_rate_window_days: i64,
+    pub failure_rate_min_sample: u32,
+    /// …broken at this share of failed runs or more, cleared below `resolve`.
+    pub failure_rate_activate: f64,
+    pub failure_rate_resolve: f64,
+    /// A track with no observation for this long starts again as new.
+    pub stale_days: i64,
+    /// A failure waits this long for a pass on its commit, then is dropped uncounted.
+    pub pending_days: i64,
+    /// An upload (or run) with at least `infra_min_tests` passed or failed results of
+    /// which this share failed is an infrastructure failure, left out.
+    pub infra_threshold: f64,
+    pub infra_min_tests: u32,
+    /// Results Buildkite's transition score looks back over.
+    pub transition_window: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let sprt = Sprt::default();
+        Settings {
+            p0: sprt.p0,
+            p1: sprt.p1,
+            alpha: sprt.alpha,
+            beta: sprt.beta,
+            threshold: 0.02,
+            half_life_runs: MIN_HALF_LIFE_RUNS,
+            tracked_branches: Vec::new(),
+            broken_consecutive: 3,
+            broken_clear_passes: 2,
+            failure_rate_window_days: 7,
+            failure_rate_min_sample: 20,
+            failure_rate_activate: 0.8,
+            failure_rate_resolve: 0.5,
+            stale_days: 30,
+            pending_days: 14,
+            infra_threshold: 0.8,
+            infra_min_tests: 10,
+            transition_window: 10,
+        }
+    }
+}
+
+impl Settings {
+    pub fn sprt(&self) -> Sprt {
+        Sprt { p0: self.p0, p1: self.p1, alpha: self.alpha, beta: self.beta }
+    }
+
+    /// Every value in range; `Err` names the first that is not.
+    pub fn validate(&self) -> Result<(), String> {
+        Sprt::new(self.p0, self.p1, self.alpha, self.beta)?;
+        let unit =
+            |name: &str, v: f64| if v > 0.0 && v < 1.0 { Ok(()) } else { Err(format!("{name} must be above 0 and below 1, got {v}")) };
+        unit("threshold", self.threshold)?;
+        unit("failure_rate_activate", self.failure_rate_activate)?;
+        unit("failure_rate_resolve", self.failure_rate_resolve)?;
+        unit("infra_threshold", self.infra_threshold)?;
+        if self.failure_rate_resolve > self.failure_rate_activate {
+            return Err("failure_rate_resolve must not be above failure_rate_activate".into());
+        }
+        if self.half_life_runs.is_nan() || self.half_life_runs < MIN_HALF_LIFE_RUNS {
+            return Err(format!(
+                "half_life_runs must be at least {MIN_HALF_LIFE_RUNS}: below it a test can never be shown to flake less than 2 % of the time, got {}",
+                self.half_life_runs
+            ));
+        }
+        for (name, v) in [
+            ("broken_consecutive", i64::from(self.broken_consecutive)),
+            ("broken_clear_passes", i64::from(self.broken_clear_passes)),
+            ("failure_rate_window_days", self.failure_rate_window_days),
+            ("stale_days", self.stale_days),
+            ("pending_days", self.pending_days),
+            ("transition_window", self.transition_window as i64),
+        ] {
+            if !(1..=10_000).contains(&v) {
+                return Err(format!("{name} must be between 1 and 10000, got {v}"));
+            }
+        }
+        if self.tracked_branches.len() > 10 {
+            return Err("at most 10 tracked_branches".into());
+        }
+        Ok(())
+    }
+
+    /// Whether a branch's code is expected to pass: the default branch or a tracked glob.
+    pub fn trusted(&self, branch: &str, default_branch: &str) -> bool {
+        branch == default_branch || self.tracked_branches.iter().any(|g| glob_matches(g, branch))
+    }
+}
+
+/// Trunk's branch globs: `*` any text (crossing `/`), `?` one character, the rest literal.
+pub fn glob_matches(glob: &str, text: &str) -> bool {
+    let (g, t): (Vec<char>, Vec<char>) = (glob.chars().collect(), text.chars().collect());
+    // Iterative wildcard matching with one backtrack point: linear in practice, never exponential.
+    let (mut gi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if gi < g.len() && (g[gi] == '?' || g[gi] == t[ti]) && g[gi] != '*' {
+            gi += 1;
+            ti += 1;
+        } else if gi < g.len() && g[gi] == '*' {
+            star = Some(gi);
+            mark = ti;
+            gi += 1;
+        } else if let Some(s) = star {
+            gi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    g[gi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_limits_hold() {
+        assert_eq!(Settings::default().validate(), Ok(()));
+        let short = Settings { half_life_runs: 50.0, ..Settings::default() };
+        assert!(short.validate().unwrap_err().contains("at least 200"));
+        assert!(Settings { p0: 0.1, ..Settings::default() }.validate().is_err());
+        assert!(Settings { failure_rate_resolve: 0.9, ..Settings::default() }.validate().is_err());
+        let parsed: Result<Settings, _> = serde_json::from_str(r#"{"p0": 0.02, "nope": 1}"#);
+        assert!(parsed.is_err(), "unknown keys are refused");
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_matches("release/*", "release/4.16"));
+        assert!(glob_matches("*", "feature/x/y"), "* crosses /");
+        assert!(glob_matches("v?", "v1") && !glob_matches("v?", "v10"));
+        assert!(!glob_matches("main", "main2") && glob_matches("main", "main"));
+        assert!(glob_matches("a*b*c", "aXXbYYc") && !glob_matches("a*b*c", "aXXbYY"));
+        let s = Settings { tracked_branches: vec!["release/*".into()], ..Settings::default() };
+        assert!(s.trusted("main", "main") && s.trusted("release/1", "main") && !s.trusted("feature", "main"));
+    }
+}
