@@ -4,6 +4,7 @@
 
 pub mod aggregate;
 pub mod compare;
+pub mod flaky;
 pub mod pages;
 
 use verdict_store::StoreError;

@@ -7,6 +7,7 @@ mod body;
 mod budget;
 mod buildkite;
 mod error;
+pub mod flaky;
 mod metrics;
 mod params;
 pub mod pytest_monitor;
@@ -171,6 +172,8 @@ async fn accept_loop(
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
     let config = state.config.clone();
+    // Dropped with the loop below: a step cut short rolls back and is redone.
+    let analysis = AbortOnDrop(tokio::spawn(flaky::analysis_loop(state.store.clone())));
     let app = router(state);
     let connections = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -227,7 +230,17 @@ async fn accept_loop(
         let open = config.max_connections.max(1).saturating_sub(slots.available_permits());
         tracing::warn!(open, deadline_secs = deadline.as_secs(), "connections still open after the drain deadline are dropped");
     }
+    drop(analysis);
     Ok(())
+}
+
+/// Aborts its task when dropped (when the accept loop ends, however it ends).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A warning that is logged at most once per interval, with how many times

@@ -64,6 +64,7 @@ both!(
     nul_in_parameters_and_odd_flag_keys_are_client_errors_or_filters,
     list_pages_leave_output_to_its_own_route,
     mutated_uploads_are_answered_4xx_or_stored_whole,
+    flaky_states_follow_crafted_histories,
 );
 
 /// Tests of the HTTP edge that no store decision takes part in: SQLite only.
@@ -1011,5 +1012,163 @@ async fn mutated_uploads_are_answered_4xx_or_stored_whole(backend: Backend) {
     }
     assert!(accepted > 10, "the mutations should leave some uploads valid: {accepted}");
     assert_eq!(stored, queued, "every result the 202s counted is stored ({accepted} uploads accepted)");
+    s.finish().await;
+}
+
+/// The flaky spec's rules through the real upload API: retries, a pass on the same commit, a breakage that
+/// recovers, an infrastructure-failure upload set aside, and a flake split across two uploads of one run.
+async fn flaky_states_follow_crafted_histories(backend: Backend) {
+    let s = Server::start(backend).await;
+    let patch = |body: Value, token: String| {
+        let http = s.http.clone();
+        let url = format!("{}/api/v1/suites/web/settings", s.url);
+        async move {
+            let r = http.patch(url).header("Authorization", format!("Token token=\"{token}\"")).json(&body).send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    // The two uploads of one run must land in one part: they settle for a second.
+    let (st, set) = patch(json!({"settle_secs": 1}), s.token.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{set}");
+    assert_eq!(set["settle_secs"], 1);
+    for bad in [json!({"half_life_runs": 50}), json!({"nope": 1}), json!({"p0": "x"}), json!({"p0": 0.2})] {
+        let (st, body) = patch(bad.clone(), s.token.clone()).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+        assert!(body["message"].as_str().is_some());
+    }
+    assert_eq!(patch(json!({"settle_secs": 0}), "wrong".into()).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(s.get("/api/v1/suites/web/settings").await.1["settle_secs"], 1, "a refused change changes nothing");
+
+    let result = |name: &str, r: &str| json!({"scope": "flaky", "name": name, "result": r, "history": {"duration": 2.0}});
+    let retried = |name: &str| {
+        vec![
+            json!({"scope": "flaky", "name": name, "result": "failed", "attempt": 0, "history": {"duration": 3.0}}),
+            json!({"scope": "flaky", "name": name, "result": "passed", "attempt": 1, "history": {"duration": 1.0}}),
+        ]
+    };
+    let runs: Vec<(&str, &str, Vec<Value>)> = vec![
+        (
+            "r1",
+            "c1",
+            [retried("t_retry"), vec![result("t_same", "failed"), result("t_broken", "failed"), result("t_steady", "passed")]].concat(),
+        ),
+        ("r2", "c1", vec![result("t_same", "passed"), result("t_steady", "passed")]),
+        (
+            "r3",
+            "c2",
+            [retried("t_retry"), vec![result("t_same", "failed"), result("t_broken", "failed"), result("t_steady", "passed")]].concat(),
+        ),
+        ("r4", "c2", vec![result("t_same", "passed"), result("t_steady", "passed")]),
+        ("r5", "c3", vec![result("t_broken", "failed"), result("t_steady", "passed")]),
+        ("r6", "c4", vec![result("t_broken", "passed"), result("t_steady", "passed")]),
+        ("r7", "c5", vec![result("t_broken", "passed"), result("t_steady", "passed")]),
+        // A dead CI node: every result failed.
+        ("r8", "c6", (0..10).map(|k| result(&format!("infra_{k}"), "failed")).chain([result("t_steady", "failed")]).collect()),
+    ];
+    for (key, commit, data) in runs {
+        let env = json!({"key": key, "branch": "main", "commit_sha": commit});
+        let (st, body) = s.post_json(&json!({"format": "json", "run_env": env, "data": data})).await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{body}");
+    }
+    // The retry arrives as a second upload to the same run.
+    for r in ["failed", "passed"] {
+        let env = json!({"key": "r9", "branch": "main", "commit_sha": "c7"});
+        let (st, _) = s.post_json(&json!({"format": "json", "run_env": env, "data": [result("t_split", r)]})).await;
+        assert_eq!(st, StatusCode::ACCEPTED);
+    }
+    let flaky = s.store.store.flaky();
+    for _ in 0..200 {
+        if flaky.queue_depth().await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(flaky.queue_depth().await.unwrap(), 0, "the analysis loop drained the queue");
+
+    let id = |name: &'static str| {
+        let s = &s;
+        async move {
+            let tests = s.get("/api/v1/suites/web/tests?per_page=500").await.1;
+            tests.as_array().unwrap().iter().find(|t| t["name"] == name).unwrap()["id"].as_i64().unwrap()
+        }
+    };
+    let state = |name: &'static str| {
+        let s = &s;
+        async move {
+            let (st, body) = s.get(&format!("/api/v1/tests/{}/state", id(name).await)).await;
+            assert_eq!(st, StatusCode::OK, "{body}");
+            body
+        }
+    };
+    let main = |v: &Value| v["tracks"].as_array().unwrap().iter().find(|t| t["branch"] == "main").unwrap().clone();
+
+    let retry = state("t_retry").await;
+    let m = main(&retry);
+    assert_eq!((m["state"].as_str(), m["rule"].as_str()), (Some("flaky"), Some("retry")), "{m}");
+    assert_eq!((m["evidence"]["retry"].as_u64(), m["evidence"]["runs"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(m["sprt"]["decision"], "flaky");
+    assert!(m["fix"]["clean_runs_to_confirm_fix"].as_u64().unwrap() > 0, "a flaky test says what proves it fixed");
+    assert!((m["impact"]["ci_seconds_lost"].as_f64().unwrap() - 6.0).abs() < 1e-9, "two failed attempts of 3 s");
+    assert_eq!(retry["history"][0]["rule"], "retry");
+    assert_eq!(retry["tracks"].as_array().unwrap().last().unwrap()["branch"], "*", "the pooled track last");
+
+    let same = main(&state("t_same").await);
+    assert_eq!((same["state"].as_str(), same["rule"].as_str()), (Some("flaky"), Some("same_commit")), "{same}");
+    assert_eq!(same["evidence"]["same_commit"], 2);
+    assert!((same["sprt"]["llr"].as_f64().unwrap() - -0.0412).abs() < 0.0001, "Λ restarted after the decision, then one P");
+
+    let broken = state("t_broken").await;
+    let history: Vec<(String, String, String)> = broken["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["branch"] == "main")
+        .map(|e| (e["from"].as_str().unwrap().into(), e["to"].as_str().unwrap().into(), e["rule"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(
+        history,
+        vec![("broken".into(), "new".into(), "consecutive".into()), ("new".into(), "broken".into(), "consecutive".into())],
+        "newest first"
+    );
+    assert_eq!(main(&broken)["evidence"]["breakage_runs"], 3);
+    assert_eq!(main(&broken)["evidence"]["flaky_runs"], 0, "a breakage is not a flake");
+    let star = broken["tracks"].as_array().unwrap().iter().find(|t| t["branch"] == "*").unwrap().clone();
+    assert_eq!(star["evidence"]["breakage_runs"], 0, "the pooled track is not trusted: no breakage there");
+
+    let steady = main(&state("t_steady").await);
+    assert_eq!((steady["state"].as_str(), steady["evidence"]["runs"].as_u64()), (Some("new"), Some(7)));
+    assert_eq!(steady["evidence"]["infra_runs_ignored"], 1, "the dead node's run is set aside");
+    assert_eq!(steady["evidence"]["failed_runs"], 0);
+    assert_eq!(main(&state("infra_3").await)["evidence"]["infra_runs_ignored"], 1);
+
+    let split = main(&state("t_split").await);
+    assert_eq!(
+        (split["evidence"]["runs"].as_u64(), split["evidence"]["retry"].as_u64()),
+        (Some(1), Some(1)),
+        "one run, one retry: {split}"
+    );
+
+    let (st, list) = s.get("/api/v1/suites/web/flaky?window=7d").await;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    let names: Vec<&str> = list["tests"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    // Lost time: t_same's two failed runs are re-runs of jobs of 10 s with 3 failing tests (2 × 10/3 s);
+    // t_retry's two failed attempts took 3 s each; t_split's failed attempt 2 s.
+    assert_eq!(names, vec!["t_same", "t_retry", "t_split"], "ranked by CI time lost");
+    let lost: Vec<f64> = list["tests"].as_array().unwrap().iter().map(|t| t["impact"]["ci_seconds_lost"].as_f64().unwrap()).collect();
+    assert!((lost[0] - 20.0 / 3.0).abs() < 1e-9 && (lost[1] - 6.0).abs() < 1e-9 && (lost[2] - 2.0).abs() < 1e-9, "{lost:?}");
+    assert_eq!(list["total"], 3);
+    assert_eq!(list["branch"], "main");
+    assert_eq!(list["method"]["sprt"]["p1"], 0.05);
+    let today = list["days"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (today["flaky_tests"].as_i64(), today["became_flaky"].as_i64(), today["became_broken"].as_i64()),
+        (Some(3), Some(2), Some(1))
+    );
+    let broken_only = s.get("/api/v1/suites/web/flaky?state=new").await.1;
+    assert!(broken_only["tests"].as_array().unwrap().iter().any(|t| t["name"] == "t_broken"));
+    for bad in ["window=3d", "state=odd", "page=0x"] {
+        assert_eq!(s.get(&format!("/api/v1/suites/web/flaky?{bad}")).await.0, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert_eq!(s.get("/api/v1/tests/999999/state").await.0, StatusCode::NOT_FOUND);
     s.finish().await;
 }

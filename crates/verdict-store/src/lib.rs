@@ -3,6 +3,7 @@
 
 pub mod dashboard;
 mod error;
+pub mod flaky;
 pub mod monitor;
 pub mod plan;
 pub mod postgres;

@@ -106,6 +106,9 @@ pub trait Store: Send + Sync + 'static {
     /// The dashboard's series, cells and rollups.
     fn dashboard(&self) -> &dyn crate::dashboard::DashboardStore;
 
+    /// Flaky and broken tests: the analysis queue, states, events.
+    fn flaky(&self) -> &dyn crate::flaky::FlakyStore;
+
     async fn create_suite(&self, suite: NewSuite) -> Result<Suite, StoreError>;
     async fn suites(&self) -> Result<Vec<Suite>, StoreError>;
     async fn suite_by_slug(&self, slug: &str) -> Result<Option<Suite>, StoreError>;

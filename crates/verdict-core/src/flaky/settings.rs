@@ -38,6 +38,9 @@ pub struct Settings {
     pub infra_min_tests: u32,
     /// Results Buildkite's transition score looks back over.
     pub transition_window: usize,
+    /// A run is analysed once its newest upload is this old (seconds), so
+    /// that a retry uploaded a little later joins the same part.
+    pub settle_secs: i64,
 }
 
 impl Default for Settings {
@@ -62,6 +65,7 @@ impl Default for Settings {
             infra_threshold: 0.8,
             infra_min_tests: 10,
             transition_window: 10,
+            settle_secs: 120,
         }
     }
 }
@@ -100,6 +104,9 @@ impl Settings {
             if !(1..=10_000).contains(&v) {
                 return Err(format!("{name} must be between 1 and 10000, got {v}"));
             }
+        }
+        if !(0..=86_400).contains(&self.settle_secs) {
+            return Err(format!("settle_secs must be between 0 and 86400, got {}", self.settle_secs));
         }
         if self.tracked_branches.len() > 10 {
             return Err("at most 10 tracked_branches".into());

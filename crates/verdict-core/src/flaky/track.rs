@@ -205,8 +205,9 @@ pub struct Track {
     pub last_observed_ms: Option<i64>,
     pub first_flaked_ms: Option<i64>,
     pub last_flaked_ms: Option<i64>,
-    /// When the shown state last changed.
+    /// When the shown state last changed, and by which rule.
     pub since_ms: Option<i64>,
+    pub since_rule: Option<Rule>,
     pub pending: Vec<Pending>,
     pub days: Vec<DayCount>,
     /// The last `transition_window` pass/fail executions, oldest first.
@@ -437,6 +438,7 @@ impl Track {
             return;
         }
         self.since_ms = Some(at_ms);
+        self.since_rule = Some(rule);
         out.transitions.push(Transition {
             at_ms,
             run_id,

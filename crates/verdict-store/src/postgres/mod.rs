@@ -2,6 +2,7 @@
 //! against one database.
 
 mod dashboard;
+mod flaky;
 mod monitor;
 mod reads;
 mod writes;
@@ -27,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("migrations/0010_execution_outputs.sql")),
     (11, include_str!("migrations/0011_dashboard.sql")),
     (12, include_str!("migrations/0012_rollup_run_counts.sql")),
+    (13, include_str!("migrations/0013_flaky.sql")),
 ];
 /// Serialises migrations of nodes that start at the same time.
 const MIGRATION_LOCK: i64 = 0x0076_6572_6469_6374; // "verdict"
@@ -108,6 +110,10 @@ impl Store for PgStore {
     }
 
     fn dashboard(&self) -> &dyn crate::dashboard::DashboardStore {
+        self
+    }
+
+    fn flaky(&self) -> &dyn crate::flaky::FlakyStore {
         self
     }
 

@@ -220,6 +220,14 @@ pub(super) async fn write(
         &[&run_id, &totals.passed, &totals.failed, &totals.total, &totals.seconds, &tests[0], &tests[1], &tests[2], &tests[3]],
     )
     .await?;
+    if !up.executions.is_empty() {
+        // For the flaky analysis step, in this transaction: accepted means it will be analysed.
+        tx.execute(
+            "INSERT INTO analysis_queue (suite_id, run_id, upload_id, queued_at) VALUES ($1, $2, $3, $4)",
+            &[&suite_id, &run_id, &upload_id, &now],
+        )
+        .await?;
+    }
     Ok(UploadReceipt { upload_id, run_id, queued: up.executions.len() })
 }
 

@@ -2,6 +2,7 @@
 //! (driven by its own thread, see `writer`), a few read connections.
 
 mod dashboard;
+mod flaky;
 mod inbox;
 mod monitor;
 mod reads;
@@ -31,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("migrations/0010_execution_outputs.sql")),
     (11, include_str!("migrations/0011_dashboard.sql")),
     (12, include_str!("migrations/0012_rollup_run_counts.sql")),
+    (13, include_str!("migrations/0013_flaky.sql")),
 ];
 
 pub struct SqliteStore {
@@ -147,6 +149,10 @@ impl Store for SqliteStore {
     }
 
     fn dashboard(&self) -> &dyn crate::dashboard::DashboardStore {
+        self
+    }
+
+    fn flaky(&self) -> &dyn crate::flaky::FlakyStore {
         self
     }
 

@@ -189,6 +189,11 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload, now: i64) -> Re
         )?
         .execute(params![run_id, totals.passed, totals.failed, totals.total, totals.seconds, tp, tf, tk, ts])?;
     }
+    if !up.executions.is_empty() {
+        // For the flaky analysis step, in this transaction: accepted means it will be analysed.
+        c.prepare_cached("INSERT INTO analysis_queue (suite_id, run_id, upload_id, queued_at) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![suite_id, run_id, upload_id, now])?;
+    }
     Ok(UploadReceipt { upload_id, run_id, queued: up.executions.len() })
 }
 

@@ -1,0 +1,147 @@
+//! Flaky and broken tests over HTTP: the suite's list, one test's state,
+//! the suite's settings; and the analysis loop that keeps the states.
+
+use crate::error::ApiError;
+use crate::params::Params;
+use crate::{AppState, auth};
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use axum::{Json, Router};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use verdict_analysis::flaky::{self, FlakyList, FlakyQuery, TestState, WINDOWS};
+use verdict_core::flaky::{Settings, State as TrackState};
+use verdict_store::Store;
+
+/// Read routes (behind the read token).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/suites/{slug}/flaky", get(list))
+        .route("/tests/{id}/state", get(state))
+        .route("/suites/{slug}/settings", get(settings))
+}
+
+type Q = Query<HashMap<String, String>>;
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// `window=` as the flaky list takes it: one of 1d, 7d (the default), 14d, 28d, 90d.
+pub(crate) fn window_days(q: &Params) -> Result<i64, ApiError> {
+    match q.text("window") {
+        None => Ok(7),
+        Some(w) => w
+            .strip_suffix('d')
+            .and_then(|n| n.parse::<i64>().ok())
+            .filter(|n| WINDOWS.contains(n))
+            .ok_or_else(|| ApiError::bad_request(format!("query parameter window: one of 1d, 7d, 14d, 28d, 90d, got {w:?}"))),
+    }
+}
+
+/// `state=` (comma-separated): new, healthy, flaky, broken.
+pub(crate) fn states(q: &Params) -> Result<Vec<TrackState>, ApiError> {
+    let Some(raw) = q.text("state") else { return Ok(Vec::new()) };
+    raw.split(',')
+        .map(|s| match s.trim() {
+            "new" => Ok(TrackState::New),
+            "healthy" => Ok(TrackState::Healthy),
+            "flaky" => Ok(TrackState::Flaky),
+            "broken" => Ok(TrackState::Broken),
+            other => Err(ApiError::bad_request(format!("query parameter state: new, healthy, flaky or broken, got {other:?}"))),
+        })
+        .collect()
+}
+
+pub(crate) fn flaky_query(q: &Params) -> Result<FlakyQuery, ApiError> {
+    Ok(FlakyQuery { branch: q.text("branch"), window_days: window_days(q)?, states: states(q)?, page: q.page()? })
+}
+
+async fn suite_of(s: &AppState, slug: &str) -> Result<verdict_store::Suite, ApiError> {
+    s.store.suite_by_slug(slug).await?.ok_or_else(|| ApiError::not_found(format!("no suite {slug:?}")))
+}
+
+async fn list(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<FlakyList>, ApiError> {
+    let suite = suite_of(&s, &slug).await?;
+    let query = flaky_query(&Params(q))?;
+    Ok(Json(flaky::flaky_list(s.store.as_ref(), &suite, query, now_ms()).await?))
+}
+
+async fn state(State(s): State<AppState>, Path(raw): Path<String>, Query(q): Q) -> Result<Json<TestState>, ApiError> {
+    let id: i64 = raw.parse().map_err(|_| ApiError::bad_request(format!("test id {raw:?} is not a number")))?;
+    let test = s.store.test(id).await?.ok_or_else(|| ApiError::not_found(format!("no test {id}")))?;
+    let suite = s
+        .store
+        .suites()
+        .await?
+        .into_iter()
+        .find(|x| x.id == test.suite_id)
+        .ok_or_else(|| ApiError::not_found(format!("no suite for test {id}")))?;
+    let branch = Params(q).text("branch");
+    Ok(Json(flaky::test_state(s.store.as_ref(), &suite, id, branch.as_deref()).await?))
+}
+
+async fn settings(State(s): State<AppState>, Path(slug): Path<String>) -> Result<Json<Settings>, ApiError> {
+    let suite = suite_of(&s, &slug).await?;
+    Ok(Json(s.store.flaky().flaky_settings(suite.id).await?))
+}
+
+/// `PATCH /api/v1/suites/{slug}/settings` with the suite's upload token: the
+/// keys given replace the current values; unknown keys and values out of
+/// range are refused (422) and nothing changes. New values apply to new
+/// observations.
+pub async fn patch_settings(
+    State(s): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Settings>, ApiError> {
+    let suite = auth::suite_for_upload(&s, &headers).await?;
+    if suite.slug != slug {
+        return Err(ApiError::not_found(format!("no suite {slug:?} for this token")));
+    }
+    let body = crate::body::read(&s, &headers, body, crate::body::BodyUse::Small).await?;
+    let changes: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("expected a JSON object of settings: {e}")))?;
+    let current = s.store.flaky().flaky_settings(suite.id).await?;
+    let merged = merge(&current, changes).map_err(ApiError::unprocessable)?;
+    s.store.flaky().set_flaky_settings(suite.id, &merged).await?;
+    Ok(Json(merged))
+}
+
+/// The current settings with `changes` over them, checked.
+pub fn merge(current: &Settings, changes: serde_json::Map<String, serde_json::Value>) -> Result<Settings, String> {
+    let mut value = serde_json::to_value(current).map_err(|e| e.to_string())?;
+    let object = value.as_object_mut().ok_or("settings are an object")?;
+    for (k, v) in changes {
+        if !object.contains_key(&k) {
+            let known: Vec<&String> = object.keys().collect();
+            return Err(format!("unknown setting {k:?}; the settings are {known:?}"));
+        }
+        object.insert(k, v);
+    }
+    let merged: Settings = serde_json::from_value(value).map_err(|e| format!("a setting has the wrong type: {e}"))?;
+    merged.validate()?;
+    Ok(merged)
+}
+
+/// How long the loop sleeps when nothing is due.
+pub const IDLE: Duration = Duration::from_millis(500);
+
+/// Analyse settled runs, one transaction each, until the task is dropped.
+/// A failed step is logged and retried later: the queue keeps its rows.
+pub async fn analysis_loop(store: Arc<dyn Store>) {
+    loop {
+        match store.flaky().analyse_due(now_ms()).await {
+            Ok(Some(_)) => tokio::task::yield_now().await,
+            Ok(None) => tokio::time::sleep(IDLE).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "the flaky analysis step failed; it will be retried");
+                tokio::time::sleep(IDLE * 10).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! Flaky and broken tests on PostgreSQL (see `crate::flaky`). Several
+//! servers may run the step at once: each takes a run's queue rows with
+//! `FOR UPDATE SKIP LOCKED` and its suite with a transaction-scoped advisory
+//! lock, so one server analyses a suite at a time, oldest run first.
+
+use super::PgStore;
+use super::reads::{TEST_COLS, outcome, test_row};
+use crate::error::StoreError;
+use crate::flaky::*;
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use tokio_postgres::{GenericClient, Row};
+use verdict_core::flaky::{Settings, Track};
+
+/// The advisory lock space of the analysis step (a suite id is the key within it).
+const LOCK_SPACE: i32 = 0x7665_7264; // "verd"
+
+async fn settings(c: &impl GenericClient, suite_id: i64) -> Result<Settings, StoreError> {
+    match c.query_opt("SELECT flaky_settings FROM suites WHERE id = $1", &[&suite_id]).await? {
+        None => Err(StoreError::NotFound(format!("no suite {suite_id}"))),
+        Some(r) => Ok(settings_of(r.get::<_, Option<String>>(0).as_deref())),
+    }
+}
+
+async fn analyse_due(c: &mut deadpool_postgres::Object, now_ms: i64) -> Result<Option<i64>, StoreError> {
+    let candidates = c
+        .query(
+            "SELECT q.run_id, q.suite_id, max(q.queued_at), s.flaky_settings FROM analysis_queue q JOIN suites s ON s.id = q.suite_id
+             GROUP BY q.run_id, q.suite_id, s.flaky_settings ORDER BY min(q.seq) LIMIT $1",
+            &[&DUE_CANDIDATES],
+        )
+        .await?;
+    for cand in candidates {
+        let (run_id, suite_id, newest): (i64, i64, i64) = (cand.get(0), cand.get(1), cand.get(2));
+        if newest + settings_of(cand.get::<_, Option<String>>(3).as_deref()).settle_secs * 1000 > now_ms {
+            continue;
+        }
+        let tx = c.transaction().await?;
+        let locked: bool = tx.query_one("SELECT pg_try_advisory_xact_lock($1, $2::int)", &[&LOCK_SPACE, &(suite_id as i32)]).await?.get(0);
+        if !locked {
+            continue; // another server is analysing this suite
+        }
+        let queued = tx
+            .query("SELECT upload_id, queued_at FROM analysis_queue WHERE run_id = $1 ORDER BY seq FOR UPDATE SKIP LOCKED", &[&run_id])
+            .await?;
+        if queued.is_empty() {
+            continue; // taken meanwhile
+        }
+        let uploads: Vec<String> = queued.iter().map(|r| r.get(0)).collect();
+        let at_ms = queued.iter().map(|r| r.get::<_, i64>(1)).max().unwrap_or(newest);
+        analyse_run(&tx, run_id, suite_id, at_ms, &uploads, now_ms).await?;
+        tx.commit().await?;
+        return Ok(Some(run_id));
+    }
+    Ok(None)
+}
+
+async fn analyse_run(
+    tx: &tokio_postgres::Transaction<'_>,
+    run_id: i64,
+    suite_id: i64,
+    at_ms: i64,
+    uploads: &[String],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let settings = settings(tx, suite_id).await?;
+    let r = tx
+        .query_one(
+            "SELECT r.branch, r.commit_sha, s.default_branch FROM runs r JOIN suites s ON s.id = r.suite_id WHERE r.id = $1",
+            &[&run_id],
+        )
+        .await?;
+    let run = PartRun { run_id, suite_id, branch: r.get(0), commit: r.get(1), default_branch: r.get(2), at_ms };
+    let rows: Vec<PartRow> = tx
+        .query(
+            "SELECT test_id, upload_id, outcome, duration, attempt FROM executions WHERE run_id = $1 AND upload_id = ANY($2) ORDER BY id",
+            &[&run_id, &uploads],
+        )
+        .await?
+        .iter()
+        .map(|r| PartRow {
+            test_id: r.get(0),
+            upload_id: r.get(1),
+            outcome: outcome(r.get(2)),
+            duration: r.get(3),
+            attempt: i64::from(r.get::<_, i32>(4)),
+        })
+        .collect();
+    let tracks = tracks_of(&run, &settings);
+    let tests: Vec<i64> = rows.iter().map(|r| r.test_id).collect::<HashSet<_>>().into_iter().collect();
+    let names: Vec<String> = tracks.iter().map(|(t, _)| t.clone()).collect();
+    let mut stored: HashMap<(i64, String), Track> = HashMap::new();
+    for r in tx.query("SELECT test_id, track, data FROM test_tracks WHERE test_id = ANY($1) AND track = ANY($2)", &[&tests, &names]).await?
+    {
+        let (t, track, data): (i64, String, String) = (r.get(0), r.get(1), r.get(2));
+        let decoded = decode_track(t, &track, &data)?;
+        stored.insert((t, track), decoded);
+    }
+    let mut passed_elsewhere = HashSet::new();
+    let failed: Vec<i64> = failed_tests(&rows).into_iter().collect();
+    if let (Some(commit), false) = (run.commit.as_deref(), failed.is_empty()) {
+        let found = tx
+            .query(
+                "SELECT DISTINCT rt.test_id, r.branch FROM runs r JOIN run_tests rt ON rt.run_id = r.id
+                 WHERE r.suite_id = $1 AND r.commit_sha = $2 AND r.id <> $3 AND rt.status & 1 = 1 AND rt.test_id = ANY($4)",
+                &[&suite_id, &commit, &run_id, &failed],
+            )
+            .await?;
+        for row in found {
+            let (test, branch): (i64, Option<String>) = (row.get(0), row.get(1));
+            for (track, trusted) in &tracks {
+                if !trusted || branch.as_deref() == Some(track.as_str()) {
+                    passed_elsewhere.insert((test, track.clone()));
+                }
+            }
+        }
+    }
+    let plan = plan_part(&run, &settings, &rows, stored, &passed_elsewhere);
+    write_plan(tx, &run, &plan, now_ms).await
+}
+
+async fn write_plan(tx: &tokio_postgres::Transaction<'_>, run: &PartRun, plan: &PartPlan, now_ms: i64) -> Result<(), StoreError> {
+    // Column arrays, one statement per table: a part touches a few thousand rows.
+    let n = plan.tracks.len();
+    let (mut test, mut track, mut state, mut since, mut runs, mut flaky, mut lost, mut last, mut data) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (t, tr, row) in &plan.tracks {
+        test.push(*t);
+        track.push(tr.clone());
+        state.push(row.state().name().to_owned());
+        since.push(row.since_ms);
+        runs.push(row.evidence.runs as i64);
+        flaky.push(row.evidence.flaky_runs as i64);
+        lost.push(row.evidence.ci_seconds_lost);
+        last.push(row.last_flaked_ms);
+        data.push(encode_track(row));
+    }
+    tx.execute(
+        "INSERT INTO test_tracks (test_id, track, suite_id, state, since_ms, runs, flaky_runs, ci_seconds_lost, last_flaked_ms, data, updated_at)
+         SELECT t, tr, $10, st, si, ru, fl, lo, la, da, $11
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::float8[], $8::bigint[], $9::text[])
+           AS x(t, tr, st, si, ru, fl, lo, la, da)
+         ON CONFLICT (test_id, track) DO UPDATE SET state = EXCLUDED.state, since_ms = EXCLUDED.since_ms, runs = EXCLUDED.runs,
+           flaky_runs = EXCLUDED.flaky_runs, ci_seconds_lost = EXCLUDED.ci_seconds_lost, last_flaked_ms = EXCLUDED.last_flaked_ms,
+           data = EXCLUDED.data, updated_at = EXCLUDED.updated_at",
+        &[&test, &track, &state, &since, &runs, &flaky, &lost, &last, &data, &run.suite_id, &now_ms],
+    )
+    .await?;
+    for (t, tr, e) in &plan.events {
+        tx.execute(
+            "INSERT INTO test_state_events (test_id, track, suite_id, at_ms, from_state, to_state, rule, run_id, evidence)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[t, tr, &run.suite_id, &e.at_ms, &e.from.name(), &e.to.name(), &e.rule.name(), &e.run_id, &event_evidence(e)],
+        )
+        .await?;
+    }
+    let m = plan.days.len();
+    let (mut dt, mut dtr, mut dd) = (Vec::with_capacity(m), Vec::with_capacity(m), Vec::with_capacity(m));
+    let (mut parts, mut fl, mut fa, mut br, mut rf, mut sl) = (
+        Vec::with_capacity(m),
+        Vec::with_capacity(m),
+        Vec::with_capacity(m),
+        Vec::with_capacity(m),
+        Vec::with_capacity(m),
+        Vec::with_capacity(m),
+    );
+    for (t, tr, day, d) in &plan.days {
+        dt.push(*t);
+        dtr.push(tr.clone());
+        dd.push(*day);
+        parts.push(d.parts);
+        fl.push(d.flaky);
+        fa.push(d.failed);
+        br.push(d.breakage);
+        rf.push(d.runs_failed);
+        sl.push(d.seconds_lost);
+    }
+    tx.execute(
+        "INSERT INTO track_days (test_id, track, day, suite_id, parts, flaky, failed, breakage, runs_failed, seconds_lost)
+         SELECT t, tr, d, $10, p, f, fa, b, rf, sl
+         FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::float8[])
+           AS x(t, tr, d, p, f, fa, b, rf, sl)
+         ON CONFLICT (test_id, track, day) DO UPDATE SET parts = track_days.parts + EXCLUDED.parts, flaky = track_days.flaky + EXCLUDED.flaky,
+           failed = track_days.failed + EXCLUDED.failed, breakage = track_days.breakage + EXCLUDED.breakage,
+           runs_failed = track_days.runs_failed + EXCLUDED.runs_failed, seconds_lost = track_days.seconds_lost + EXCLUDED.seconds_lost",
+        &[&dt, &dtr, &dd, &parts, &fl, &fa, &br, &rf, &sl, &run.suite_id],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE runs SET infra = greatest(infra, $2), analyzed_at = $3 WHERE id = $1",
+        &[&run.run_id, &i64::from(plan.infra), &now_ms],
+    )
+    .await?;
+    tx.execute("DELETE FROM analysis_queue WHERE run_id = $1", &[&run.run_id]).await?;
+    Ok(())
+}
+
+const TRACK_COLS: &str = "tt.track, tt.state, tt.data";
+
+fn track_row(r: &Row) -> Result<TrackRow, StoreError> {
+    let test = test_row(r);
+    let (track, state, data): (String, String, String) = (r.get(8), r.get(9), r.get(10));
+    let data = decode_track(test.id, &track, &data)?;
+    Ok(TrackRow { test, track, state: parse_state(&state), data })
+}
+
+#[async_trait]
+impl FlakyStore for PgStore {
+    async fn flaky_settings(&self, suite_id: i64) -> Result<Settings, StoreError> {
+        settings(&**self.client().await?, suite_id).await
+    }
+
+    async fn set_flaky_settings(&self, suite_id: i64, s: &Settings) -> Result<(), StoreError> {
+        let json = serde_json::to_string(s).map_err(|e| StoreError::Database(e.to_string()))?;
+        match self.client().await?.execute("UPDATE suites SET flaky_settings = $2 WHERE id = $1", &[&suite_id, &json]).await? {
+            0 => Err(StoreError::NotFound(format!("no suite {suite_id}"))),
+            _ => Ok(()),
+        }
+    }
+
+    async fn analyse_due(&self, now_ms: i64) -> Result<Option<i64>, StoreError> {
+        let mut c = self.client().await?;
+        analyse_due(&mut c, now_ms).await
+    }
+
+    async fn queue_depth(&self) -> Result<i64, StoreError> {
+        Ok(self.client().await?.query_one("SELECT count(*) FROM analysis_queue", &[]).await?.get(0))
+    }
+
+    async fn flaky_tracks(&self, q: &TrackQuery) -> Result<Vec<(TrackRow, TrackCounts)>, StoreError> {
+        let states: Vec<&str> = q.states.iter().map(|s| s.name()).collect();
+        let sql = format!(
+            "WITH w AS (SELECT test_id, sum(parts)::bigint p, sum(flaky)::bigint f, sum(failed)::bigint fa, sum(breakage)::bigint b,
+                               sum(runs_failed)::bigint rf, sum(seconds_lost)::float8 sl
+                        FROM track_days WHERE suite_id = $1 AND track = $2 AND day >= $3 AND day < $4 GROUP BY test_id)
+             SELECT {TEST_COLS}, {TRACK_COLS}, coalesce(w.p, 0), coalesce(w.f, 0), coalesce(w.fa, 0), coalesce(w.b, 0), coalesce(w.rf, 0),
+                    coalesce(w.sl, 0)
+             FROM test_tracks tt JOIN tests t ON t.id = tt.test_id LEFT JOIN w ON w.test_id = tt.test_id
+             WHERE tt.suite_id = $1 AND tt.track = $2
+               AND (CASE WHEN cardinality($5::text[]) = 0 THEN tt.state IN ('flaky', 'broken') OR coalesce(w.f, 0) > 0
+                         ELSE tt.state = ANY($5) END)"
+        );
+        let rows = self.client().await?.query(&sql, &[&q.suite_id, &q.track, &q.first_day, &q.end_day, &states]).await?;
+        rows.iter()
+            .map(|r| {
+                let counts = TrackCounts {
+                    parts: r.get(11),
+                    flaky: r.get(12),
+                    failed: r.get(13),
+                    breakage: r.get(14),
+                    runs_failed: r.get(15),
+                    seconds_lost: r.get(16),
+                };
+                Ok((track_row(r)?, counts))
+            })
+            .collect()
+    }
+
+    async fn test_tracks(&self, test_id: i64) -> Result<Vec<TrackRow>, StoreError> {
+        let sql = format!(
+            "SELECT {TEST_COLS}, {TRACK_COLS} FROM test_tracks tt JOIN tests t ON t.id = tt.test_id WHERE tt.test_id = $1
+             ORDER BY tt.track = '*', tt.track"
+        );
+        self.client().await?.query(&sql, &[&test_id]).await?.iter().map(track_row).collect()
+    }
+
+    async fn test_events(&self, test_id: i64, limit: i64) -> Result<Vec<StateEvent>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT test_id, track, at_ms, from_state, to_state, rule, run_id, evidence FROM test_state_events
+                 WHERE test_id = $1 ORDER BY at_ms DESC, id DESC LIMIT $2",
+                &[&test_id, &limit],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| StateEvent {
+                test_id: r.get(0),
+                track: r.get(1),
+                at_ms: r.get(2),
+                from: r.get(3),
+                to: r.get(4),
+                rule: r.get(5),
+                run_id: r.get(6),
+                evidence: serde_json::from_str(r.get::<_, &str>(7)).unwrap_or(serde_json::Value::Null),
+            })
+            .collect())
+    }
+
+    async fn flaky_days(&self, suite_id: i64, track: &str, first_day: i64, end_day: i64) -> Result<Vec<FlakyDay>, StoreError> {
+        let c = self.client().await?;
+        let mut days: BTreeMap<i64, FlakyDay> = (first_day..end_day).map(|d| (d, FlakyDay { day: d, ..FlakyDay::default() })).collect();
+        let rows = c
+            .query(
+                "SELECT day, count(*) FROM track_days WHERE suite_id = $1 AND track = $2 AND day >= $3 AND day < $4 AND flaky > 0 GROUP BY day",
+                &[&suite_id, &track, &first_day, &end_day],
+            )
+            .await?;
+        for r in rows {
+            if let Some(d) = days.get_mut(&r.get::<_, i64>(0)) {
+                d.flaky_tests = r.get(1);
+            }
+        }
+        let rows = c
+            .query(
+                "SELECT at_ms / 86400000, from_state, to_state, count(*) FROM test_state_events
+                 WHERE suite_id = $1 AND track = $2 AND at_ms >= $3 AND at_ms < $4 GROUP BY 1, 2, 3",
+                &[&suite_id, &track, &(first_day * 86_400_000), &(end_day * 86_400_000)],
+            )
+            .await?;
+        for r in rows {
+            if let Some(d) = days.get_mut(&r.get::<_, i64>(0)) {
+                count_change(d, r.get(1), r.get(2), r.get(3));
+            }
+        }
+        Ok(days.into_values().collect())
+    }
+}

@@ -1,0 +1,310 @@
+//! Flaky and broken tests on SQLite (see `crate::flaky`).
+
+use super::SqliteStore;
+use super::reads::{TEST_COLS, outcome, test_row};
+use crate::error::StoreError;
+use crate::flaky::*;
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::{HashMap, HashSet};
+use verdict_core::flaky::{Settings, Track};
+
+fn settings(c: &Connection, suite_id: i64) -> Result<Settings, StoreError> {
+    let json: Option<Option<String>> =
+        c.prepare_cached("SELECT flaky_settings FROM suites WHERE id = ?1")?.query_row([suite_id], |r| r.get(0)).optional()?;
+    match json {
+        None => Err(StoreError::NotFound(format!("no suite {suite_id}"))),
+        Some(j) => Ok(settings_of(j.as_deref())),
+    }
+}
+
+/// The oldest queued run whose newest upload settled by `now_ms`.
+fn due_run(c: &Connection, now_ms: i64) -> Result<Option<(i64, i64, i64)>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT q.run_id, q.suite_id, max(q.queued_at), s.flaky_settings FROM analysis_queue q JOIN suites s ON s.id = q.suite_id
+         GROUP BY q.run_id ORDER BY min(q.seq) LIMIT ?1",
+    )?;
+    let rows = st.query_map([DUE_CANDIDATES], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get(3)?)))?;
+    for row in rows {
+        let (run, suite, newest, json): (i64, i64, i64, Option<String>) = row?;
+        if newest + settings_of(json.as_deref()).settle_secs * 1000 <= now_ms {
+            return Ok(Some((run, suite, newest)));
+        }
+    }
+    Ok(None)
+}
+
+fn analyse_due(c: &Connection, now_ms: i64) -> Result<Option<i64>, StoreError> {
+    let Some((run_id, suite_id, at_ms)) = due_run(c, now_ms)? else { return Ok(None) };
+    let settings = settings(c, suite_id)?;
+    let (branch, commit, default_branch): (Option<String>, Option<String>, String) = c
+        .prepare_cached("SELECT r.branch, r.commit_sha, s.default_branch FROM runs r JOIN suites s ON s.id = r.suite_id WHERE r.id = ?1")?
+        .query_row([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let run = PartRun { run_id, suite_id, branch, commit, default_branch, at_ms };
+    let uploads: Vec<String> = {
+        let mut st = c.prepare_cached("SELECT upload_id FROM analysis_queue WHERE run_id = ?1 ORDER BY seq")?;
+        st.query_map([run_id], |r| r.get(0))?.collect::<Result<_, _>>()?
+    };
+    let mut rows = Vec::new();
+    {
+        let mut st = c.prepare_cached(
+            "SELECT test_id, outcome, duration, attempt FROM executions WHERE run_id = ?1 AND upload_id = ?2 ORDER BY id",
+        )?;
+        for u in &uploads {
+            let found = st.query_map(params![run_id, u], |r| {
+                Ok(PartRow {
+                    test_id: r.get(0)?,
+                    upload_id: u.clone(),
+                    outcome: outcome(r.get(1)?),
+                    duration: r.get(2)?,
+                    attempt: r.get(3)?,
+                })
+            })?;
+            for row in found {
+                rows.push(row?);
+            }
+        }
+    }
+    let tracks = tracks_of(&run, &settings);
+    let tests: HashSet<i64> = rows.iter().map(|r| r.test_id).collect();
+    let mut stored: HashMap<(i64, String), Track> = HashMap::new();
+    {
+        let mut st = c.prepare_cached("SELECT data FROM test_tracks WHERE test_id = ?1 AND track = ?2")?;
+        for &t in &tests {
+            for (track, _) in &tracks {
+                if let Some(data) = st.query_row(params![t, track], |r| r.get::<_, String>(0)).optional()? {
+                    stored.insert((t, track.clone()), decode_track(t, track, &data)?);
+                }
+            }
+        }
+    }
+    let mut passed_elsewhere = HashSet::new();
+    let failed = failed_tests(&rows);
+    if let (Some(commit), false) = (run.commit.as_deref(), failed.is_empty()) {
+        let mut st = c.prepare_cached(
+            "SELECT rt.test_id, r.branch FROM runs r JOIN run_tests rt ON rt.run_id = r.id
+             WHERE r.suite_id = ?1 AND r.commit_sha = ?2 AND r.id <> ?3 AND rt.status & 1 = 1",
+        )?;
+        let found = st.query_map(params![suite_id, commit, run_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)))?;
+        for row in found {
+            let (test, branch) = row?;
+            if !failed.contains(&test) {
+                continue;
+            }
+            for (track, trusted) in &tracks {
+                if !trusted || branch.as_deref() == Some(track.as_str()) {
+                    passed_elsewhere.insert((test, track.clone()));
+                }
+            }
+        }
+    }
+    let plan = plan_part(&run, &settings, &rows, stored, &passed_elsewhere);
+    write_plan(c, &run, &plan, now_ms)?;
+    Ok(Some(run_id))
+}
+
+fn write_plan(c: &Connection, run: &PartRun, plan: &PartPlan, now_ms: i64) -> Result<(), StoreError> {
+    let mut track_st = c.prepare_cached(
+        "INSERT INTO test_tracks (test_id, track, suite_id, state, since_ms, runs, flaky_runs, ci_seconds_lost, last_flaked_ms, data, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (test_id, track) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms, runs = excluded.runs,
+           flaky_runs = excluded.flaky_runs, ci_seconds_lost = excluded.ci_seconds_lost, last_flaked_ms = excluded.last_flaked_ms,
+           data = excluded.data, updated_at = excluded.updated_at",
+    )?;
+    for (test, track, t) in &plan.tracks {
+        track_st.execute(params![
+            test,
+            track,
+            run.suite_id,
+            t.state().name(),
+            t.since_ms,
+            t.evidence.runs as i64,
+            t.evidence.flaky_runs as i64,
+            t.evidence.ci_seconds_lost,
+            t.last_flaked_ms,
+            encode_track(t),
+            now_ms
+        ])?;
+    }
+    let mut event_st = c.prepare_cached(
+        "INSERT INTO test_state_events (test_id, track, suite_id, at_ms, from_state, to_state, rule, run_id, evidence)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for (test, track, e) in &plan.events {
+        event_st.execute(params![
+            test,
+            track,
+            run.suite_id,
+            e.at_ms,
+            e.from.name(),
+            e.to.name(),
+            e.rule.name(),
+            e.run_id,
+            event_evidence(e)
+        ])?;
+    }
+    let mut day_st = c.prepare_cached(
+        "INSERT INTO track_days (test_id, track, day, suite_id, parts, flaky, failed, breakage, runs_failed, seconds_lost)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (test_id, track, day) DO UPDATE SET parts = parts + excluded.parts, flaky = flaky + excluded.flaky,
+           failed = failed + excluded.failed, breakage = breakage + excluded.breakage,
+           runs_failed = runs_failed + excluded.runs_failed, seconds_lost = seconds_lost + excluded.seconds_lost",
+    )?;
+    for (test, track, day, d) in &plan.days {
+        day_st.execute(params![test, track, day, run.suite_id, d.parts, d.flaky, d.failed, d.breakage, d.runs_failed, d.seconds_lost])?;
+    }
+    c.prepare_cached("UPDATE runs SET infra = max(infra, ?2), analyzed_at = ?3 WHERE id = ?1")?.execute(params![
+        run.run_id,
+        i64::from(plan.infra),
+        now_ms
+    ])?;
+    c.prepare_cached("DELETE FROM analysis_queue WHERE run_id = ?1")?.execute([run.run_id])?;
+    Ok(())
+}
+
+fn track_row(r: &rusqlite::Row<'_>) -> Result<TrackRow, StoreError> {
+    let test = test_row(r)?;
+    let (track, state, data): (String, String, String) = (r.get(8)?, r.get(9)?, r.get(10)?);
+    let data = decode_track(test.id, &track, &data)?;
+    Ok(TrackRow { test, track, state: parse_state(&state), data })
+}
+
+const TRACK_COLS: &str = "tt.track, tt.state, tt.data";
+
+fn flaky_tracks(c: &Connection, q: &TrackQuery) -> Result<Vec<(TrackRow, TrackCounts)>, StoreError> {
+    let states: Vec<&str> = q.states.iter().map(|s| s.name()).collect();
+    let states = serde_json::to_string(&states).unwrap_or_else(|_| "[]".into());
+    let sql = format!(
+        "WITH w AS (SELECT test_id, sum(parts) p, sum(flaky) f, sum(failed) fa, sum(breakage) b, sum(runs_failed) rf, sum(seconds_lost) sl
+                    FROM track_days WHERE suite_id = ?1 AND track = ?2 AND day >= ?3 AND day < ?4 GROUP BY test_id)
+         SELECT {TEST_COLS}, {TRACK_COLS}, coalesce(w.p, 0), coalesce(w.f, 0), coalesce(w.fa, 0), coalesce(w.b, 0), coalesce(w.rf, 0), coalesce(w.sl, 0)
+         FROM test_tracks tt JOIN tests t ON t.id = tt.test_id LEFT JOIN w ON w.test_id = tt.test_id
+         WHERE tt.suite_id = ?1 AND tt.track = ?2
+           AND (CASE WHEN json_array_length(?5) = 0 THEN tt.state IN ('flaky', 'broken') OR coalesce(w.f, 0) > 0
+                     ELSE tt.state IN (SELECT value FROM json_each(?5)) END)"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let mut rows = st.query(params![q.suite_id, q.track, q.first_day, q.end_day, states])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let counts = TrackCounts {
+            parts: r.get(11)?,
+            flaky: r.get(12)?,
+            failed: r.get(13)?,
+            breakage: r.get(14)?,
+            runs_failed: r.get(15)?,
+            seconds_lost: r.get(16)?,
+        };
+        out.push((track_row(r)?, counts));
+    }
+    Ok(out)
+}
+
+fn test_tracks(c: &Connection, test_id: i64) -> Result<Vec<TrackRow>, StoreError> {
+    let sql = format!(
+        "SELECT {TEST_COLS}, {TRACK_COLS} FROM test_tracks tt JOIN tests t ON t.id = tt.test_id WHERE tt.test_id = ?1 ORDER BY tt.track = '*', tt.track"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let mut rows = st.query([test_id])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(track_row(r)?);
+    }
+    Ok(out)
+}
+
+fn test_events(c: &Connection, test_id: i64, limit: i64) -> Result<Vec<StateEvent>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT test_id, track, at_ms, from_state, to_state, rule, run_id, evidence FROM test_state_events
+         WHERE test_id = ?1 ORDER BY at_ms DESC, id DESC LIMIT ?2",
+    )?;
+    let rows = st.query_map(params![test_id, limit], |r| {
+        let evidence: String = r.get(7)?;
+        Ok(StateEvent {
+            test_id: r.get(0)?,
+            track: r.get(1)?,
+            at_ms: r.get(2)?,
+            from: r.get(3)?,
+            to: r.get(4)?,
+            rule: r.get(5)?,
+            run_id: r.get(6)?,
+            evidence: serde_json::from_str(&evidence).unwrap_or(serde_json::Value::Null),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn flaky_days(c: &Connection, suite_id: i64, track: &str, first_day: i64, end_day: i64) -> Result<Vec<FlakyDay>, StoreError> {
+    let mut days: std::collections::BTreeMap<i64, FlakyDay> =
+        (first_day..end_day).map(|d| (d, FlakyDay { day: d, ..FlakyDay::default() })).collect();
+    let mut st = c.prepare_cached(
+        "SELECT day, count(*) FROM track_days WHERE suite_id = ?1 AND track = ?2 AND day >= ?3 AND day < ?4 AND flaky > 0 GROUP BY day",
+    )?;
+    for row in st.query_map(params![suite_id, track, first_day, end_day], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
+        let (day, n) = row?;
+        if let Some(d) = days.get_mut(&day) {
+            d.flaky_tests = n;
+        }
+    }
+    let mut st = c.prepare_cached(
+        "SELECT at_ms / 86400000, from_state, to_state, count(*) FROM test_state_events
+         WHERE suite_id = ?1 AND track = ?2 AND at_ms >= ?3 AND at_ms < ?4 GROUP BY 1, 2, 3",
+    )?;
+    let rows = st.query_map(params![suite_id, track, first_day * 86_400_000, end_day * 86_400_000], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+    })?;
+    for row in rows {
+        let (day, from, to, n) = row?;
+        if let Some(d) = days.get_mut(&day) {
+            count_change(d, &from, &to, n);
+        }
+    }
+    Ok(days.into_values().collect())
+}
+
+#[async_trait]
+impl FlakyStore for SqliteStore {
+    async fn flaky_settings(&self, suite_id: i64) -> Result<Settings, StoreError> {
+        self.read_here(move |c| settings(c, suite_id)).await
+    }
+
+    async fn set_flaky_settings(&self, suite_id: i64, s: &Settings) -> Result<(), StoreError> {
+        let json = serde_json::to_string(s).map_err(|e| StoreError::Database(e.to_string()))?;
+        self.writer
+            .write(move |c| {
+                let n = c.prepare_cached("UPDATE suites SET flaky_settings = ?2 WHERE id = ?1")?.execute(params![suite_id, json])?;
+                if n == 0 { Err(StoreError::NotFound(format!("no suite {suite_id}"))) } else { Ok(()) }
+            })
+            .await
+    }
+
+    async fn analyse_due(&self, now_ms: i64) -> Result<Option<i64>, StoreError> {
+        // Nothing queued is the common case: answer it from a reader, not the writer.
+        if self.queue_depth().await? == 0 {
+            return Ok(None);
+        }
+        self.writer.write(move |c| analyse_due(c, now_ms)).await
+    }
+
+    async fn queue_depth(&self) -> Result<i64, StoreError> {
+        self.read_here(|c| Ok(c.prepare_cached("SELECT count(*) FROM analysis_queue")?.query_row([], |r| r.get(0))?)).await
+    }
+
+    async fn flaky_tracks(&self, q: &TrackQuery) -> Result<Vec<(TrackRow, TrackCounts)>, StoreError> {
+        let q = q.clone();
+        self.read(move |c| flaky_tracks(c, &q)).await
+    }
+
+    async fn test_tracks(&self, test_id: i64) -> Result<Vec<TrackRow>, StoreError> {
+        self.read_here(move |c| test_tracks(c, test_id)).await
+    }
+
+    async fn test_events(&self, test_id: i64, limit: i64) -> Result<Vec<StateEvent>, StoreError> {
+        self.read_here(move |c| test_events(c, test_id, limit)).await
+    }
+
+    async fn flaky_days(&self, suite_id: i64, track: &str, first_day: i64, end_day: i64) -> Result<Vec<FlakyDay>, StoreError> {
+        let track = track.to_owned();
+        self.read(move |c| flaky_days(c, suite_id, &track, first_day, end_day)).await
+    }
+}
