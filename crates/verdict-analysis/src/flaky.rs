@@ -120,6 +120,32 @@ fn track_view(row: &TrackRow, settings: &Settings, window: Option<TrackCounts>) 
     }
 }
 
+/// `window` as the flaky list takes it: 1d, 7d (the default), 14d, 28d or 90d.
+pub fn parse_window(raw: Option<&str>) -> Result<i64, String> {
+    match raw {
+        None => Ok(7),
+        Some(w) => w
+            .strip_suffix('d')
+            .and_then(|n| n.parse::<i64>().ok())
+            .filter(|n| WINDOWS.contains(n))
+            .ok_or_else(|| format!("window: one of 1d, 7d, 14d, 28d, 90d, got {w:?}")),
+    }
+}
+
+/// `state` (comma-separated): new, healthy, flaky, broken.
+pub fn parse_states(raw: Option<&str>) -> Result<Vec<State>, String> {
+    let Some(raw) = raw else { return Ok(Vec::new()) };
+    raw.split(',')
+        .map(|s| match s.trim() {
+            "new" => Ok(State::New),
+            "healthy" => Ok(State::Healthy),
+            "flaky" => Ok(State::Flaky),
+            "broken" => Ok(State::Broken),
+            other => Err(format!("state: new, healthy, flaky or broken, got {other:?}")),
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone)]
 pub struct FlakyQuery {
     /// A track: a branch name or `*`; `None`: the default branch.

@@ -12,8 +12,8 @@ use axum::{Json, Router};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use verdict_analysis::flaky::{self, FlakyList, FlakyQuery, TestState, WINDOWS};
-use verdict_core::flaky::{Settings, State as TrackState};
+use verdict_analysis::flaky::{self, FlakyList, FlakyQuery, TestState};
+use verdict_core::flaky::Settings;
 use verdict_store::Store;
 
 /// Read routes (behind the read token).
@@ -30,34 +30,14 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// `window=` as the flaky list takes it: one of 1d, 7d (the default), 14d, 28d, 90d.
-pub(crate) fn window_days(q: &Params) -> Result<i64, ApiError> {
-    match q.text("window") {
-        None => Ok(7),
-        Some(w) => w
-            .strip_suffix('d')
-            .and_then(|n| n.parse::<i64>().ok())
-            .filter(|n| WINDOWS.contains(n))
-            .ok_or_else(|| ApiError::bad_request(format!("query parameter window: one of 1d, 7d, 14d, 28d, 90d, got {w:?}"))),
-    }
-}
-
-/// `state=` (comma-separated): new, healthy, flaky, broken.
-pub(crate) fn states(q: &Params) -> Result<Vec<TrackState>, ApiError> {
-    let Some(raw) = q.text("state") else { return Ok(Vec::new()) };
-    raw.split(',')
-        .map(|s| match s.trim() {
-            "new" => Ok(TrackState::New),
-            "healthy" => Ok(TrackState::Healthy),
-            "flaky" => Ok(TrackState::Flaky),
-            "broken" => Ok(TrackState::Broken),
-            other => Err(ApiError::bad_request(format!("query parameter state: new, healthy, flaky or broken, got {other:?}"))),
-        })
-        .collect()
-}
-
 pub(crate) fn flaky_query(q: &Params) -> Result<FlakyQuery, ApiError> {
-    Ok(FlakyQuery { branch: q.text("branch"), window_days: window_days(q)?, states: states(q)?, page: q.page()? })
+    let bad = |e: String| ApiError::bad_request(format!("query parameter {e}"));
+    Ok(FlakyQuery {
+        branch: q.text("branch"),
+        window_days: flaky::parse_window(q.text("window").as_deref()).map_err(bad)?,
+        states: flaky::parse_states(q.text("state").as_deref()).map_err(bad)?,
+        page: q.page()?,
+    })
 }
 
 async fn suite_of(s: &AppState, slug: &str) -> Result<verdict_store::Suite, ApiError> {

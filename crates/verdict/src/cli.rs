@@ -48,6 +48,32 @@ pub enum Command {
     /// Statistics behind Verdict's verdicts, computed on the spot.
     #[command(subcommand)]
     Stats(StatsCommand),
+    /// Flaky and broken tests of a suite, with how sure Verdict is and what they cost.
+    Flaky(FlakyArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Reads the states that `verdict serve` keeps as uploads arrive (each run is analysed once its \
+newest upload is settle_secs old). Columns: STATE and the RULE that set it; RATE, the flake rate's posterior mean with \
+its 95% credible interval; P>t, the chance the rate is above the suite's threshold (2%); RUNS and FLAKY, the runs seen \
+and those that flaked; NEEDED, for a flaky test the clean runs still needed to call it fixed, otherwise the runs the \
+sequential test expects before it decides; LOST, CI seconds lost in the window; then the test. Worst first (most \
+time lost). Exit status: 0, or 2 for invalid arguments or a database error.")]
+pub struct FlakyArgs {
+    #[arg(long)]
+    pub suite: String,
+    /// A branch's track (default: the suite's default branch), or * for every branch pooled.
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// The window counts and impact cover: 1d, 7d, 14d, 28d or 90d.
+    #[arg(long, default_value = "7d")]
+    pub window: String,
+    /// Only tests in these states (comma-separated: new, healthy, flaky, broken).
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Print the API's JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -4,6 +4,7 @@ mod aggregate;
 mod ci;
 mod cli;
 mod compare;
+mod flaky;
 mod historical;
 mod serve;
 mod stats;
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
         cli::Command::Stats(cmd) => stats::run(cmd),
         cli::Command::Aggregate(args) => aggregate::run(cli.store, args),
         cli::Command::Compare(args) => runtime().block_on(compare::run(cli.store, args)),
+        cli::Command::Flaky(args) => runtime().block_on(flaky::run(cli.store, args)),
         cli::Command::AnalyzeHistoricalData(args) => historical::run(cli.store, args),
     }
 }

@@ -141,7 +141,8 @@ both!(
     aggregate_from_the_store,
     aggregate_checks_run_metrics,
     analyze_test_durations_between_branches,
-    compare_branches
+    compare_branches,
+    flaky_from_the_store
 );
 
 const RESULTS_PER_UPLOAD: usize = 300;
@@ -785,4 +786,53 @@ fn compare_branches(env: &Env) {
         env.cmd().args(["compare", "--suite", "web", "--basis", "main", "--sample", "feature", "--confidence", "100"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--confidence must be"), "{}", String::from_utf8_lossy(&bad.stderr));
+}
+
+/// `verdict flaky`: the states `verdict serve` kept, read back from the store as a table and as the API's JSON.
+fn flaky_from_the_store(env: &Env) {
+    let token = env.create_suite("web");
+    let port = free_port();
+    let mut server = env.serve(port);
+    let http = reqwest::blocking::Client::new();
+    let auth = format!("Token token=\"{token}\"");
+    let r = http
+        .patch(format!("http://127.0.0.1:{port}/api/v1/suites/web/settings"))
+        .header("Authorization", &auth)
+        .json(&json!({"settle_secs": 0}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for i in 0..2 {
+        let data = json!([
+            {"scope": "s", "name": "retried", "result": "failed", "attempt": 0},
+            {"scope": "s", "name": "retried", "result": "passed", "attempt": 1},
+            {"scope": "s", "name": "steady", "result": "passed"}
+        ]);
+        let body =
+            json!({"format": "json", "run_env": {"key": format!("k{i}"), "branch": "main", "commit_sha": format!("c{i}")}, "data": data});
+        let r = http.post(format!("http://127.0.0.1:{port}/v1/uploads")).header("Authorization", &auth).json(&body).send().unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let list: Value = http.get(format!("http://127.0.0.1:{port}/api/v1/suites/web/flaky")).send().unwrap().json().unwrap();
+        if list["pending_uploads"] == 0 && list["total"] == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server analysed the runs: {list}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.kill();
+    let out = env.cmd().args(["flaky", "--suite", "web"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let row = stdout.lines().find(|l| l.contains("s / retried")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(row.starts_with("flaky") && row.contains("retry"), "{row}");
+    assert!(!stdout.contains("steady") && stdout.contains("1 tests on main over 7 days"), "{stdout}");
+    let json_out = env.cmd().args(["flaky", "--suite", "web", "--json", "--branch", "*"]).output().unwrap();
+    let list: Value = serde_json::from_slice(&json_out.stdout).unwrap();
+    assert_eq!((list["branch"].as_str(), list["tests"][0]["name"].as_str()), (Some("*"), Some("retried")));
+    let bad = env.cmd().args(["flaky", "--suite", "web", "--window", "3d"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--window"));
 }
