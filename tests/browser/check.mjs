@@ -101,6 +101,12 @@ check(await page.evaluate((id) => document.querySelector(":target")?.id === `t-$
 
 await visit("runs", `${base}/s/web/runs?branch=main&window=14d`, { charts: false });
 await visit("tests", `${base}/s/web/tests?branch=main&window=14d`, { charts: false });
+// Flaky tests: ranked, each explained; the test page says why.
+await visit("flaky", `${base}/s/web/flaky?branch=main&window=14d`);
+check((await page.locator("tbody tr .o.flaky, tbody tr .o.failed").count()) > 0, "flaky: flaky or broken tests listed");
+await page.locator("tbody tr td.name a").first().click();
+check(/\/s\/web\/tests\/\d+/.test(new URL(page.url()).pathname) && (await page.locator("p.state-line").isVisible()), "flaky → a test page with its state line");
+
 // The "can this ship?" pages: a batch in progress explains each failing test, the grid drills down.
 await visit("aggregate-batches", `${base}/s/web/aggregate`, { charts: false });
 await page.click("td.name a[href*='job=e2e']");

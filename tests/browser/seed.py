@@ -19,6 +19,9 @@ def post(path, body, token, method="POST"):
         return json.loads(r.read() or b"null")
 
 
+# Runs are analysed for flakiness once their last upload is a second old (the retried uploads below join their run).
+post("/api/v1/suites/web/settings", {"settle_secs": 1}, web_token, method="PATCH")
+
 HOSTILE = "<script>alert(1)</script>"
 modules = ["tests/api", "tests/db", "tests/ui", "tests/auth"]
 names = [(modules[i % 4].replace("/", "."), f"test_case_{i:03d}") for i in range(196)]
@@ -73,5 +76,15 @@ for i in range(40):
          "kind": "function", "component": "", "total_time": 0.5, "user_time": 0.3 + i / 100, "kernel_time": 0.05,
          "cpu_usage": 0.8 + (i % 5) / 10, "mem_usage": 40 + i * (2 if i > 25 else 0.2)}
     post(pm + "/metrics/", m, web_token)
+
+# Wait for the flaky analysis of every run.
+import time
+for _ in range(300):
+    with urllib.request.urlopen(base + "/api/v1/suites/web/flaky") as r:
+        if json.loads(r.read())["pending_uploads"] == 0:
+            break
+    time.sleep(0.1)
+else:
+    sys.exit("seed: the flaky analysis did not finish")
 
 print(json.dumps({"runs": run_ids}))

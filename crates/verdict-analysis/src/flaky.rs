@@ -33,7 +33,8 @@ pub struct Method {
 pub struct RateView {
     #[serde(flatten)]
     pub rate: Rate,
-    /// P(rate > the suite's threshold).
+    /// The suite's threshold t, and P(rate > t).
+    pub threshold: f64,
     pub p_above_threshold: f64,
 }
 
@@ -63,7 +64,7 @@ pub struct TrackView {
     pub state: State,
     pub health: Health,
     pub since: Option<DateTime<Utc>>,
-    /// The rule of the change into this state.
+    /// The rule behind this state: what made it broken, or what set its health.
     pub rule: Option<&'static str>,
     pub evidence: Evidence,
     pub rate: RateView,
@@ -103,9 +104,13 @@ fn track_view(row: &TrackRow, settings: &Settings, window: Option<TrackCounts>) 
         state: t.state(),
         health: t.health,
         since: time(t.since_ms),
-        rule: t.since_rule.map(|r| r.name()),
+        rule: t.state_rule().map(|r| r.name()),
         evidence: *e,
-        rate: RateView { rate: t.posterior.rate(), p_above_threshold: t.posterior.p_above(settings.threshold) },
+        rate: RateView {
+            rate: t.posterior.rate(),
+            threshold: settings.threshold,
+            p_above_threshold: t.posterior.p_above(settings.threshold),
+        },
         sprt: needed,
         fix: t.fix(),
         compat: Compat {
@@ -169,7 +174,7 @@ pub struct FlakyList {
     pub total: usize,
     /// Per day of the window: tests that flaked, and changes of state.
     pub days: Vec<FlakyDay>,
-    /// Uploads not analysed yet (they settle for `settle_secs` first).
+    /// The suite's uploads not analysed yet (they settle for `settle_secs` first).
     pub pending_uploads: i64,
 }
 
@@ -182,7 +187,7 @@ pub async fn flaky_list(store: &dyn Store, suite: &Suite, q: FlakyQuery, now_ms:
     let (rows, days, pending) = tokio::try_join!(
         store.flaky().flaky_tracks(&query),
         store.flaky().flaky_days(suite.id, &branch, first_day, end_day),
-        store.flaky().queue_depth(),
+        store.flaky().queue_depth(Some(suite.id)),
     )?;
     let mut tests: Vec<TrackView> = rows.iter().map(|(row, w)| track_view(row, &settings, Some(*w))).collect();
     tests.sort_by(|a, b| {

@@ -1078,12 +1078,12 @@ async fn flaky_states_follow_crafted_histories(backend: Backend) {
     }
     let flaky = s.store.store.flaky();
     for _ in 0..200 {
-        if flaky.queue_depth().await.unwrap() == 0 {
+        if flaky.queue_depth(None).await.unwrap() == 0 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(flaky.queue_depth().await.unwrap(), 0, "the analysis loop drained the queue");
+    assert_eq!(flaky.queue_depth(None).await.unwrap(), 0, "the analysis loop drained the queue");
 
     let id = |name: &'static str| {
         let s = &s;

@@ -26,6 +26,7 @@ both!(
     suite_link_templates_link_commits_and_files,
     the_run_page_compares_with_the_previous_run,
     aggregate_and_compare_pages_show_the_cli_computations,
+    the_flaky_page_ranks_and_explains,
 );
 
 const HOSTILE_NAME: &str = "<script>alert(1)</script>";
@@ -512,5 +513,57 @@ async fn aggregate_and_compare_pages_show_the_cli_computations(backend: Backend)
     for bad in ["confidence=100", "pity=-1", "min_fail=x"] {
         assert_eq!(page(&s, &format!("/s/web/compare?{bad}")).await.status, StatusCode::BAD_REQUEST, "{bad}");
     }
+    s.finish().await;
+}
+
+async fn the_flaky_page_ranks_and_explains(backend: Backend) {
+    let s = Server::start(backend).await;
+    // The retried upload of run k2 must join its run's part: a second to settle.
+    let r = s
+        .http
+        .patch(format!("{}/api/v1/suites/web/settings", s.url))
+        .header("Authorization", s.auth())
+        .json(&json!({"settle_secs": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    seed(&s).await;
+    for _ in 0..200 {
+        if s.store.store.flaky().queue_depth(None).await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let twin = json_of(&s, "/api/v1/suites/web/flaky?branch=main&window=14d").await;
+    let names: Vec<&str> = twin["tests"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(twin["total"], 4, "{names:?}");
+    let first = &twin["tests"][0];
+    assert_eq!(
+        (first["name"].as_str(), first["state"].as_str(), first["rule"].as_str()),
+        (Some("t_sometimes"), Some("flaky"), Some("transition"))
+    );
+    let state = |n: &str| twin["tests"].as_array().unwrap().iter().find(|t| t["name"] == n).unwrap()["state"].as_str().unwrap().to_owned();
+    assert_eq!(state("t_broken"), "broken");
+    assert_eq!(state("t_flaky"), "new", "one retry flake does not decide");
+
+    let p = page(&s, "/s/web/flaky?branch=main&window=14d").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("href=\"/api/v1/suites/web/flaky?branch=main&#38;window=14d"), "links its twin");
+    for (path, text) in data_json(&p.body) {
+        let want = at(&twin, &path).as_f64().unwrap();
+        let want = if path.ends_with(".mean") { (want * 1000.0).round() / 10.0 } else { want };
+        assert_eq!(first_number(&text), want, "{path} shows {text:?}");
+    }
+    assert!(!p.body.contains(HOSTILE_NAME) && p.body.contains("&#60;script&#62;alert(1)"), "the hostile name is text");
+    assert!(p.body.contains("<svg class=\"chart\""), "the per-day chart");
+    let sometimes = test_id(&s, "t_sometimes").await;
+    let t = page(&s, &format!("/s/web/tests/{sometimes}?{VIEW}")).await;
+    assert!(t.body.contains("Flaky since") && t.body.contains("failed between passing runs"), "the test page says why");
+    let summary = json_of(&s, &format!("/api/v1/tests/{sometimes}/summary?{VIEW}")).await;
+    assert_eq!(summary["tracked"]["state"], "flaky", "and its twin carries the state");
+    assert_eq!(page(&s, "/s/web/flaky?branch=main&window=14d&state=odd").await.status, StatusCode::BAD_REQUEST);
+    let empty = page(&s, "/s/web/flaky?branch=release&window=14d").await;
+    assert!(empty.body.contains("No flaky or broken test on this branch"), "release is not a tracked branch: its runs feed *");
     s.finish().await;
 }

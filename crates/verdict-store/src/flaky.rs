@@ -212,8 +212,8 @@ pub trait FlakyStore: Send + Sync {
     async fn set_flaky_settings(&self, suite_id: i64, settings: &Settings) -> Result<(), StoreError>;
     /// Analyse one run whose uploads have settled by `now_ms`; its id, or `None` when none is due.
     async fn analyse_due(&self, now_ms: i64) -> Result<Option<i64>, StoreError>;
-    /// Uploads waiting for analysis.
-    async fn queue_depth(&self) -> Result<i64, StoreError>;
+    /// Uploads waiting for analysis: of one suite, or of all.
+    async fn queue_depth(&self, suite_id: Option<i64>) -> Result<i64, StoreError>;
     /// The tracks of a flaky list with their window counts.
     async fn flaky_tracks(&self, q: &TrackQuery) -> Result<Vec<(TrackRow, TrackCounts)>, StoreError>;
     /// One test's tracks.

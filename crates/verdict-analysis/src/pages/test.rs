@@ -157,6 +157,8 @@ pub struct TestPage {
     pub flaky_runs: i64,
     /// Why the test is in its state, in words.
     pub state_line: String,
+    /// The kept flaky/broken state on the view's branch (its track), once a run of it was analysed.
+    pub tracked: Option<crate::flaky::TrackView>,
     /// Consecutive clean (passed) runs, newest back, on the strip's branch.
     pub clean_runs: i64,
     pub fixed_after: Vec<FixedAfter>,
@@ -427,7 +429,9 @@ pub async fn test_page(store: &dyn Store, suite: Suite, test_id: i64, view: View
         })
         .collect();
     let failures_read = failures.len();
+    let tracked = crate::flaky::test_state(store, &suite, test_id, Some(&view.branch)).await?.tracks.into_iter().next();
     Ok(TestPage {
+        tracked,
         state_line: state_line(n, failed, flaky, clean),
         fixed_after: FIXED_TARGETS.iter().map(|&t| FixedAfter { target: t, clean_runs_needed: clean_runs_to_call_fixed(t) }).collect(),
         clean_runs: clean,

@@ -121,6 +121,7 @@ fn three_failures_in_a_row_break_and_two_passes_clear() {
     let tr = &a[4].transitions;
     assert_eq!((tr[0].from, tr[0].to, tr[0].rule, tr[0].run_id), (State::Broken, State::Healthy, Rule::Consecutive, 85));
     assert!((t.transition_score(10) - 0.2).abs() < 1e-12);
+    assert_eq!(t.state_rule(), Some(Rule::SprtClear), "healthy again: by the decision of part 72, not by the broken spell");
     assert_eq!(t.evidence.breakage_runs, 3);
 }
 

@@ -208,6 +208,9 @@ pub struct Track {
     /// When the shown state last changed, and by which rule.
     pub since_ms: Option<i64>,
     pub since_rule: Option<Rule>,
+    /// The rule of the last change of the health underneath (what a flaky or
+    /// healthy test shows as its reason, also after a spell of broken).
+    pub health_rule: Option<Rule>,
     pub pending: Vec<Pending>,
     pub days: Vec<DayCount>,
     /// The last `transition_window` pass/fail executions, oldest first.
@@ -319,6 +322,7 @@ impl Track {
         if stale && (self.health != Health::New || self.broken() || self.llr != 0.0) {
             let from = self.state();
             self.health = Health::New;
+            self.health_rule = Some(Rule::Stale);
             self.llr = 0.0;
             self.consecutive = false;
             self.failure_rate = false;
@@ -389,6 +393,7 @@ impl Track {
         self.llr = 0.0;
         if self.health != health {
             self.health = health;
+            self.health_rule = Some(rule);
             // The event keeps the deciding Λ, not the restarted one.
             self.changed(from, at, ctx.part.run_id, Some(llr), rule, out);
         }
@@ -450,6 +455,11 @@ impl Track {
             flaky_runs: self.evidence.flaky_runs,
             commit: None,
         });
+    }
+
+    /// The rule behind the shown state: what made it broken, or what set its health.
+    pub fn state_rule(&self) -> Option<Rule> {
+        if self.state() == State::Broken { self.since_rule } else { self.health_rule }
     }
 
     /// Clean runs still needed to call a flaky test fixed (flaky state only).

@@ -73,11 +73,15 @@ impl Frame {
     pub fn in_suite(mut self, slug: &str, name: &str, view: &View, section: &str) -> Self {
         let base = format!("/s/{}", format::encode(slug, false));
         self.crumbs.push(Link::new(name, link(&base, view, &[])));
-        self.sections =
-            [("summary", "Summary", base.clone()), ("runs", "Runs", format!("{base}/runs")), ("tests", "Tests", format!("{base}/tests"))]
-                .into_iter()
-                .map(|(key, label, path)| Link { label: label.into(), href: link(&path, view, &[]), on: key == section })
-                .collect();
+        self.sections = [
+            ("summary", "Summary", base.clone()),
+            ("runs", "Runs", format!("{base}/runs")),
+            ("tests", "Tests", format!("{base}/tests")),
+            ("flaky", "Flaky", format!("{base}/flaky")),
+        ]
+        .into_iter()
+        .map(|(key, label, path)| Link { label: label.into(), href: link(&path, view, &[]), on: key == section })
+        .collect();
         let keep = super::view_pairs(view).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         self.search = Some((format!("{base}/tests"), keep));
         self

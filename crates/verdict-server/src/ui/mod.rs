@@ -5,6 +5,7 @@
 //! without JavaScript; the one script only adds conveniences.
 
 mod assets;
+mod flaky;
 mod format;
 mod frame;
 mod overview;
@@ -39,6 +40,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/s/{slug}/runs", get(runs::page))
         .route("/s/{slug}/runs/{run}", get(run::page))
         .route("/s/{slug}/tests", get(tests::page))
+        .route("/s/{slug}/flaky", get(flaky::page))
         .route("/s/{slug}/tests/{test}", get(test::page))
         .route("/s/{slug}/aggregate", get(readiness::aggregate))
         .route("/s/{slug}/compare", get(readiness::compare))

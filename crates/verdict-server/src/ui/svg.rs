@@ -121,7 +121,8 @@ pub fn stacked_bars(stacks: &[Stack], unit: &str, desc: &str) -> String {
     let n = stacks.len().max(1) as i64;
     let slot = (RIGHT - LEFT) / n;
     let bar = (slot * 4 / 5).max(1);
-    axes(&mut out, max, unit, true, BOTTOM, HEIGHT);
+    // The right axis only when a rate is drawn on it.
+    axes(&mut out, max, unit, stacks.iter().any(|s| s.rate.is_some()), BOTTOM, HEIGHT);
     for (i, s) in stacks.iter().enumerate() {
         let x = LEFT + i as i64 * slot + (slot - bar) / 2;
         let mut y = BOTTOM;

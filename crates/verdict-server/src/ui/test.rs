@@ -73,6 +73,9 @@ struct TestHtml {
     cards: Vec<Card>,
     runs: (i64, i64, i64),
     state_line: String,
+    /// The kept state on the view's branch, in words.
+    tracked_line: Option<String>,
+    flaky_href: String,
     clean: i64,
     fixed: Vec<(String, u64)>,
     strips: Vec<Strip>,
@@ -383,6 +386,8 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
         cards,
         runs: (p.runs, p.failed_runs, p.flaky_runs),
         state_line: p.state_line.clone(),
+        tracked_line: p.tracked.as_ref().map(super::flaky::state_sentence),
+        flaky_href: link(&format!("{base}/flaky"), &p.view, &[]),
         clean: p.clean_runs,
         fixed: p.fixed_after.iter().map(|f| (format!("{:.0}%", f.target * 100.0), f.clean_runs_needed)).collect(),
         strips,

@@ -232,8 +232,9 @@ impl FlakyStore for PgStore {
         analyse_due(&mut c, now_ms).await
     }
 
-    async fn queue_depth(&self) -> Result<i64, StoreError> {
-        Ok(self.client().await?.query_one("SELECT count(*) FROM analysis_queue", &[]).await?.get(0))
+    async fn queue_depth(&self, suite_id: Option<i64>) -> Result<i64, StoreError> {
+        let sql = "SELECT count(*) FROM analysis_queue WHERE $1::bigint IS NULL OR suite_id = $1";
+        Ok(self.client().await?.query_one(sql, &[&suite_id]).await?.get(0))
     }
 
     async fn flaky_tracks(&self, q: &TrackQuery) -> Result<Vec<(TrackRow, TrackCounts)>, StoreError> {

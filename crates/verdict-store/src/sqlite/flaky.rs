@@ -280,14 +280,18 @@ impl FlakyStore for SqliteStore {
 
     async fn analyse_due(&self, now_ms: i64) -> Result<Option<i64>, StoreError> {
         // Nothing queued is the common case: answer it from a reader, not the writer.
-        if self.queue_depth().await? == 0 {
+        if self.queue_depth(None).await? == 0 {
             return Ok(None);
         }
         self.writer.write(move |c| analyse_due(c, now_ms)).await
     }
 
-    async fn queue_depth(&self) -> Result<i64, StoreError> {
-        self.read_here(|c| Ok(c.prepare_cached("SELECT count(*) FROM analysis_queue")?.query_row([], |r| r.get(0))?)).await
+    async fn queue_depth(&self, suite_id: Option<i64>) -> Result<i64, StoreError> {
+        self.read_here(move |c| {
+            Ok(c.prepare_cached("SELECT count(*) FROM analysis_queue WHERE ?1 IS NULL OR suite_id = ?1")?
+                .query_row([suite_id], |r| r.get(0))?)
+        })
+        .await
     }
 
     async fn flaky_tracks(&self, q: &TrackQuery) -> Result<Vec<(TrackRow, TrackCounts)>, StoreError> {
