@@ -29,11 +29,14 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/tests/{id}/resources", get(resources))
         .merge(crate::twins::routes())
         .merge(crate::flaky::routes())
+        .merge(crate::clusters::routes())
         .layer(middleware::from_fn_with_state(state, auth::require_read_token))
         // Writes carry the suite's upload token instead of the read token.
         .route("/runs/{id}/metrics", post(crate::metrics::post))
         .route("/suites/{slug}", axum::routing::patch(crate::suite_links::patch))
         .route("/suites/{slug}/settings", axum::routing::patch(crate::flaky::patch_settings))
+        .route("/suites/{slug}/cluster-rules", post(crate::clusters::add_rule))
+        .route("/suites/{slug}/cluster-rules/{id}", axum::routing::delete(crate::clusters::remove_rule))
 }
 
 type Q = Query<HashMap<String, String>>;

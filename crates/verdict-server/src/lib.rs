@@ -6,6 +6,7 @@ mod auth;
 mod body;
 mod budget;
 mod buildkite;
+pub mod clusters;
 mod error;
 pub mod flaky;
 mod metrics;

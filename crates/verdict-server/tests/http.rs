@@ -65,6 +65,7 @@ both!(
     list_pages_leave_output_to_its_own_route,
     mutated_uploads_are_answered_4xx_or_stored_whole,
     flaky_states_follow_crafted_histories,
+    failures_cluster_by_cause_and_rules_win,
 );
 
 /// Tests of the HTTP edge that no store decision takes part in: SQLite only.
@@ -1170,5 +1171,105 @@ async fn flaky_states_follow_crafted_histories(backend: Backend) {
         assert_eq!(s.get(&format!("/api/v1/suites/web/flaky?{bad}")).await.0, StatusCode::BAD_REQUEST, "{bad}");
     }
     assert_eq!(s.get("/api/v1/tests/999999/state").await.0, StatusCode::NOT_FOUND);
+    s.finish().await;
+}
+
+/// Failures that differ only in masked parts share a cluster; a user rule claims what it matches from then on;
+/// an infrastructure-failure upload is clustered but not counted.
+async fn failures_cluster_by_cause_and_rules_win(backend: Backend) {
+    let s = Server::start(backend).await;
+    let failed = |name: &str, reason: &str| json!({"scope": "c", "name": name, "result": "failed", "failure_reason": reason});
+    let upload = |key: &str, data: Vec<Value>| json!({"format": "json", "run_env": {"key": key, "branch": "main"}, "data": data});
+    let passing: Vec<Value> = (0..10).map(|i| json!({"scope": "c", "name": format!("ok{i}"), "result": "passed"})).collect();
+    let run1 = [
+        vec![
+            failed("a", "Null pointer exception at ip 0x45637271"),
+            failed("b", "Null pointer exception at ip 0x12345678"),
+            failed("c", "Could not connect to 10.0.0.1: connection refused"),
+        ],
+        passing.clone(),
+    ]
+    .concat();
+    assert_eq!(s.post_json(&upload("r1", run1)).await.0, StatusCode::ACCEPTED);
+    let (st, list) = s.get("/api/v1/suites/web/clusters?window=7d").await;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    let clusters = list["clusters"].as_array().unwrap();
+    assert_eq!(clusters.len(), 2, "{list}");
+    let npe = &clusters[0];
+    assert_eq!(npe["id"], "7f84eaf83ed889ed19d0c60d43497743", "LUCI's id of the masked reason");
+    assert_eq!((npe["kind"].as_str(), npe["title"].as_str()), (Some("reason"), Some("Null pointer exception at ip %")));
+    assert_eq!(npe["impact"]["7d"], json!({"failures": 2, "tests": 2, "runs": 1}));
+    assert_eq!(npe["impact"]["1d"]["failures"], 2);
+
+    let post_rule = |body: Value, token: String| {
+        let http = s.http.clone();
+        let url = format!("{}/api/v1/suites/web/cluster-rules", s.url);
+        async move {
+            let r = http.post(url).header("Authorization", format!("Token token=\"{token}\"")).json(&body).send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (st, rule) =
+        post_rule(json!({"name": "db down", "regex": "connection (refused|reset)", "bug_url": "https://bugs.example/1"}), s.token.clone())
+            .await;
+    assert_eq!(st, StatusCode::CREATED, "{rule}");
+    let rule_id = rule["id"].as_str().unwrap().to_owned();
+    assert_eq!(rule_id.len(), 32);
+    for bad in [
+        json!({"name": "x", "like": "a", "regex": "b"}),
+        json!({"name": "x", "regex": "("}),
+        json!({"name": "x", "like": "a\\q"}),
+        json!({"name": "", "like": "a"}),
+        json!({"name": "x", "like": "a", "bug_url": "javascript:alert(1)"}),
+    ] {
+        let (st, body) = post_rule(bad.clone(), s.token.clone()).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+    }
+    assert_eq!(post_rule(json!({"name": "x", "nope": 1}), s.token.clone()).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(post_rule(json!({"name": "x", "like": "a"}), "wrong".into()).await.0, StatusCode::UNAUTHORIZED);
+
+    let run2 = [vec![failed("c", "Could not connect to 10.0.0.2: connection refused")], passing.clone()].concat();
+    assert_eq!(s.post_json(&upload("r2", run2)).await.0, StatusCode::ACCEPTED);
+    // A dead node: ten results, all failed.
+    let dead: Vec<Value> = (0..10).map(|i| failed(&format!("d{i}"), &format!("boom {i}"))).collect();
+    assert_eq!(s.post_json(&upload("r3", dead)).await.0, StatusCode::ACCEPTED);
+
+    let list = s.get("/api/v1/suites/web/clusters").await.1;
+    let by_title = |t: &str| list["clusters"].as_array().unwrap().iter().find(|c| c["title"] == t).cloned();
+    let db = by_title("db down").expect("the rule's cluster");
+    assert_eq!(
+        (db["kind"].as_str(), db["id"].as_str(), db["bug_url"].as_str()),
+        (Some("rule"), Some(rule_id.as_str()), Some("https://bugs.example/1"))
+    );
+    assert_eq!(db["impact"]["7d"]["failures"], 1, "the rule claims new failures");
+    let suggested = by_title("Could not connect to %.%.%.%: connection refused").unwrap();
+    assert_eq!(suggested["impact"]["7d"]["failures"], 1, "the suggested cluster keeps only what no rule claimed");
+    assert!(by_title("boom %").is_none(), "an infrastructure failure is clustered but not counted: {list}");
+
+    let (st, detail) = s.get("/api/v1/suites/web/clusters/7f84eaf83ed889ed19d0c60d43497743?days=14").await;
+    assert_eq!(st, StatusCode::OK, "{detail}");
+    assert_eq!(detail["daily"].as_array().unwrap().len(), 14);
+    assert_eq!(detail["daily"].as_array().unwrap().last().unwrap()["failures"], 2);
+    let tests: Vec<&str> = detail["tests"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(tests.len(), 2);
+    assert!(tests.contains(&"a") && tests.contains(&"b"));
+    let recent = detail["recent_failures"].as_array().unwrap();
+    assert_eq!(recent.len(), 2);
+    let run_link = recent[0]["links"]["run"].as_str().unwrap();
+    assert_eq!(s.get(run_link).await.0, StatusCode::OK, "the failure links its run");
+    assert!(recent[0]["reason"].as_str().unwrap().starts_with("Null pointer exception at ip 0x"));
+    assert_eq!(s.get("/api/v1/suites/web/clusters/ffff?days=14").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(s.get("/api/v1/suites/web/clusters?window=5d").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(s.get("/api/v1/suites/web/clusters/x?days=0").await.0, StatusCode::BAD_REQUEST);
+
+    let delete = |id: String, token: String| {
+        let http = s.http.clone();
+        let url = format!("{}/api/v1/suites/web/cluster-rules/{id}", s.url);
+        async move { http.delete(url).header("Authorization", format!("Token token=\"{token}\"")).send().await.unwrap().status() }
+    };
+    assert_eq!(delete(rule_id.clone(), "wrong".into()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(delete(rule_id.clone(), s.token.clone()).await, StatusCode::NO_CONTENT);
+    assert_eq!(delete(rule_id.clone(), s.token.clone()).await, StatusCode::NOT_FOUND);
+    assert_eq!(s.get("/api/v1/suites/web/cluster-rules").await.1, json!([]));
     s.finish().await;
 }

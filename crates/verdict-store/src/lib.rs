@@ -1,6 +1,7 @@
 //! Persistence for Verdict: the `Store` trait and its SQLite (default) and
 //! PostgreSQL implementations. No SQL lives outside this crate.
 
+pub mod clusters;
 pub mod dashboard;
 mod error;
 pub mod flaky;

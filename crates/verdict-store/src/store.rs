@@ -109,6 +109,9 @@ pub trait Store: Send + Sync + 'static {
     /// Flaky and broken tests: the analysis queue, states, events.
     fn flaky(&self) -> &dyn crate::flaky::FlakyStore;
 
+    /// Failure clusters and the suites' rules.
+    fn clusters(&self) -> &dyn crate::clusters::ClustersStore;
+
     async fn create_suite(&self, suite: NewSuite) -> Result<Suite, StoreError>;
     async fn suites(&self) -> Result<Vec<Suite>, StoreError>;
     async fn suite_by_slug(&self, slug: &str) -> Result<Option<Suite>, StoreError>;

@@ -1,6 +1,7 @@
 //! PostgreSQL, for teams that run several stateless `verdict serve` nodes
 //! against one database.
 
+mod clusters;
 mod dashboard;
 mod flaky;
 mod monitor;
@@ -29,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("migrations/0011_dashboard.sql")),
     (12, include_str!("migrations/0012_rollup_run_counts.sql")),
     (13, include_str!("migrations/0013_flaky.sql")),
+    (14, include_str!("migrations/0014_clusters.sql")),
 ];
 /// Serialises migrations of nodes that start at the same time.
 const MIGRATION_LOCK: i64 = 0x0076_6572_6469_6374; // "verdict"
@@ -114,6 +116,10 @@ impl Store for PgStore {
     }
 
     fn flaky(&self) -> &dyn crate::flaky::FlakyStore {
+        self
+    }
+
+    fn clusters(&self) -> &dyn crate::clusters::ClustersStore {
         self
     }
 

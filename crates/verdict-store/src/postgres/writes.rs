@@ -1,4 +1,5 @@
 use super::now_ms;
+use crate::clusters::plan_clusters;
 use crate::error::StoreError;
 use crate::plan::{TestKey, WritePlan, day_of, detail_json, outputs_json, run_count_delta, tags_json, test_row_is_stale};
 use crate::views::*;
@@ -154,14 +155,23 @@ pub(super) async fn write(
         e_tags.push(tags_json(&e.tags));
         e_outputs.push(outputs_json(e));
     }
+    let rules = if up.executions.iter().any(|e| e.outcome == verdict_core::Outcome::Failed && e.failure_reason.is_some()) {
+        super::clusters::rules(tx, suite_id).await?
+    } else {
+        Vec::new()
+    };
+    let clusters = plan_clusters(up, &plan.test_of, &rules);
     tx.execute(
-        "INSERT INTO executions (run_id, test_id, upload_id, outcome, duration, attempt, failure_reason, detail, tags, created_at, outputs)
-         SELECT $1, t, $2, o, d, a, r, de, tg, $3, ou
-         FROM unnest($4::bigint[], $5::smallint[], $6::float8[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[])
-           AS u(t, o, d, a, r, de, tg, ou)",
-        &[&run_id, &upload_id, &now, &e_test, &e_outcome, &e_duration, &e_attempt, &e_reason, &e_detail, &e_tags, &e_outputs],
+        "INSERT INTO executions (run_id, test_id, upload_id, outcome, duration, attempt, failure_reason, detail, tags, created_at, outputs, cluster_id)
+         SELECT $1, t, $2, o, d, a, r, de, tg, $3, ou, cl
+         FROM unnest($4::bigint[], $5::smallint[], $6::float8[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+           AS u(t, o, d, a, r, de, tg, ou, cl)",
+        &[&run_id, &upload_id, &now, &e_test, &e_outcome, &e_duration, &e_attempt, &e_reason, &e_detail, &e_tags, &e_outputs, &clusters.ids],
     )
     .await?;
+    if !clusters.groups.is_empty() {
+        super::clusters::write(tx, suite_id, run_id, now, &clusters, &test_ids).await?;
+    }
 
     // Rollups in test-id order, so concurrent uploads lock rows in one order.
     let mut order: Vec<usize> = (0..test_ids.len()).collect();

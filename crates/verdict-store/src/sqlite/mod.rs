@@ -1,6 +1,7 @@
 //! The embedded default: one SQLite file in WAL mode, one writing connection
 //! (driven by its own thread, see `writer`), a few read connections.
 
+mod clusters;
 mod dashboard;
 mod flaky;
 mod inbox;
@@ -33,6 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("migrations/0011_dashboard.sql")),
     (12, include_str!("migrations/0012_rollup_run_counts.sql")),
     (13, include_str!("migrations/0013_flaky.sql")),
+    (14, include_str!("migrations/0014_clusters.sql")),
 ];
 
 pub struct SqliteStore {
@@ -153,6 +155,10 @@ impl Store for SqliteStore {
     }
 
     fn flaky(&self) -> &dyn crate::flaky::FlakyStore {
+        self
+    }
+
+    fn clusters(&self) -> &dyn crate::clusters::ClustersStore {
         self
     }
 

@@ -1,4 +1,5 @@
 use super::now_ms;
+use crate::clusters::{ClusterPlan, StoredRule, plan_clusters};
 use crate::error::StoreError;
 use crate::plan::{WritePlan, day_of, detail_json, outputs_json, run_count_delta, tags_json, test_row_is_stale};
 use crate::views::*;
@@ -121,12 +122,13 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload, now: i64) -> Re
             test_ids.push(id);
         }
     }
+    let clusters = plan_clusters(up, &plan.test_of, &rules_for(c, suite_id, up)?);
     {
         let mut insert = c.prepare_cached(
-            "INSERT INTO executions (run_id, test_id, upload_id, outcome, duration, attempt, failure_reason, detail, tags, created_at, outputs)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT INTO executions (run_id, test_id, upload_id, outcome, duration, attempt, failure_reason, detail, tags, created_at, outputs, cluster_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?;
-        for (e, &t) in up.executions.iter().zip(&plan.test_of) {
+        for ((e, &t), cluster) in up.executions.iter().zip(&plan.test_of).zip(&clusters.ids) {
             insert.execute(params![
                 run_id,
                 test_ids[t],
@@ -138,10 +140,12 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload, now: i64) -> Re
                 detail_json(e),
                 tags_json(&e.tags),
                 now,
-                outputs_json(e)
+                outputs_json(e),
+                cluster
             ])?;
         }
     }
+    write_clusters(c, suite_id, run_id, now, &clusters, &test_ids)?;
     {
         let mut rollup = c.prepare_cached(
             "INSERT INTO rollups (test_id, branch, day, passed, failed, skipped, pending, unknown, flaky, duration_sum, duration_count,
@@ -195,6 +199,47 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload, now: i64) -> Re
             .execute(params![suite_id, run_id, upload_id, now])?;
     }
     Ok(UploadReceipt { upload_id, run_id, queued: up.executions.len() })
+}
+
+/// The suite's cluster rules, read only when the upload has a failure to cluster.
+fn rules_for(c: &Connection, suite_id: i64, up: &Upload) -> Result<Vec<StoredRule>, StoreError> {
+    if !up.executions.iter().any(|e| e.outcome == verdict_core::Outcome::Failed && e.failure_reason.is_some()) {
+        return Ok(Vec::new());
+    }
+    super::clusters::rules(c, suite_id)
+}
+
+/// The clusters' rows and counts for one upload (see `crate::clusters`).
+fn write_clusters(c: &Connection, suite_id: i64, run_id: i64, now: i64, plan: &ClusterPlan, test_ids: &[i64]) -> Result<(), StoreError> {
+    let day = day_of(now);
+    for g in &plan.groups {
+        c.prepare_cached(
+            "INSERT INTO clusters (suite_id, cluster_id, algorithm, title, first_seen, last_seen, example_execution_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, (SELECT max(id) FROM executions WHERE cluster_id = ?2))
+             ON CONFLICT (suite_id, cluster_id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen),
+               example_execution_id = excluded.example_execution_id, title = excluded.title, algorithm = excluded.algorithm",
+        )?
+        .execute(params![suite_id, g.id, g.algorithm, g.title, now])?;
+        if !plan.counted {
+            continue;
+        }
+        c.prepare_cached(
+            "INSERT INTO cluster_days (suite_id, cluster_id, day, failures) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (suite_id, cluster_id, day) DO UPDATE SET failures = failures + excluded.failures",
+        )?
+        .execute(params![suite_id, g.id, day, g.failures])?;
+        let mut member = c.prepare_cached(
+            "INSERT INTO cluster_tests (suite_id, cluster_id, day, test_id, failures, last_failed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (suite_id, cluster_id, day, test_id) DO UPDATE SET failures = failures + excluded.failures,
+               last_failed_at = max(last_failed_at, excluded.last_failed_at)",
+        )?;
+        for &(t, n) in &g.tests {
+            member.execute(params![suite_id, g.id, day, test_ids[t], n, now])?;
+        }
+        c.prepare_cached("INSERT INTO cluster_runs (suite_id, cluster_id, run_id, day) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING")?
+            .execute(params![suite_id, g.id, run_id, day])?;
+    }
+    Ok(())
 }
 
 pub(super) fn run_metrics(c: &Connection, run_id: i64, metrics: &[(String, f64)]) -> Result<(), StoreError> {
