@@ -159,7 +159,8 @@ pub struct ClusterFailure {
 }
 
 /// A cluster's per-day counts, one query each (`?1` suite, `?2` cluster, `?3`..`?4` the days; both dialects).
-pub(crate) const DAY_COUNTS: [(&str, fn(&mut ClusterDay, i64)); 3] = [
+pub(crate) type SetDay = fn(&mut ClusterDay, i64);
+pub(crate) const DAY_COUNTS: [(&str, SetDay); 3] = [
     ("SELECT day, failures FROM cluster_days WHERE suite_id = ?1 AND cluster_id = ?2 AND day >= ?3 AND day < ?4", |d, n| d.failures = n),
     ("SELECT day, count(*) FROM cluster_tests WHERE suite_id = ?1 AND cluster_id = ?2 AND day >= ?3 AND day < ?4 GROUP BY day", |d, n| {
         d.tests = n
