@@ -50,6 +50,65 @@ pub enum Command {
     Stats(StatsCommand),
     /// Flaky and broken tests of a suite, with how sure Verdict is and what they cost.
     Flaky(FlakyArgs),
+    /// Failures grouped by their cause (clusters), and the suite's rules that name causes.
+    Failures(FailuresArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Each failed result with a failure reason belongs to a cluster: the reason with its numbers, \
+hex, UUIDs, timestamps, temporary paths, addresses and line numbers masked (LUCI's reason-v6 and Verdict's masks), or \
+the first of the suite's rules that matches it. Columns: failures over the last 1, 3 and 7 days, the distinct TESTS \
+and RUNS over the window, and the title. Exit status: 0, or 2 for invalid arguments or a database error.")]
+pub struct FailuresArgs {
+    #[command(subcommand)]
+    pub command: Option<FailuresCommand>,
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// 1d, 7d, 14d, 28d or 90d.
+    #[arg(long, default_value = "7d")]
+    pub window: String,
+    /// Print the API's JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FailuresCommand {
+    /// The suite's rules: a LIKE pattern or a regex that claims the failures it matches.
+    #[command(subcommand)]
+    Rule(RuleCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RuleCommand {
+    /// Add a rule; it claims new failures.
+    Add {
+        #[arg(long)]
+        suite: String,
+        #[arg(long)]
+        name: String,
+        /// A LIKE pattern matching the whole reason (% any text, _ one character, \\ escapes).
+        #[arg(long, conflicts_with = "regex", required_unless_present = "regex")]
+        like: Option<String>,
+        /// A regular expression found anywhere in the reason.
+        #[arg(long)]
+        regex: Option<String>,
+        /// A link to the bug this cause is tracked in.
+        #[arg(long)]
+        bug: Option<String>,
+        /// Lower first; the first rule that matches wins.
+        #[arg(long, default_value_t = 0)]
+        priority: i64,
+    },
+    List {
+        #[arg(long)]
+        suite: String,
+    },
+    Remove {
+        #[arg(long)]
+        suite: String,
+        id: String,
+    },
 }
 
 #[derive(Args, Debug)]

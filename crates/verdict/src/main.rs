@@ -4,6 +4,7 @@ mod aggregate;
 mod ci;
 mod cli;
 mod compare;
+mod failures;
 mod flaky;
 mod historical;
 mod serve;
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         cli::Command::Aggregate(args) => aggregate::run(cli.store, args),
         cli::Command::Compare(args) => runtime().block_on(compare::run(cli.store, args)),
         cli::Command::Flaky(args) => runtime().block_on(flaky::run(cli.store, args)),
+        cli::Command::Failures(args) => runtime().block_on(failures::run(cli.store, args)),
         cli::Command::AnalyzeHistoricalData(args) => historical::run(cli.store, args),
     }
 }

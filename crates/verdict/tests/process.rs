@@ -142,7 +142,8 @@ both!(
     aggregate_checks_run_metrics,
     analyze_test_durations_between_branches,
     compare_branches,
-    flaky_from_the_store
+    flaky_from_the_store,
+    failures_from_the_store
 );
 
 const RESULTS_PER_UPLOAD: usize = 300;
@@ -835,4 +836,45 @@ fn flaky_from_the_store(env: &Env) {
     let bad = env.cmd().args(["flaky", "--suite", "web", "--window", "3d"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--window"));
+}
+
+/// `verdict failures`: clusters read back from the store, and rules added, listed and removed on the command line.
+fn failures_from_the_store(env: &Env) {
+    let token = env.create_suite("web");
+    let port = free_port();
+    let mut server = env.serve(port);
+    let http = reqwest::blocking::Client::new();
+    let auth = format!("Token token=\"{token}\"");
+    let data = json!([
+        {"scope": "s", "name": "a", "result": "failed", "failure_reason": "timeout after 30s on worker 7"},
+        {"scope": "s", "name": "b", "result": "failed", "failure_reason": "timeout after 45s on worker 2"},
+        {"scope": "s", "name": "c", "result": "passed"}
+    ]);
+    let body = json!({"format": "json", "run_env": {"key": "k1", "branch": "main"}, "data": data});
+    let r = http.post(format!("http://127.0.0.1:{port}/v1/uploads")).header("Authorization", &auth).json(&body).send().unwrap();
+    assert_eq!(r.status(), 202);
+    server.kill();
+    let out = env.cmd().args(["failures", "--suite", "web"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let row = stdout.lines().find(|l| l.contains("timeout after %s on worker %")).unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(row.split_whitespace().take(5).collect::<Vec<_>>(), ["2", "2", "2", "2", "1"], "{row}");
+    let add = env
+        .cmd()
+        .args(["failures", "rule", "add", "--suite", "web", "--name", "slow workers", "--like", "timeout after %"])
+        .output()
+        .unwrap();
+    assert!(add.status.success(), "{}", String::from_utf8_lossy(&add.stderr));
+    let id = String::from_utf8_lossy(&add.stdout).trim().to_owned();
+    let list = env.cmd().args(["failures", "rule", "list", "--suite", "web"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains(&format!("{id}     0  like   slow workers  timeout after %")));
+    let bad = env.cmd().args(["failures", "rule", "add", "--suite", "web", "--name", "x", "--regex", "("]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("regex"));
+    let json_out = env.cmd().args(["failures", "--suite", "web", "--json"]).output().unwrap();
+    let v: Value = serde_json::from_slice(&json_out.stdout).unwrap();
+    assert_eq!(v["clusters"][0]["impact"]["7d"]["failures"], 2);
+    assert!(env.cmd().args(["failures", "rule", "remove", "--suite", "web", &id]).output().unwrap().status.success());
+    let again = env.cmd().args(["failures", "rule", "remove", "--suite", "web", &id]).output().unwrap();
+    assert_eq!(again.status.code(), Some(2), "removing it twice names the missing rule");
 }
