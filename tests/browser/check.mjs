@@ -107,6 +107,12 @@ check((await page.locator("tbody tr .o.flaky, tbody tr .o.failed").count()) > 0,
 await page.locator("tbody tr td.name a").first().click();
 check(/\/s\/web\/tests\/\d+/.test(new URL(page.url()).pathname) && (await page.locator("p.state-line").isVisible()), "flaky → a test page with its state line");
 
+// Failures by cause: the list, then one cause with its tests and latest failures.
+await visit("failures", `${base}/s/web/failures?branch=main&window=14d`, { charts: false });
+await page.locator("td.name a[href*='/failures/']").first().click();
+check(/\/s\/web\/failures\/[0-9a-f]+/.test(new URL(page.url()).pathname), `failures → a cluster page (${page.url()})`);
+await visit("cluster", page.url());
+
 // The "can this ship?" pages: a batch in progress explains each failing test, the grid drills down.
 await visit("aggregate-batches", `${base}/s/web/aggregate`, { charts: false });
 await page.click("td.name a[href*='job=e2e']");

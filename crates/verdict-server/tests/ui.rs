@@ -27,6 +27,7 @@ both!(
     the_run_page_compares_with_the_previous_run,
     aggregate_and_compare_pages_show_the_cli_computations,
     the_flaky_page_ranks_and_explains,
+    the_failures_pages_group_by_cause,
 );
 
 const HOSTILE_NAME: &str = "<script>alert(1)</script>";
@@ -565,5 +566,37 @@ async fn the_flaky_page_ranks_and_explains(backend: Backend) {
     assert_eq!(page(&s, "/s/web/flaky?branch=main&window=14d&state=odd").await.status, StatusCode::BAD_REQUEST);
     let empty = page(&s, "/s/web/flaky?branch=release&window=14d").await;
     assert!(empty.body.contains("No flaky or broken test on this branch"), "release is not a tracked branch: its runs feed *");
+    s.finish().await;
+}
+
+async fn the_failures_pages_group_by_cause(backend: Backend) {
+    let s = Server::start(backend).await;
+    let runs = seed(&s).await;
+    let twin = json_of(&s, "/api/v1/suites/web/clusters?window=14d").await;
+    let titles: Vec<&str> = twin["clusters"].as_array().unwrap().iter().map(|c| c["title"].as_str().unwrap()).collect();
+    // t_broken's "expected 3 but got {i}" differ only in a number: one cluster of 5 failures on main plus the release run.
+    let broken = twin["clusters"].as_array().unwrap().iter().find(|c| c["title"] == "AssertionError: expected % but got %").unwrap();
+    assert_eq!(broken["impact"]["14d"]["failures"], 6, "{titles:?}");
+    let p = page(&s, "/s/web/failures?branch=main&window=14d").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("href=\"/api/v1/suites/web/clusters?window=14d"), "links its twin");
+    let shown = data_json(&p.body);
+    assert_eq!(shown.len(), titles.len());
+    for (path, text) in shown {
+        assert_eq!(first_number(&text), at(&twin, &path).as_f64().unwrap(), "{path}");
+    }
+    assert!(!p.body.contains(HOSTILE_REASON) && p.body.contains("&#60;/svg&#62;&#60;img"), "a hostile reason is text");
+    let id = broken["id"].as_str().unwrap();
+    let c = page(&s, &format!("/s/web/failures/{id}?branch=main&window=14d")).await;
+    assert_eq!(c.status, StatusCode::OK);
+    let detail = json_of(&s, &format!("/api/v1/suites/web/clusters/{id}?days=14")).await;
+    for (path, text) in data_json(&c.body) {
+        assert_eq!(first_number(&text), at(&detail, &path).as_f64().unwrap(), "{path}");
+    }
+    assert!(c.body.contains("t_broken") && c.body.contains("<svg class=\"chart\""));
+    assert_eq!(page(&s, "/s/web/failures/0000?branch=main&window=14d").await.status, StatusCode::NOT_FOUND);
+    // The run page names its causes, linked to their pages.
+    let r = page(&s, &format!("/s/web/runs/{}?{VIEW}", runs[1])).await;
+    assert!(r.body.contains(&format!("/s/web/failures/{id}?")), "the run page links the cluster");
     s.finish().await;
 }

@@ -128,6 +128,14 @@ pub struct RunQuery {
     pub at: Option<i64>,
 }
 
+/// One cluster's failures in a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunCluster {
+    pub id: String,
+    pub title: String,
+    pub failures: i64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RunPage {
     pub suite: Suite,
@@ -137,6 +145,8 @@ pub struct RunPage {
     pub infra_failure: bool,
     pub diff: RunDiff,
     pub failures: RunFailures,
+    /// The run's failures by cluster (most first): the causes it shares with other runs.
+    pub clusters: Vec<RunCluster>,
     pub result: Option<RunOutcome>,
     pub q: Option<String>,
     pub page: usize,
@@ -331,7 +341,15 @@ pub async fn run_page(store: &dyn Store, suite: Suite, run_id: i64, vs: &Vs, que
     };
     let tests = shown.iter().map(group).collect();
     let slowest = slowest.iter().map(group).collect();
+    let clusters = store
+        .clusters()
+        .run_clusters(run.run.id)
+        .await?
+        .into_iter()
+        .map(|(id, title, failures)| RunCluster { id, title, failures })
+        .collect();
     Ok(RunPage {
+        clusters,
         class: RunClass::of(&run.run),
         infra_failure: is_infra_failure(&run.run),
         suite,

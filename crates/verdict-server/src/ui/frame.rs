@@ -78,6 +78,7 @@ impl Frame {
             ("runs", "Runs", format!("{base}/runs")),
             ("tests", "Tests", format!("{base}/tests")),
             ("flaky", "Flaky", format!("{base}/flaky")),
+            ("failures", "Failures", format!("{base}/failures")),
         ]
         .into_iter()
         .map(|(key, label, path)| Link { label: label.into(), href: link(&path, view, &[]), on: key == section })

@@ -5,6 +5,7 @@
 //! without JavaScript; the one script only adds conveniences.
 
 mod assets;
+mod failures;
 mod flaky;
 mod format;
 mod frame;
@@ -41,6 +42,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/s/{slug}/runs/{run}", get(run::page))
         .route("/s/{slug}/tests", get(tests::page))
         .route("/s/{slug}/flaky", get(flaky::page))
+        .route("/s/{slug}/failures", get(failures::list))
+        .route("/s/{slug}/failures/{cluster}", get(failures::detail))
         .route("/s/{slug}/tests/{test}", get(test::page))
         .route("/s/{slug}/aggregate", get(readiness::aggregate))
         .route("/s/{slug}/compare", get(readiness::compare))
@@ -219,7 +222,7 @@ pub(crate) struct SuitePage {
     pub suite: verdict_store::Suite,
     pub view: View,
     pub query: crate::params::Params,
-    /// The raw `{run}` or `{test}` of the path, if any.
+    /// The raw `{run}`, `{test}` or `{cluster}` of the path, if any.
     pub id: Option<String>,
     pub timing: Timing,
 }
@@ -245,7 +248,7 @@ impl axum::extract::FromRequestParts<AppState> for SuitePage {
         let suite = suite_or_404(state, &slug).await?;
         let sel = selection(&parts.uri, &q, &suite.default_branch)?;
         let view = verdict_analysis::pages::resolve(state.store.as_ref(), &suite, &sel, now_ms()).await?;
-        let id = path.get("run").or_else(|| path.get("test")).cloned();
+        let id = path.get("run").or_else(|| path.get("test")).or_else(|| path.get("cluster")).cloned();
         Ok(SuitePage { suite, view, query: crate::params::Params(q), id, timing })
     }
 }

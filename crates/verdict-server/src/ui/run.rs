@@ -76,6 +76,8 @@ struct RunHtml {
     groups: Vec<Group>,
     reasons: Vec<Reason>,
     reasons_truncated: bool,
+    /// (link, title, failures) per cluster.
+    causes: Vec<(String, String, i64)>,
     expand: bool,
     expand_href: String,
     rows: Vec<Row>,
@@ -262,6 +264,11 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
         groups,
         reasons,
         reasons_truncated: p.failures.truncated,
+        causes: p
+            .clusters
+            .iter()
+            .map(|c| (link(&format!("{base}/failures/{}", encode(&c.id, false)), &view, &[]), format::cut(&c.title, 200), c.failures))
+            .collect(),
         expand: q.get("expand").is_some_and(|v| v == "all"),
         expand_href: link(&run_path, &view, &[("result", result_s), ("q", &q_s), ("vs", &vs_s), ("expand", "all")]),
         rows: p.tests.iter().map(|g| row(g, &base, &view, run.id, suite, env.commit_sha.as_deref())).collect(),
