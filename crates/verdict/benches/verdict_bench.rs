@@ -33,6 +33,9 @@ fn main() {
     if which == "reads" || which == "all" {
         rt.block_on(reads());
     }
+    if which == "clusters" || which == "all" {
+        clusters();
+    }
     if which == "aggregate" || which == "all" {
         aggregate_offline();
         rt.block_on(aggregate_from_store());
@@ -170,7 +173,17 @@ async fn ingest(backend: Backend) {
     for t in tasks {
         t.await.unwrap();
     }
-    let direct_rate = total / started.elapsed().as_secs_f64();
+    let direct_secs = started.elapsed().as_secs_f64();
+    let direct_rate = total / direct_secs;
+    // The flaky analysis of those runs (in `verdict serve` it runs once a run has settled, apart from
+    // the upload's transaction, on the same store): its rate, and the sustained rate of both together.
+    let started = Instant::now();
+    let mut analysed = 0;
+    while direct.store.flaky().analyse_due(i64::MAX / 2).await.unwrap().is_some() {
+        analysed += 1;
+    }
+    let analysis_secs = started.elapsed().as_secs_f64();
+    assert_eq!(analysed, CLIENTS * UPLOADS_PER_CLIENT, "every run analysed");
     direct.cleanup().await;
 
     // Verdict: the same bodies over loopback HTTP into a `verdict serve` process.
@@ -209,6 +222,8 @@ async fn ingest(backend: Backend) {
     println!("  direct store writes (no HTTP, no parsing): {direct_rate:>10.0} results/s");
     println!("  HTTP uploads into verdict serve:          {http_rate:>10.0} results/s");
     println!("  ratio HTTP / direct:                      {:>10.2}   (target >= 0.5)", http_rate / direct_rate);
+    println!("  flaky analysis of the same runs:          {:>10.0} results/s", total / analysis_secs);
+    println!("  direct writes + analysis, sustained:      {:>10.0} results/s", total / (direct_secs + analysis_secs));
     println!("  server peak RSS (VmHWM):                  {rss:>10.1} MB (target < 150)");
 }
 
@@ -536,4 +551,54 @@ async fn aggregate_from_store() {
         "aggregate from SQLite: {AGG_RUNS} runs x {AGG_TESTS} tests judged against {AGG_HISTORY_RUNS} historical runs ({executions} executions, loaded in {load:.0} s)"
     );
     println!("  wall {secs:.2} s (target < 3), peak RSS {rss:.0} MB (target < 500), exit {code}");
+}
+
+// ---------------------------------------------------------------- clusters
+
+/// Failure messages of the kinds CI produces, each a template varied by numbers, ids and paths.
+fn failure_messages(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| match i % 8 {
+            0 => format!("Expected {i} to eq {} (compared using ==)", i + 1),
+            1 => format!("Null pointer exception at ip 0x{:08x}", i * 2654435761usize % (1 << 32)),
+            2 => format!("Could not connect to 10.0.{}.{}:5432: connection refused", i % 250, i % 7),
+            3 => format!("request 123e4567-e89b-12d3-a456-{i:012} failed with status 503"),
+            4 => format!("deadline exceeded at 2026-11-{:02}T12:30:{:02}.123Z after {}s", 1 + i % 28, i % 60, i % 90),
+            5 => format!("FileNotFoundError: /tmp/tmp{i:x}_q/out.txt"),
+            6 => format!("thread 'main' panicked at src/lib.rs:{}:{}: index out of bounds: the len is {} but the index is {}", i % 900, i % 80, i % 10, i % 10 + 1),
+            _ => format!("AssertionError: assert {} == {}\n  where {} = compute(x)", i, i + 1, i),
+        })
+        .collect()
+}
+
+fn clusters() {
+    use verdict_core::clusters::{Algorithm, Clustering, cluster_id, key};
+    let messages = failure_messages(200_000);
+    let bytes: usize = messages.iter().map(String::len).sum();
+    let options = Clustering::default();
+    let rate = |f: &dyn Fn(&str) -> usize| {
+        let mut best = f64::MAX;
+        let mut sink = 0usize;
+        for _ in 0..3 {
+            let started = Instant::now();
+            for m in &messages {
+                sink = sink.wrapping_add(f(m));
+            }
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        std::hint::black_box(sink);
+        messages.len() as f64 / best
+    };
+    // LUCI's reference: its one regex over the LIKE-escaped text (reason-v6 without ids).
+    let luci = regex::Regex::new(r"[/+0-9a-zA-Z]{10,}=+|[\-0-9a-fA-F \t]{16,}|[0-9a-fA-Fx]{8,}|[0-9]+").unwrap();
+    let reference = rate(&|m| luci.replace_all(&m.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"), "%").len());
+    let v6 = rate(&|m| key(m, Algorithm::ReasonV6, &options).map_or(0, |k| k.len()));
+    let v1 = rate(&|m| key(m, Algorithm::VerdictV1, &options).map_or(0, |k| k.len()));
+    let v1_id = rate(&|m| key(m, Algorithm::VerdictV1, &options).map_or(0, |k| cluster_id(&k).len()));
+    let distinct: std::collections::HashSet<String> = messages.iter().filter_map(|m| key(m, Algorithm::VerdictV1, &options)).collect();
+    println!("clusters: {} failure messages ({:.1} MB), {} distinct verdict-reason-v1 keys, single thread, best of 3", messages.len(), bytes as f64 / 1e6, distinct.len());
+    println!("  LUCI's regex alone (the reference):  {reference:>12.0} messages/s");
+    println!("  reason-v6 key:                       {v6:>12.0} messages/s   ({:.2} of the reference)", v6 / reference);
+    println!("  verdict-reason-v1 key:               {v1:>12.0} messages/s   ({:.2} of the reference; target >= 1,000,000)", v1 / reference);
+    println!("  verdict-reason-v1 key + SHA-256 id:  {v1_id:>12.0} messages/s");
 }
