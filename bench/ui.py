@@ -68,6 +68,16 @@ for h in heavy:
     pages.append(("test heavy 90d", f"/s/bench/tests/{h}?{V90}", f"/api/v1/tests/{h}/summary?{V90}", 100))
     pages.append(("test heavy strip=500", f"/s/bench/tests/{h}?{V14}&strip=500", f"/api/v1/tests/{h}/summary?{V14}&strip=500", 100))
 
+# Flaky tests and failure clusters (the flaky spec's targets: lists p95 < 100 ms, a test's state < 10 ms).
+pages.append(("flaky 14d", f"/s/bench/flaky?{V14}", "/api/v1/suites/bench/flaky?branch=main&window=14d", 100))
+pages.append(("flaky 90d", f"/s/bench/flaky?{V90}", "/api/v1/suites/bench/flaky?branch=main&window=90d", 100))
+pages.append(("failures 14d", f"/s/bench/failures?{V14}", "/api/v1/suites/bench/clusters?window=14d", 100))
+clusters = json.loads(get("/api/v1/suites/bench/clusters?window=14d")[2])["clusters"]
+if clusters:
+    cid = clusters[0]["id"]
+    pages.append(("cluster", f"/s/bench/failures/{cid}?{V14}", f"/api/v1/suites/bench/clusters/{cid}?days=14", 100))
+pages.append(("test state (twin)", f"/api/v1/tests/{normal}/state", f"/api/v1/tests/{normal}/state", 10))
+
 print(f"{'page':<22} {'server p50':>10} {'p95':>8} {'query p50':>9} {'render p50':>10} {'client p95':>10} {'KB':>6} {'twin p50':>8} {'p95':>8}  target")
 missed = []
 for name, path, twin, target in pages:

@@ -52,7 +52,8 @@ pub fn tracks_of(run: &PartRun, settings: &Settings) -> Vec<(String, bool)> {
 }
 
 /// A test's counts on a track: one day's to add (the analysis step), or a
-/// window's sums (the flaky list).
+/// window's sums (the flaky list). Only runs in which the test failed or
+/// flaked are counted (`parts`): a clean run is in the track's evidence only.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct TrackCounts {
     pub parts: i64,
@@ -162,7 +163,10 @@ pub fn plan_part(
                 runs_failed: i64::from(matches!(status, Some(PartStatus::Failed | PartStatus::Both))),
                 seconds_lost: tr.evidence.ci_seconds_lost - lost_before,
             };
-            plan.days.push((*test_id, track.clone(), day, delta));
+            // A clean run adds nothing a window reads: most parts write no day row.
+            if delta.flaky + delta.failed + delta.breakage + delta.runs_failed > 0 {
+                plan.days.push((*test_id, track.clone(), day, delta));
+            }
             plan.events.extend(applied.transitions.into_iter().map(|e| (*test_id, track.clone(), e)));
             plan.tracks.push((*test_id, track.clone(), tr));
         }
@@ -218,6 +222,8 @@ pub trait FlakyStore: Send + Sync {
     async fn flaky_tracks(&self, q: &TrackQuery) -> Result<Vec<(TrackRow, TrackCounts)>, StoreError>;
     /// One test's tracks.
     async fn test_tracks(&self, test_id: i64) -> Result<Vec<TrackRow>, StoreError>;
+    /// The kept states of some tests on one track (tests without a row are left out).
+    async fn states_of(&self, track: &str, test_ids: &[i64]) -> Result<Vec<(i64, State)>, StoreError>;
     /// One test's state changes, newest first.
     async fn test_events(&self, test_id: i64, limit: i64) -> Result<Vec<StateEvent>, StoreError>;
     /// Per day of `[first_day, end_day)` on a track: tests that flaked, and state changes to flaky and broken.
@@ -289,7 +295,7 @@ mod tests {
         let rows = [row(1, "u1", Outcome::Failed, 0), row(1, "u2", Outcome::Passed, 0), row(2, "u1", Outcome::Passed, 0)];
         let plan = plan_part(&run(), &Settings::default(), &rows, HashMap::new(), &HashSet::new());
         let main: Vec<_> = plan.days.iter().filter(|d| d.1 == "main").collect();
-        assert_eq!(main.len(), 2);
+        assert_eq!(main.len(), 1, "a clean run writes no day row");
         let t1 = main.iter().find(|d| d.0 == 1).unwrap().3;
         assert_eq!((t1.parts, t1.flaky, t1.runs_failed), (1, 1, 1));
         let (_, _, track) = plan.tracks.iter().find(|(t, tr, _)| *t == 1 && tr == "main").unwrap();
@@ -303,7 +309,8 @@ mod tests {
         rows.extend((10..20).map(|t| row(t, "ok", Outcome::Passed, 0)));
         let plan = plan_part(&run(), &Settings::default(), &rows, HashMap::new(), &HashSet::new());
         assert!(!plan.infra, "the healthy upload is evidence");
-        assert_eq!(plan.days.iter().filter(|d| d.1 == "main").count(), 10, "only the healthy upload's tests");
+        let counted = plan.tracks.iter().filter(|(_, tr, t)| tr == "main" && t.evidence.runs == 1).count();
+        assert_eq!(counted, 10, "only the healthy upload's tests");
         let dead = plan.tracks.iter().find(|(t, tr, _)| *t == 0 && tr == "main").unwrap();
         assert_eq!((dead.2.evidence.infra_runs_ignored, dead.2.evidence.runs), (1, 0));
 
@@ -311,7 +318,7 @@ mod tests {
             (0..10).map(|t| row(t, "a", Outcome::Failed, 0)).chain((10..12).map(|t| row(t, "b", Outcome::Passed, 0))).collect();
         // Upload a: 10 of 10 failed (infra); b: 2 passed, below the minimum of 10, and the part has 2 tests.
         let plan = plan_part(&run(), &Settings::default(), &all_failed, HashMap::new(), &HashSet::new());
-        assert_eq!(plan.days.iter().filter(|d| d.1 == "main").count(), 2);
+        assert_eq!(plan.tracks.iter().filter(|(_, tr, t)| tr == "main" && t.evidence.runs == 1).count(), 2);
     }
 
     #[test]

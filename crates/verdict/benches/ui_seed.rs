@@ -168,6 +168,15 @@ fn main() {
             }
         }
         eprintln!("ui_seed: {runs} runs, {executions} executions in {:.0} s", started.elapsed().as_secs_f64());
+        // The flaky analysis of every run, as `verdict serve` would do it once each settled.
+        let (mut analysed, started) = (0usize, Instant::now());
+        while store.flaky().analyse_due(i64::MAX / 2).await.expect("analyse").is_some() {
+            analysed += 1;
+            if analysed % 250 == 0 {
+                eprintln!("ui_seed: {analysed}/{runs} runs analysed, {:.0} s", started.elapsed().as_secs_f64());
+            }
+        }
+        eprintln!("ui_seed: {analysed} runs analysed in {:.0} s", started.elapsed().as_secs_f64());
         println!("{}", serde_json::json!({"suite": "bench", "runs": runs, "executions": executions, "token": token}));
     });
 }

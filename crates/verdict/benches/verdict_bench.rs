@@ -565,7 +565,13 @@ fn failure_messages(n: usize) -> Vec<String> {
             3 => format!("request 123e4567-e89b-12d3-a456-{i:012} failed with status 503"),
             4 => format!("deadline exceeded at 2026-11-{:02}T12:30:{:02}.123Z after {}s", 1 + i % 28, i % 60, i % 90),
             5 => format!("FileNotFoundError: /tmp/tmp{i:x}_q/out.txt"),
-            6 => format!("thread 'main' panicked at src/lib.rs:{}:{}: index out of bounds: the len is {} but the index is {}", i % 900, i % 80, i % 10, i % 10 + 1),
+            6 => format!(
+                "thread 'main' panicked at src/lib.rs:{}:{}: index out of bounds: the len is {} but the index is {}",
+                i % 900,
+                i % 80,
+                i % 10,
+                i % 10 + 1
+            ),
             _ => format!("AssertionError: assert {} == {}\n  where {} = compute(x)", i, i + 1, i),
         })
         .collect()
@@ -596,9 +602,17 @@ fn clusters() {
     let v1 = rate(&|m| key(m, Algorithm::VerdictV1, &options).map_or(0, |k| k.len()));
     let v1_id = rate(&|m| key(m, Algorithm::VerdictV1, &options).map_or(0, |k| cluster_id(&k).len()));
     let distinct: std::collections::HashSet<String> = messages.iter().filter_map(|m| key(m, Algorithm::VerdictV1, &options)).collect();
-    println!("clusters: {} failure messages ({:.1} MB), {} distinct verdict-reason-v1 keys, single thread, best of 3", messages.len(), bytes as f64 / 1e6, distinct.len());
+    println!(
+        "clusters: {} failure messages ({:.1} MB), {} distinct verdict-reason-v1 keys, single thread, best of 3",
+        messages.len(),
+        bytes as f64 / 1e6,
+        distinct.len()
+    );
     println!("  LUCI's regex alone (the reference):  {reference:>12.0} messages/s");
     println!("  reason-v6 key:                       {v6:>12.0} messages/s   ({:.2} of the reference)", v6 / reference);
-    println!("  verdict-reason-v1 key:               {v1:>12.0} messages/s   ({:.2} of the reference; target >= 1,000,000)", v1 / reference);
+    println!(
+        "  verdict-reason-v1 key:               {v1:>12.0} messages/s   ({:.2} of the reference; target >= 1,000,000)",
+        v1 / reference
+    );
     println!("  verdict-reason-v1 key + SHA-256 id:  {v1_id:>12.0} messages/s");
 }

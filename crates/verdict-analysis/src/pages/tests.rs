@@ -109,7 +109,10 @@ impl Default for TestsQuery {
 pub struct TestRow {
     pub test: TestRef,
     pub file_name: Option<String>,
+    /// What the test did in the view (window-based; `state=` filters on it).
     pub state: TestState,
+    /// The kept flaky/broken state on the view's branch (`None` until a run of it was analysed).
+    pub tracked_state: Option<verdict_core::flaky::State>,
     /// Runs it passed or failed or flaked in.
     pub runs: i64,
     pub passed_runs: i64,
@@ -176,6 +179,7 @@ pub async fn test_rows(store: &dyn Store, suite: &Suite, view: &View) -> Result<
             test: TestRef::of(t),
             file_name: t.file_name.clone(),
             state,
+            tracked_state: None,
             runs,
             passed_runs: r.runs_passed,
             failed_runs: r.runs_failed,
@@ -259,6 +263,11 @@ pub async fn tests_page(store: &dyn Store, suite: &Suite, view: View, query: Tes
     let mut rows: Vec<TestRow> = rows.into_iter().skip((page - 1) * PER_PAGE).take(PER_PAGE).collect();
     if !by_percentile {
         fill_percentiles(store, suite, &view, &mut rows).await?;
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.test.id).collect();
+    let states: HashMap<i64, verdict_core::flaky::State> = store.flaky().states_of(&view.branch, &ids).await?.into_iter().collect();
+    for r in &mut rows {
+        r.tracked_state = states.get(&r.test.id).copied();
     }
     Ok(TestsPage {
         view,

@@ -187,35 +187,61 @@ pub struct Applied {
     pub breakage: u32,
 }
 
+/// Stored as one JSON row per (test, track): fields at their default are
+/// left out, so a quiet test's row stays small (the analysis step writes
+/// one per test and track for every run).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Track {
     pub health: Health,
     /// The SPRT's log-likelihood ratio since its last decision.
     pub llr: f64,
     pub posterior: Posterior,
     /// `broken` by the consecutive rule and by the failure-rate rule.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub consecutive: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub failure_rate: bool,
     /// P or X parts in a row while broken.
+    #[serde(skip_serializing_if = "is_zero")]
     pub clear_passes: u32,
     /// Clean observations since the last flaky one.
+    #[serde(skip_serializing_if = "is_zero")]
     pub clean_streak: u64,
     /// The posterior mean at the last flaky observation.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub old_rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_observed_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_flaked_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_flaked_ms: Option<i64>,
     /// When the shown state last changed, and by which rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub since_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub since_rule: Option<Rule>,
     /// The rule of the last change of the health underneath (what a flaky or
     /// healthy test shows as its reason, also after a spell of broken).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub health_rule: Option<Rule>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<Pending>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub days: Vec<DayCount>,
     /// The last `transition_window` pass/fail executions, oldest first.
+    #[serde(skip_serializing_if = "is_empty")]
     pub recent: VecDeque<bool>,
     pub evidence: Evidence,
+}
+
+fn is_empty(v: &VecDeque<bool>) -> bool {
+    v.is_empty()
+}
+
+fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 impl Track {
@@ -243,7 +269,10 @@ impl Track {
             self.recent.pop_front();
         }
         self.evidence.runs += 1;
-        self.count_day(part.at_ms, status == PartStatus::Failed, settings);
+        if trusted {
+            // Only the failure-rate rule reads the days, and it runs on trusted tracks only.
+            self.count_day(part.at_ms, status == PartStatus::Failed, settings);
+        }
         let ctx = Ctx { part, settings };
         match status {
             PartStatus::Both | PartStatus::Passed => {

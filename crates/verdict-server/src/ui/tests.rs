@@ -13,6 +13,9 @@ pub struct Row {
     pub name: String,
     pub file: String,
     pub state: &'static str,
+    /// The kept flaky/broken state ("–" before its first analysed run).
+    pub tracked: &'static str,
+    pub tracked_class: &'static str,
     pub reliability: String,
     pub thin: bool,
     pub flake_rate: String,
@@ -108,6 +111,7 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
     let heads = vec![
         head("Test", Some(Sort::Name)),
         head("State", None),
+        head("In range", None),
         head("Reliability", Some(Sort::Reliability)),
         head("Flake rate", Some(Sort::Flaky)),
         head("Runs (failed)", Some(Sort::Failing)),
@@ -126,6 +130,13 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
             name: format::cut(&r.test.name, 200),
             file: r.file_name.clone().unwrap_or_default(),
             state: r.state.as_str(),
+            tracked: r.tracked_state.map_or("–", |s| s.name()),
+            tracked_class: match r.tracked_state {
+                Some(verdict_core::flaky::State::Broken) => "failed",
+                Some(verdict_core::flaky::State::Flaky) => "flaky",
+                Some(verdict_core::flaky::State::Healthy) => "passed",
+                _ => "unknown",
+            },
             reliability: rate(&r.reliability),
             thin: format::is_thin(&r.reliability),
             flake_rate: rate(&r.flake_rate),

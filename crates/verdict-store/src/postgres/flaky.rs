@@ -274,6 +274,15 @@ impl FlakyStore for PgStore {
         self.client().await?.query(&sql, &[&test_id]).await?.iter().map(track_row).collect()
     }
 
+    async fn states_of(&self, track: &str, test_ids: &[i64]) -> Result<Vec<(i64, verdict_core::flaky::State)>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query("SELECT test_id, state FROM test_tracks WHERE track = $1 AND test_id = ANY($2)", &[&track, &test_ids])
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), parse_state(r.get(1)))).collect())
+    }
+
     async fn test_events(&self, test_id: i64, limit: i64) -> Result<Vec<StateEvent>, StoreError> {
         let rows = self
             .client()

@@ -81,16 +81,16 @@ fn analyse_due(c: &Connection, now_ms: i64) -> Result<Option<i64>, StoreError> {
     let mut passed_elsewhere = HashSet::new();
     let failed = failed_tests(&rows);
     if let (Some(commit), false) = (run.commit.as_deref(), failed.is_empty()) {
+        // Only the failed tests: a commit run many times has many passes of every other test.
         let mut st = c.prepare_cached(
             "SELECT rt.test_id, r.branch FROM runs r JOIN run_tests rt ON rt.run_id = r.id
-             WHERE r.suite_id = ?1 AND r.commit_sha = ?2 AND r.id <> ?3 AND rt.status & 1 = 1",
+             WHERE r.suite_id = ?1 AND r.commit_sha = ?2 AND r.id <> ?3 AND rt.status & 1 = 1
+               AND rt.test_id IN (SELECT value FROM json_each(?4))",
         )?;
-        let found = st.query_map(params![suite_id, commit, run_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)))?;
+        let ids = serde_json::to_string(&failed.iter().collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into());
+        let found = st.query_map(params![suite_id, commit, run_id, ids], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)))?;
         for row in found {
             let (test, branch) = row?;
-            if !failed.contains(&test) {
-                continue;
-            }
             for (track, trusted) in &tracks {
                 if !trusted || branch.as_deref() == Some(track.as_str()) {
                     passed_elsewhere.insert((test, track.clone()));
@@ -301,6 +301,18 @@ impl FlakyStore for SqliteStore {
 
     async fn test_tracks(&self, test_id: i64) -> Result<Vec<TrackRow>, StoreError> {
         self.read_here(move |c| test_tracks(c, test_id)).await
+    }
+
+    async fn states_of(&self, track: &str, test_ids: &[i64]) -> Result<Vec<(i64, verdict_core::flaky::State)>, StoreError> {
+        let (track, ids) = (track.to_owned(), serde_json::to_string(test_ids).unwrap_or_else(|_| "[]".into()));
+        self.read_here(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT test_id, state FROM test_tracks WHERE track = ?1 AND test_id IN (SELECT value FROM json_each(?2))",
+            )?;
+            let rows = st.query_map(params![track, ids], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+            Ok(rows.map(|r| r.map(|(t, s)| (t, parse_state(&s)))).collect::<Result<_, _>>()?)
+        })
+        .await
     }
 
     async fn test_events(&self, test_id: i64, limit: i64) -> Result<Vec<StateEvent>, StoreError> {
