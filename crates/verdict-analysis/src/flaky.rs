@@ -183,22 +183,24 @@ pub async fn flaky_list(store: &dyn Store, suite: &Suite, q: FlakyQuery, now_ms:
     let branch = q.branch.unwrap_or_else(|| suite.default_branch.clone());
     let end_day = now_ms.div_euclid(DAY_MS) + 1;
     let first_day = end_day - q.window_days;
-    let query = TrackQuery { suite_id: suite.id, track: branch.clone(), first_day, end_day, states: q.states };
+    let query = TrackQuery {
+        suite_id: suite.id,
+        track: branch.clone(),
+        first_day,
+        end_day,
+        states: q.states,
+        limit: q.page.limit(),
+        offset: q.page.offset(),
+    };
     let (rows, days, pending) = tokio::try_join!(
         store.flaky().flaky_tracks(&query),
         store.flaky().flaky_days(suite.id, &branch, first_day, end_day),
         store.flaky().queue_depth(Some(suite.id)),
     )?;
-    let mut tests: Vec<TrackView> = rows.iter().map(|(row, w)| track_view(row, &settings, Some(*w))).collect();
-    tests.sort_by(|a, b| {
-        b.impact
-            .ci_seconds_lost
-            .total_cmp(&a.impact.ci_seconds_lost)
-            .then(b.impact.runs_failed.cmp(&a.impact.runs_failed))
-            .then(a.id.cmp(&b.id))
-    });
-    let total = tests.len();
-    let tests = tests.into_iter().skip(q.page.offset() as usize).take(q.page.limit() as usize).collect();
+    // Ranked and paged in the store: rates (credible intervals by bisection) are computed for the page only.
+    let (rows, total) = rows;
+    let total = total as usize;
+    let tests = rows.iter().map(|(row, w)| track_view(row, &settings, Some(*w))).collect();
     Ok(FlakyList {
         suite: suite.slug.clone(),
         branch,

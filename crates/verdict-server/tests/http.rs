@@ -1165,6 +1165,10 @@ async fn flaky_states_follow_crafted_histories(backend: Backend) {
         (today["flaky_tests"].as_i64(), today["became_flaky"].as_i64(), today["became_broken"].as_i64()),
         (Some(3), Some(2), Some(1))
     );
+    let second = s.get("/api/v1/suites/web/flaky?window=7d&per_page=1&page=2").await.1;
+    assert_eq!((second["total"].as_i64(), second["tests"][0]["name"].as_str()), (Some(3), Some("t_retry")), "paged in the list's order");
+    let past = s.get("/api/v1/suites/web/flaky?window=7d&per_page=1&page=9").await.1;
+    assert_eq!((past["total"].as_i64(), past["tests"].as_array().map(Vec::len)), (Some(3), Some(0)), "past the last page");
     let broken_only = s.get("/api/v1/suites/web/flaky?state=new").await.1;
     assert!(broken_only["tests"].as_array().unwrap().iter().any(|t| t["name"] == "t_broken"));
     for bad in ["window=3d", "state=odd", "page=0x"] {

@@ -207,6 +207,9 @@ pub struct TrackQuery {
     /// Only these states; empty: every state but healthy and new, plus any
     /// test with a flaky observation in the window.
     pub states: Vec<State>,
+    /// The page, in the list's order (CI time lost in the window, then runs failed, then test id).
+    pub limit: i64,
+    pub offset: i64,
 }
 
 #[async_trait]
@@ -218,8 +221,8 @@ pub trait FlakyStore: Send + Sync {
     async fn analyse_due(&self, now_ms: i64) -> Result<Option<i64>, StoreError>;
     /// Uploads waiting for analysis: of one suite, or of all.
     async fn queue_depth(&self, suite_id: Option<i64>) -> Result<i64, StoreError>;
-    /// The tracks of a flaky list with their window counts.
-    async fn flaky_tracks(&self, q: &TrackQuery) -> Result<Vec<(TrackRow, TrackCounts)>, StoreError>;
+    /// One page of a flaky list with the window counts, and how many tests the whole list has.
+    async fn flaky_tracks(&self, q: &TrackQuery) -> Result<(Vec<(TrackRow, TrackCounts)>, i64), StoreError>;
     /// One test's tracks.
     async fn test_tracks(&self, test_id: i64) -> Result<Vec<TrackRow>, StoreError>;
     /// The kept states of some tests on one track (tests without a row are left out).
@@ -239,6 +242,25 @@ pub struct FlakyDay {
     pub became_flaky: i64,
     pub became_broken: i64,
     pub recovered: i64,
+}
+
+/// A flaky list's page in either dialect (`?N` placeholders; PostgreSQL swaps them for `$N`):
+/// the window's sums per test, the tracks the filter keeps ranked on them and
+/// counted before the limit, then only the page's rows with their test and data.
+pub(crate) fn flaky_page_sql(test_cols: &str, states_cte: &str, any_state: &str) -> String {
+    format!(
+        "WITH {states_cte}, w AS (SELECT test_id, sum(parts) p, sum(flaky) f, sum(failed) fa, sum(breakage) b, sum(runs_failed) rf, sum(seconds_lost) sl
+                    FROM track_days WHERE suite_id = ?1 AND track = ?2 AND day >= ?3 AND day < ?4 GROUP BY test_id),
+         ranked AS (SELECT tt.test_id, coalesce(w.p, 0) p, coalesce(w.f, 0) f, coalesce(w.fa, 0) fa, coalesce(w.b, 0) b,
+                           coalesce(w.rf, 0) rf, coalesce(w.sl, 0) sl, count(*) OVER () total
+                    FROM test_tracks tt LEFT JOIN w ON w.test_id = tt.test_id
+                    WHERE tt.suite_id = ?1 AND tt.track = ?2
+                      AND (CASE WHEN {any_state} THEN tt.state IN ('flaky', 'broken') OR coalesce(w.f, 0) > 0 ELSE tt.state IN (SELECT * FROM states) END)
+                    ORDER BY sl DESC, rf DESC, tt.test_id LIMIT ?6 OFFSET ?7)
+         SELECT {test_cols}, tt.track, tt.state, tt.data, r.p, r.f, r.fa, r.b, r.rf, r.sl, r.total
+         FROM ranked r JOIN test_tracks tt ON tt.test_id = r.test_id AND tt.track = ?2 JOIN tests t ON t.id = r.test_id
+         ORDER BY r.sl DESC, r.rf DESC, r.test_id"
+    )
 }
 
 /// Counts a state change into its day.

@@ -237,21 +237,25 @@ impl FlakyStore for PgStore {
         Ok(self.client().await?.query_one(sql, &[&suite_id]).await?.get(0))
     }
 
-    async fn flaky_tracks(&self, q: &TrackQuery) -> Result<Vec<(TrackRow, TrackCounts)>, StoreError> {
+    async fn flaky_tracks(&self, q: &TrackQuery) -> Result<(Vec<(TrackRow, TrackCounts)>, i64), StoreError> {
         let states: Vec<&str> = q.states.iter().map(|s| s.name()).collect();
-        let sql = format!(
-            "WITH w AS (SELECT test_id, sum(parts)::bigint p, sum(flaky)::bigint f, sum(failed)::bigint fa, sum(breakage)::bigint b,
-                               sum(runs_failed)::bigint rf, sum(seconds_lost)::float8 sl
-                        FROM track_days WHERE suite_id = $1 AND track = $2 AND day >= $3 AND day < $4 GROUP BY test_id)
-             SELECT {TEST_COLS}, {TRACK_COLS}, coalesce(w.p, 0), coalesce(w.f, 0), coalesce(w.fa, 0), coalesce(w.b, 0), coalesce(w.rf, 0),
-                    coalesce(w.sl, 0)
-             FROM test_tracks tt JOIN tests t ON t.id = tt.test_id LEFT JOIN w ON w.test_id = tt.test_id
-             WHERE tt.suite_id = $1 AND tt.track = $2
-               AND (CASE WHEN cardinality($5::text[]) = 0 THEN tt.state IN ('flaky', 'broken') OR coalesce(w.f, 0) > 0
-                         ELSE tt.state = ANY($5) END)"
-        );
-        let rows = self.client().await?.query(&sql, &[&q.suite_id, &q.track, &q.first_day, &q.end_day, &states]).await?;
-        rows.iter()
+        let mut sql = flaky_page_sql(TEST_COLS, "states AS (SELECT unnest(?5::text[]))", "cardinality(?5::text[]) = 0");
+        for n in (1..=7).rev() {
+            sql = sql.replace(&format!("?{n}"), &format!("${n}"));
+        }
+        // Sums are numeric in PostgreSQL: cast the page's counts.
+        let sql = sql
+            .replace("sum(parts) p,", "sum(parts)::bigint p,")
+            .replace("sum(flaky) f,", "sum(flaky)::bigint f,")
+            .replace("sum(failed) fa,", "sum(failed)::bigint fa,")
+            .replace("sum(breakage) b,", "sum(breakage)::bigint b,")
+            .replace("sum(runs_failed) rf,", "sum(runs_failed)::bigint rf,")
+            .replace("sum(seconds_lost) sl", "sum(seconds_lost)::float8 sl");
+        let c = self.client().await?;
+        let rows = c.query(&sql, &[&q.suite_id, &q.track, &q.first_day, &q.end_day, &states, &q.limit, &q.offset]).await?;
+        let mut total = rows.first().map_or(0, |r| r.get::<_, i64>(17));
+        let out = rows
+            .iter()
             .map(|r| {
                 let counts = TrackCounts {
                     parts: r.get(11),
@@ -263,7 +267,15 @@ impl FlakyStore for PgStore {
                 };
                 Ok((track_row(r)?, counts))
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if out.is_empty() && q.offset > 0 {
+            total = c
+                .query(&sql, &[&q.suite_id, &q.track, &q.first_day, &q.end_day, &states, &1i64, &0i64])
+                .await?
+                .first()
+                .map_or(0, |r| r.get(17));
+        }
+        Ok((out, total))
     }
 
     async fn test_tracks(&self, test_id: i64) -> Result<Vec<TrackRow>, StoreError> {

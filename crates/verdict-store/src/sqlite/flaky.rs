@@ -171,21 +171,13 @@ fn track_row(r: &rusqlite::Row<'_>) -> Result<TrackRow, StoreError> {
 
 const TRACK_COLS: &str = "tt.track, tt.state, tt.data";
 
-fn flaky_tracks(c: &Connection, q: &TrackQuery) -> Result<Vec<(TrackRow, TrackCounts)>, StoreError> {
+fn flaky_tracks(c: &Connection, q: &TrackQuery) -> Result<(Vec<(TrackRow, TrackCounts)>, i64), StoreError> {
     let states: Vec<&str> = q.states.iter().map(|s| s.name()).collect();
     let states = serde_json::to_string(&states).unwrap_or_else(|_| "[]".into());
-    let sql = format!(
-        "WITH w AS (SELECT test_id, sum(parts) p, sum(flaky) f, sum(failed) fa, sum(breakage) b, sum(runs_failed) rf, sum(seconds_lost) sl
-                    FROM track_days WHERE suite_id = ?1 AND track = ?2 AND day >= ?3 AND day < ?4 GROUP BY test_id)
-         SELECT {TEST_COLS}, {TRACK_COLS}, coalesce(w.p, 0), coalesce(w.f, 0), coalesce(w.fa, 0), coalesce(w.b, 0), coalesce(w.rf, 0), coalesce(w.sl, 0)
-         FROM test_tracks tt JOIN tests t ON t.id = tt.test_id LEFT JOIN w ON w.test_id = tt.test_id
-         WHERE tt.suite_id = ?1 AND tt.track = ?2
-           AND (CASE WHEN json_array_length(?5) = 0 THEN tt.state IN ('flaky', 'broken') OR coalesce(w.f, 0) > 0
-                     ELSE tt.state IN (SELECT value FROM json_each(?5)) END)"
-    );
+    let sql = flaky_page_sql(TEST_COLS, "states AS (SELECT value FROM json_each(?5))", "json_array_length(?5) = 0");
     let mut st = c.prepare_cached(&sql)?;
-    let mut rows = st.query(params![q.suite_id, q.track, q.first_day, q.end_day, states])?;
-    let mut out = Vec::new();
+    let mut rows = st.query(params![q.suite_id, q.track, q.first_day, q.end_day, states, q.limit, q.offset])?;
+    let (mut out, mut total) = (Vec::new(), 0);
     while let Some(r) = rows.next()? {
         let counts = TrackCounts {
             parts: r.get(11)?,
@@ -195,9 +187,15 @@ fn flaky_tracks(c: &Connection, q: &TrackQuery) -> Result<Vec<(TrackRow, TrackCo
             runs_failed: r.get(15)?,
             seconds_lost: r.get(16)?,
         };
+        total = r.get(17)?;
         out.push((track_row(r)?, counts));
     }
-    Ok(out)
+    if out.is_empty() && q.offset > 0 {
+        // Past the last page: the count the window function gives with the rows.
+        let (_, t) = flaky_tracks(c, &TrackQuery { offset: 0, limit: 1, ..q.clone() })?;
+        total = t;
+    }
+    Ok((out, total))
 }
 
 fn test_tracks(c: &Connection, test_id: i64) -> Result<Vec<TrackRow>, StoreError> {
@@ -294,7 +292,7 @@ impl FlakyStore for SqliteStore {
         .await
     }
 
-    async fn flaky_tracks(&self, q: &TrackQuery) -> Result<Vec<(TrackRow, TrackCounts)>, StoreError> {
+    async fn flaky_tracks(&self, q: &TrackQuery) -> Result<(Vec<(TrackRow, TrackCounts)>, i64), StoreError> {
         let q = q.clone();
         self.read(move |c| flaky_tracks(c, &q)).await
     }
