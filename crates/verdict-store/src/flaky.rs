@@ -219,6 +219,10 @@ pub trait FlakyStore: Send + Sync {
     async fn set_flaky_settings(&self, suite_id: i64, settings: &Settings) -> Result<(), StoreError>;
     /// Analyse one run whose uploads have settled by `now_ms`; its id, or `None` when none is due.
     async fn analyse_due(&self, now_ms: i64) -> Result<Option<i64>, StoreError>;
+    /// Start a suite's flaky states over: delete its tracks, events and day
+    /// counts and queue every upload with results again, in the order they
+    /// arrived, each at its own time, in one transaction. The number queued.
+    async fn requeue_suite(&self, suite_id: i64) -> Result<i64, StoreError>;
     /// Uploads waiting for analysis: of one suite, or of all.
     async fn queue_depth(&self, suite_id: Option<i64>) -> Result<i64, StoreError>;
     /// One page of a flaky list with the window counts, and how many tests the whole list has.
@@ -262,6 +266,17 @@ pub(crate) fn flaky_page_sql(test_cols: &str, states_cte: &str, any_state: &str)
          ORDER BY r.sl DESC, r.rf DESC, r.test_id"
     )
 }
+
+/// The statements of `requeue_suite`, in order, in either dialect (`?1` the suite).
+pub(crate) const REQUEUE: [&str; 5] = [
+    "DELETE FROM analysis_queue WHERE suite_id = ?1",
+    "DELETE FROM test_tracks WHERE suite_id = ?1",
+    "DELETE FROM test_state_events WHERE suite_id = ?1",
+    "DELETE FROM track_days WHERE suite_id = ?1",
+    "INSERT INTO analysis_queue (suite_id, run_id, upload_id, queued_at)
+     SELECT r.suite_id, u.run_id, u.id, u.created_at FROM uploads u JOIN runs r ON r.id = u.run_id
+     WHERE r.suite_id = ?1 AND u.queued > 0 ORDER BY u.created_at, u.run_id",
+];
 
 /// Counts a state change into its day.
 pub(crate) fn count_change(d: &mut FlakyDay, from: &str, to: &str, n: i64) {

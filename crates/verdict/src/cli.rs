@@ -54,6 +54,17 @@ pub enum Command {
     Failures(FailuresArgs),
 }
 
+#[derive(Subcommand, Debug)]
+pub enum FlakyCommand {
+    /// Start the suite's flaky states over from its stored history (after changing its settings, or
+    /// for runs stored before Verdict tracked states): every upload is analysed again, in the order it
+    /// arrived, at its own time. Run it with the servers stopped, or let them take part.
+    Recompute {
+        #[arg(long)]
+        suite: String,
+    },
+}
+
 #[derive(Args, Debug)]
 #[command(after_help = "Each failed result with a failure reason belongs to a cluster: the reason with its numbers, \
 hex, UUIDs, timestamps, temporary paths, addresses and line numbers masked (LUCI's reason-v6 and Verdict's masks), or \
@@ -119,8 +130,10 @@ and those that flaked; NEEDED, for a flaky test the clean runs still needed to c
 sequential test expects before it decides; LOST, CI seconds lost in the window; then the test. Worst first (most \
 time lost). Exit status: 0, or 2 for invalid arguments or a database error.")]
 pub struct FlakyArgs {
+    #[command(subcommand)]
+    pub command: Option<FlakyCommand>,
     #[arg(long)]
-    pub suite: String,
+    pub suite: Option<String>,
     /// A branch's track (default: the suite's default branch), or * for every branch pooled.
     #[arg(long)]
     pub branch: Option<String>,

@@ -836,6 +836,15 @@ fn flaky_from_the_store(env: &Env) {
     let bad = env.cmd().args(["flaky", "--suite", "web", "--window", "3d"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--window"));
+    // Starting over from the stored history gives the same states.
+    let before: Value = serde_json::from_slice(&env.cmd().args(["flaky", "--suite", "web", "--json"]).output().unwrap().stdout).unwrap();
+    let again = env.cmd().args(["flaky", "recompute", "--suite", "web"]).output().unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(String::from_utf8_lossy(&again.stdout).starts_with("2 runs analysed"), "{}", String::from_utf8_lossy(&again.stdout));
+    let after: Value = serde_json::from_slice(&env.cmd().args(["flaky", "--suite", "web", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(after["tests"][0]["state"], "flaky");
+    assert_eq!(after["tests"][0]["evidence"], before["tests"][0]["evidence"]);
+    assert_eq!(after["tests"][0]["evidence"]["retry"], 2, "counted once, not twice");
 }
 
 /// `verdict failures`: clusters read back from the store, and rules added, listed and removed on the command line.

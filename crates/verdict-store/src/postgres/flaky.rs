@@ -232,6 +232,20 @@ impl FlakyStore for PgStore {
         analyse_due(&mut c, now_ms).await
     }
 
+    async fn requeue_suite(&self, suite_id: i64) -> Result<i64, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        // The analysis step holds this lock while it writes a part of the suite.
+        tx.execute("SELECT pg_advisory_xact_lock($1, $2::int)", &[&LOCK_SPACE, &(suite_id as i32)]).await?;
+        let mut queued = 0;
+        for sql in REQUEUE {
+            queued = tx.execute(&sql.replace("?1", "$1"), &[&suite_id]).await? as i64;
+        }
+        tx.execute("UPDATE runs SET infra = 0, analyzed_at = NULL WHERE suite_id = $1", &[&suite_id]).await?;
+        tx.commit().await?;
+        Ok(queued)
+    }
+
     async fn queue_depth(&self, suite_id: Option<i64>) -> Result<i64, StoreError> {
         let sql = "SELECT count(*) FROM analysis_queue WHERE $1::bigint IS NULL OR suite_id = $1";
         Ok(self.client().await?.query_one(sql, &[&suite_id]).await?.get(0))

@@ -284,6 +284,19 @@ impl FlakyStore for SqliteStore {
         self.writer.write(move |c| analyse_due(c, now_ms)).await
     }
 
+    async fn requeue_suite(&self, suite_id: i64) -> Result<i64, StoreError> {
+        self.writer
+            .write(move |c| {
+                let mut queued = 0;
+                for sql in REQUEUE {
+                    queued = c.prepare_cached(sql)?.execute([suite_id])? as i64;
+                }
+                c.prepare_cached("UPDATE runs SET infra = 0, analyzed_at = NULL WHERE suite_id = ?1")?.execute([suite_id])?;
+                Ok(queued)
+            })
+            .await
+    }
+
     async fn queue_depth(&self, suite_id: Option<i64>) -> Result<i64, StoreError> {
         self.read_here(move |c| {
             Ok(c.prepare_cached("SELECT count(*) FROM analysis_queue WHERE ?1 IS NULL OR suite_id = ?1")?
