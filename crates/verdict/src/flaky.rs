@@ -44,7 +44,7 @@ async fn recompute(store: &StoreArgs, slug: &str) -> Result<(), String> {
     let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     while store.flaky().analyse_due(now()).await.map_err(|e| e.to_string())?.is_some() {
         runs += 1;
-        if runs % 500 == 0 {
+        if runs.is_multiple_of(500) {
             let left = store.flaky().queue_depth(Some(suite.id)).await.map_err(|e| e.to_string())?;
             eprintln!("verdict flaky recompute: {runs} runs analysed, {left} uploads left, {:.0} s", started.elapsed().as_secs_f64());
         }
