@@ -41,14 +41,17 @@ async fn analyse_due(c: &mut deadpool_postgres::Object, now_ms: i64) -> Result<O
             continue; // another server is analysing this suite
         }
         let queued = tx
-            .query("SELECT upload_id, queued_at FROM analysis_queue WHERE run_id = $1 ORDER BY seq FOR UPDATE SKIP LOCKED", &[&run_id])
+            .query("SELECT upload_id, queued_at, seq FROM analysis_queue WHERE run_id = $1 ORDER BY seq FOR UPDATE SKIP LOCKED", &[&run_id])
             .await?;
         if queued.is_empty() {
             continue; // taken meanwhile
         }
         let uploads: Vec<String> = queued.iter().map(|r| r.get(0)).collect();
         let at_ms = queued.iter().map(|r| r.get::<_, i64>(1)).max().unwrap_or(newest);
+        // Exactly the rows taken: an upload of this run committed meanwhile stays queued for the next part.
+        let seqs: Vec<i64> = queued.iter().map(|r| r.get(2)).collect();
         analyse_run(&tx, run_id, suite_id, at_ms, &uploads, now_ms).await?;
+        tx.execute("DELETE FROM analysis_queue WHERE seq = ANY($1)", &[&seqs]).await?;
         tx.commit().await?;
         return Ok(Some(run_id));
     }
@@ -200,7 +203,6 @@ async fn write_plan(tx: &tokio_postgres::Transaction<'_>, run: &PartRun, plan: &
         &[&run.run_id, &i64::from(plan.infra), &now_ms],
     )
     .await?;
-    tx.execute("DELETE FROM analysis_queue WHERE run_id = $1", &[&run.run_id]).await?;
     Ok(())
 }
 

@@ -41,9 +41,9 @@ fn analyse_due(c: &Connection, now_ms: i64) -> Result<Option<i64>, StoreError> {
         .prepare_cached("SELECT r.branch, r.commit_sha, s.default_branch FROM runs r JOIN suites s ON s.id = r.suite_id WHERE r.id = ?1")?
         .query_row([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     let run = PartRun { run_id, suite_id, branch, commit, default_branch, at_ms };
-    let uploads: Vec<String> = {
-        let mut st = c.prepare_cached("SELECT upload_id FROM analysis_queue WHERE run_id = ?1 ORDER BY seq")?;
-        st.query_map([run_id], |r| r.get(0))?.collect::<Result<_, _>>()?
+    let (uploads, seqs): (Vec<String>, Vec<i64>) = {
+        let mut st = c.prepare_cached("SELECT upload_id, seq FROM analysis_queue WHERE run_id = ?1 ORDER BY seq")?;
+        st.query_map([run_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?.collect::<Result<Vec<_>, _>>()?.into_iter().unzip()
     };
     let mut rows = Vec::new();
     {
@@ -100,6 +100,11 @@ fn analyse_due(c: &Connection, now_ms: i64) -> Result<Option<i64>, StoreError> {
     }
     let plan = plan_part(&run, &settings, &rows, stored, &passed_elsewhere);
     write_plan(c, &run, &plan, now_ms)?;
+    // Exactly the rows taken (the writer is serial here, but the rule is the same as on PostgreSQL).
+    let mut del = c.prepare_cached("DELETE FROM analysis_queue WHERE seq = ?1")?;
+    for seq in seqs {
+        del.execute([seq])?;
+    }
     Ok(Some(run_id))
 }
 
@@ -158,7 +163,6 @@ fn write_plan(c: &Connection, run: &PartRun, plan: &PartPlan, now_ms: i64) -> Re
         i64::from(plan.infra),
         now_ms
     ])?;
-    c.prepare_cached("DELETE FROM analysis_queue WHERE run_id = ?1")?.execute([run.run_id])?;
     Ok(())
 }
 
