@@ -20,8 +20,12 @@ fn main() {
     let which = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_else(|| "all".into());
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     if which == "ingest" || which == "all" {
+        // VERDICT_BENCH_STORE=sqlite (or postgres) measures one store only.
+        let only = std::env::var("VERDICT_BENCH_STORE").unwrap_or_default();
         for backend in [Backend::Sqlite, Backend::Postgres] {
-            rt.block_on(ingest(backend));
+            if only.is_empty() || format!("{backend:?}").eq_ignore_ascii_case(&only) {
+                rt.block_on(ingest(backend));
+            }
         }
     }
     if which == "junit" || which == "all" {

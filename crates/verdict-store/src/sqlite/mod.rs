@@ -55,6 +55,11 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
         configure(&conn)?;
+        // The writer's page cache: 32 MiB (SQLite's default is 2 MiB). The flaky
+        // analysis step reads and rewrites a track row per test and track for
+        // every run, spread over the whole table; with the default most of its
+        // page reads went to the OS (bench/RESULTS.md, issue 14).
+        conn.execute_batch("PRAGMA cache_size = -32768;")?;
         migrate(&conn)?;
         let inbox = inbox::Inbox::open(&conn)?;
         let writer = Writer::start(conn, Box::new(inbox::Mover(inbox.clone())));
