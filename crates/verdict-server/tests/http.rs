@@ -1141,6 +1141,9 @@ async fn flaky_states_follow_crafted_histories(backend: Backend) {
     assert_eq!(steady["evidence"]["infra_runs_ignored"], 1, "the dead node's run is set aside");
     assert_eq!(steady["evidence"]["failed_runs"], 0);
     assert_eq!(main(&state("infra_3").await)["evidence"]["infra_runs_ignored"], 1);
+    let runs = s.get("/api/v1/suites/web/runs?branch=*").await.1;
+    let infra_of = |key: &str| runs.as_array().unwrap().iter().find(|r| r["key"] == key).unwrap()["infra"].clone();
+    assert_eq!((infra_of("r8"), infra_of("r7")), (json!(true), json!(false)), "the run is marked");
 
     let split = main(&state("t_split").await);
     assert_eq!(
@@ -1175,6 +1178,20 @@ async fn flaky_states_follow_crafted_histories(backend: Backend) {
         assert_eq!(s.get(&format!("/api/v1/suites/web/flaky?{bad}")).await.0, StatusCode::BAD_REQUEST, "{bad}");
     }
     assert_eq!(s.get("/api/v1/tests/999999/state").await.0, StatusCode::NOT_FOUND);
+
+    // The toggle: a suite that counts its infrastructure failures after all.
+    assert_eq!(patch(json!({"include_infra": true, "settle_secs": 0}), s.token.clone()).await.0, StatusCode::OK);
+    let dead: Vec<Value> = (0..10).map(|k| result(&format!("infra_{k}"), "failed")).collect();
+    let env = json!({"key": "r10", "branch": "main", "commit_sha": "c9"});
+    assert_eq!(s.post_json(&json!({"format": "json", "run_env": env, "data": dead})).await.0, StatusCode::ACCEPTED);
+    for _ in 0..200 {
+        if flaky.queue_depth(None).await.unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let e = main(&state("infra_3").await)["evidence"].clone();
+    assert_eq!((e["failed_runs"].as_u64(), e["infra_runs_ignored"].as_u64()), (Some(1), Some(1)), "counted from then on: {e}");
     s.finish().await;
 }
 

@@ -63,8 +63,9 @@ pub struct ClusterPlan {
     pub counted: bool,
 }
 
-/// Cluster the upload's failures. `test_of` maps each execution to its test index.
-pub fn plan_clusters(up: &Upload, test_of: &[usize], rules: &[StoredRule]) -> ClusterPlan {
+/// Cluster the upload's failures. `test_of` maps each execution to its test
+/// index; the suite's settings say what an infrastructure failure is.
+pub fn plan_clusters(up: &Upload, test_of: &[usize], rules: &[StoredRule], settings: &Settings) -> ClusterPlan {
     let compiled: Vec<(Rule, &StoredRule)> =
         rules.iter().filter_map(|r| Rule::new(r.id.clone(), r.priority, &r.pattern).ok().map(|c| (c, r))).collect();
     let only: Vec<Rule> = compiled.iter().map(|(c, _)| c.clone()).collect();
@@ -102,7 +103,12 @@ pub fn plan_clusters(up: &Upload, test_of: &[usize], rules: &[StoredRule]) -> Cl
     }
     let passed = up.executions.iter().filter(|e| e.outcome == Outcome::Passed).count() as u64;
     let failed = up.executions.iter().filter(|e| e.outcome == Outcome::Failed).count() as u64;
-    ClusterPlan { ids, groups: groups.into_values().collect(), counted: !is_infra(passed, failed, &Settings::default()) }
+    ClusterPlan { ids, groups: groups.into_values().collect(), counted: !is_infra(passed, failed, settings) }
+}
+
+/// Whether an upload has a failure to cluster (else its writer reads no rules).
+pub fn has_reasons(up: &Upload) -> bool {
+    up.executions.iter().any(|e| e.outcome == Outcome::Failed && e.failure_reason.is_some())
 }
 
 /// Failures, distinct tests and distinct runs over a span of days.
@@ -225,7 +231,7 @@ mod tests {
             bug_url: None,
             priority: 0,
         };
-        let plan = plan_clusters(&up, &[0, 1, 0, 2, 2], &[rule]);
+        let plan = plan_clusters(&up, &[0, 1, 0, 2, 2], &[rule], &Settings::default());
         assert_eq!(plan.ids[0].as_deref(), Some("7f84eaf83ed889ed19d0c60d43497743"));
         assert_eq!(plan.ids[0], plan.ids[1]);
         assert_eq!(plan.ids[2].as_deref(), Some("r1"), "the rule claims it");

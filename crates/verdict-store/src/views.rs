@@ -105,6 +105,11 @@ pub struct Run {
     pub executions: RunExecutionCounts,
     /// Summed duration of the run's timed executions, in seconds.
     pub test_seconds: f64,
+    /// The flaky analysis found it (or an upload of it) an infrastructure
+    /// failure: its results add no evidence to the tests' states.
+    pub infra: bool,
+    /// When the flaky analysis last took it (`None`: not yet).
+    pub analyzed_at: Option<DateTime<Utc>>,
 }
 
 /// A run's tests by combined outcome: `passed` never failed, `failed` failed

@@ -36,6 +36,8 @@ pub struct Settings {
     /// which this share failed is an infrastructure failure, left out.
     pub infra_threshold: f64,
     pub infra_min_tests: u32,
+    /// Count infrastructure failures as evidence after all (off by default).
+    pub include_infra: bool,
     /// Results Buildkite's transition score looks back over.
     pub transition_window: usize,
     /// A run is analysed once its newest upload is this old (seconds), so
@@ -64,6 +66,7 @@ impl Default for Settings {
             pending_days: 14,
             infra_threshold: 0.8,
             infra_min_tests: 10,
+            include_infra: false,
             transition_window: 10,
             settle_secs: 120,
         }

@@ -185,6 +185,7 @@ fn infrastructure_failures() {
     assert!(is_infra(20, 80, &s), "80 of 100 failed");
     assert!(!is_infra(21, 79, &s), "79 of 100: counted");
     assert!(!is_infra(0, 9, &s), "9 results all failed: below the minimum of 10");
+    assert!(!is_infra(20, 80, &Settings { include_infra: true, ..Settings::default() }), "the suite counts them after all");
     let mut t = Track::default();
     t.ignore_infra();
     assert_eq!((t.evidence.infra_runs_ignored, t.evidence.runs), (1, 0));

@@ -71,6 +71,8 @@ struct RunHtml {
     metrics: Vec<(String, String)>,
     aggregate: Option<String>,
     infra: bool,
+    /// The flaky analysis set it aside.
+    set_aside: bool,
     compared: Option<(String, String)>,
     vs: String,
     groups: Vec<Group>,
@@ -254,6 +256,7 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
         metrics: p.run.metrics.iter().map(|(k, v)| (k.clone(), format!("{v}"))).collect(),
         aggregate,
         infra: p.infra_failure,
+        set_aside: p.run.run.infra,
         compared: p.diff.compared.as_ref().map(|c| {
             (
                 format!("#{} ({})", c.number.clone().unwrap_or_else(|| c.id.to_string()), format::utc(c.created_at)),

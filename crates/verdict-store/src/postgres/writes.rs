@@ -1,5 +1,5 @@
 use super::now_ms;
-use crate::clusters::plan_clusters;
+use crate::clusters::{has_reasons, plan_clusters};
 use crate::error::StoreError;
 use crate::plan::{TestKey, WritePlan, day_of, detail_json, outputs_json, run_count_delta, tags_json, test_row_is_stale};
 use crate::views::*;
@@ -155,12 +155,13 @@ pub(super) async fn write(
         e_tags.push(tags_json(&e.tags));
         e_outputs.push(outputs_json(e));
     }
-    let rules = if up.executions.iter().any(|e| e.outcome == verdict_core::Outcome::Failed && e.failure_reason.is_some()) {
-        super::clusters::rules(tx, suite_id).await?
+    let (rules, settings) = if has_reasons(up) {
+        let row = tx.query_one("SELECT flaky_settings FROM suites WHERE id = $1", &[&suite_id]).await?;
+        (super::clusters::rules(tx, suite_id).await?, crate::flaky::settings_of(row.get::<_, Option<String>>(0).as_deref()))
     } else {
-        Vec::new()
+        Default::default()
     };
-    let clusters = plan_clusters(up, &plan.test_of, &rules);
+    let clusters = plan_clusters(up, &plan.test_of, &rules, &settings);
     tx.execute(
         "INSERT INTO executions (run_id, test_id, upload_id, outcome, duration, attempt, failure_reason, detail, tags, created_at, outputs, cluster_id)
          SELECT $1, t, $2, o, d, a, r, de, tg, $3, ou, cl

@@ -8,7 +8,7 @@ use verdict_core::{Outcome, RunEnv};
 
 const SUITE_COLS: &str = "id, slug, name, default_branch, created_at, commit_url, file_url";
 pub(super) const RUN_COLS: &str = "id, suite_id, key, ci, url, branch, commit_sha, number, job_id, message, env, state, result, uploads, created_at, updated_at, job, payload,
-    tests_passed, tests_failed, tests_flaky, tests_skipped, executions_passed, executions_failed, executions_total, test_seconds";
+    tests_passed, tests_failed, tests_flaky, tests_skipped, executions_passed, executions_failed, executions_total, test_seconds, infra, analyzed_at";
 pub(super) const TEST_COLS: &str = "t.id, t.suite_id, t.scope, t.name, t.file_name, t.location, t.first_seen, t.last_seen";
 
 fn suite_row(r: &Row<'_>) -> rusqlite::Result<Suite> {
@@ -49,6 +49,8 @@ pub(super) fn run_row(r: &Row<'_>) -> rusqlite::Result<Run> {
         tests: RunTestCounts { passed: r.get(18)?, failed: r.get(19)?, flaky: r.get(20)?, skipped: r.get(21)? },
         executions: RunExecutionCounts { passed: r.get(22)?, failed: r.get(23)?, total: r.get(24)? },
         test_seconds: r.get(25)?,
+        infra: r.get::<_, i64>(26)? != 0,
+        analyzed_at: r.get::<_, Option<i64>>(27)?.map(ms_to_time),
     })
 }
 

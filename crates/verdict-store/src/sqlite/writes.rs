@@ -1,5 +1,5 @@
 use super::now_ms;
-use crate::clusters::{ClusterPlan, StoredRule, plan_clusters};
+use crate::clusters::{ClusterPlan, StoredRule, has_reasons, plan_clusters};
 use crate::error::StoreError;
 use crate::plan::{WritePlan, day_of, detail_json, outputs_json, run_count_delta, tags_json, test_row_is_stale};
 use crate::views::*;
@@ -122,7 +122,8 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload, now: i64) -> Re
             test_ids.push(id);
         }
     }
-    let clusters = plan_clusters(up, &plan.test_of, &rules_for(c, suite_id, up)?);
+    let (rules, settings) = rules_for(c, suite_id, up)?;
+    let clusters = plan_clusters(up, &plan.test_of, &rules, &settings);
     {
         let mut insert = c.prepare_cached(
             "INSERT INTO executions (run_id, test_id, upload_id, outcome, duration, attempt, failure_reason, detail, tags, created_at, outputs, cluster_id)
@@ -201,12 +202,13 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload, now: i64) -> Re
     Ok(UploadReceipt { upload_id, run_id, queued: up.executions.len() })
 }
 
-/// The suite's cluster rules, read only when the upload has a failure to cluster.
-fn rules_for(c: &Connection, suite_id: i64, up: &Upload) -> Result<Vec<StoredRule>, StoreError> {
-    if !up.executions.iter().any(|e| e.outcome == verdict_core::Outcome::Failed && e.failure_reason.is_some()) {
-        return Ok(Vec::new());
+/// The suite's cluster rules and settings, read only when the upload has a failure to cluster.
+fn rules_for(c: &Connection, suite_id: i64, up: &Upload) -> Result<(Vec<StoredRule>, verdict_core::flaky::Settings), StoreError> {
+    if !has_reasons(up) {
+        return Ok(Default::default());
     }
-    super::clusters::rules(c, suite_id)
+    let json: Option<String> = c.prepare_cached("SELECT flaky_settings FROM suites WHERE id = ?1")?.query_row([suite_id], |r| r.get(0))?;
+    Ok((super::clusters::rules(c, suite_id)?, crate::flaky::settings_of(json.as_deref())))
 }
 
 /// The clusters' rows and counts for one upload (see `crate::clusters`).
