@@ -1292,5 +1292,30 @@ async fn failures_cluster_by_cause_and_rules_win(backend: Backend) {
     assert_eq!(delete(rule_id.clone(), s.token.clone()).await, StatusCode::NO_CONTENT);
     assert_eq!(delete(rule_id.clone(), s.token.clone()).await, StatusCode::NOT_FOUND);
     assert_eq!(s.get("/api/v1/suites/web/cluster-rules").await.1, json!([]));
+
+    // A suite's own mask: the worker's name is masked too, so both failures share a cluster.
+    let r = s
+        .http
+        .patch(format!("{}/api/v1/suites/web/settings", s.url))
+        .header("Authorization", s.auth())
+        .json(&json!({"cluster_masks": ["on worker ([a-z]+)"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let bad = s
+        .http
+        .patch(format!("{}/api/v1/suites/web/settings", s.url))
+        .header("Authorization", s.auth())
+        .json(&json!({"cluster_masks": ["("]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let run4 = [vec![failed("e", "stuck on worker alpha"), failed("f", "stuck on worker beta")], passing].concat();
+    assert_eq!(s.post_json(&upload("r4", run4)).await.0, StatusCode::ACCEPTED);
+    let list = s.get("/api/v1/suites/web/clusters").await.1;
+    let stuck = list["clusters"].as_array().unwrap().iter().find(|c| c["title"] == "stuck on worker %").cloned();
+    assert_eq!(stuck.map(|c| c["impact"]["7d"]["failures"].clone()), Some(json!(2)), "{list}");
     s.finish().await;
 }

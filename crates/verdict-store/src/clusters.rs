@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use verdict_core::clusters::rules::{Rule, RulePattern};
-use verdict_core::clusters::{Algorithm, Clustering, cluster};
+use verdict_core::clusters::{Algorithm, cluster};
 use verdict_core::flaky::{Settings, is_infra};
 use verdict_core::{Outcome, Upload};
 
@@ -69,7 +69,7 @@ pub fn plan_clusters(up: &Upload, test_of: &[usize], rules: &[StoredRule], setti
     let compiled: Vec<(Rule, &StoredRule)> =
         rules.iter().filter_map(|r| Rule::new(r.id.clone(), r.priority, &r.pattern).ok().map(|c| (c, r))).collect();
     let only: Vec<Rule> = compiled.iter().map(|(c, _)| c.clone()).collect();
-    let options = Clustering::default();
+    let options = settings.clustering();
     let mut groups: BTreeMap<String, ClusterGroup> = BTreeMap::new();
     let mut ids = Vec::with_capacity(up.executions.len());
     for (e, &t) in up.executions.iter().zip(test_of) {

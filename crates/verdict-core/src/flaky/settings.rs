@@ -40,6 +40,12 @@ pub struct Settings {
     pub include_infra: bool,
     /// Results Buildkite's transition score looks back over.
     pub transition_window: usize,
+    /// Failure clustering: `mask` (LUCI's default) or `keep` the runs of digits
+    /// that no other mask took (exit codes and counts stay visible).
+    pub cluster_numbers: crate::clusters::Numbers,
+    /// The suite's own masks (LUCI's `reason_mask_patterns`): regexes with one
+    /// capturing group whose text becomes `%`, applied last, at most 20.
+    pub cluster_masks: Vec<String>,
     /// A run is analysed once its newest upload is this old (seconds), so
     /// that a retry uploaded a little later joins the same part.
     pub settle_secs: i64,
@@ -69,11 +75,21 @@ impl Default for Settings {
             include_infra: false,
             transition_window: 10,
             settle_secs: 120,
+            cluster_numbers: crate::clusters::Numbers::Mask,
+            cluster_masks: Vec::new(),
         }
     }
 }
 
 impl Settings {
+    /// How the suite clusters failures (masks that do not compile are left out; `validate` refuses them).
+    pub fn clustering(&self) -> crate::clusters::Clustering {
+        crate::clusters::Clustering {
+            numbers: self.cluster_numbers,
+            masks: self.cluster_masks.iter().filter_map(|m| crate::clusters::SuiteMask::new(m).ok()).collect(),
+        }
+    }
+
     pub fn sprt(&self) -> Sprt {
         Sprt { p0: self.p0, p1: self.p1, alpha: self.alpha, beta: self.beta }
     }
@@ -110,6 +126,12 @@ impl Settings {
         }
         if !(0..=86_400).contains(&self.settle_secs) {
             return Err(format!("settle_secs must be between 0 and 86400, got {}", self.settle_secs));
+        }
+        if self.cluster_masks.len() > 20 {
+            return Err("at most 20 cluster_masks".into());
+        }
+        for m in &self.cluster_masks {
+            crate::clusters::SuiteMask::new(m).map_err(|e| format!("cluster_masks {m:?}: {e}"))?;
         }
         if self.tracked_branches.len() > 10 {
             return Err("at most 10 tracked_branches".into());
@@ -158,6 +180,11 @@ mod tests {
         assert!(short.validate().unwrap_err().contains("at least 200"));
         assert!(Settings { p0: 0.1, ..Settings::default() }.validate().is_err());
         assert!(Settings { failure_rate_resolve: 0.9, ..Settings::default() }.validate().is_err());
+        assert!(
+            Settings { cluster_masks: vec!["no group".into()], ..Settings::default() }.validate().unwrap_err().contains("cluster_masks")
+        );
+        let keep: Settings = serde_json::from_str(r#"{"cluster_numbers": "keep", "cluster_masks": ["worker (\\d+)"]}"#).unwrap();
+        assert_eq!((keep.validate(), keep.clustering().masks.len()), (Ok(()), 1));
         let parsed: Result<Settings, _> = serde_json::from_str(r#"{"p0": 0.02, "nope": 1}"#);
         assert!(parsed.is_err(), "unknown keys are refused");
     }
