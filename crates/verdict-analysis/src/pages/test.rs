@@ -317,17 +317,17 @@ fn state_line(runs: i64, failed: i64, flaky: i64, clean: i64) -> String {
         return "No runs in this range.".into();
     }
     if failed == runs && runs >= super::tests::BROKEN_MIN_RUNS {
-        return format!("Broken: failed in all {runs} runs.");
+        return format!("In this range: failed in all {runs} runs.");
     }
     if flaky > 0 {
         return format!(
-            "Flaky: flaked in {flaky} of {runs} runs (passed and failed in the same run); {clean} clean runs since the last failure."
+            "In this range: flaked in {flaky} of {runs} runs (passed and failed in the same run); {clean} clean runs since the last failure."
         );
     }
     if failed > 0 {
-        return format!("Failing at times: failed in {failed} of {runs} runs; {clean} clean runs since the last failure.");
+        return format!("In this range: failed in {failed} of {runs} runs; {clean} clean runs since the last failure.");
     }
-    format!("Healthy: passed in all {runs} runs.")
+    format!("In this range: passed in all {runs} runs.")
 }
 
 /// What a test page asks for beyond its view.
