@@ -25,6 +25,9 @@ pub fn routes() -> Router<AppState> {
 
 type Q = Query<HashMap<String, String>>;
 
+/// A new rule is applied to this many days of stored failures.
+const RULE_DAYS: i64 = 7;
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -87,6 +90,15 @@ pub async fn add_rule(
     })?;
     let rule = clusters::new_rule(asked).map_err(ApiError::unprocessable)?;
     s.store.clusters().add_rule(suite.id, &rule).await?;
+    // The last 7 days' failures are clustered again with the new rule, after the reply. A crash
+    // before it ends leaves them as they were (`verdict failures recluster` redoes it).
+    let store = s.store.clone();
+    tokio::spawn(async move {
+        let since = now_ms() - RULE_DAYS * 86_400_000;
+        if let Err(e) = store.clusters().recluster(suite.id, since).await {
+            tracing::warn!(error = %e, suite = suite.slug, "applying a new rule to the last 7 days failed");
+        }
+    });
     Ok((StatusCode::CREATED, Json(rule)))
 }
 

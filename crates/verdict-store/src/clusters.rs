@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use verdict_core::clusters::rules::{Rule, RulePattern};
 use verdict_core::clusters::{Algorithm, cluster};
 use verdict_core::flaky::{Settings, is_infra};
-use verdict_core::{Outcome, Upload};
+use verdict_core::{ExecutionRecord, Outcome, Upload};
 
 /// What a rule cluster's `algorithm` says.
 pub const RULE_ALGORITHM: &str = "rule";
@@ -106,6 +106,39 @@ pub fn plan_clusters(up: &Upload, test_of: &[usize], rules: &[StoredRule], setti
     ClusterPlan { ids, groups: groups.into_values().collect(), counted: !is_infra(passed, failed, settings) }
 }
 
+/// One stored execution, as reclustering reads it back.
+#[derive(Debug, Clone)]
+pub struct StoredExecution {
+    pub id: i64,
+    pub run_id: i64,
+    pub upload_id: String,
+    pub test_id: i64,
+    pub outcome: Outcome,
+    pub failure_reason: Option<String>,
+    pub created_at: i64,
+}
+
+/// One upload's executions rebuilt for `plan_clusters`: the upload (outcomes
+/// and reasons only), each execution's test index, and the tests' ids.
+pub fn upload_of(rows: &[StoredExecution]) -> (Upload, Vec<usize>, Vec<i64>) {
+    let mut test_ids: Vec<i64> = Vec::new();
+    let mut test_of = Vec::with_capacity(rows.len());
+    let executions = rows
+        .iter()
+        .map(|r| {
+            let t = test_ids.iter().position(|&t| t == r.test_id).unwrap_or_else(|| {
+                test_ids.push(r.test_id);
+                test_ids.len() - 1
+            });
+            test_of.push(t);
+            ExecutionRecord { failure_reason: r.failure_reason.clone(), ..ExecutionRecord::new("", "", r.outcome) }
+        })
+        .collect();
+    let up =
+        Upload { format: String::new(), run_env: Default::default(), tags: Default::default(), executions, skipped: Default::default() };
+    (up, test_of, test_ids)
+}
+
 /// Whether an upload has a failure to cluster (else its writer reads no rules).
 pub fn has_reasons(up: &Upload) -> bool {
     up.executions.iter().any(|e| e.outcome == Outcome::Failed && e.failure_reason.is_some())
@@ -198,12 +231,15 @@ pub trait ClustersStore: Send + Sync {
     async fn add_rule(&self, suite_id: i64, rule: &StoredRule) -> Result<(), StoreError>;
     /// `NotFound` when the suite has no such rule.
     async fn remove_rule(&self, suite_id: i64, id: &str) -> Result<(), StoreError>;
+    /// Cluster again, with today's rules and settings, the suite's failures
+    /// stored since `since_ms`, and rebuild their days' counts, in one
+    /// transaction. The failures clustered.
+    async fn recluster(&self, suite_id: i64, since_ms: i64) -> Result<usize, StoreError>;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use verdict_core::ExecutionRecord;
 
     fn failed(name: &str, reason: &str) -> ExecutionRecord {
         ExecutionRecord { failure_reason: Some(reason.into()), ..ExecutionRecord::new("s", name, Outcome::Failed) }

@@ -88,11 +88,18 @@ pub enum FailuresCommand {
     /// The suite's rules: a LIKE pattern or a regex that claims the failures it matches.
     #[command(subcommand)]
     Rule(RuleCommand),
+    /// Cluster the failures of the last N days again with today's rules and settings.
+    Recluster {
+        #[arg(long)]
+        suite: String,
+        #[arg(long, default_value_t = 7)]
+        days: i64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum RuleCommand {
-    /// Add a rule; it claims new failures.
+    /// Add a rule; it claims new failures and those of the last 7 days.
     Add {
         #[arg(long)]
         suite: String,

@@ -24,12 +24,21 @@ async fn open(store: &StoreArgs, slug: &str) -> Result<(Arc<dyn Store>, Suite), 
     Ok((store, suite))
 }
 
+/// A new rule is applied to this many days of stored failures.
+const RULE_DAYS: i64 = 7;
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
 async fn go(store: StoreArgs, args: FailuresArgs) -> Result<(), String> {
     match args.command {
         Some(FailuresCommand::Rule(RuleCommand::Add { suite, name, like, regex, bug, priority })) => {
             let rule = new_rule(NewRule { name, like, regex, bug_url: bug, priority })?;
             let (store, suite) = open(&store, &suite).await?;
             store.clusters().add_rule(suite.id, &rule).await.map_err(|e| e.to_string())?;
+            let n = store.clusters().recluster(suite.id, now() - RULE_DAYS * 86_400_000).await.map_err(|e| e.to_string())?;
+            eprintln!("verdict failures: the rule applied to the last {RULE_DAYS} days ({n} failures clustered again)");
             println!("{}", rule.id);
             Ok(())
         }
@@ -50,6 +59,15 @@ async fn go(store: StoreArgs, args: FailuresArgs) -> Result<(), String> {
             }
             Ok(())
         }
+        Some(FailuresCommand::Recluster { suite, days }) => {
+            if !(1..=3650).contains(&days) {
+                return Err(format!("--days: 1 to 3650, got {days}"));
+            }
+            let (store, suite) = open(&store, &suite).await?;
+            let n = store.clusters().recluster(suite.id, now() - days * 86_400_000).await.map_err(|e| e.to_string())?;
+            println!("{n} failures of the last {days} days clustered again");
+            Ok(())
+        }
         Some(FailuresCommand::Rule(RuleCommand::Remove { suite, id })) => {
             let (store, suite) = open(&store, &suite).await?;
             store.clusters().remove_rule(suite.id, &id).await.map_err(|e| e.to_string())
@@ -58,8 +76,7 @@ async fn go(store: StoreArgs, args: FailuresArgs) -> Result<(), String> {
             let slug = args.suite.ok_or("--suite is required")?;
             let window = parse_window(Some(&args.window)).map_err(|e| format!("--{e}"))?;
             let (store, suite) = open(&store, &slug).await?;
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-            let list = cluster_list(store.as_ref(), &suite, window, now).await.map_err(|e| e.to_string())?;
+            let list = cluster_list(store.as_ref(), &suite, window, now()).await.map_err(|e| e.to_string())?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
             } else {

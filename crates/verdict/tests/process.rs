@@ -883,7 +883,16 @@ fn failures_from_the_store(env: &Env) {
     let json_out = env.cmd().args(["failures", "--suite", "web", "--json"]).output().unwrap();
     let v: Value = serde_json::from_slice(&json_out.stdout).unwrap();
     assert_eq!(v["clusters"][0]["impact"]["7d"]["failures"], 2);
+    assert_eq!(v["clusters"][0]["title"], "slow workers", "the new rule claimed last week's failures");
     assert!(env.cmd().args(["failures", "rule", "remove", "--suite", "web", &id]).output().unwrap().status.success());
     let again = env.cmd().args(["failures", "rule", "remove", "--suite", "web", &id]).output().unwrap();
     assert_eq!(again.status.code(), Some(2), "removing it twice names the missing rule");
+    // Without the rule, clustering the week again gives the failures back to their suggested cluster.
+    let re = env.cmd().args(["failures", "recluster", "--suite", "web", "--days", "7"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&re.stdout).trim(), "2 failures of the last 7 days clustered again");
+    let v: Value = serde_json::from_slice(&env.cmd().args(["failures", "--suite", "web", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(
+        (v["clusters"][0]["kind"].as_str(), v["clusters"][0]["title"].as_str()),
+        (Some("reason"), Some("timeout after %s on worker %"))
+    );
 }

@@ -232,6 +232,61 @@ impl ClustersStore for PgStore {
         Ok(())
     }
 
+    async fn recluster(&self, suite_id: i64, since_ms: i64) -> Result<usize, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let row = tx.query_one("SELECT flaky_settings FROM suites WHERE id = $1 FOR UPDATE", &[&suite_id]).await?;
+        let settings = crate::flaky::settings_of(row.get::<_, Option<String>>(0).as_deref());
+        let rules = rules(&*tx, suite_id).await?;
+        let since_day = since_ms.div_euclid(86_400_000);
+        for table in ["cluster_days", "cluster_tests", "cluster_runs"] {
+            tx.execute(&format!("DELETE FROM {table} WHERE suite_id = $1 AND day >= $2"), &[&suite_id, &since_day]).await?;
+        }
+        let from = since_day * 86_400_000;
+        let rows: Vec<StoredExecution> = tx
+            .query(
+                "SELECT e.id, e.run_id, e.upload_id, e.test_id, e.outcome, e.failure_reason, e.created_at FROM executions e
+                 WHERE e.run_id IN (SELECT id FROM runs WHERE suite_id = $1 AND updated_at >= $2) AND e.created_at >= $2
+                 ORDER BY e.upload_id, e.id",
+                &[&suite_id, &from],
+            )
+            .await?
+            .iter()
+            .map(|r| StoredExecution {
+                id: r.get(0),
+                run_id: r.get(1),
+                upload_id: r.get(2),
+                test_id: r.get(3),
+                outcome: super::reads::outcome(r.get(4)),
+                failure_reason: r.get(5),
+                created_at: r.get(6),
+            })
+            .collect();
+        let mut clustered = 0;
+        for upload in rows.chunk_by(|a, b| a.upload_id == b.upload_id) {
+            let (up, test_of, test_ids) = upload_of(upload);
+            let plan = plan_clusters(&up, &test_of, &rules, &settings);
+            let (mut ids, mut cluster_ids) = (Vec::new(), Vec::new());
+            for (e, id) in upload.iter().zip(&plan.ids) {
+                if e.outcome == verdict_core::Outcome::Failed {
+                    ids.push(e.id);
+                    cluster_ids.push(id.clone());
+                    clustered += usize::from(id.is_some());
+                }
+            }
+            tx.execute(
+                "UPDATE executions e SET cluster_id = x.c FROM unnest($1::bigint[], $2::text[]) AS x(i, c) WHERE e.id = x.i",
+                &[&ids, &cluster_ids],
+            )
+            .await?;
+            if !plan.groups.is_empty() {
+                write(&*tx, suite_id, upload[0].run_id, upload[0].created_at, &plan, &test_ids).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(clustered)
+    }
+
     async fn remove_rule(&self, suite_id: i64, id: &str) -> Result<(), StoreError> {
         match self.client().await?.execute("DELETE FROM cluster_rules WHERE suite_id = $1 AND id = $2", &[&suite_id, &id]).await? {
             0 => Err(StoreError::NotFound(format!("no rule {id:?} in this suite"))),

@@ -156,7 +156,8 @@ pub(super) async fn write(
         e_outputs.push(outputs_json(e));
     }
     let (rules, settings) = if has_reasons(up) {
-        let row = tx.query_one("SELECT flaky_settings FROM suites WHERE id = $1", &[&suite_id]).await?;
+        // FOR SHARE: uploads cluster side by side, a recluster of the suite (FOR UPDATE) waits for them and they for it.
+        let row = tx.query_one("SELECT flaky_settings FROM suites WHERE id = $1 FOR SHARE", &[&suite_id]).await?;
         (super::clusters::rules(tx, suite_id).await?, crate::flaky::settings_of(row.get::<_, Option<String>>(0).as_deref()))
     } else {
         Default::default()

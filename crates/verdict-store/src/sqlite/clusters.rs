@@ -131,6 +131,49 @@ fn run_clusters(c: &Connection, run_id: i64) -> Result<Vec<(String, String, i64)
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+fn recluster(c: &Connection, suite_id: i64, since_ms: i64) -> Result<usize, StoreError> {
+    let json: Option<String> = c.prepare_cached("SELECT flaky_settings FROM suites WHERE id = ?1")?.query_row([suite_id], |r| r.get(0))?;
+    let (rules, settings) = (rules(c, suite_id)?, crate::flaky::settings_of(json.as_deref()));
+    let since_day = since_ms.div_euclid(86_400_000);
+    for table in ["cluster_days", "cluster_tests", "cluster_runs"] {
+        c.prepare_cached(&format!("DELETE FROM {table} WHERE suite_id = ?1 AND day >= ?2"))?.execute(params![suite_id, since_day])?;
+    }
+    // Whole days, as the counts are kept by day.
+    let from = since_day * 86_400_000;
+    let mut st = c.prepare_cached(
+        "SELECT e.id, e.run_id, e.upload_id, e.test_id, e.outcome, e.failure_reason, e.created_at FROM executions e
+         WHERE e.run_id IN (SELECT id FROM runs WHERE suite_id = ?1 AND updated_at >= ?2) AND e.created_at >= ?2
+         ORDER BY e.upload_id, e.id",
+    )?;
+    let rows: Vec<StoredExecution> = st
+        .query_map(params![suite_id, from], |r| {
+            Ok(StoredExecution {
+                id: r.get(0)?,
+                run_id: r.get(1)?,
+                upload_id: r.get(2)?,
+                test_id: r.get(3)?,
+                outcome: super::reads::outcome(r.get(4)?),
+                failure_reason: r.get(5)?,
+                created_at: r.get(6)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut clustered = 0;
+    let mut set = c.prepare_cached("UPDATE executions SET cluster_id = ?2 WHERE id = ?1")?;
+    for upload in rows.chunk_by(|a, b| a.upload_id == b.upload_id) {
+        let (up, test_of, test_ids) = upload_of(upload);
+        let plan = plan_clusters(&up, &test_of, &rules, &settings);
+        for (e, id) in upload.iter().zip(&plan.ids) {
+            if e.outcome == verdict_core::Outcome::Failed {
+                set.execute(params![e.id, id])?;
+                clustered += usize::from(id.is_some());
+            }
+        }
+        super::writes::write_clusters(c, suite_id, upload[0].run_id, upload[0].created_at, &plan, &test_ids)?;
+    }
+    Ok(clustered)
+}
+
 #[async_trait]
 impl ClustersStore for SqliteStore {
     async fn clusters(&self, suite_id: i64, today: i64, window_days: i64, limit: i64) -> Result<Vec<ClusterRow>, StoreError> {
@@ -181,6 +224,10 @@ impl ClustersStore for SqliteStore {
                 Ok(())
             })
             .await
+    }
+
+    async fn recluster(&self, suite_id: i64, since_ms: i64) -> Result<usize, StoreError> {
+        self.writer.write(move |c| recluster(c, suite_id, since_ms)).await
     }
 
     async fn remove_rule(&self, suite_id: i64, id: &str) -> Result<(), StoreError> {

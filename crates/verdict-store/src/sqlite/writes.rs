@@ -212,7 +212,14 @@ fn rules_for(c: &Connection, suite_id: i64, up: &Upload) -> Result<(Vec<StoredRu
 }
 
 /// The clusters' rows and counts for one upload (see `crate::clusters`).
-fn write_clusters(c: &Connection, suite_id: i64, run_id: i64, now: i64, plan: &ClusterPlan, test_ids: &[i64]) -> Result<(), StoreError> {
+pub(super) fn write_clusters(
+    c: &Connection,
+    suite_id: i64,
+    run_id: i64,
+    now: i64,
+    plan: &ClusterPlan,
+    test_ids: &[i64],
+) -> Result<(), StoreError> {
     let day = day_of(now);
     for g in &plan.groups {
         c.prepare_cached(
