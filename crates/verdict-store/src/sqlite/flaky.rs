@@ -67,14 +67,17 @@ fn analyse_due(c: &Connection, now_ms: i64) -> Result<Option<i64>, StoreError> {
     }
     let tracks = tracks_of(&run, &settings);
     let tests: HashSet<i64> = rows.iter().map(|r| r.test_id).collect();
-    let mut stored: HashMap<(i64, String), Track> = HashMap::new();
+    let mut stored: HashMap<(i64, String), Track> = HashMap::with_capacity(tests.len() * tracks.len());
     {
-        let mut st = c.prepare_cached("SELECT data FROM test_tracks WHERE test_id = ?1 AND track = ?2")?;
-        for &t in &tests {
-            for (track, _) in &tracks {
-                if let Some(data) = st.query_row(params![t, track], |r| r.get::<_, String>(0)).optional()? {
-                    stored.insert((t, track.clone()), decode_track(t, track, &data)?);
-                }
+        // One statement per track for the part's tests.
+        let ids = serde_json::to_string(&tests.iter().collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into());
+        let mut st =
+            c.prepare_cached("SELECT test_id, data FROM test_tracks WHERE track = ?1 AND test_id IN (SELECT value FROM json_each(?2))")?;
+        for (track, _) in &tracks {
+            let mut rows = st.query(params![track, ids])?;
+            while let Some(r) = rows.next()? {
+                let (t, data): (i64, String) = (r.get(0)?, r.get(1)?);
+                stored.insert((t, track.clone()), decode_track(t, track, &data)?);
             }
         }
     }
