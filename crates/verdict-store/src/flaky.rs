@@ -17,8 +17,19 @@ use verdict_core::Outcome;
 use verdict_core::flaky::track::{Part, PartStatus, Transition};
 use verdict_core::flaky::{ALL_BRANCHES, Settings, State, Track, is_infra};
 
-/// Runs a step looks at to find one that has settled.
-pub const DUE_CANDIDATES: i64 = 32;
+/// Queue rows a step looks at (oldest first) to find a run that has settled.
+pub const DUE_CANDIDATES: i64 = 128;
+
+/// The runs of the oldest `?1` queue rows, oldest first, each with its suite,
+/// its newest upload's time and the suite's settings (either dialect). Reads
+/// a bounded slice of the queue by its key and each run's rows by its index,
+/// so a long backlog (a recompute) costs each step the same.
+pub(crate) const DUE_SQL: &str =
+    "WITH oldest AS (SELECT run_id, min(seq) AS first FROM (SELECT run_id, seq FROM analysis_queue ORDER BY seq LIMIT ?1) o
+                                                GROUP BY run_id)
+    SELECT o.run_id, q.suite_id, max(q.queued_at), s.flaky_settings
+    FROM oldest o JOIN analysis_queue q ON q.run_id = o.run_id JOIN suites s ON s.id = q.suite_id
+    GROUP BY o.run_id, o.first, q.suite_id, s.flaky_settings ORDER BY o.first";
 
 /// One executions row of the part being analysed.
 #[derive(Debug, Clone, PartialEq)]

@@ -23,13 +23,7 @@ async fn settings(c: &impl GenericClient, suite_id: i64) -> Result<Settings, Sto
 }
 
 async fn analyse_due(c: &mut deadpool_postgres::Object, now_ms: i64) -> Result<Option<i64>, StoreError> {
-    let candidates = c
-        .query(
-            "SELECT q.run_id, q.suite_id, max(q.queued_at), s.flaky_settings FROM analysis_queue q JOIN suites s ON s.id = q.suite_id
-             GROUP BY q.run_id, q.suite_id, s.flaky_settings ORDER BY min(q.seq) LIMIT $1",
-            &[&DUE_CANDIDATES],
-        )
-        .await?;
+    let candidates = c.query(&DUE_SQL.replace("?1", "$1"), &[&DUE_CANDIDATES]).await?;
     for cand in candidates {
         let (run_id, suite_id, newest): (i64, i64, i64) = (cand.get(0), cand.get(1), cand.get(2));
         if newest + settings_of(cand.get::<_, Option<String>>(3).as_deref()).settle_secs * 1000 > now_ms {

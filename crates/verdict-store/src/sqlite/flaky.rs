@@ -20,10 +20,7 @@ fn settings(c: &Connection, suite_id: i64) -> Result<Settings, StoreError> {
 
 /// The oldest queued run whose newest upload settled by `now_ms`.
 fn due_run(c: &Connection, now_ms: i64) -> Result<Option<(i64, i64, i64)>, StoreError> {
-    let mut st = c.prepare_cached(
-        "SELECT q.run_id, q.suite_id, max(q.queued_at), s.flaky_settings FROM analysis_queue q JOIN suites s ON s.id = q.suite_id
-         GROUP BY q.run_id ORDER BY min(q.seq) LIMIT ?1",
-    )?;
+    let mut st = c.prepare_cached(DUE_SQL)?;
     let rows = st.query_map([DUE_CANDIDATES], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get(3)?)))?;
     for row in rows {
         let (run, suite, newest, json): (i64, i64, i64, Option<String>) = row?;
