@@ -143,7 +143,8 @@ both!(
     analyze_test_durations_between_branches,
     compare_branches,
     flaky_from_the_store,
-    failures_from_the_store
+    failures_from_the_store,
+    sigkill_mid_analysis_loses_and_repeats_nothing
 );
 
 const RESULTS_PER_UPLOAD: usize = 300;
@@ -895,4 +896,68 @@ fn failures_from_the_store(env: &Env) {
         (v["clusters"][0]["kind"].as_str(), v["clusters"][0]["title"].as_str()),
         (Some("reason"), Some("timeout after %s on worker %"))
     );
+}
+
+/// The flaky analysis under SIGKILL: killed while it works through a backlog, restarted, it ends with every
+/// run counted exactly once (the queue is its cursor, deleted in the transaction that applies each run).
+fn sigkill_mid_analysis_loses_and_repeats_nothing(env: &Env) {
+    const RUNS: usize = 40;
+    let token = env.create_suite("web");
+    let port = free_port();
+    // Upload the backlog while runs wait to settle, then let the analysis loose and kill it mid-way.
+    let mut server = env.serve(port);
+    let http = reqwest::blocking::Client::new();
+    let auth = format!("Token token=\"{token}\"");
+    let settle = |secs: u64| {
+        let r = http
+            .patch(format!("http://127.0.0.1:{port}/api/v1/suites/web/settings"))
+            .header("Authorization", &auth)
+            .json(&json!({"settle_secs": secs}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    };
+    settle(3600);
+    for i in 0..RUNS {
+        let data: Vec<Value> = (0..300)
+            .map(|t| json!({"scope": "s", "name": format!("t{t}"), "result": if t == 0 && i % 2 == 1 { "failed" } else { "passed" }}))
+            .collect();
+        let body =
+            json!({"format": "json", "run_env": {"key": format!("k{i}"), "branch": "main", "commit_sha": format!("c{i}")}, "data": data});
+        let r = http.post(format!("http://127.0.0.1:{port}/v1/uploads")).header("Authorization", &auth).json(&body).send().unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    settle(0);
+    let pending = |port: u16| -> i64 {
+        let list: Value = http.get(format!("http://127.0.0.1:{port}/api/v1/suites/web/flaky")).send().unwrap().json().unwrap();
+        list["pending_uploads"].as_i64().unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut left = pending(port);
+    while left as usize == RUNS {
+        assert!(Instant::now() < deadline, "the analysis started");
+        std::thread::sleep(Duration::from_millis(5));
+        left = pending(port);
+    }
+    server.kill();
+    assert!(left > 0, "killed with part of the backlog still queued ({left} uploads)");
+    let port = free_port();
+    let _server = env.serve(port);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pending(port) > 0 {
+        assert!(Instant::now() < deadline, "the restarted server finished the backlog");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let tests: Value = http.get(format!("http://127.0.0.1:{port}/api/v1/suites/web/tests?per_page=500")).send().unwrap().json().unwrap();
+    for name in ["t0", "t7"] {
+        let id = tests.as_array().unwrap().iter().find(|t| t["name"] == name).unwrap()["id"].as_i64().unwrap();
+        let state: Value = http.get(format!("http://127.0.0.1:{port}/api/v1/tests/{id}/state")).send().unwrap().json().unwrap();
+        for track in state["tracks"].as_array().unwrap() {
+            assert_eq!(track["evidence"]["runs"], RUNS, "{name} on {}: every run counted once", track["branch"]);
+        }
+    }
+    let t0 = tests.as_array().unwrap().iter().find(|t| t["name"] == "t0").unwrap()["id"].as_i64().unwrap();
+    let state: Value = http.get(format!("http://127.0.0.1:{port}/api/v1/tests/{t0}/state")).send().unwrap().json().unwrap();
+    let main = state["tracks"].as_array().unwrap().iter().find(|t| t["branch"] == "main").unwrap().clone();
+    assert_eq!(main["evidence"]["transition"], (RUNS / 2 - 1) as u64, "each lone failure between passes is one flake: {main}");
 }
