@@ -231,7 +231,8 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
             "Most flaky",
             vec!["flaky runs", "flake rate"],
             top_rows(&s.most_flaky, &base, &s.view, |r| vec![format!("{} / {}", r.flaky_runs, r.runs), rate(&r.flake_rate)]),
-            all("flaky"),
+            // The flaky page ranks them with their kept state, rule and interval.
+            link(&format!("{base}/flaky"), &s.view, &[]),
         ),
         (
             "Slowest",
