@@ -11,7 +11,7 @@ use verdict_core::clusters::rules::{Rule, RulePattern};
 use verdict_store::clusters::{ClusterRow, Impact, RULE_ALGORITHM, StoredRule};
 use verdict_store::{Store, Suite};
 
-const DAY_MS: i64 = 86_400_000;
+use crate::pages::DAY_MS;
 /// Clusters a list shows at most.
 pub const MAX_CLUSTERS: i64 = 200;
 /// Failures a cluster's page lists.

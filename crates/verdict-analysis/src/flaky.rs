@@ -13,10 +13,7 @@ use verdict_core::flaky::{ALL_BRANCHES, Health, Settings, State, Track};
 use verdict_store::flaky::{FlakyDay, StateEvent, TrackCounts, TrackQuery, TrackRow};
 use verdict_store::{Page, Store, Suite};
 
-const DAY_MS: i64 = 86_400_000;
-
-/// Windows a flaky list takes, in days.
-pub const WINDOWS: [i64; 5] = [1, 7, 14, 28, 90];
+use crate::pages::DAY_MS;
 
 fn time(ms: Option<i64>) -> Option<DateTime<Utc>> {
     ms.and_then(DateTime::from_timestamp_millis)
@@ -132,7 +129,7 @@ pub fn parse_window(raw: Option<&str>) -> Result<i64, String> {
         Some(w) => w
             .strip_suffix('d')
             .and_then(|n| n.parse::<i64>().ok())
-            .filter(|n| WINDOWS.contains(n))
+            .filter(|n| verdict_core::range::WINDOWS.iter().any(|w| i64::from(*w) == *n))
             .ok_or_else(|| format!("window: one of 1d, 7d, 14d, 28d, 90d, got {w:?}")),
     }
 }
@@ -141,13 +138,7 @@ pub fn parse_window(raw: Option<&str>) -> Result<i64, String> {
 pub fn parse_states(raw: Option<&str>) -> Result<Vec<State>, String> {
     let Some(raw) = raw else { return Ok(Vec::new()) };
     raw.split(',')
-        .map(|s| match s.trim() {
-            "new" => Ok(State::New),
-            "healthy" => Ok(State::Healthy),
-            "flaky" => Ok(State::Flaky),
-            "broken" => Ok(State::Broken),
-            other => Err(format!("state: new, healthy, flaky or broken, got {other:?}")),
-        })
+        .map(|s| State::parse(s.trim()).ok_or_else(|| format!("state: new, healthy, flaky or broken, got {:?}", s.trim())))
         .collect()
 }
 

@@ -45,7 +45,7 @@ fn id(raw: &str, what: &str) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| ApiError::bad_request(format!("{what} id {raw:?} is not a number")))
 }
 
-async fn suite_or_404(state: &AppState, slug: &str) -> Result<Suite, ApiError> {
+pub(crate) async fn suite_or_404(state: &AppState, slug: &str) -> Result<Suite, ApiError> {
     state.store.suite_by_slug(slug).await?.ok_or_else(|| ApiError::not_found(format!("no suite {slug:?}")))
 }
 

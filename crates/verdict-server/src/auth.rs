@@ -25,6 +25,17 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The suite an upload token belongs to.
+/// The suite of the upload token, which must be the suite of `slug`: a suite's
+/// writes (settings, links, rules) take its own token. Another suite's slug is
+/// answered as missing: a token does not reveal other suites.
+pub async fn own_suite(state: &AppState, headers: &HeaderMap, slug: &str) -> Result<Suite, ApiError> {
+    let suite = suite_for_upload(state, headers).await?;
+    if suite.slug != slug {
+        return Err(ApiError::not_found(format!("no suite {slug:?} for this token")));
+    }
+    Ok(suite)
+}
+
 pub async fn suite_for_upload(state: &AppState, headers: &HeaderMap) -> Result<Suite, ApiError> {
     let token = bearer(headers)
         .ok_or_else(|| ApiError::unauthorized("missing upload token: send the suite's token as Authorization: Token token=\"...\""))?;

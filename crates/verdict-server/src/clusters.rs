@@ -1,6 +1,7 @@
 //! Failure clusters over HTTP: a suite's clusters, one cluster, and the
 //! suite's rules (listed with the read token, changed with the upload token).
 
+use crate::api::suite_or_404 as suite_of;
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::{AppState, auth};
@@ -12,7 +13,6 @@ use axum::{Json, Router};
 use std::collections::HashMap;
 use verdict_analysis::clusters::{self, ClusterDetail, ClusterList, NewRule};
 use verdict_analysis::flaky::parse_window;
-use verdict_store::Suite;
 use verdict_store::clusters::StoredRule;
 
 /// Read routes (behind the read token).
@@ -30,10 +30,6 @@ const RULE_DAYS: i64 = 7;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-async fn suite_of(s: &AppState, slug: &str) -> Result<Suite, ApiError> {
-    s.store.suite_by_slug(slug).await?.ok_or_else(|| ApiError::not_found(format!("no suite {slug:?}")))
 }
 
 /// `days=` of a cluster's page: 1 to 90, default 14.
@@ -66,15 +62,6 @@ async fn rules(State(s): State<AppState>, Path(slug): Path<String>) -> Result<Js
     Ok(Json(s.store.clusters().rules(suite.id).await?))
 }
 
-async fn own_suite(s: &AppState, headers: &HeaderMap, slug: &str) -> Result<Suite, ApiError> {
-    let suite = auth::suite_for_upload(s, headers).await?;
-    // Another suite's slug is answered as missing: a token does not reveal other suites.
-    if suite.slug != slug {
-        return Err(ApiError::not_found(format!("no suite {slug:?} for this token")));
-    }
-    Ok(suite)
-}
-
 /// `POST /api/v1/suites/{slug}/cluster-rules` with the upload token:
 /// `{"name", "like" | "regex", "bug_url"?, "priority"?}` → 201 and the rule. It claims new failures.
 pub async fn add_rule(
@@ -83,7 +70,7 @@ pub async fn add_rule(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<StoredRule>), ApiError> {
-    let suite = own_suite(&s, &headers, &slug).await?;
+    let suite = auth::own_suite(&s, &headers, &slug).await?;
     let body = crate::body::read(&s, &headers, body, crate::body::BodyUse::Small).await?;
     let asked: NewRule = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!("expected {{\"name\": ..., \"like\": ... or \"regex\": ..., \"bug_url\": ...}}: {e}"))
@@ -108,7 +95,7 @@ pub async fn remove_rule(
     Path((slug, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let suite = own_suite(&s, &headers, &slug).await?;
+    let suite = auth::own_suite(&s, &headers, &slug).await?;
     s.store.clusters().remove_rule(suite.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

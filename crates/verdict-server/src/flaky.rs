@@ -1,6 +1,7 @@
 //! Flaky and broken tests over HTTP: the suite's list, one test's state,
 //! the suite's settings; and the analysis loop that keeps the states.
 
+use crate::api::suite_or_404 as suite_of;
 use crate::error::ApiError;
 use crate::params::Params;
 use crate::{AppState, auth};
@@ -40,10 +41,6 @@ pub(crate) fn flaky_query(q: &Params) -> Result<FlakyQuery, ApiError> {
     })
 }
 
-async fn suite_of(s: &AppState, slug: &str) -> Result<verdict_store::Suite, ApiError> {
-    s.store.suite_by_slug(slug).await?.ok_or_else(|| ApiError::not_found(format!("no suite {slug:?}")))
-}
-
 async fn list(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<FlakyList>, ApiError> {
     let suite = suite_of(&s, &slug).await?;
     let query = flaky_query(&Params(q))?;
@@ -53,13 +50,7 @@ async fn list(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) 
 async fn state(State(s): State<AppState>, Path(raw): Path<String>, Query(q): Q) -> Result<Json<TestState>, ApiError> {
     let id: i64 = raw.parse().map_err(|_| ApiError::bad_request(format!("test id {raw:?} is not a number")))?;
     let test = s.store.test(id).await?.ok_or_else(|| ApiError::not_found(format!("no test {id}")))?;
-    let suite = s
-        .store
-        .suites()
-        .await?
-        .into_iter()
-        .find(|x| x.id == test.suite_id)
-        .ok_or_else(|| ApiError::not_found(format!("no suite for test {id}")))?;
+    let suite = crate::twins::suite_by_id(&s, test.suite_id).await?;
     let branch = Params(q).text("branch");
     Ok(Json(flaky::test_state(s.store.as_ref(), &suite, id, branch.as_deref()).await?))
 }
@@ -79,10 +70,7 @@ pub async fn patch_settings(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Settings>, ApiError> {
-    let suite = auth::suite_for_upload(&s, &headers).await?;
-    if suite.slug != slug {
-        return Err(ApiError::not_found(format!("no suite {slug:?} for this token")));
-    }
+    let suite = auth::own_suite(&s, &headers, &slug).await?;
     let body = crate::body::read(&s, &headers, body, crate::body::BodyUse::Small).await?;
     let changes: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("expected a JSON object of settings: {e}")))?;

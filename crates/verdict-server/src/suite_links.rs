@@ -19,11 +19,7 @@ struct LinksBody {
 }
 
 pub async fn patch(State(s): State<AppState>, Path(slug): Path<String>, headers: HeaderMap, body: Body) -> Result<Json<Suite>, ApiError> {
-    let suite = auth::suite_for_upload(&s, &headers).await?;
-    // Another suite's slug is answered as missing: a token does not reveal other suites.
-    if suite.slug != slug {
-        return Err(ApiError::not_found(format!("no suite {slug:?} for this token")));
-    }
+    auth::own_suite(&s, &headers, &slug).await?;
     let body = crate::body::read(&s, &headers, body, crate::body::BodyUse::Small).await?;
     let links: LinksBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("expected {{\"commit_url\": \"...\", \"file_url\": \"...\"}}: {e}")))?;

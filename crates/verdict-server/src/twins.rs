@@ -33,11 +33,9 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-async fn suite_of(s: &AppState, slug: &str) -> Result<Suite, ApiError> {
-    s.store.suite_by_slug(slug).await?.ok_or_else(|| ApiError::not_found(format!("no suite {slug:?}")))
-}
+use crate::api::suite_or_404 as suite_of;
 
-async fn suite_by_id(s: &AppState, id: i64) -> Result<Suite, ApiError> {
+pub(crate) async fn suite_by_id(s: &AppState, id: i64) -> Result<Suite, ApiError> {
     s.store.suites().await?.into_iter().find(|x| x.id == id).ok_or_else(|| ApiError::not_found(format!("no suite {id}")))
 }
 

@@ -66,9 +66,8 @@ pub struct ClusterPlan {
 /// Cluster the upload's failures. `test_of` maps each execution to its test
 /// index; the suite's settings say what an infrastructure failure is.
 pub fn plan_clusters(up: &Upload, test_of: &[usize], rules: &[StoredRule], settings: &Settings) -> ClusterPlan {
-    let compiled: Vec<(Rule, &StoredRule)> =
-        rules.iter().filter_map(|r| Rule::new(r.id.clone(), r.priority, &r.pattern).ok().map(|c| (c, r))).collect();
-    let only: Vec<Rule> = compiled.iter().map(|(c, _)| c.clone()).collect();
+    let compiled: Vec<Rule> = rules.iter().filter_map(|r| Rule::new(r.id.clone(), r.priority, &r.pattern).ok()).collect();
+    let names: std::collections::HashMap<&str, &str> = rules.iter().map(|r| (r.id.as_str(), r.name.as_str())).collect();
     let options = settings.clustering();
     let mut groups: BTreeMap<String, ClusterGroup> = BTreeMap::new();
     let mut ids = Vec::with_capacity(up.executions.len());
@@ -76,9 +75,8 @@ pub fn plan_clusters(up: &Upload, test_of: &[usize], rules: &[StoredRule], setti
         let reason = e.failure_reason.as_deref().filter(|_| e.outcome == Outcome::Failed).unwrap_or("");
         let assigned = if reason.trim().is_empty() {
             None
-        } else if let Some(rule) = verdict_core::clusters::rules::claiming(&only, reason) {
-            let name = compiled.iter().find(|(c, _)| c.id == rule.id).map_or("", |(_, s)| s.name.as_str());
-            Some((rule.id.clone(), RULE_ALGORITHM, name.to_owned()))
+        } else if let Some(rule) = verdict_core::clusters::rules::claiming(&compiled, reason) {
+            Some((rule.id.clone(), RULE_ALGORITHM, names.get(rule.id.as_str()).copied().unwrap_or("").to_owned()))
         } else {
             cluster(reason, Algorithm::VerdictV1, &options).map(|c| {
                 let title = c.title();

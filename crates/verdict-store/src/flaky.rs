@@ -264,7 +264,8 @@ pub struct FlakyDay {
 /// counted before the limit, then only the page's rows with their test and data.
 pub(crate) fn flaky_page_sql(test_cols: &str, states_cte: &str, any_state: &str) -> String {
     format!(
-        "WITH {states_cte}, w AS (SELECT test_id, sum(parts) p, sum(flaky) f, sum(failed) fa, sum(breakage) b, sum(runs_failed) rf, sum(seconds_lost) sl
+        "WITH {states_cte}, w AS (SELECT test_id, CAST(sum(parts) AS BIGINT) p, CAST(sum(flaky) AS BIGINT) f, CAST(sum(failed) AS BIGINT) fa,
+                           CAST(sum(breakage) AS BIGINT) b, CAST(sum(runs_failed) AS BIGINT) rf, CAST(sum(seconds_lost) AS DOUBLE PRECISION) sl
                     FROM track_days WHERE suite_id = ?1 AND track = ?2 AND day >= ?3 AND day < ?4 GROUP BY test_id),
          ranked AS (SELECT tt.test_id, coalesce(w.p, 0) p, coalesce(w.f, 0) f, coalesce(w.fa, 0) fa, coalesce(w.b, 0) b,
                            coalesce(w.rf, 0) rf, coalesce(w.sl, 0) sl, count(*) OVER () total
@@ -313,12 +314,7 @@ pub(crate) fn event_evidence(e: &Transition) -> String {
 }
 
 pub(crate) fn parse_state(s: &str) -> State {
-    match s {
-        "healthy" => State::Healthy,
-        "flaky" => State::Flaky,
-        "broken" => State::Broken,
-        _ => State::New,
-    }
+    State::parse(s).unwrap_or(State::New)
 }
 
 /// The settings a suite keeps (absent or unreadable: the defaults).

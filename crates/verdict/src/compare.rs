@@ -17,7 +17,7 @@ pub async fn run(store: StoreArgs, args: CompareArgs) -> ExitCode {
 }
 
 async fn compare(store: StoreArgs, args: &CompareArgs) -> Result<Vec<ComparedTest>, String> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let now = crate::now_ms();
     let basis = parse_selection(&args.basis, now).map_err(|e| format!("--basis: {e}"))?;
     let sample = parse_selection(&args.sample, now).map_err(|e| format!("--sample: {e}"))?;
     let options = Options::with_thresholds(Some(args.confidence), Some(args.pity), Some(args.min_fail)).map_err(|e| format!("--{e}"))?;

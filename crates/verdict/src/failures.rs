@@ -27,17 +27,13 @@ async fn open(store: &StoreArgs, slug: &str) -> Result<(Arc<dyn Store>, Suite), 
 /// A new rule is applied to this many days of stored failures.
 const RULE_DAYS: i64 = 7;
 
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 async fn go(store: StoreArgs, args: FailuresArgs) -> Result<(), String> {
     match args.command {
         Some(FailuresCommand::Rule(RuleCommand::Add { suite, name, like, regex, bug, priority })) => {
             let rule = new_rule(NewRule { name, like, regex, bug_url: bug, priority })?;
             let (store, suite) = open(&store, &suite).await?;
             store.clusters().add_rule(suite.id, &rule).await.map_err(|e| e.to_string())?;
-            let n = store.clusters().recluster(suite.id, now() - RULE_DAYS * 86_400_000).await.map_err(|e| e.to_string())?;
+            let n = store.clusters().recluster(suite.id, crate::now_ms() - RULE_DAYS * 86_400_000).await.map_err(|e| e.to_string())?;
             eprintln!("verdict failures: the rule applied to the last {RULE_DAYS} days ({n} failures clustered again)");
             println!("{}", rule.id);
             Ok(())
@@ -64,7 +60,7 @@ async fn go(store: StoreArgs, args: FailuresArgs) -> Result<(), String> {
                 return Err(format!("--days: 1 to 3650, got {days}"));
             }
             let (store, suite) = open(&store, &suite).await?;
-            let n = store.clusters().recluster(suite.id, now() - days * 86_400_000).await.map_err(|e| e.to_string())?;
+            let n = store.clusters().recluster(suite.id, crate::now_ms() - days * 86_400_000).await.map_err(|e| e.to_string())?;
             println!("{n} failures of the last {days} days clustered again");
             Ok(())
         }
@@ -76,7 +72,7 @@ async fn go(store: StoreArgs, args: FailuresArgs) -> Result<(), String> {
             let slug = args.suite.ok_or("--suite is required")?;
             let window = parse_window(Some(&args.window)).map_err(|e| format!("--{e}"))?;
             let (store, suite) = open(&store, &slug).await?;
-            let list = cluster_list(store.as_ref(), &suite, window, now()).await.map_err(|e| e.to_string())?;
+            let list = cluster_list(store.as_ref(), &suite, window, crate::now_ms()).await.map_err(|e| e.to_string())?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
             } else {

@@ -41,8 +41,7 @@ async fn recompute(store: &StoreArgs, slug: &str) -> Result<(), String> {
     let started = std::time::Instant::now();
     let mut runs = 0u64;
     // At the real time: uploads of the last settle_secs (of this or another suite) wait for their run to settle, as in the server.
-    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    while store.flaky().analyse_due(now()).await.map_err(|e| e.to_string())?.is_some() {
+    while store.flaky().analyse_due(crate::now_ms()).await.map_err(|e| e.to_string())?.is_some() {
         runs += 1;
         if runs.is_multiple_of(500) {
             let left = store.flaky().queue_depth(Some(suite.id)).await.map_err(|e| e.to_string())?;
@@ -65,7 +64,7 @@ async fn list(store: StoreArgs, args: &FlakyArgs) -> Result<FlakyList, String> {
         verdict_store::open(store.database_url.as_deref(), &store.data_dir).await.map_err(|e| format!("cannot open the database: {e}"))?;
     let suite = store.suite_by_slug(slug).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no suite {slug:?}"))?;
     let query = FlakyQuery { branch: args.branch.clone(), window_days, states, page: Page::new(1, Page::MAX_PER_PAGE) };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let now = crate::now_ms();
     flaky_list(store.as_ref(), &suite, query, now).await.map_err(|e| e.to_string())
 }
 

@@ -34,7 +34,7 @@ fn from_files<R: PercentileRow + DeserializeOwned>(args: &AnalyzeArgs) -> Result
 
 async fn from_store(store: &StoreArgs, args: &AnalyzeArgs) -> Result<(), String> {
     let slug = args.suite.as_deref().ok_or("--data-type tests needs --suite (the durations come from the store)")?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let now = crate::now_ms();
     let current_window = parse_selection(&args.current_window, now).map_err(|e| format!("--current-window: {e}"))?;
     let new_window = parse_selection(&args.new_window, now).map_err(|e| format!("--new-window: {e}"))?;
     let store =

@@ -39,3 +39,8 @@ pub(crate) fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("verdict: {message}");
     ExitCode::FAILURE
 }
+
+/// Now, in Unix milliseconds: what the store's time arguments take.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}

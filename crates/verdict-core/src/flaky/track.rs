@@ -32,6 +32,12 @@ pub enum State {
 }
 
 impl State {
+    pub const ALL: [State; 4] = [State::New, State::Healthy, State::Flaky, State::Broken];
+
+    pub fn parse(s: &str) -> Option<State> {
+        Self::ALL.into_iter().find(|x| x.name() == s)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             State::New => "new",
@@ -231,13 +237,9 @@ pub struct Track {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub days: Vec<DayCount>,
     /// The last `transition_window` pass/fail executions, oldest first.
-    #[serde(skip_serializing_if = "is_empty")]
+    #[serde(skip_serializing_if = "VecDeque::is_empty")]
     pub recent: VecDeque<bool>,
     pub evidence: Evidence,
-}
-
-fn is_empty(v: &VecDeque<bool>) -> bool {
-    v.is_empty()
 }
 
 fn is_zero<T: Default + PartialEq>(v: &T) -> bool {

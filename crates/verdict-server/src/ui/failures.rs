@@ -2,16 +2,13 @@
 //! grouped by their cause, most failures in the window first, and one
 //! cause's days, tests and latest failures.
 
+use super::flaky::window_days;
 use super::format::{self, encode};
 use super::{Frame, PageError, link, respond, run_at_test, svg};
 use crate::AppState;
 use axum::extract::State;
 use axum::response::Response;
 use verdict_analysis::clusters::{ClusterView, cluster_detail, cluster_list};
-
-fn window_days(view: &verdict_analysis::pages::View) -> i64 {
-    view.window.as_deref().and_then(|w| w.strip_suffix('d')).and_then(|n| n.parse().ok()).unwrap_or(14)
-}
 
 pub struct Row {
     pub href: String,

@@ -10,6 +10,21 @@ use axum::response::Response;
 use verdict_analysis::flaky::{FlakyQuery, TrackView, flaky_list};
 use verdict_core::flaky::State as TrackState;
 
+/// A kept state's badge class (the outcome colours: broken red, flaky amber, healthy green).
+pub fn state_class(state: Option<TrackState>) -> &'static str {
+    match state {
+        Some(TrackState::Broken) => "failed",
+        Some(TrackState::Flaky) => "flaky",
+        Some(TrackState::Healthy) => "passed",
+        Some(TrackState::New) | None => "unknown",
+    }
+}
+
+/// The days of a flaky or failures list: the view's window (the pages' default is 14 days).
+pub fn window_days(view: &verdict_analysis::pages::View) -> i64 {
+    view.window.as_deref().and_then(|w| w.strip_suffix('d')).and_then(|n| n.parse().ok()).unwrap_or(14)
+}
+
 fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
@@ -124,7 +139,7 @@ struct FlakyHtml {
 
 pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Result<Response, PageError> {
     let super::SuitePage { suite, view, query: params, id: _, mut timing } = page;
-    let window_days = view.window.as_deref().and_then(|w| w.strip_suffix('d')).and_then(|n| n.parse().ok()).unwrap_or(14);
+    let window_days = window_days(&view);
     let page_no = params.parsed::<u32>("page", "a page number (1, 2, ...)")?.unwrap_or(1);
     let query = FlakyQuery {
         branch: Some(view.branch.clone()),
@@ -172,12 +187,7 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
                 scope: format::cut(&t.scope, 200),
                 name: format::cut(&t.name, 200),
                 state: t.state.name(),
-                class: match t.state {
-                    TrackState::Broken => "failed",
-                    TrackState::Flaky => "flaky",
-                    TrackState::Healthy => "passed",
-                    TrackState::New => "unknown",
-                },
+                class: state_class(Some(t.state)),
                 rule: t.rule.unwrap_or("–"),
                 since: t.since.map(format::utc).unwrap_or_default(),
                 rate: rate(t),

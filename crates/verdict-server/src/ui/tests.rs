@@ -131,12 +131,7 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
             file: r.file_name.clone().unwrap_or_default(),
             state: r.state.as_str(),
             tracked: r.tracked_state.map_or("–", |s| s.name()),
-            tracked_class: match r.tracked_state {
-                Some(verdict_core::flaky::State::Broken) => "failed",
-                Some(verdict_core::flaky::State::Flaky) => "flaky",
-                Some(verdict_core::flaky::State::Healthy) => "passed",
-                _ => "unknown",
-            },
+            tracked_class: super::flaky::state_class(r.tracked_state),
             reliability: rate(&r.reliability),
             thin: format::is_thin(&r.reliability),
             flake_rate: rate(&r.flake_rate),

@@ -1,7 +1,7 @@
 //! Failure clusters on PostgreSQL (see `crate::clusters`).
 
-use super::PgStore;
 use super::reads::{TEST_COLS, test_row};
+use super::{PgStore, dollars};
 use crate::clusters::*;
 use crate::error::StoreError;
 use crate::plan::day_of;
@@ -148,8 +148,7 @@ impl ClustersStore for PgStore {
         let mut days: BTreeMap<i64, ClusterDay> =
             (first_day..end_day).map(|d| (d, ClusterDay { day: d, ..ClusterDay::default() })).collect();
         for (sql, set) in DAY_COUNTS {
-            let sql = sql.replace("?1", "$1").replace("?2", "$2").replace("?3", "$3").replace("?4", "$4");
-            for r in c.query(&sql, &[&suite_id, &id, &first_day, &end_day]).await? {
+            for r in c.query(&dollars(sql), &[&suite_id, &id, &first_day, &end_day]).await? {
                 if let Some(d) = days.get_mut(&r.get::<_, i64>(0)) {
                     set(d, r.get(1));
                 }

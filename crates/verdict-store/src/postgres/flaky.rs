@@ -3,8 +3,8 @@
 //! `FOR UPDATE SKIP LOCKED` and its suite with a transaction-scoped advisory
 //! lock, so one server analyses a suite at a time, oldest run first.
 
-use super::PgStore;
 use super::reads::{TEST_COLS, outcome, test_row};
+use super::{PgStore, dollars};
 use crate::error::StoreError;
 use crate::flaky::*;
 use async_trait::async_trait;
@@ -23,7 +23,7 @@ async fn settings(c: &impl GenericClient, suite_id: i64) -> Result<Settings, Sto
 }
 
 async fn analyse_due(c: &mut deadpool_postgres::Object, now_ms: i64) -> Result<Option<i64>, StoreError> {
-    let candidates = c.query(&DUE_SQL.replace("?1", "$1"), &[&DUE_CANDIDATES]).await?;
+    let candidates = c.query(&dollars(DUE_SQL), &[&DUE_CANDIDATES]).await?;
     for cand in candidates {
         let (run_id, suite_id, newest): (i64, i64, i64) = (cand.get(0), cand.get(1), cand.get(2));
         if newest + settings_of(cand.get::<_, Option<String>>(3).as_deref()).settle_secs * 1000 > now_ms {
@@ -235,7 +235,7 @@ impl FlakyStore for PgStore {
         tx.execute("SELECT pg_advisory_xact_lock($1, $2::int)", &[&LOCK_SPACE, &(suite_id as i32)]).await?;
         let mut queued = 0;
         for sql in REQUEUE {
-            queued = tx.execute(&sql.replace("?1", "$1"), &[&suite_id]).await? as i64;
+            queued = tx.execute(&dollars(sql), &[&suite_id]).await? as i64;
         }
         tx.execute("UPDATE runs SET infra = 0, analyzed_at = NULL WHERE suite_id = $1", &[&suite_id]).await?;
         tx.commit().await?;
@@ -249,18 +249,7 @@ impl FlakyStore for PgStore {
 
     async fn flaky_tracks(&self, q: &TrackQuery) -> Result<(Vec<(TrackRow, TrackCounts)>, i64), StoreError> {
         let states: Vec<&str> = q.states.iter().map(|s| s.name()).collect();
-        let mut sql = flaky_page_sql(TEST_COLS, "states AS (SELECT unnest(?5::text[]))", "cardinality(?5::text[]) = 0");
-        for n in (1..=7).rev() {
-            sql = sql.replace(&format!("?{n}"), &format!("${n}"));
-        }
-        // Sums are numeric in PostgreSQL: cast the page's counts.
-        let sql = sql
-            .replace("sum(parts) p,", "sum(parts)::bigint p,")
-            .replace("sum(flaky) f,", "sum(flaky)::bigint f,")
-            .replace("sum(failed) fa,", "sum(failed)::bigint fa,")
-            .replace("sum(breakage) b,", "sum(breakage)::bigint b,")
-            .replace("sum(runs_failed) rf,", "sum(runs_failed)::bigint rf,")
-            .replace("sum(seconds_lost) sl", "sum(seconds_lost)::float8 sl");
+        let sql = dollars(&flaky_page_sql(TEST_COLS, "states AS (SELECT unnest(?5::text[]))", "cardinality(?5::text[]) = 0"));
         let c = self.client().await?;
         let rows = c.query(&sql, &[&q.suite_id, &q.track, &q.first_day, &q.end_day, &states, &q.limit, &q.offset]).await?;
         let mut total = rows.first().map_or(0, |r| r.get::<_, i64>(17));

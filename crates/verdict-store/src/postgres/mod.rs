@@ -32,6 +32,17 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("migrations/0013_flaky.sql")),
     (14, include_str!("migrations/0014_clusters.sql")),
 ];
+/// SQL written for both dialects (`?1`, `?2`, ...) as PostgreSQL takes it (`$1`, `$2`, ...).
+pub(crate) fn dollars(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        let numbered = c == '?' && chars.peek().is_some_and(char::is_ascii_digit);
+        out.push(if numbered { '$' } else { c });
+    }
+    out
+}
+
 /// Serialises migrations of nodes that start at the same time.
 const MIGRATION_LOCK: i64 = 0x0076_6572_6469_6374; // "verdict"
 
@@ -205,5 +216,13 @@ impl Store for PgStore {
 
     async fn test_durations(&self, suite_id: i64, selection: &RunSelection) -> Result<Vec<TestDurations>, StoreError> {
         reads::test_durations(&**self.client().await?, suite_id, selection).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbered_placeholders_become_dollars() {
+        assert_eq!(super::dollars("a = ?1 AND b IN (?12) AND c ? 'k'"), "a = $1 AND b IN ($12) AND c ? 'k'");
     }
 }
