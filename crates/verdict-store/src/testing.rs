@@ -49,6 +49,22 @@ impl TestStore {
         }
     }
 
+    /// One number from the store's own tables, for checks the store API does not show
+    /// (how many rows a step wrote, say). `sql` must work in both dialects.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        match &self.database_url {
+            None => {
+                let c = rusqlite::Connection::open(self.dir.path().join("verdict.db")).expect("open the SQLite file");
+                c.query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+            Some(url) => {
+                let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect");
+                tokio::spawn(conn);
+                client.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+            }
+        }
+    }
+
     /// Drop the PostgreSQL schema (the temporary directory goes on drop).
     pub async fn cleanup(self) {
         if let Some(schema) = &self.schema {

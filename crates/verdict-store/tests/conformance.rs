@@ -40,6 +40,18 @@ conformance!(
     imported_uploads_carry_their_time,
 );
 
+/// Scenarios that also look at the store's own tables.
+macro_rules! conformance_raw {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_raw { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() {
+            let f = super::TestStore::new(super::Backend::Sqlite).await; super::$name(&f).await; f.cleanup().await; } )* }
+        mod postgres_raw { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() {
+            let f = super::TestStore::new(super::Backend::Postgres).await; super::$name(&f).await; f.cleanup().await; } )* }
+    };
+}
+
+conformance_raw!(quiet_tracks_skip_clean_runs_and_reads_catch_them_up);
+
 async fn suite(store: &Arc<dyn Store>, slug: &str) -> Suite {
     store
         .create_suite(NewSuite {
@@ -984,4 +996,73 @@ async fn imported_uploads_carry_their_time(store: Arc<dyn Store>) {
     assert_eq!((days.len(), days[0].day, days[0].counts.failed), (1, day, 1), "the rollup of that day");
     let range = dashboard::RunRange { suite_id: s.id, branch: None, since_ms: at, until_ms: at + 1 };
     assert_eq!(store.dashboard().test_points(t.id, &range, 10).await.unwrap().len(), 1);
+}
+
+/// 120 runs of four tests on main: `clean` always passes, `late` fails in
+/// run 115, `absent` is in every other run, `gone` stops after run 40, and a
+/// quarter of the runs get a second upload (`second`) analysed apart. Once
+/// healthy and quiet their rows are left alone by clean runs; every read
+/// still shows every run counted, on both tracks.
+async fn quiet_tracks_skip_clean_runs_and_reads_catch_them_up(f: &TestStore) {
+    let store = &f.store;
+    let s = suite(store, "quiet").await;
+    let (mut writes, mut first_runs) = (0, vec![]);
+    for i in 0..120 {
+        let mut execs = vec![
+            exec("q", "clean", Outcome::Passed, Some(1.0)),
+            exec("q", "late", if i == 115 { Outcome::Failed } else { Outcome::Passed }, Some(1.0)),
+        ];
+        if i % 2 == 0 {
+            execs.push(exec("q", "absent", Outcome::Passed, Some(1.0)));
+        }
+        if i < 40 {
+            execs.push(exec("q", "gone", Outcome::Passed, None));
+        }
+        let receipt = store.write_upload(s.id, upload(&format!("run-{i}"), Some("main"), Some(&format!("c{i}")), execs)).await.unwrap();
+        if i < 2 {
+            first_runs.push(receipt.run_id);
+        }
+        assert!(store.flaky().analyse_due(i64::MAX / 2).await.unwrap().is_some());
+        writes += 1;
+        if i % 4 == 1 {
+            // A second upload to the run, analysed as its own part: neither part is the whole run now.
+            let more = vec![exec("q", "second", Outcome::Passed, Some(1.0))];
+            store.write_upload(s.id, upload(&format!("run-{i}"), Some("main"), Some(&format!("c{i}")), more)).await.unwrap();
+            assert!(store.flaky().analyse_due(i64::MAX / 2).await.unwrap().is_some());
+            writes += 1;
+        }
+    }
+    assert!(store.flaky().analyse_due(i64::MAX / 2).await.unwrap().is_none());
+    let rows_written = f.scalar("SELECT CAST(count(*) AS BIGINT) FROM test_tracks WHERE as_of < 150 AND quiet_until IS NOT NULL").await;
+    // Only `clean` is quiet by then (healthy after 72 clean runs; `late` keeps its failure in the window).
+    assert!(rows_written >= 1, "clean's rows were left alone by the last runs ({rows_written})");
+    let parts = f.scalar("SELECT CAST(count(*) AS BIGINT) FROM analysis_parts").await;
+    assert_eq!(parts, writes);
+
+    let mut tests = store.dashboard().run_tests(first_runs[0]).await.unwrap();
+    tests.extend(store.dashboard().run_tests(first_runs[1]).await.unwrap());
+    let id = |name: &str| tests.iter().find(|t| t.test.name == name).map(|t| t.test.id).unwrap();
+    for (name, runs, failed) in [("clean", 120, 0), ("late", 120, 1), ("absent", 60, 0), ("second", 30, 0)] {
+        let tracks = store.flaky().test_tracks(id(name)).await.unwrap();
+        assert_eq!(tracks.len(), 2, "main and *");
+        for t in &tracks {
+            assert_eq!((t.data.evidence.runs, t.data.evidence.failed_runs), (runs, failed), "{name} on {}", t.track);
+        }
+    }
+    let late = store.flaky().test_tracks(id("late")).await.unwrap();
+    assert_eq!(late[0].data.recent.iter().filter(|p| !**p).count(), 1, "the failure is among the last ten results");
+    // A listed healthy row is caught up as well.
+    let q = flaky::TrackQuery {
+        suite_id: s.id,
+        track: "main".into(),
+        first_day: 0,
+        end_day: i64::MAX / 86_400_000,
+        states: vec![verdict_core::flaky::State::Healthy],
+        limit: 10,
+        offset: 0,
+    };
+    let (listed, total) = store.flaky().flaky_tracks(&q).await.unwrap();
+    assert_eq!(total, 2, "clean and late; absent and gone are still new");
+    let clean = listed.iter().find(|(r, _)| r.test.name == "clean").unwrap();
+    assert_eq!(clean.0.data.evidence.runs, 120);
 }

@@ -200,3 +200,29 @@ fn skipped_only_parts_add_nothing() {
     let a = t.apply(&p, true, &s);
     assert!(a.observations.is_empty() && t.evidence.runs == 0);
 }
+
+#[test]
+fn a_quiet_track_replays_skipped_clean_runs_exactly() {
+    let s = Settings::default();
+    let mut eager = Track::default();
+    run(&mut eager, &"P".repeat(80), 0);
+    assert_eq!(eager.state(), State::Healthy, "72 clean runs decide healthy");
+    assert!(eager.quiet(&s), "healthy, nothing pending, ten passes in a row");
+    let until = eager.quiet_until(&s).unwrap();
+    assert_eq!(until, eager.last_observed_ms.unwrap() + 30 * 86_400_000);
+
+    // A hundred more clean runs (one SPRT restart among them): applied one by one, or skipped and replayed in one go.
+    let mut lazy = eager.clone();
+    run(&mut eager, &"P".repeat(100), 80);
+    // What the store replays: no commit (a clean part of a quiet track needs none), the same attempts.
+    let skipped: Vec<Part> = (80..180).map(|i| Part { commit: None, ..part(i, 'P', "c") }).collect();
+    assert!(lazy.replay(&skipped, true, &s).is_empty());
+    assert_eq!(lazy, eager);
+
+    // A failure breaks the quiet until ten passes follow it.
+    run(&mut eager, "F", 180);
+    assert!(!eager.quiet(&s));
+    run(&mut eager, "PPPPPPPPPP", 181);
+    assert_eq!(eager.state(), State::Healthy);
+    assert!(!eager.quiet(&s), "the failure is still in the failure-rate window's days");
+}

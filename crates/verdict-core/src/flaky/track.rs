@@ -503,6 +503,35 @@ impl Track {
         })
     }
 
+    /// Whether a run in which this test only passes can change nothing but
+    /// counters and the posterior's decay: healthy, not broken, nothing
+    /// pending, the last `transition_window` results all passes and no
+    /// failure in the failure-rate window. The analysis step leaves such a
+    /// track's row alone for a clean run and replays those runs
+    /// ([`Track::replay`]) when the row is next needed, so a quiet
+    /// suite's runs cost a read, not a row rewrite per test.
+    pub fn quiet(&self, settings: &Settings) -> bool {
+        self.state() == State::Healthy
+            && self.pending.is_empty()
+            && self.recent.len() >= settings.transition_window
+            && self.recent.iter().all(|r| *r)
+            && self.days.iter().all(|d| d.failed == 0)
+            && self.last_observed_ms.is_some()
+    }
+
+    /// Until when a quiet track may skip clean runs: no gap between two of
+    /// them can reach `stale_days` before then, so none of them could have
+    /// changed the state (§2.2 stale rule). `None` when not quiet.
+    pub fn quiet_until(&self, settings: &Settings) -> Option<i64> {
+        self.last_observed_ms.filter(|_| self.quiet(settings)).map(|t| t + settings.stale_days * DAY_MS)
+    }
+
+    /// Apply parts a quiet track skipped, in order, exactly as the
+    /// analysis step would have applied them one by one.
+    pub fn replay(&mut self, parts: &[Part], trusted: bool, settings: &Settings) -> Vec<Transition> {
+        parts.iter().flat_map(|p| self.apply(p, trusted, settings).transitions).collect()
+    }
+
     /// Buildkite's transition score over the recent executions.
     pub fn transition_score(&self, window: usize) -> f64 {
         super::compat::buildkite_transition_score(&self.recent.iter().copied().collect::<Vec<_>>(), window)

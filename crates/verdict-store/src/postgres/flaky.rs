@@ -42,9 +42,10 @@ async fn analyse_due(c: &mut deadpool_postgres::Object, now_ms: i64) -> Result<O
         }
         let uploads: Vec<String> = queued.iter().map(|r| r.get(0)).collect();
         let at_ms = queued.iter().map(|r| r.get::<_, i64>(1)).max().unwrap_or(newest);
+        let first_at = queued.iter().map(|r| r.get::<_, i64>(1)).min().unwrap_or(newest);
         // Exactly the rows taken: an upload of this run committed meanwhile stays queued for the next part.
         let seqs: Vec<i64> = queued.iter().map(|r| r.get(2)).collect();
-        analyse_run(&tx, run_id, suite_id, at_ms, &uploads, now_ms).await?;
+        analyse_run(&tx, run_id, suite_id, (first_at, at_ms), &uploads, now_ms).await?;
         tx.execute("DELETE FROM analysis_queue WHERE seq = ANY($1)", &[&seqs]).await?;
         tx.commit().await?;
         return Ok(Some(run_id));
@@ -52,11 +53,68 @@ async fn analyse_due(c: &mut deadpool_postgres::Object, now_ms: i64) -> Result<O
     Ok(None)
 }
 
+/// Replay on quiet rows the parts they skipped (see `crate::flaky::catch_up`).
+async fn catch_up_rows(
+    c: &impl GenericClient,
+    suite_id: i64,
+    need: &[(i64, String, i64)],
+    tracks: &mut HashMap<(i64, String), Track>,
+    settings: &Settings,
+) -> Result<Vec<(i64, String, verdict_core::flaky::Transition)>, StoreError> {
+    let Some(since) = need.iter().map(|(_, _, as_of)| *as_of).min() else { return Ok(Vec::new()) };
+    let parts: Vec<(RecordedPart, bool)> = c
+        .query(&dollars(PARTS_SINCE), &[&suite_id, &since])
+        .await?
+        .iter()
+        .map(|r| {
+            let part = RecordedPart {
+                n: r.get(0),
+                run_id: r.get(1),
+                branch: r.get(2),
+                at_ms: r.get(3),
+                first_at: r.get(4),
+                infra: r.get::<_, i64>(5) != 0,
+            };
+            (part, r.get::<_, i64>(6) != 0)
+        })
+        .collect();
+    let ids: Vec<i64> = need.iter().map(|(t, _, _)| *t).collect::<HashSet<_>>().into_iter().collect();
+    let plan = ReplayReads::new(&parts);
+    let mut rows = Vec::new();
+    if !plan.whole_runs.is_empty() {
+        // A part that is its whole run: the run's statuses say which tests it had.
+        let runs: Vec<i64> = plan.whole_runs.keys().copied().collect();
+        for r in
+            c.query("SELECT run_id, test_id, status FROM run_tests WHERE run_id = ANY($1) AND test_id = ANY($2)", &[&runs, &ids]).await?
+        {
+            rows.extend(plan.rows_of(r.get(0), r.get(1), i64::from(r.get::<_, i16>(2))));
+        }
+    }
+    if let Some(oldest) = plan.oldest_other {
+        // Executions are no older than their upload, and a part's uploads no older than its first_at.
+        let found = c
+            .query(
+                "SELECT e.test_id, u.part_n, e.outcome, e.attempt FROM executions e JOIN uploads u ON u.id = e.upload_id
+                 WHERE e.test_id = ANY($1) AND e.created_at >= $2 AND u.part_n = ANY($3) AND u.part_infra = 0 AND e.outcome IN (0, 1)",
+                &[&ids, &oldest, &plan.other_parts],
+            )
+            .await?;
+        rows.extend(found.iter().map(|r| ReplayRow {
+            test_id: r.get(0),
+            n: r.get(1),
+            passed: outcome(r.get(2)) == verdict_core::Outcome::Passed,
+            attempt: i64::from(r.get::<_, i32>(3)),
+        }));
+    }
+    let parts: Vec<RecordedPart> = parts.into_iter().map(|(p, _)| p).collect();
+    Ok(catch_up(tracks, need, &parts, &rows, settings))
+}
+
 async fn analyse_run(
     tx: &tokio_postgres::Transaction<'_>,
     run_id: i64,
     suite_id: i64,
-    at_ms: i64,
+    (first_at, at_ms): (i64, i64),
     uploads: &[String],
     now_ms: i64,
 ) -> Result<(), StoreError> {
@@ -83,16 +141,46 @@ async fn analyse_run(
             attempt: i64::from(r.get::<_, i32>(4)),
         })
         .collect();
+    let n: i64 = tx.query_one(&dollars(NEXT_PART), &[&suite_id]).await?.get(0);
+    let first_of_run: bool = tx.query_one(&dollars(FIRST_OF_RUN), &[&run_id]).await?.get(0);
+    let facts = PartFacts::new(&rows, &settings);
     let tracks = tracks_of(&run, &settings);
     let tests: Vec<i64> = rows.iter().map(|r| r.test_id).collect::<HashSet<_>>().into_iter().collect();
     let names: Vec<String> = tracks.iter().map(|(t, _)| t.clone()).collect();
-    let mut stored: HashMap<(i64, String), Track> = HashMap::new();
-    for r in tx.query("SELECT test_id, track, data FROM test_tracks WHERE test_id = ANY($1) AND track = ANY($2)", &[&tests, &names]).await?
+    let mut probes: HashMap<(i64, usize), Probe> = HashMap::new();
+    // A quiet row's data only if needed (below).
+    for r in tx
+        .query(
+            "SELECT test_id, track, as_of, quiet_until, CASE WHEN quiet_until IS NULL THEN data END FROM test_tracks
+             WHERE test_id = ANY($1) AND track = ANY($2)",
+            &[&tests, &names],
+        )
+        .await?
     {
-        let (t, track, data): (i64, String, String) = (r.get(0), r.get(1), r.get(2));
-        let decoded = decode_track(t, &track, &data)?;
-        stored.insert((t, track), decoded);
+        let (t, track): (i64, String) = (r.get(0), r.get(1));
+        let data = r.get::<_, Option<String>>(4).map(|d| decode_track(t, &track, &d)).transpose()?;
+        let Some(ti) = names.iter().position(|n| *n == track) else { continue };
+        probes.insert((t, ti), Probe { as_of: r.get(2), quiet_until: r.get(3), data });
     }
+    let split = split_part(&run, &settings, &facts, &probes, n);
+    let mut stored: HashMap<(i64, String), Track> =
+        probes.into_iter().filter_map(|((t, ti), p)| p.data.map(|d| ((t, names[ti].clone()), d))).collect();
+    if !split.catch_up.is_empty() {
+        let (ct, ctr): (Vec<i64>, Vec<String>) = split.catch_up.iter().map(|(t, tr, _)| (*t, tr.clone())).unzip();
+        for r in tx
+            .query(
+                "SELECT tt.test_id, tt.track, tt.data FROM unnest($1::bigint[], $2::text[]) AS x(t, tr)
+                 JOIN test_tracks tt ON tt.test_id = x.t AND tt.track = x.tr",
+                &[&ct, &ctr],
+            )
+            .await?
+        {
+            let (t, track, data): (i64, String, String) = (r.get(0), r.get(1), r.get(2));
+            let decoded = decode_track(t, &track, &data)?;
+            stored.insert((t, track), decoded);
+        }
+    }
+    let caught_up = catch_up_rows(tx, suite_id, &split.catch_up, &mut stored, &settings).await?;
     let mut passed_elsewhere = HashSet::new();
     let failed: Vec<i64> = failed_tests(&rows).into_iter().collect();
     if let (Some(commit), false) = (run.commit.as_deref(), failed.is_empty()) {
@@ -112,14 +200,43 @@ async fn analyse_run(
             }
         }
     }
-    let plan = plan_part(&run, &settings, &rows, stored, &passed_elsewhere);
-    write_plan(tx, &run, &plan, now_ms).await
+    let mut plan = plan_part(&run, &settings, &facts, stored, &split.skip, &passed_elsewhere);
+    plan.events.splice(0..0, caught_up);
+    let part = RecordedPart { n, run_id, branch: run.branch.clone(), at_ms, first_at, infra: plan.infra };
+    let whole = first_of_run && plan.infra_uploads.is_empty();
+    write_plan(tx, &run, (&part, whole), uploads, &plan, now_ms).await
 }
 
-async fn write_plan(tx: &tokio_postgres::Transaction<'_>, run: &PartRun, plan: &PartPlan, now_ms: i64) -> Result<(), StoreError> {
+async fn write_plan(
+    tx: &tokio_postgres::Transaction<'_>,
+    run: &PartRun,
+    (part, whole): (&RecordedPart, bool),
+    uploads: &[String],
+    plan: &PartPlan,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        &dollars(INSERT_PART),
+        &[
+            &run.suite_id,
+            &part.n,
+            &part.run_id,
+            &part.branch,
+            &part.at_ms,
+            &part.first_at,
+            &i64::from(part.infra),
+            &(uploads.len() as i64),
+            &i64::from(whole),
+        ],
+    )
+    .await?;
+    for u in uploads {
+        tx.execute(&dollars(MARK_UPLOAD), &[u, &part.n, &i64::from(plan.infra_uploads.contains(u))]).await?;
+    }
     // Column arrays, one statement per table: a part touches a few thousand rows.
     let n = plan.tracks.len();
-    let (mut test, mut track, mut state, mut since, mut runs, mut flaky, mut lost, mut last, mut data) = (
+    let (mut test, mut track, mut state, mut since, mut runs, mut flaky, mut lost, mut last, mut data, mut quiet) = (
+        Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -130,9 +247,10 @@ async fn write_plan(tx: &tokio_postgres::Transaction<'_>, run: &PartRun, plan: &
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    for (t, tr, row) in &plan.tracks {
-        test.push(*t);
-        track.push(tr.clone());
+    for w in &plan.tracks {
+        let row = &w.data;
+        test.push(w.test_id);
+        track.push(w.track.clone());
         state.push(row.state().name().to_owned());
         since.push(row.since_ms);
         runs.push(row.evidence.runs as i64);
@@ -140,16 +258,19 @@ async fn write_plan(tx: &tokio_postgres::Transaction<'_>, run: &PartRun, plan: &
         lost.push(row.evidence.ci_seconds_lost);
         last.push(row.last_flaked_ms);
         data.push(encode_track(row));
+        quiet.push(w.quiet_until);
     }
     tx.execute(
-        "INSERT INTO test_tracks (test_id, track, suite_id, state, since_ms, runs, flaky_runs, ci_seconds_lost, last_flaked_ms, data, updated_at)
-         SELECT t, tr, $10, st, si, ru, fl, lo, la, da, $11
-         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::float8[], $8::bigint[], $9::text[])
-           AS x(t, tr, st, si, ru, fl, lo, la, da)
+        "INSERT INTO test_tracks (test_id, track, suite_id, state, since_ms, runs, flaky_runs, ci_seconds_lost, last_flaked_ms, data, updated_at,
+                                  as_of, quiet_until)
+         SELECT t, tr, $10, st, si, ru, fl, lo, la, da, $11, $12, qu
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::float8[], $8::bigint[], $9::text[],
+                     $13::bigint[])
+           AS x(t, tr, st, si, ru, fl, lo, la, da, qu)
          ON CONFLICT (test_id, track) DO UPDATE SET state = EXCLUDED.state, since_ms = EXCLUDED.since_ms, runs = EXCLUDED.runs,
            flaky_runs = EXCLUDED.flaky_runs, ci_seconds_lost = EXCLUDED.ci_seconds_lost, last_flaked_ms = EXCLUDED.last_flaked_ms,
-           data = EXCLUDED.data, updated_at = EXCLUDED.updated_at",
-        &[&test, &track, &state, &since, &runs, &flaky, &lost, &last, &data, &run.suite_id, &now_ms],
+           data = EXCLUDED.data, updated_at = EXCLUDED.updated_at, as_of = EXCLUDED.as_of, quiet_until = EXCLUDED.quiet_until",
+        &[&test, &track, &state, &since, &runs, &flaky, &lost, &last, &data, &run.suite_id, &now_ms, &part.n, &quiet],
     )
     .await?;
     for (t, tr, e) in &plan.events {
@@ -200,13 +321,25 @@ async fn write_plan(tx: &tokio_postgres::Transaction<'_>, run: &PartRun, plan: &
     Ok(())
 }
 
-const TRACK_COLS: &str = "tt.track, tt.state, tt.data";
+const TRACK_COLS: &str = "tt.track, tt.state, tt.data, tt.as_of, tt.quiet_until";
 
-fn track_row(r: &Row) -> Result<TrackRow, StoreError> {
+/// A listed row, with its `as_of` when it is quiet (read at `at`: its `as_of`, then its `quiet_until`).
+fn track_row(r: &Row, at: usize) -> Result<(TrackRow, Option<i64>), StoreError> {
     let test = test_row(r);
     let (track, state, data): (String, String, String) = (r.get(8), r.get(9), r.get(10));
     let data = decode_track(test.id, &track, &data)?;
-    Ok(TrackRow { test, track, state: parse_state(&state), data })
+    let quiet = r.get::<_, Option<i64>>(at + 1).map(|_| r.get(at));
+    Ok((TrackRow { test, track, state: parse_state(&state), data }, quiet))
+}
+
+/// Listed rows with the quiet ones caught up (one suite's rows).
+async fn caught_up(c: &impl GenericClient, mut rows: Vec<(TrackRow, Option<i64>)>) -> Result<Vec<TrackRow>, StoreError> {
+    let (need, mut tracks) = quiet_listed(&rows);
+    if let Some(suite_id) = rows.first().map(|(r, _)| r.test.suite_id).filter(|_| !need.is_empty()) {
+        let s = settings(c, suite_id).await?;
+        catch_up_rows(c, suite_id, &need, &mut tracks, &s).await?;
+    }
+    Ok(put_caught_up(&mut rows, tracks))
 }
 
 #[async_trait]
@@ -264,7 +397,7 @@ impl FlakyStore for PgStore {
                     runs_failed: r.get(15),
                     seconds_lost: r.get(16),
                 };
-                Ok((track_row(r)?, counts))
+                Ok((track_row(r, 18)?, counts))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         if out.is_empty() && q.offset > 0 {
@@ -274,7 +407,8 @@ impl FlakyStore for PgStore {
                 .first()
                 .map_or(0, |r| r.get(17));
         }
-        Ok((out, total))
+        let (rows, counts): (Vec<_>, Vec<_>) = out.into_iter().unzip();
+        Ok((caught_up(&**c, rows).await?.into_iter().zip(counts).collect(), total))
     }
 
     async fn test_tracks(&self, test_id: i64) -> Result<Vec<TrackRow>, StoreError> {
@@ -282,7 +416,9 @@ impl FlakyStore for PgStore {
             "SELECT {TEST_COLS}, {TRACK_COLS} FROM test_tracks tt JOIN tests t ON t.id = tt.test_id WHERE tt.test_id = $1
              ORDER BY tt.track = '*', tt.track"
         );
-        self.client().await?.query(&sql, &[&test_id]).await?.iter().map(track_row).collect()
+        let c = self.client().await?;
+        let rows = c.query(&sql, &[&test_id]).await?.iter().map(|r| track_row(r, 11)).collect::<Result<Vec<_>, _>>()?;
+        caught_up(&**c, rows).await
     }
 
     async fn states_of(&self, track: &str, test_ids: &[i64]) -> Result<Vec<(i64, verdict_core::flaky::State)>, StoreError> {

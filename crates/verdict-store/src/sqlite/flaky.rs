@@ -31,6 +31,64 @@ fn due_run(c: &Connection, now_ms: i64) -> Result<Option<(i64, i64, i64)>, Store
     Ok(None)
 }
 
+/// Replay on quiet rows the parts they skipped (see `crate::flaky::catch_up`).
+fn catch_up_rows(
+    c: &Connection,
+    suite_id: i64,
+    need: &[(i64, String, i64)],
+    tracks: &mut HashMap<(i64, String), Track>,
+    settings: &Settings,
+) -> Result<Vec<(i64, String, verdict_core::flaky::Transition)>, StoreError> {
+    let Some(since) = need.iter().map(|(_, _, as_of)| *as_of).min() else { return Ok(Vec::new()) };
+    let parts: Vec<(RecordedPart, bool)> = c
+        .prepare_cached(PARTS_SINCE)?
+        .query_map(params![suite_id, since], |r| {
+            let part = RecordedPart {
+                n: r.get(0)?,
+                run_id: r.get(1)?,
+                branch: r.get(2)?,
+                at_ms: r.get(3)?,
+                first_at: r.get(4)?,
+                infra: r.get::<_, i64>(5)? != 0,
+            };
+            Ok((part, r.get::<_, i64>(6)? != 0))
+        })?
+        .collect::<Result<_, _>>()?;
+    let ids: HashSet<i64> = need.iter().map(|(t, _, _)| *t).collect();
+    let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+    let plan = ReplayReads::new(&parts);
+    let mut rows = Vec::new();
+    if !plan.whole_runs.is_empty() {
+        // A part that is its whole run: the run's statuses say which tests it had.
+        let runs = serde_json::to_string(&plan.whole_runs.keys().collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into());
+        let mut st = c.prepare_cached(
+            "SELECT run_id, test_id, status FROM run_tests
+             WHERE run_id IN (SELECT value FROM json_each(?1)) AND test_id IN (SELECT value FROM json_each(?2))",
+        )?;
+        for r in st.query_map(params![runs, ids], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))? {
+            let (run, test, status) = r?;
+            rows.extend(plan.rows_of(run, test, status));
+        }
+    }
+    if let Some(oldest) = plan.oldest_other {
+        // Executions are no older than their upload, and a part's uploads no older than its first_at.
+        let others = serde_json::to_string(&plan.other_parts).unwrap_or_else(|_| "[]".into());
+        let mut st = c.prepare_cached(
+            "SELECT e.test_id, u.part_n, e.outcome, e.attempt FROM executions e JOIN uploads u ON u.id = e.upload_id
+             WHERE e.test_id IN (SELECT value FROM json_each(?1)) AND e.created_at >= ?2
+               AND u.part_n IN (SELECT value FROM json_each(?3)) AND u.part_infra = 0 AND e.outcome IN (0, 1)",
+        )?;
+        let found = st.query_map(params![ids, oldest, others], |r| {
+            Ok(ReplayRow { test_id: r.get(0)?, n: r.get(1)?, passed: r.get::<_, i64>(2)? == 0, attempt: r.get(3)? })
+        })?;
+        for r in found {
+            rows.push(r?);
+        }
+    }
+    let parts: Vec<RecordedPart> = parts.into_iter().map(|(p, _)| p).collect();
+    Ok(catch_up(tracks, need, &parts, &rows, settings))
+}
+
 fn analyse_due(c: &Connection, now_ms: i64) -> Result<Option<i64>, StoreError> {
     let Some((run_id, suite_id, at_ms)) = due_run(c, now_ms)? else { return Ok(None) };
     let settings = settings(c, suite_id)?;
@@ -38,16 +96,17 @@ fn analyse_due(c: &Connection, now_ms: i64) -> Result<Option<i64>, StoreError> {
         .prepare_cached("SELECT r.branch, r.commit_sha, s.default_branch FROM runs r JOIN suites s ON s.id = r.suite_id WHERE r.id = ?1")?
         .query_row([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     let run = PartRun { run_id, suite_id, branch, commit, default_branch, at_ms };
-    let (uploads, seqs): (Vec<String>, Vec<i64>) = {
-        let mut st = c.prepare_cached("SELECT upload_id, seq FROM analysis_queue WHERE run_id = ?1 ORDER BY seq")?;
-        st.query_map([run_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?.collect::<Result<Vec<_>, _>>()?.into_iter().unzip()
-    };
+    let queued: Vec<(String, i64, i64)> = c
+        .prepare_cached("SELECT upload_id, seq, queued_at FROM analysis_queue WHERE run_id = ?1 ORDER BY seq")?
+        .query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let first_at = queued.iter().map(|q| q.2).min().unwrap_or(at_ms);
     let mut rows = Vec::new();
     {
         let mut st = c.prepare_cached(
             "SELECT test_id, outcome, duration, attempt FROM executions WHERE run_id = ?1 AND upload_id = ?2 ORDER BY id",
         )?;
-        for u in &uploads {
+        for (u, _, _) in &queued {
             let found = st.query_map(params![run_id, u], |r| {
                 Ok(PartRow {
                     test_id: r.get(0)?,
@@ -62,15 +121,38 @@ fn analyse_due(c: &Connection, now_ms: i64) -> Result<Option<i64>, StoreError> {
             }
         }
     }
+    let n: i64 = c.prepare_cached(NEXT_PART)?.query_row([suite_id], |r| r.get(0))?;
+    let first_of_run: bool = c.prepare_cached(FIRST_OF_RUN)?.query_row([run_id], |r| r.get(0))?;
+    let facts = PartFacts::new(&rows, &settings);
     let tracks = tracks_of(&run, &settings);
     let tests: HashSet<i64> = rows.iter().map(|r| r.test_id).collect();
-    let mut stored: HashMap<(i64, String), Track> = HashMap::with_capacity(tests.len() * tracks.len());
+    let ids = serde_json::to_string(&tests.iter().collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into());
+    let mut probes: HashMap<(i64, usize), Probe> = HashMap::with_capacity(tests.len() * tracks.len());
     {
-        // One statement per track for the part's tests.
-        let ids = serde_json::to_string(&tests.iter().collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into());
+        // One statement per track for the part's tests, answered from the probe index alone.
+        let mut st = c.prepare_cached(
+            "SELECT test_id, as_of, quiet_until FROM test_tracks WHERE track = ?1 AND test_id IN (SELECT value FROM json_each(?2))",
+        )?;
+        for (ti, (track, _)) in tracks.iter().enumerate() {
+            let mut rows = st.query(params![track, ids])?;
+            while let Some(r) = rows.next()? {
+                let (t, as_of, quiet_until): (i64, i64, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                probes.insert((t, ti), Probe { as_of, quiet_until, data: None });
+            }
+        }
+    }
+    let split = split_part(&run, &settings, &facts, &probes, n);
+    // Then the data of the rows this part writes: every row it does not skip.
+    let mut stored: HashMap<(i64, String), Track> = HashMap::new();
+    {
         let mut st =
             c.prepare_cached("SELECT test_id, data FROM test_tracks WHERE track = ?1 AND test_id IN (SELECT value FROM json_each(?2))")?;
-        for (track, _) in &tracks {
+        for (ti, (track, _)) in tracks.iter().enumerate() {
+            let need: Vec<i64> = probes.keys().filter(|k| k.1 == ti && !split.skip.contains(*k)).map(|k| k.0).collect();
+            if need.is_empty() {
+                continue;
+            }
+            let ids = serde_json::to_string(&need).unwrap_or_else(|_| "[]".into());
             let mut rows = st.query(params![track, ids])?;
             while let Some(r) = rows.next()? {
                 let (t, data): (i64, String) = (r.get(0)?, r.get(1)?);
@@ -78,6 +160,7 @@ fn analyse_due(c: &Connection, now_ms: i64) -> Result<Option<i64>, StoreError> {
             }
         }
     }
+    let caught_up = catch_up_rows(c, suite_id, &split.catch_up, &mut stored, &settings)?;
     let mut passed_elsewhere = HashSet::new();
     let failed = failed_tests(&rows);
     if let (Some(commit), false) = (run.commit.as_deref(), failed.is_empty()) {
@@ -98,28 +181,55 @@ fn analyse_due(c: &Connection, now_ms: i64) -> Result<Option<i64>, StoreError> {
             }
         }
     }
-    let plan = plan_part(&run, &settings, &rows, stored, &passed_elsewhere);
-    write_plan(c, &run, &plan, now_ms)?;
+    let mut plan = plan_part(&run, &settings, &facts, stored, &split.skip, &passed_elsewhere);
+    plan.events.splice(0..0, caught_up);
+    let part = RecordedPart { n, run_id, branch: run.branch.clone(), at_ms, first_at, infra: plan.infra };
+    let whole = first_of_run && plan.infra_uploads.is_empty();
+    write_plan(c, &run, (&part, whole), &queued, &plan, now_ms)?;
     // Exactly the rows taken (the writer is serial here, but the rule is the same as on PostgreSQL).
     let mut del = c.prepare_cached("DELETE FROM analysis_queue WHERE seq = ?1")?;
-    for seq in seqs {
+    for (_, seq, _) in queued {
         del.execute([seq])?;
     }
     Ok(Some(run_id))
 }
 
-fn write_plan(c: &Connection, run: &PartRun, plan: &PartPlan, now_ms: i64) -> Result<(), StoreError> {
+fn write_plan(
+    c: &Connection,
+    run: &PartRun,
+    (part, whole): (&RecordedPart, bool),
+    queued: &[(String, i64, i64)],
+    plan: &PartPlan,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    c.prepare_cached(INSERT_PART)?.execute(params![
+        run.suite_id,
+        part.n,
+        part.run_id,
+        part.branch,
+        part.at_ms,
+        part.first_at,
+        i64::from(part.infra),
+        queued.len() as i64,
+        i64::from(whole)
+    ])?;
+    let mut mark = c.prepare_cached(MARK_UPLOAD)?;
+    for (u, _, _) in queued {
+        mark.execute(params![u, part.n, i64::from(plan.infra_uploads.contains(u))])?;
+    }
     let mut track_st = c.prepare_cached(
-        "INSERT INTO test_tracks (test_id, track, suite_id, state, since_ms, runs, flaky_runs, ci_seconds_lost, last_flaked_ms, data, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        "INSERT INTO test_tracks (test_id, track, suite_id, state, since_ms, runs, flaky_runs, ci_seconds_lost, last_flaked_ms, data, updated_at,
+                                  as_of, quiet_until)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (test_id, track) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms, runs = excluded.runs,
            flaky_runs = excluded.flaky_runs, ci_seconds_lost = excluded.ci_seconds_lost, last_flaked_ms = excluded.last_flaked_ms,
-           data = excluded.data, updated_at = excluded.updated_at",
+           data = excluded.data, updated_at = excluded.updated_at, as_of = excluded.as_of, quiet_until = excluded.quiet_until",
     )?;
-    for (test, track, t) in &plan.tracks {
+    for w in &plan.tracks {
+        let t = &w.data;
         track_st.execute(params![
-            test,
-            track,
+            w.test_id,
+            w.track,
             run.suite_id,
             t.state().name(),
             t.since_ms,
@@ -128,7 +238,9 @@ fn write_plan(c: &Connection, run: &PartRun, plan: &PartPlan, now_ms: i64) -> Re
             t.evidence.ci_seconds_lost,
             t.last_flaked_ms,
             encode_track(t),
-            now_ms
+            now_ms,
+            part.n,
+            w.quiet_until
         ])?;
     }
     let mut event_st = c.prepare_cached(
@@ -166,14 +278,25 @@ fn write_plan(c: &Connection, run: &PartRun, plan: &PartPlan, now_ms: i64) -> Re
     Ok(())
 }
 
-fn track_row(r: &rusqlite::Row<'_>) -> Result<TrackRow, StoreError> {
+/// A listed row, with its `as_of` when it is quiet (read at `at`: its `as_of`, then its `quiet_until`).
+fn track_row(r: &rusqlite::Row<'_>, at: usize) -> Result<(TrackRow, Option<i64>), StoreError> {
     let test = test_row(r)?;
     let (track, state, data): (String, String, String) = (r.get(8)?, r.get(9)?, r.get(10)?);
     let data = decode_track(test.id, &track, &data)?;
-    Ok(TrackRow { test, track, state: parse_state(&state), data })
+    let quiet = r.get::<_, Option<i64>>(at + 1)?.map(|_| r.get(at)).transpose()?;
+    Ok((TrackRow { test, track, state: parse_state(&state), data }, quiet))
 }
 
-const TRACK_COLS: &str = "tt.track, tt.state, tt.data";
+/// Listed rows with the quiet ones caught up (one suite's rows).
+fn caught_up(c: &Connection, mut rows: Vec<(TrackRow, Option<i64>)>) -> Result<Vec<TrackRow>, StoreError> {
+    let (need, mut tracks) = quiet_listed(&rows);
+    if let Some(suite_id) = rows.first().map(|(r, _)| r.test.suite_id).filter(|_| !need.is_empty()) {
+        catch_up_rows(c, suite_id, &need, &mut tracks, &settings(c, suite_id)?)?;
+    }
+    Ok(put_caught_up(&mut rows, tracks))
+}
+
+const TRACK_COLS: &str = "tt.track, tt.state, tt.data, tt.as_of, tt.quiet_until";
 
 fn flaky_tracks(c: &Connection, q: &TrackQuery) -> Result<(Vec<(TrackRow, TrackCounts)>, i64), StoreError> {
     let states: Vec<&str> = q.states.iter().map(|s| s.name()).collect();
@@ -192,14 +315,15 @@ fn flaky_tracks(c: &Connection, q: &TrackQuery) -> Result<(Vec<(TrackRow, TrackC
             seconds_lost: r.get(16)?,
         };
         total = r.get(17)?;
-        out.push((track_row(r)?, counts));
+        out.push((track_row(r, 18)?, counts));
     }
     if out.is_empty() && q.offset > 0 {
         // Past the last page: the count the window function gives with the rows.
         let (_, t) = flaky_tracks(c, &TrackQuery { offset: 0, limit: 1, ..q.clone() })?;
         total = t;
     }
-    Ok((out, total))
+    let (rows, counts): (Vec<_>, Vec<_>) = out.into_iter().unzip();
+    Ok((caught_up(c, rows)?.into_iter().zip(counts).collect(), total))
 }
 
 fn test_tracks(c: &Connection, test_id: i64) -> Result<Vec<TrackRow>, StoreError> {
@@ -210,9 +334,9 @@ fn test_tracks(c: &Connection, test_id: i64) -> Result<Vec<TrackRow>, StoreError
     let mut rows = st.query([test_id])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
-        out.push(track_row(r)?);
+        out.push(track_row(r, 11)?);
     }
-    Ok(out)
+    caught_up(c, out)
 }
 
 fn test_events(c: &Connection, test_id: i64, limit: i64) -> Result<Vec<StateEvent>, StoreError> {

@@ -35,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("migrations/0012_rollup_run_counts.sql")),
     (13, include_str!("migrations/0013_flaky.sql")),
     (14, include_str!("migrations/0014_clusters.sql")),
+    (15, include_str!("migrations/0015_quiet_tracks.sql")),
 ];
 
 pub struct SqliteStore {
