@@ -37,9 +37,19 @@ pub(crate) const NEXT_PART: &str = "SELECT coalesce(max(n), 0) + 1 FROM analysis
 /// Suite `?1`'s recorded parts after part `?2`, in order, each with whether
 /// it is still its whole run (the run's first part, no infra upload, and no
 /// upload since): then the run's statuses say which tests it had.
+/// Parts whose first upload came after `?3` are left out (see [`replay_until`]).
 pub(crate) const PARTS_SINCE: &str =
     "SELECT p.n, p.run_id, p.branch, p.at_ms, p.first_at, p.infra, CASE WHEN p.uploads = r.uploads THEN p.whole ELSE 0 END
-     FROM analysis_parts p JOIN runs r ON r.id = p.run_id WHERE p.suite_id = ?1 AND p.n > ?2 ORDER BY p.n";
+     FROM analysis_parts p JOIN runs r ON r.id = p.run_id WHERE p.suite_id = ?1 AND p.n > ?2 AND p.first_at <= ?3 ORDER BY p.n";
+
+/// The newest upload time a read must replay on listed rows: no part whose
+/// uploads all came after the tests were last seen (kept to within
+/// `LAST_SEEN_RESOLUTION_MS`) can hold them, so the page of a test that
+/// stopped running long ago replays nothing.
+pub(crate) fn replay_until(rows: &[(TrackRow, Option<i64>)]) -> i64 {
+    let last_seen = rows.iter().map(|(r, _)| r.test.last_seen.timestamp_millis()).max().unwrap_or(i64::MAX);
+    last_seen.saturating_add(crate::plan::LAST_SEEN_RESOLUTION_MS)
+}
 
 /// Whether run `?1` has no analysed upload yet.
 pub(crate) const FIRST_OF_RUN: &str = "SELECT NOT EXISTS (SELECT 1 FROM uploads WHERE run_id = ?1 AND part_n IS NOT NULL)";

@@ -999,7 +999,7 @@ async fn imported_uploads_carry_their_time(store: Arc<dyn Store>) {
 }
 
 /// 120 runs of four tests on main: `clean` always passes, `late` fails in
-/// run 115, `absent` is in every other run, `gone` stops after run 40, and a
+/// run 115, `absent` is in every other run, `gone` stops after run 100 (quiet by then), and a
 /// quarter of the runs get a second upload (`second`) analysed apart. Once
 /// healthy and quiet their rows are left alone by clean runs; every read
 /// still shows every run counted, on both tracks.
@@ -1015,7 +1015,7 @@ async fn quiet_tracks_skip_clean_runs_and_reads_catch_them_up(f: &TestStore) {
         if i % 2 == 0 {
             execs.push(exec("q", "absent", Outcome::Passed, Some(1.0)));
         }
-        if i < 40 {
+        if i < 100 {
             execs.push(exec("q", "gone", Outcome::Passed, None));
         }
         let receipt = store.write_upload(s.id, upload(&format!("run-{i}"), Some("main"), Some(&format!("c{i}")), execs)).await.unwrap();
@@ -1042,7 +1042,7 @@ async fn quiet_tracks_skip_clean_runs_and_reads_catch_them_up(f: &TestStore) {
     let mut tests = store.dashboard().run_tests(first_runs[0]).await.unwrap();
     tests.extend(store.dashboard().run_tests(first_runs[1]).await.unwrap());
     let id = |name: &str| tests.iter().find(|t| t.test.name == name).map(|t| t.test.id).unwrap();
-    for (name, runs, failed) in [("clean", 120, 0), ("late", 120, 1), ("absent", 60, 0), ("second", 30, 0)] {
+    for (name, runs, failed) in [("clean", 120, 0), ("late", 120, 1), ("absent", 60, 0), ("second", 30, 0), ("gone", 100, 0)] {
         let tracks = store.flaky().test_tracks(id(name)).await.unwrap();
         assert_eq!(tracks.len(), 2, "main and *");
         for t in &tracks {
@@ -1062,7 +1062,7 @@ async fn quiet_tracks_skip_clean_runs_and_reads_catch_them_up(f: &TestStore) {
         offset: 0,
     };
     let (listed, total) = store.flaky().flaky_tracks(&q).await.unwrap();
-    assert_eq!(total, 2, "clean and late; absent and gone are still new");
+    assert_eq!(total, 3, "clean, late and gone; absent and second are still new");
     let clean = listed.iter().find(|(r, _)| r.test.name == "clean").unwrap();
     assert_eq!(clean.0.data.evidence.runs, 120);
 }

@@ -60,10 +60,11 @@ async fn catch_up_rows(
     need: &[(i64, String, i64)],
     tracks: &mut HashMap<(i64, String), Track>,
     settings: &Settings,
+    until: i64,
 ) -> Result<Vec<(i64, String, verdict_core::flaky::Transition)>, StoreError> {
     let Some(since) = need.iter().map(|(_, _, as_of)| *as_of).min() else { return Ok(Vec::new()) };
     let parts: Vec<(RecordedPart, bool)> = c
-        .query(&dollars(PARTS_SINCE), &[&suite_id, &since])
+        .query(&dollars(PARTS_SINCE), &[&suite_id, &since, &until])
         .await?
         .iter()
         .map(|r| {
@@ -180,7 +181,7 @@ async fn analyse_run(
             stored.insert((t, track), decoded);
         }
     }
-    let caught_up = catch_up_rows(tx, suite_id, &split.catch_up, &mut stored, &settings).await?;
+    let caught_up = catch_up_rows(tx, suite_id, &split.catch_up, &mut stored, &settings, i64::MAX).await?;
     let mut passed_elsewhere = HashSet::new();
     let failed: Vec<i64> = failed_tests(&rows).into_iter().collect();
     if let (Some(commit), false) = (run.commit.as_deref(), failed.is_empty()) {
@@ -337,7 +338,7 @@ async fn caught_up(c: &impl GenericClient, mut rows: Vec<(TrackRow, Option<i64>)
     let (need, mut tracks) = quiet_listed(&rows);
     if let Some(suite_id) = rows.first().map(|(r, _)| r.test.suite_id).filter(|_| !need.is_empty()) {
         let s = settings(c, suite_id).await?;
-        catch_up_rows(c, suite_id, &need, &mut tracks, &s).await?;
+        catch_up_rows(c, suite_id, &need, &mut tracks, &s, replay_until(&rows)).await?;
     }
     Ok(put_caught_up(&mut rows, tracks))
 }

@@ -38,11 +38,12 @@ fn catch_up_rows(
     need: &[(i64, String, i64)],
     tracks: &mut HashMap<(i64, String), Track>,
     settings: &Settings,
+    until: i64,
 ) -> Result<Vec<(i64, String, verdict_core::flaky::Transition)>, StoreError> {
     let Some(since) = need.iter().map(|(_, _, as_of)| *as_of).min() else { return Ok(Vec::new()) };
     let parts: Vec<(RecordedPart, bool)> = c
         .prepare_cached(PARTS_SINCE)?
-        .query_map(params![suite_id, since], |r| {
+        .query_map(params![suite_id, since, until], |r| {
             let part = RecordedPart {
                 n: r.get(0)?,
                 run_id: r.get(1)?,
@@ -160,7 +161,7 @@ fn analyse_due(c: &Connection, now_ms: i64) -> Result<Option<i64>, StoreError> {
             }
         }
     }
-    let caught_up = catch_up_rows(c, suite_id, &split.catch_up, &mut stored, &settings)?;
+    let caught_up = catch_up_rows(c, suite_id, &split.catch_up, &mut stored, &settings, i64::MAX)?;
     let mut passed_elsewhere = HashSet::new();
     let failed = failed_tests(&rows);
     if let (Some(commit), false) = (run.commit.as_deref(), failed.is_empty()) {
@@ -291,7 +292,7 @@ fn track_row(r: &rusqlite::Row<'_>, at: usize) -> Result<(TrackRow, Option<i64>)
 fn caught_up(c: &Connection, mut rows: Vec<(TrackRow, Option<i64>)>) -> Result<Vec<TrackRow>, StoreError> {
     let (need, mut tracks) = quiet_listed(&rows);
     if let Some(suite_id) = rows.first().map(|(r, _)| r.test.suite_id).filter(|_| !need.is_empty()) {
-        catch_up_rows(c, suite_id, &need, &mut tracks, &settings(c, suite_id)?)?;
+        catch_up_rows(c, suite_id, &need, &mut tracks, &settings(c, suite_id)?, replay_until(&rows))?;
     }
     Ok(put_caught_up(&mut rows, tracks))
 }
