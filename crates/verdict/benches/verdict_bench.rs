@@ -222,6 +222,29 @@ async fn ingest(backend: Backend) {
         .collect();
     let mature_direct_secs = write_concurrently(&direct, suite.id, mature).await;
     let mature_analysis_secs = analyse_all(&direct, CLIENTS * UPLOADS_PER_CLIENT).await;
+    // And as `verdict serve` runs them: the analysis loop beside the uploads, until both are done.
+    let overlap: Vec<Upload> = (0..CLIENTS * UPLOADS_PER_CLIENT)
+        .map(|i| verdict_formats::buildkite::parse_json_body(&upload_body(&format!("overlap-{i}"), RESULTS, "main")).unwrap())
+        .collect();
+    let started = Instant::now();
+    let writing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let analysis = {
+        let (store, writing) = (direct.store.clone(), writing.clone());
+        tokio::spawn(async move {
+            let mut analysed = 0;
+            loop {
+                match store.flaky().analyse_due(i64::MAX / 2).await.unwrap() {
+                    Some(_) => analysed += 1,
+                    None if writing.load(std::sync::atomic::Ordering::SeqCst) => tokio::time::sleep(Duration::from_millis(1)).await,
+                    None => return analysed,
+                }
+            }
+        })
+    };
+    write_concurrently(&direct, suite.id, overlap).await;
+    writing.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(analysis.await.unwrap(), CLIENTS * UPLOADS_PER_CLIENT, "every run analysed");
+    let overlap_secs = started.elapsed().as_secs_f64();
     direct.cleanup().await;
 
     // Verdict: the same bodies over loopback HTTP into a `verdict serve` process.
@@ -270,9 +293,14 @@ async fn ingest(backend: Backend) {
     println!("    direct store writes:                    {:>10.0} results/s", total / mature_direct_secs);
     println!("    flaky analysis of the same runs:        {:>10.0} results/s", total / mature_analysis_secs);
     println!(
-        "    direct writes + analysis, sustained:    {:>10.0} results/s ({:.0}% fewer than direct; target <= 25%)",
+        "    direct writes + analysis, one after the other: {:>10.0} results/s ({:.0}% fewer than direct)",
         total / (mature_direct_secs + mature_analysis_secs),
         100.0 * (1.0 - mature_direct_secs / (mature_direct_secs + mature_analysis_secs))
+    );
+    println!(
+        "    direct writes with the analysis beside them:   {:>10.0} results/s ({:.0}% fewer than direct; target <= 25%)",
+        total / overlap_secs,
+        100.0 * (1.0 - mature_direct_secs / overlap_secs)
     );
     println!("  server peak RSS (VmHWM):                  {rss:>10.1} MB (target < 150)");
 }

@@ -90,7 +90,19 @@ fn catch_up_rows(
     Ok(catch_up(tracks, need, &parts, &rows, settings))
 }
 
-fn analyse_due(c: &Connection, now_ms: i64) -> Result<Option<i64>, StoreError> {
+/// One analysis step, planned from a reader's snapshot and then written.
+struct Prepared {
+    run: PartRun,
+    part: RecordedPart,
+    whole: bool,
+    queued: Vec<(String, i64, i64)>,
+    plan: PartPlan,
+}
+
+/// Everything a step reads and computes, on a reader connection (in one read
+/// transaction, so one snapshot): on SQLite the writer is then busy only for
+/// the step's writes, and uploads go on meanwhile.
+fn prepare_step(c: &Connection, now_ms: i64) -> Result<Option<Prepared>, StoreError> {
     let Some((run_id, suite_id, at_ms)) = due_run(c, now_ms)? else { return Ok(None) };
     let settings = settings(c, suite_id)?;
     let (branch, commit, default_branch): (Option<String>, Option<String>, String) = c
@@ -186,13 +198,29 @@ fn analyse_due(c: &Connection, now_ms: i64) -> Result<Option<i64>, StoreError> {
     plan.events.splice(0..0, caught_up);
     let part = RecordedPart { n, run_id, branch: run.branch.clone(), at_ms, first_at, infra: plan.infra };
     let whole = first_of_run && plan.infra_uploads.is_empty();
-    write_plan(c, &run, (&part, whole), &queued, &plan, now_ms)?;
-    // Exactly the rows taken (the writer is serial here, but the rule is the same as on PostgreSQL).
+    Ok(Some(Prepared { run, part, whole, queued, plan }))
+}
+
+/// Write a prepared step, if nothing it read has changed since: its queue
+/// rows are all still there (not taken, not started over by a recompute) and
+/// no other part of the suite was written (track rows change only so).
+/// `false` when it had to give up; nothing is written then.
+fn commit_step(c: &Connection, p: &Prepared, now_ms: i64) -> Result<bool, StoreError> {
+    let seqs = serde_json::to_string(&p.queued.iter().map(|q| q.1).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into());
+    let still: i64 = c
+        .prepare_cached("SELECT count(*) FROM analysis_queue WHERE seq IN (SELECT value FROM json_each(?1))")?
+        .query_row([seqs], |r| r.get(0))?;
+    let n: i64 = c.prepare_cached(NEXT_PART)?.query_row([p.run.suite_id], |r| r.get(0))?;
+    if still != p.queued.len() as i64 || n != p.part.n {
+        return Ok(false);
+    }
+    write_plan(c, &p.run, (&p.part, p.whole), &p.queued, &p.plan, now_ms)?;
+    // Exactly the rows taken: an upload of this run committed meanwhile stays queued for the next part.
     let mut del = c.prepare_cached("DELETE FROM analysis_queue WHERE seq = ?1")?;
-    for (_, seq, _) in queued {
+    for (_, seq, _) in &p.queued {
         del.execute([seq])?;
     }
-    Ok(Some(run_id))
+    Ok(true)
 }
 
 fn write_plan(
@@ -406,11 +434,26 @@ impl FlakyStore for SqliteStore {
     }
 
     async fn analyse_due(&self, now_ms: i64) -> Result<Option<i64>, StoreError> {
-        // Nothing queued is the common case: answer it from a reader, not the writer.
-        if self.queue_depth(None).await? == 0 {
-            return Ok(None);
+        loop {
+            // Nothing queued is the common case: answer it from a reader, not the writer.
+            if self.queue_depth(None).await? == 0 {
+                return Ok(None);
+            }
+            let prepared = self
+                .read(move |c| {
+                    let snapshot = c.unchecked_transaction()?;
+                    let p = prepare_step(&snapshot, now_ms)?;
+                    snapshot.finish()?;
+                    Ok(p)
+                })
+                .await?;
+            let Some(p) = prepared else { return Ok(None) };
+            let run_id = p.run.run_id;
+            if self.writer.write(move |c| commit_step(c, &p, now_ms)).await? {
+                return Ok(Some(run_id));
+            }
+            // A recompute (or another step) changed what the plan read: plan it again.
         }
-        self.writer.write(move |c| analyse_due(c, now_ms)).await
     }
 
     async fn requeue_suite(&self, suite_id: i64) -> Result<i64, StoreError> {
