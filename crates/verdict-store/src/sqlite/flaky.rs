@@ -142,14 +142,18 @@ fn prepare_step(c: &Connection, now_ms: i64) -> Result<Option<Prepared>, StoreEr
     let ids = serde_json::to_string(&tests.iter().collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into());
     let mut probes: HashMap<(i64, usize), Probe> = HashMap::with_capacity(tests.len() * tracks.len());
     {
-        // One statement per track for the part's tests, answered from the probe index alone.
+        // One statement for the part's tests on every track, answered from the probe index
+        // alone: a test's rows on its tracks are one entry apart in it.
+        let names = serde_json::to_string(&tracks.iter().map(|(t, _)| t).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into());
         let mut st = c.prepare_cached(
-            "SELECT test_id, as_of, quiet_until FROM test_tracks WHERE track = ?1 AND test_id IN (SELECT value FROM json_each(?2))",
+            "SELECT test_id, track, as_of, quiet_until FROM test_tracks INDEXED BY test_tracks_probe
+             WHERE test_id IN (SELECT value FROM json_each(?1)) AND track IN (SELECT value FROM json_each(?2))",
         )?;
-        for (ti, (track, _)) in tracks.iter().enumerate() {
-            let mut rows = st.query(params![track, ids])?;
-            while let Some(r) = rows.next()? {
-                let (t, as_of, quiet_until): (i64, i64, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        let mut rows = st.query(params![ids, names])?;
+        while let Some(r) = rows.next()? {
+            let (t, as_of, quiet_until): (i64, i64, Option<i64>) = (r.get(0)?, r.get(2)?, r.get(3)?);
+            let track = r.get_ref(1)?.as_str().map_err(|e| StoreError::Database(e.to_string()))?;
+            if let Some(ti) = tracks.iter().position(|(name, _)| name == track) {
                 probes.insert((t, ti), Probe { as_of, quiet_until, data: None });
             }
         }

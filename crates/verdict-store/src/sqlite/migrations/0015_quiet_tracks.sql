@@ -26,4 +26,4 @@ ALTER TABLE uploads ADD COLUMN part_infra INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE test_tracks ADD COLUMN as_of INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE test_tracks ADD COLUMN quiet_until INTEGER;
 -- The analysis step's first read of each of a run's tests: answered from this index alone.
-CREATE INDEX test_tracks_probe ON test_tracks (track, test_id, as_of, quiet_until);
+CREATE INDEX test_tracks_probe ON test_tracks (test_id, track, as_of, quiet_until);
