@@ -149,6 +149,8 @@ pub struct PartPlan {
     pub tracks: Vec<TrackWrite>,
     pub events: Vec<(i64, String, Transition)>,
     pub days: Vec<(i64, String, i64, TrackCounts)>,
+    /// The track whose state events the auto-quarantine policy follows, when it is on.
+    pub quarantine_track: Option<String>,
 }
 
 /// A track row to write, with what the next steps read without decoding it.
@@ -364,6 +366,7 @@ pub fn plan_part(
     let mut plan = PartPlan {
         infra: *part_infra || (!infra_uploads.is_empty() && by_test.is_empty()),
         infra_uploads: infra_uploads.iter().map(|u| (*u).to_owned()).collect(),
+        quarantine_track: settings.quarantine_track(&run.default_branch).map(str::to_owned),
         ..PartPlan::default()
     };
     let write = |plan: &mut PartPlan, test_id: i64, track: &str, data: Track| {

@@ -2,6 +2,7 @@
 //! PostgreSQL implementations. No SQL lives outside this crate.
 
 pub mod clusters;
+pub mod controls;
 pub mod dashboard;
 mod error;
 pub mod flaky;

@@ -112,6 +112,9 @@ pub trait Store: Send + Sync + 'static {
     /// Failure clusters and the suites' rules.
     fn clusters(&self) -> &dyn crate::clusters::ClustersStore;
 
+    /// Test controls (enabled, muted, skipped) and the manage tokens that change them.
+    fn controls(&self) -> &dyn crate::controls::ControlsStore;
+
     async fn create_suite(&self, suite: NewSuite) -> Result<Suite, StoreError>;
     async fn suites(&self) -> Result<Vec<Suite>, StoreError>;
     async fn suite_by_slug(&self, slug: &str) -> Result<Option<Suite>, StoreError>;

@@ -38,6 +38,8 @@ conformance!(
     dashboard_reads_give_series_cells_points_and_rollups,
     suite_link_templates_are_set_and_cleared,
     imported_uploads_carry_their_time,
+    controls_are_set_listed_expired_and_kept_as_events,
+    auto_quarantine_mutes_flaky_tests_in_the_analysis_step,
 );
 
 /// Scenarios that also look at the store's own tables.
@@ -1065,4 +1067,134 @@ async fn quiet_tracks_skip_clean_runs_and_reads_catch_them_up(f: &TestStore) {
     assert_eq!(total, 3, "clean, late and gone; absent and second are still new");
     let clean = listed.iter().find(|(r, _)| r.test.name == "clean").unwrap();
     assert_eq!(clean.0.data.evidence.runs, 120);
+}
+
+fn change(state: verdict_core::quarantine::ControlState, reason: &str, at_ms: i64) -> controls::ControlChange {
+    controls::ControlChange {
+        state,
+        rule: controls::ControlRule::Manual,
+        reason: Some(reason.into()),
+        expires_at: None,
+        pin: controls::PinChange::Keep,
+        actor: "cli:alice".into(),
+        at_ms,
+    }
+}
+
+async fn controls_are_set_listed_expired_and_kept_as_events(store: Arc<dyn Store>) {
+    use verdict_core::quarantine::{ControlState, Pin, SetBy};
+    let s = suite(&store, "ctl").await;
+    let other = suite(&store, "other").await;
+    let execs =
+        vec![exec("a/b", "one", Outcome::Failed, None), exec("a", "two", Outcome::Passed, None), exec("", "three", Outcome::Passed, None)];
+    let run = store.write_upload(s.id, upload("r1", Some("main"), None, execs)).await.unwrap().run_id;
+    let tests = store.dashboard().run_tests(run).await.unwrap();
+    let id = |name: &str| tests.iter().find(|t| t.test.name == name).map(|t| t.test.id).unwrap();
+    let ctl = store.controls();
+
+    assert_eq!(ctl.control(id("one")).await.unwrap().state, ControlState::Enabled, "a test nobody set is enabled");
+    let muted = ctl.set_control(id("one"), &change(ControlState::Muted, "flaky in CI", 1_000)).await.unwrap();
+    assert_eq!((muted.state, muted.set_by, muted.actor.as_str()), (ControlState::Muted, SetBy::Manual, "cli:alice"));
+    let mut skip = change(ControlState::Skipped, "too slow", 2_000);
+    skip.expires_at = Some(5_000);
+    skip.pin = controls::PinChange::Set(Some(Pin::Never));
+    ctl.set_control(id("two"), &skip).await.unwrap();
+    let listed = ctl.controlled(s.id, ControlState::Muted).await.unwrap();
+    assert_eq!(listed.iter().map(|c| c.test.name.as_str()).collect::<Vec<_>>(), ["one"]);
+    assert_eq!(listed[0].control.reason.as_deref(), Some("flaky in CI"));
+    assert_eq!(ctl.controlled(s.id, ControlState::Skipped).await.unwrap().len(), 1);
+    assert!(ctl.controlled(other.id, ControlState::Muted).await.unwrap().is_empty(), "controls belong to their suite");
+    assert!(matches!(ctl.set_control(999_999, &change(ControlState::Muted, "x", 1)).await, Err(StoreError::NotFound(_))));
+
+    // Expiry: not yet at 4999, at 5000 the skip is undone, once.
+    assert_eq!(ctl.expire_controls(4_999).await.unwrap(), 0);
+    assert_eq!(ctl.expire_controls(5_000).await.unwrap(), 1);
+    assert_eq!(ctl.expire_controls(6_000).await.unwrap(), 0);
+    let two = ctl.control(id("two")).await.unwrap();
+    assert_eq!((two.state, two.pin, two.expires_at), (ControlState::Enabled, Some(Pin::Never), None), "the pin stays");
+    let events = ctl.control_events(id("two"), 10).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| (e.from.as_str(), e.to.as_str(), e.rule.as_str())).collect::<Vec<_>>(),
+        [("skipped", "enabled", "expired"), ("enabled", "skipped", "manual")],
+        "newest first"
+    );
+    assert_eq!(events[1].reason.as_deref(), Some("too slow"));
+
+    // Names: scope and name, or scope/name, or a bare name for an empty scope.
+    assert_eq!(ctl.tests_named(s.id, Some("a/b"), "one").await.unwrap().len(), 1);
+    assert_eq!(ctl.tests_named(s.id, None, "a/b/one").await.unwrap()[0].id, id("one"));
+    assert_eq!(ctl.tests_named(s.id, None, "three").await.unwrap()[0].id, id("three"));
+    assert!(ctl.tests_named(other.id, None, "three").await.unwrap().is_empty());
+
+    // Manage tokens: none until set; a new one replaces the old.
+    assert!(ctl.suite_by_manage_token_hash(&token::hash("m1")).await.unwrap().is_none());
+    ctl.set_manage_token_hash("ctl", &token::hash("m1")).await.unwrap();
+    assert_eq!(ctl.suite_by_manage_token_hash(&token::hash("m1")).await.unwrap().map(|x| x.id), Some(s.id));
+    ctl.set_manage_token_hash("ctl", &token::hash("m2")).await.unwrap();
+    assert!(ctl.suite_by_manage_token_hash(&token::hash("m1")).await.unwrap().is_none());
+    assert!(store.suite_by_token_hash(&token::hash("m2")).await.unwrap().is_none(), "a manage token is not an upload token");
+    assert!(matches!(ctl.set_manage_token_hash("nope", "h").await, Err(StoreError::NotFound(_))));
+}
+
+/// Two runs on main where `wobbly` fails then passes on retry make it flaky
+/// (rule retry); with auto-quarantine on, the step that records it also
+/// mutes it. A test a person muted and then enabled is left alone; 72 clean
+/// runs later the policy's own mute is undone. Off, nothing is muted.
+async fn auto_quarantine_mutes_flaky_tests_in_the_analysis_step(store: Arc<dyn Store>) {
+    use verdict_core::quarantine::{ControlState, Pin, SetBy};
+    let on = suite(&store, "auto").await;
+    let off = suite(&store, "manual").await;
+    let mut settings = store.flaky().flaky_settings(on.id).await.unwrap();
+    settings.quarantine_auto = true;
+    store.flaky().set_flaky_settings(on.id, &settings).await.unwrap();
+    let retried = |name: &str| {
+        let mut again = exec("q", name, Outcome::Passed, Some(1.0));
+        again.attempt = 1;
+        vec![exec("q", name, Outcome::Failed, Some(1.0)), again]
+    };
+    let mut ids = std::collections::HashMap::new();
+    for (s, slug) in [(&on, "auto"), (&off, "manual")] {
+        for i in 0..2 {
+            let mut execs = retried("wobbly");
+            execs.extend(retried("pinned"));
+            let run =
+                store.write_upload(s.id, upload(&format!("{slug}-{i}"), Some("main"), Some(&format!("c{i}")), execs)).await.unwrap().run_id;
+            for t in store.dashboard().run_tests(run).await.unwrap() {
+                ids.insert((slug, t.test.name.clone()), t.test.id);
+            }
+            if i == 0 {
+                // A person pins `pinned` never before it turns flaky.
+                let mut pin = change(ControlState::Enabled, "keep it visible", 1);
+                pin.pin = controls::PinChange::Set(Some(Pin::Never));
+                store.controls().set_control(ids[&(slug, "pinned".to_owned())], &pin).await.unwrap();
+            }
+            while store.flaky().analyse_due(i64::MAX / 2).await.unwrap().is_some() {}
+        }
+    }
+    let wobbly = ids[&("auto", "wobbly".to_owned())];
+    let c = store.controls().control(wobbly).await.unwrap();
+    assert_eq!((c.state, c.set_by), (ControlState::Muted, SetBy::Auto));
+    assert_eq!(c.reason.as_deref(), Some("flaky on main (retry)"));
+    assert_eq!(store.controls().control(ids[&("auto", "pinned".to_owned())]).await.unwrap().state, ControlState::Enabled, "pinned never");
+    assert_eq!(store.controls().control(ids[&("manual", "wobbly".to_owned())]).await.unwrap().state, ControlState::Enabled, "policy off");
+    let state_events = store.flaky().test_events(wobbly, 10).await.unwrap();
+    let control_events = store.controls().control_events(wobbly, 10).await.unwrap();
+    assert!(state_events.iter().any(|e| e.track == "main" && e.to == "flaky"));
+    assert_eq!(control_events.len(), 1);
+    assert_eq!((control_events[0].set_by.as_str(), control_events[0].rule.as_str()), ("auto", "auto"));
+    assert_eq!(control_events[0].at_ms, state_events.iter().find(|e| e.track == "main" && e.to == "flaky").unwrap().at_ms);
+
+    // Clean runs until the SPRT clears it: the policy enables what it muted.
+    for i in 2..80 {
+        let execs = vec![exec("q", "wobbly", Outcome::Passed, Some(1.0))];
+        store.write_upload(on.id, upload(&format!("auto-{i}"), Some("main"), Some(&format!("c{i}")), execs)).await.unwrap();
+        while store.flaky().analyse_due(i64::MAX / 2).await.unwrap().is_some() {}
+    }
+    let c = store.controls().control(wobbly).await.unwrap();
+    assert_eq!(
+        (c.state, c.set_by),
+        (ControlState::Enabled, SetBy::Auto),
+        "healthy again: {:?}",
+        store.flaky().test_events(wobbly, 3).await.unwrap()
+    );
 }

@@ -49,6 +49,11 @@ pub struct Settings {
     /// A run is analysed once its newest upload is this old (seconds), so
     /// that a retry uploaded a little later joins the same part.
     pub settle_secs: i64,
+    /// Auto-quarantine (off by default): a test that turns flaky on
+    /// `quarantine_branch` is muted, and enabled again once healthy (see `quarantine::auto_change`).
+    pub quarantine_auto: bool,
+    /// The track auto-quarantine follows; `None` is the suite's default branch.
+    pub quarantine_branch: Option<String>,
 }
 
 impl Default for Settings {
@@ -75,6 +80,8 @@ impl Default for Settings {
             include_infra: false,
             transition_window: 10,
             settle_secs: 120,
+            quarantine_auto: false,
+            quarantine_branch: None,
             cluster_numbers: crate::clusters::Numbers::Mask,
             cluster_masks: Vec::new(),
         }
@@ -88,6 +95,11 @@ impl Settings {
             numbers: self.cluster_numbers,
             masks: self.cluster_masks.iter().filter_map(|m| crate::clusters::SuiteMask::new(m).ok()).collect(),
         }
+    }
+
+    /// The track auto-quarantine follows, or `None` when it is off.
+    pub fn quarantine_track<'a>(&'a self, default_branch: &'a str) -> Option<&'a str> {
+        self.quarantine_auto.then(|| self.quarantine_branch.as_deref().unwrap_or(default_branch))
     }
 
     pub fn sprt(&self) -> Sprt {
@@ -132,6 +144,9 @@ impl Settings {
         }
         for m in &self.cluster_masks {
             crate::clusters::SuiteMask::new(m).map_err(|e| format!("cluster_masks {m:?}: {e}"))?;
+        }
+        if self.quarantine_branch.as_deref().is_some_and(|b| b.trim().is_empty() || b.len() > 255) {
+            return Err("quarantine_branch must be a branch name (1 to 255 bytes) or null".into());
         }
         if self.tracked_branches.len() > 10 {
             return Err("at most 10 tracked_branches".into());

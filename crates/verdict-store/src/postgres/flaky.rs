@@ -282,6 +282,7 @@ async fn write_plan(
         )
         .await?;
     }
+    super::controls::apply_policy(tx, run.suite_id, plan).await?;
     let m = plan.days.len();
     let (mut dt, mut dtr, mut dd) = (Vec::with_capacity(m), Vec::with_capacity(m), Vec::with_capacity(m));
     let (mut parts, mut fl, mut fa, mut br, mut rf, mut sl) = (

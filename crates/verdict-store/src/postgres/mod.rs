@@ -2,6 +2,7 @@
 //! against one database.
 
 mod clusters;
+mod controls;
 mod dashboard;
 mod flaky;
 mod monitor;
@@ -32,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("migrations/0013_flaky.sql")),
     (14, include_str!("migrations/0014_clusters.sql")),
     (15, include_str!("migrations/0015_quiet_tracks.sql")),
+    (16, include_str!("migrations/0016_test_controls.sql")),
 ];
 /// SQL written for both dialects (`?1`, `?2`, ...) as PostgreSQL takes it (`$1`, `$2`, ...).
 pub(crate) fn dollars(sql: &str) -> String {
@@ -132,6 +134,10 @@ impl Store for PgStore {
     }
 
     fn clusters(&self) -> &dyn crate::clusters::ClustersStore {
+        self
+    }
+
+    fn controls(&self) -> &dyn crate::controls::ControlsStore {
         self
     }
 

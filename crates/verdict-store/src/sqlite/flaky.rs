@@ -293,6 +293,7 @@ fn write_plan(
             event_evidence(e)
         ])?;
     }
+    super::controls::apply_policy(c, run.suite_id, plan)?;
     let mut day_st = c.prepare_cached(
         "INSERT INTO track_days (test_id, track, day, suite_id, parts, flaky, failed, breakage, runs_failed, seconds_lost)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)

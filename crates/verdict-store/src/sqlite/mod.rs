@@ -2,6 +2,7 @@
 //! (driven by its own thread, see `writer`), a few read connections.
 
 mod clusters;
+mod controls;
 mod dashboard;
 mod flaky;
 mod inbox;
@@ -36,6 +37,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("migrations/0013_flaky.sql")),
     (14, include_str!("migrations/0014_clusters.sql")),
     (15, include_str!("migrations/0015_quiet_tracks.sql")),
+    (16, include_str!("migrations/0016_test_controls.sql")),
 ];
 
 pub struct SqliteStore {
@@ -165,6 +167,10 @@ impl Store for SqliteStore {
     }
 
     fn clusters(&self) -> &dyn crate::clusters::ClustersStore {
+        self
+    }
+
+    fn controls(&self) -> &dyn crate::controls::ControlsStore {
         self
     }
 
