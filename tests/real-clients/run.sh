@@ -36,6 +36,7 @@ fi
 echo "real-clients: ${PYTEST_MONITOR[*]}"
 echo "real-clients: pytest $("$CLIENTS/venv/bin/pytest" --version 2>&1 | awk '{print $2}'), $PY_COLLECTOR, $NPM_COLLECTOR, jest $("$CLIENTS/npm/node_modules/.bin/jest" --version)"
 
+source "$HERE/verdict_run.sh"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 total_pass=0; total_fail=0
 
@@ -108,6 +109,8 @@ run_backend() {
   echo "$out" | grep -v ' passed, .* failed$'
   total_pass=$((total_pass + $(echo "$out" | grep -c '\] ok ' || true)))
   total_fail=$((total_fail + $(echo "$out" | grep -c '\] FAIL ' || true)))
+  # Last: its runs and tests would change what the checks above count.
+  check_verdict_run "$backend" "$base" "$token" "$work" "${args[@]}"
   kill "$pid"; wait "$pid" || true
   [ -z "$schema" ] || psql -q "$PG_URL" -c "DROP SCHEMA $schema CASCADE"
   rm -rf "$work"

@@ -237,6 +237,10 @@ pub struct TestState {
     pub tracks: Vec<TrackView>,
     /// Newest first, at most `EVENTS_READ`.
     pub history: Vec<EventView>,
+    /// Whether its failures count (enabled, muted, skipped), and who set it.
+    pub control: verdict_core::quarantine::Control,
+    /// Its control changes, newest first, at most `EVENTS_READ`.
+    pub control_history: Vec<verdict_store::controls::ControlEvent>,
 }
 
 /// State changes a test's state lists.
@@ -244,11 +248,16 @@ pub const EVENTS_READ: i64 = 200;
 
 pub async fn test_state(store: &dyn Store, suite: &Suite, test_id: i64, branch: Option<&str>) -> Result<TestState, AnalysisError> {
     let settings = store.flaky().flaky_settings(suite.id).await?;
-    let (tracks, events) = tokio::try_join!(store.flaky().test_tracks(test_id), store.flaky().test_events(test_id, EVENTS_READ))?;
+    let (tracks, events, control, control_history) = tokio::try_join!(
+        store.flaky().test_tracks(test_id),
+        store.flaky().test_events(test_id, EVENTS_READ),
+        store.controls().control(test_id),
+        store.controls().control_events(test_id, EVENTS_READ)
+    )?;
     let keep = |b: &str| branch.is_none_or(|want| want == b);
     let mut tracks: Vec<TrackView> = tracks.iter().filter(|t| keep(&t.track)).map(|t| track_view(t, &settings, None)).collect();
     // The default branch first, then others, `*` last.
     tracks.sort_by_key(|t| (t.branch != suite.default_branch, t.branch == ALL_BRANCHES, t.branch.clone()));
     let history = events.into_iter().filter(|e| keep(&e.track)).map(EventView::from).collect();
-    Ok(TestState { test_id, method: method(&settings), threshold: settings.threshold, tracks, history })
+    Ok(TestState { test_id, method: method(&settings), threshold: settings.threshold, tracks, history, control, control_history })
 }

@@ -7,6 +7,7 @@ pub mod clusters;
 pub mod compare;
 pub mod flaky;
 pub mod pages;
+pub mod quarantine;
 
 use verdict_store::StoreError;
 

@@ -46,6 +46,49 @@ pub async fn suite_for_upload(state: &AppState, headers: &HeaderMap) -> Result<S
         .ok_or_else(|| ApiError::unauthorized("invalid upload token: no suite has this token (was it rotated?)"))
 }
 
+/// The suite `slug` when the request carries its manage token (what changes
+/// test controls). Another suite's manage token, or an upload token, is 403;
+/// no token or an unknown one, 401. Checked before any body is read.
+pub async fn manage_suite(state: &AppState, headers: &HeaderMap, slug: &str) -> Result<Suite, ApiError> {
+    let token = bearer(headers).ok_or_else(|| {
+        ApiError::unauthorized(
+            "missing manage token: send the suite's manage token (verdict suite token manage SLUG) as Authorization: Bearer ...",
+        )
+    })?;
+    let hash = token::hash(token);
+    match state.store.controls().suite_by_manage_token_hash(&hash).await? {
+        Some(suite) if suite.slug == slug => Ok(suite),
+        Some(_) => Err(ApiError::forbidden(format!("this manage token belongs to another suite, not {slug:?}"))),
+        None if state.store.suite_by_token_hash(&hash).await?.is_some() => Err(ApiError::forbidden(
+            "an upload token cannot change test states: use the suite's manage token (verdict suite token manage SLUG)",
+        )),
+        None => Err(ApiError::unauthorized("invalid manage token: no suite has this token (was it rotated?)")),
+    }
+}
+
+/// The suite `slug` for a read of its quarantine lists: with the read token
+/// (or when the read API is open), or with the suite's upload or manage
+/// token; another suite's token is 403.
+pub async fn suite_reader(state: &AppState, headers: &HeaderMap, slug: &str) -> Result<Suite, ApiError> {
+    // A suite's token names its suite, also when the read API is open.
+    if let Some(token) = bearer(headers) {
+        let hash = token::hash(token);
+        let suite = match state.store.suite_by_token_hash(&hash).await? {
+            Some(s) => Some(s),
+            None => state.store.controls().suite_by_manage_token_hash(&hash).await?,
+        };
+        match suite {
+            Some(s) if s.slug == slug => return Ok(s),
+            Some(_) => return Err(ApiError::forbidden(format!("this token belongs to another suite, not {slug:?}"))),
+            None => {}
+        }
+    }
+    if has_read_access(state, headers) {
+        return crate::api::suite_or_404(state, slug).await;
+    }
+    Err(ApiError::unauthorized("send the read token, or the suite's upload or manage token, as Authorization: Bearer ..."))
+}
+
 /// Middleware: with a `--read-token`, every read needs it as a bearer token.
 pub async fn require_read_token(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
     check_read_token(&state, req.headers())?;

@@ -96,13 +96,27 @@ pub fn merge(current: &Settings, changes: serde_json::Map<String, serde_json::Va
     Ok(merged)
 }
 
+/// How often the loop looks for expired mutes and skips.
+pub const EXPIRY_EVERY: Duration = Duration::from_secs(60);
+
 /// How long the loop sleeps when nothing is due.
 pub const IDLE: Duration = Duration::from_millis(500);
 
 /// Analyse settled runs, one transaction each, until the task is dropped.
 /// A failed step is logged and retried later: the queue keeps its rows.
 pub async fn analysis_loop(store: Arc<dyn Store>) {
+    let mut expiry_due = tokio::time::Instant::now();
     loop {
+        // Mutes and skips whose time is up are undone here too, at most a minute late.
+        if tokio::time::Instant::now() >= expiry_due {
+            expiry_due = tokio::time::Instant::now() + EXPIRY_EVERY;
+            match store.controls().expire_controls(now_ms()).await {
+                // A full batch: there may be more; take them next time round.
+                Ok(100..) => expiry_due = tokio::time::Instant::now(),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "re-enabling expired mutes failed; it will be retried"),
+            }
+        }
         match store.flaky().analyse_due(now_ms()).await {
             Ok(Some(_)) => tokio::task::yield_now().await,
             Ok(None) => tokio::time::sleep(IDLE).await,

@@ -12,6 +12,7 @@ pub mod flaky;
 mod metrics;
 mod params;
 pub mod pytest_monitor;
+mod quarantine;
 mod suite_cache;
 mod suite_links;
 mod twins;
@@ -109,6 +110,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .route("/v1/uploads", post(buildkite::upload))
+        .merge(quarantine::routes())
         // The open pytest-monitor base answers reads only with the read token
         // (when there is one): its sessions name CI hosts and branches.
         .nest(

@@ -66,6 +66,7 @@ both!(
     mutated_uploads_are_answered_4xx_or_stored_whole,
     flaky_states_follow_crafted_histories,
     failures_cluster_by_cause_and_rules_win,
+    tests_are_muted_skipped_and_enabled_through_buildkites_paths,
 );
 
 /// Tests of the HTTP edge that no store decision takes part in: SQLite only.
@@ -87,16 +88,19 @@ sqlite_only!(
 /// its credentials are wrong: the body is never waited for.
 async fn credentials_are_checked_before_any_body_is_read(backend: Backend) {
     let s = Server::start(backend).await;
+    let mute = "/buildkite/v2/analytics/organizations/o/suites/web/tests/1/mute";
     let routes = [
-        ("/v1/uploads", "Authorization: Token token=\"wrong\"\r\n"),
-        ("/api/v1/runs/1/metrics", "Authorization: Token token=\"wrong\"\r\n"),
-        ("/api/v1/runs/1/metrics", ""),
-        ("/t/vdt_wrong/api/v1/metrics/", ""),
-        ("/t/vdt_wrong/api/v1/sessions/", ""),
-        ("/t/vdt_wrong/api/v1/contexts/", ""),
+        ("POST", "/v1/uploads", "Authorization: Token token=\"wrong\"\r\n"),
+        ("POST", "/api/v1/runs/1/metrics", "Authorization: Token token=\"wrong\"\r\n"),
+        ("POST", "/api/v1/runs/1/metrics", ""),
+        ("POST", "/t/vdt_wrong/api/v1/metrics/", ""),
+        ("POST", "/t/vdt_wrong/api/v1/sessions/", ""),
+        ("POST", "/t/vdt_wrong/api/v1/contexts/", ""),
+        ("PUT", mute, "Authorization: Bearer wrong\r\n"),
+        ("PUT", mute, ""),
     ];
-    for (path, auth) in routes {
-        let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n");
+    for (method, path, auth) in routes {
+        let head = format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n");
         let (reply, took) = raw_exchange(&s, &head, b"", BODY_TIMEOUT * 5).await;
         assert!(reply.starts_with("HTTP/1.1 401"), "{path}: {reply:?}");
         assert!(took < BODY_TIMEOUT, "{path}: the refusal waited {took:?} for a body");
@@ -109,14 +113,22 @@ async fn every_route_with_a_body_times_it_out(backend: Backend) {
     let s = Server::start(backend).await;
     let (_, up) = s.post_json(&json!({"format": "json", "run_env": {"key": "k"}, "data": [{"name": "t", "result": "passed"}]})).await;
     let run = up["run_id"].as_str().unwrap().to_owned();
+    let test = s.store.store.controls().tests_named(s.suite_id, None, "t").await.unwrap()[0].id;
+    let manage = token::generate();
+    s.store.store.controls().set_manage_token_hash("web", &token::hash(&manage)).await.unwrap();
     let auth = format!("Authorization: {}\r\n", s.auth());
     let routes = [
-        (format!("/api/v1/runs/{run}/metrics"), auth.clone()),
-        (format!("/t/{}/api/v1/metrics/", s.token), String::new()),
-        ("/api/v1/sessions/".to_owned(), String::new()),
+        ("POST", format!("/api/v1/runs/{run}/metrics"), auth.clone()),
+        ("POST", format!("/t/{}/api/v1/metrics/", s.token), String::new()),
+        ("POST", "/api/v1/sessions/".to_owned(), String::new()),
+        (
+            "PUT",
+            format!("/buildkite/v2/analytics/organizations/o/suites/web/tests/{test}/mute"),
+            format!("Authorization: Bearer {manage}\r\n"),
+        ),
     ];
-    for (path, auth) in routes {
-        let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n");
+    for (method, path, auth) in routes {
+        let head = format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n");
         let (reply, took) = raw_exchange(&s, &head, b"{\"metr", BODY_TIMEOUT * 10).await;
         assert!(reply.starts_with("HTTP/1.1 408"), "{path}: {reply:?}");
         assert!(took >= BODY_TIMEOUT, "{path}: {took:?}");
@@ -1330,5 +1342,144 @@ async fn failures_cluster_by_cause_and_rules_win(backend: Backend) {
     let list = s.get("/api/v1/suites/web/clusters").await.1;
     let stuck = list["clusters"].as_array().unwrap().iter().find(|c| c["title"] == "stuck on worker %").cloned();
     assert_eq!(stuck.map(|c| c["impact"]["7d"]["failures"].clone()), Some(json!(2)), "{list}");
+    s.finish().await;
+}
+
+/// Buildkite's test-state paths under `/buildkite`: the manage token writes,
+/// upload tokens and other suites' tokens do not; the lists, `GET /v1/quarantine`,
+/// the test's state twin and its page show each change.
+async fn tests_are_muted_skipped_and_enabled_through_buildkites_paths(backend: Backend) {
+    let s = Server::start(backend).await;
+    let other = s.create_other_suite("other").await;
+    let results = vec![
+        json!({"scope": "cart", "name": "applies coupon", "result": "failed", "file_name": "spec/cart_spec.rb", "location": "spec/cart_spec.rb:4"}),
+        json!({"scope": "cart", "name": "totals", "result": "passed"}),
+    ];
+    let (st, _) = s.post_json(&json!({"format": "json", "run_env": {"key": "q1", "branch": "main"}, "data": results})).await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    s.post_json_with(
+        &other,
+        &json!({"format": "json", "run_env": {"key": "o1"}, "data": [{"scope": "x", "name": "y", "result": "passed"}]}),
+    )
+    .await;
+    let ctl = s.store.store.controls();
+    let id_of = |suite: i64, name: &'static str| async move { ctl.tests_named(suite, None, name).await.unwrap()[0].id };
+    let coupon = id_of(s.suite_id, "cart/applies coupon").await;
+    let totals = id_of(s.suite_id, "cart/totals").await;
+    let other_suite = s.store.store.suite_by_slug("other").await.unwrap().unwrap();
+    let foreign = id_of(other_suite.id, "x/y").await;
+    let manage = token::generate();
+    ctl.set_manage_token_hash("web", &token::hash(&manage)).await.unwrap();
+    let other_manage = token::generate();
+    ctl.set_manage_token_hash("other", &token::hash(&other_manage)).await.unwrap();
+
+    let base = format!("{}/buildkite/v2/analytics/organizations/acme/suites", s.url);
+    let put = |path: String, token: Option<String>, body: Option<&'static str>| {
+        let mut req = s.http.put(format!("{base}/{path}"));
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    for (token, want) in [(None, 401), (Some("nope".to_owned()), 401), (Some(s.token.clone()), 403), (Some(other_manage.clone()), 403)] {
+        let (st, body) = put(format!("web/tests/{coupon}/mute"), token.clone(), None).await;
+        assert_eq!(st.as_u16(), want, "{token:?}: {body}");
+        assert!(body["message"].as_str().is_some());
+    }
+    assert_eq!(ctl.control(coupon).await.unwrap().state, verdict_core::quarantine::ControlState::Enabled, "refused: nothing changed");
+
+    // Buildkite sends no body.
+    let (st, muted) = put(format!("web/tests/{coupon}/mute"), Some(manage.clone()), None).await;
+    assert_eq!(st, StatusCode::OK, "{muted}");
+    assert_eq!(muted["id"], coupon.to_string());
+    assert_eq!(
+        (muted["scope"].as_str(), muted["name"].as_str(), muted["state"].as_str()),
+        (Some("cart"), Some("applies coupon"), Some("muted"))
+    );
+    assert_eq!(muted["url"], format!("{base}/web/tests/{coupon}").replace("/acme/", "/acme/"));
+    assert_eq!(muted["web_url"], format!("{}/s/web/tests/{coupon}", s.url));
+    assert_eq!((muted["file_name"].as_str(), muted["set_by"].as_str()), (Some("spec/cart_spec.rb"), Some("manual")));
+    let (st, skipped) = put(
+        format!("web/tests/{totals}/skip"),
+        Some(manage.clone()),
+        Some(r#"{"reason": "too slow", "pin": "never", "by": "alice", "expires_at": "2099-01-01T00:00:00Z"}"#),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{skipped}");
+    assert_eq!((skipped["reason"].as_str(), skipped["pin"].as_str()), (Some("too slow"), Some("never")));
+    assert!(skipped["expires_at"].as_str().unwrap().starts_with("2099-01-01"));
+
+    for (path, body, want) in [
+        (format!("web/tests/{foreign}/mute"), None, 404),
+        (format!("web/tests/{coupon}/freeze"), None, 404),
+        ("web/tests/abc/mute".to_owned(), None, 404),
+        (format!("web/tests/{coupon}/mute"), Some(r#"{"nope": 1}"#), 400),
+        (format!("web/tests/{coupon}/mute"), Some(r#"{"expires_at": "2000-01-01T00:00:00Z"}"#), 422),
+        (format!("web/tests/{coupon}/enable"), Some(r#"{"expires_at": "2099-01-01T00:00:00Z"}"#), 422),
+    ] {
+        let (st, answer) = put(path.clone(), Some(manage.clone()), body).await;
+        assert_eq!(st.as_u16(), want, "{path} {body:?}: {answer}");
+    }
+    assert_eq!(ctl.control(coupon).await.unwrap().state, verdict_core::quarantine::ControlState::Muted, "refused bodies changed nothing");
+
+    // Lists: Buildkite's paths and query form, with any of the suite's tokens; another suite's token is 403.
+    let get = |path: String, token: String| {
+        let req = s.http.get(format!("{}{path}", s.url)).header("Authorization", format!("Token token=\"{token}\""));
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    for token in [s.token.clone(), manage.clone()] {
+        let (st, list) = get("/buildkite/v2/analytics/organizations/acme/suites/web/tests/muted".into(), token).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(list.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect::<Vec<_>>(), ["applies coupon"]);
+    }
+    let (_, list) = get("/buildkite/v2/analytics/organizations/acme/suites/web/tests?state=skipped".into(), s.token.clone()).await;
+    assert_eq!(list[0]["name"], "totals");
+    assert_eq!(
+        get("/buildkite/v2/analytics/organizations/acme/suites/web/tests/muted".into(), other.clone()).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get("/buildkite/v2/analytics/organizations/acme/suites/web/tests?state=all".into(), s.token.clone()).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let (st, q) = get("/v1/quarantine".into(), s.token.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{q}");
+    assert_eq!(q["suite"], "web");
+    assert_eq!((q["muted"][0]["scope"].as_str(), q["muted"][0]["name"].as_str()), (Some("cart"), Some("applies coupon")));
+    assert_eq!(q["skipped"][0]["name"], "totals");
+    let (_, q_other) = get("/v1/quarantine".into(), other.clone()).await;
+    assert_eq!(
+        (q_other["suite"].as_str(), q_other["muted"].as_array().map(Vec::len)),
+        (Some("other"), Some(0)),
+        "the token names the suite"
+    );
+    assert_eq!(get("/v1/quarantine".into(), manage.clone()).await.0, StatusCode::UNAUTHORIZED, "an upload token names the suite");
+
+    // The state twin and the page show the control and its history.
+    let (_, state) = s.get(&format!("/api/v1/tests/{totals}/state")).await;
+    assert_eq!((state["control"]["state"].as_str(), state["control"]["actor"].as_str()), (Some("skipped"), Some("api:alice")));
+    assert_eq!(state["control_history"][0]["to"], "skipped");
+    let page = s.http.get(format!("{}/s/web/tests/{coupon}", s.url)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("data-control") && page.contains("Muted: it runs"), "the page shows the mute");
+    assert!(page.contains("Quarantine history (1)"));
+
+    let (st, enabled) = put(format!("web/tests/{coupon}/enable"), Some(manage.clone()), None).await;
+    assert_eq!((st, enabled["state"].as_str()), (StatusCode::OK, Some("enabled")));
+    let (_, list) = get("/buildkite/v2/analytics/organizations/acme/suites/web/tests/muted".into(), s.token.clone()).await;
+    assert_eq!(list, json!([]));
+    let events = ctl.control_events(coupon, 10).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| (e.from.as_str(), e.to.as_str(), e.actor.as_str())).collect::<Vec<_>>(),
+        [("muted", "enabled", "api"), ("enabled", "muted", "api")]
+    );
     s.finish().await;
 }

@@ -52,6 +52,93 @@ pub enum Command {
     Flaky(FlakyArgs),
     /// Failures grouped by their cause (clusters), and the suite's rules that name causes.
     Failures(FailuresArgs),
+    /// Mute, skip or enable a test (whether its failures fail the build), and list the quarantined ones.
+    #[command(subcommand)]
+    Test(TestCommand),
+    /// Run a test command, upload the results it wrote, and exit 0 when every failed test is muted.
+    Run(RunArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TestCommand {
+    /// Mute a test: it still runs and is recorded, but its failures do not fail the build under `verdict run`.
+    Mute(ControlArgs),
+    /// Skip a test: runners that take a skip list (`verdict run --skip-list`) leave it out; its failures are forgiven too.
+    Skip(ControlArgs),
+    /// Enable a test again: its failures count.
+    Enable(ControlArgs),
+    /// The suite's muted and skipped tests.
+    List {
+        #[arg(long)]
+        suite: String,
+        /// Print the JSON of `GET /v1/quarantine` instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "The test is named by its id (from its page or `verdict flaky`), or by --scope and --name, or by --name SCOPE/NAME alone. Works on the store directly, like `verdict suite`; over HTTP the same change is PUT /buildkite/v2/analytics/organizations/ORG/suites/SUITE/tests/ID/mute with the suite's manage token. Exit status: 0, or 2 for invalid arguments, an unknown test or a database error."
+)]
+pub struct ControlArgs {
+    /// The suite's slug (or --suite).
+    #[arg(value_name = "SUITE", required_unless_present = "suite")]
+    pub suite_arg: Option<String>,
+    /// The test's id (or --id, or --name).
+    #[arg(value_name = "TEST_ID")]
+    pub id_arg: Option<i64>,
+    #[arg(long)]
+    pub suite: Option<String>,
+    #[arg(long, conflicts_with_all = ["id_arg", "name"])]
+    pub id: Option<i64>,
+    #[arg(long, requires = "name")]
+    pub scope: Option<String>,
+    /// The test's name; without --scope, SCOPE/NAME.
+    #[arg(long, conflicts_with = "id_arg")]
+    pub name: Option<String>,
+    /// Why, shown on the test's page and in its history.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Undo the mute or skip after this long: 30m, 12h, 7d.
+    #[arg(long)]
+    pub expires: Option<String>,
+    /// always: auto-quarantine keeps it muted even when broken; never: auto-quarantine never mutes it; none: no pin.
+    #[arg(long, value_parser = ["always", "never", "none"])]
+    pub pin: Option<String>,
+    /// Who asks, for the history (default: cli:$USER).
+    #[arg(long)]
+    pub by: Option<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Runs COMMAND with this terminal (SIGINT and SIGTERM are passed on), then reads the JUnit XML (.xml) and Buildkite JSON (.json) files matching --results that were written since it started (older ones are ignored with a warning) and uploads them as `verdict upload` does (an upload failure changes nothing).
+
+Exit status: COMMAND's own, except 0 when COMMAND exited with one of --forgive-exit-codes, its results name at least one failed test (failed, and not passed on a retry), and every failed test is muted or skipped in the suite (GET /v1/quarantine). When Verdict cannot be reached, COMMAND's status stands and a warning names the failed tests. Killed by signal N: 128+N, never forgiven."
+)]
+pub struct RunArgs {
+    /// Result files the command writes, as glob patterns (repeatable), e.g. 'reports/**/*.xml'.
+    #[arg(long = "results", value_name = "GLOB", required_unless_present = "skip_list")]
+    pub results: Vec<String>,
+    /// The command's exit codes that mean "tests failed" (bktec's rule: 1); others are never forgiven.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub forgive_exit_codes: Vec<i32>,
+    /// Do not upload the results (still read them, and still ask which tests are muted).
+    #[arg(long)]
+    pub no_upload: bool,
+    /// Before running COMMAND, write the suite's skipped tests to this file (see --skip-format).
+    #[arg(long, value_name = "FILE")]
+    pub skip_list: Option<PathBuf>,
+    /// lines: SCOPE/NAME per line; pytest: node ids (FILE::NAME) per line, for --deselect; names: the bare test
+    /// names, for go test -skip and cargo nextest filters.
+    #[arg(long, value_parser = ["lines", "pytest", "names"], default_value = "lines")]
+    pub skip_format: String,
+    #[command(flatten)]
+    pub target: Target,
+    /// The test command and its arguments, after `--`.
+    #[arg(last = true, required_unless_present = "skip_list", value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -376,6 +463,27 @@ pub enum SuiteCommand {
 pub enum TokenCommand {
     /// Replace a suite's upload token; the old one stops working at once.
     Rotate { slug: String },
+    /// Create or replace the suite's manage token, which mutes, skips and enables its tests through the API
+    /// (upload tokens cannot); the old one stops working at once.
+    Manage { slug: String },
+}
+
+/// Where results go and the run they belong to (`verdict upload`, `verdict run`).
+#[derive(Args, Debug, Clone)]
+pub struct Target {
+    /// Server URL.
+    #[arg(long, env = "VERDICT_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Suite upload token (else VERDICT_TOKEN or BUILDKITE_ANALYTICS_TOKEN).
+    #[arg(long, alias = "suite-token", env = "VERDICT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Run key: uploads with the same key merge into one run (default: from the CI's variables).
+    #[arg(long)]
+    pub run_key: Option<String>,
+    #[arg(long)]
+    pub branch: Option<String>,
+    #[arg(long)]
+    pub commit: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -390,19 +498,8 @@ pub struct UploadArgs {
     /// junit or json; by default from each file's extension (.xml → junit, .json → json).
     #[arg(long, value_parser = ["junit", "json"])]
     pub format: Option<String>,
-    /// Server URL.
-    #[arg(long, env = "VERDICT_URL", default_value = "http://127.0.0.1:8080")]
-    pub url: String,
-    /// Suite upload token (else VERDICT_TOKEN or BUILDKITE_ANALYTICS_TOKEN).
-    #[arg(long, env = "VERDICT_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// Run key: uploads with the same key merge into one run.
-    #[arg(long)]
-    pub run_key: Option<String>,
-    #[arg(long)]
-    pub branch: Option<String>,
-    #[arg(long)]
-    pub commit: Option<String>,
+    #[command(flatten)]
+    pub target: Target,
     /// Upload-level tag KEY=VALUE (repeatable).
     #[arg(long = "tag", value_name = "KEY=VALUE")]
     pub tags: Vec<String>,

@@ -17,7 +17,7 @@ pub async fn run(store: StoreArgs, args: FailuresArgs) -> ExitCode {
     }
 }
 
-async fn open(store: &StoreArgs, slug: &str) -> Result<(Arc<dyn Store>, Suite), String> {
+pub(crate) async fn open(store: &StoreArgs, slug: &str) -> Result<(Arc<dyn Store>, Suite), String> {
     let store =
         verdict_store::open(store.database_url.as_deref(), &store.data_dir).await.map_err(|e| format!("cannot open the database: {e}"))?;
     let suite = store.suite_by_slug(slug).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no suite {slug:?}"))?;

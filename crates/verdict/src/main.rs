@@ -7,6 +7,8 @@ mod compare;
 mod failures;
 mod flaky;
 mod historical;
+mod quarantine;
+mod run;
 mod serve;
 mod stats;
 mod suite;
@@ -27,6 +29,8 @@ fn main() -> ExitCode {
         cli::Command::Flaky(args) => runtime().block_on(flaky::run(cli.store, args)),
         cli::Command::Failures(args) => runtime().block_on(failures::run(cli.store, args)),
         cli::Command::AnalyzeHistoricalData(args) => historical::run(cli.store, args),
+        cli::Command::Test(cmd) => runtime().block_on(quarantine::run(cli.store, cmd)),
+        cli::Command::Run(args) => run::run(args),
     }
 }
 

@@ -56,6 +56,17 @@ pub async fn run(store_args: StoreArgs, cmd: SuiteCommand) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+        SuiteCommand::Token(TokenCommand::Manage { slug }) => {
+            let secret = token::generate();
+            match store.controls().set_manage_token_hash(&slug, &token::hash(&secret)).await {
+                Ok(()) => {
+                    eprintln!("New manage token for {slug} (the old one, if any, no longer works), shown only this once:");
+                    println!("{secret}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
         SuiteCommand::Token(TokenCommand::Rotate { slug }) => {
             let secret = token::generate();
             match store.set_token_hash(&slug, &token::hash(&secret)).await {

@@ -32,27 +32,39 @@ pub fn run(args: UploadArgs) -> ExitCode {
 }
 
 fn upload(args: UploadArgs) -> Result<(), String> {
-    let token = args
-        .token
-        .clone()
-        .or_else(|| std::env::var("BUILDKITE_ANALYTICS_TOKEN").ok())
-        .filter(|t| !t.trim().is_empty())
-        .ok_or("no upload token: set VERDICT_TOKEN (or BUILDKITE_ANALYTICS_TOKEN) or pass --token")?;
+    let token = token_of(args.target.token.as_deref())?;
     let files = expand(&args.paths)?;
-    let mut results = Vec::new();
+    let mut records = Vec::new();
     for file in &files {
-        results.extend(read_file(file, args.format.as_deref())?.iter().map(result_json));
+        records.extend(read_file(file, args.format.as_deref())?);
     }
-    if results.is_empty() {
+    if records.is_empty() {
         return Err(format!(
             "the files hold no test results: {}",
             files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
         ));
     }
-    let run_env = run_env(&args);
+    let run_url = send(&records, files.len(), &args, &token)?;
+    println!("{run_url}");
+    Ok(())
+}
+
+/// The upload token: `--token`/`VERDICT_TOKEN`, else `BUILDKITE_ANALYTICS_TOKEN`.
+pub(crate) fn token_of(given: Option<&str>) -> Result<String, String> {
+    given
+        .map(str::to_owned)
+        .or_else(|| std::env::var("BUILDKITE_ANALYTICS_TOKEN").ok())
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| "no upload token: set VERDICT_TOKEN (or BUILDKITE_ANALYTICS_TOKEN) or pass --token".to_owned())
+}
+
+/// Send `records` (read from `files` files) as uploads of at most 5000 under one run key; the run's URL.
+pub(crate) fn send(records: &[ExecutionRecord], files: usize, args: &UploadArgs, token: &str) -> Result<String, String> {
+    let results: Vec<Value> = records.iter().map(result_json).collect();
+    let run_env = run_env(args);
     let tags = tags(&args.tags)?;
     let metrics = metrics(&args.metrics)?;
-    let endpoint = format!("{}/v1/uploads", args.url.trim_end_matches('/'));
+    let endpoint = format!("{}/v1/uploads", args.target.url.trim_end_matches('/'));
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()
@@ -63,7 +75,7 @@ fn upload(args: UploadArgs) -> Result<(), String> {
     let (mut queued, mut skipped, mut run_url, mut run_id) = (0u64, 0u64, String::new(), String::new());
     for chunk in results.chunks(MAX_RESULTS_PER_UPLOAD) {
         let body = json!({"format": "json", "run_env": run_env, "tags": tags, "data": chunk});
-        let reply = post_with_retries(&client, &endpoint, &token, &body)?;
+        let reply = post_with_retries(&client, &endpoint, token, &body)?;
         queued += reply["queued"].as_u64().unwrap_or(0);
         skipped += reply["skipped"].as_u64().unwrap_or(0);
         for reason in reply["skipped_reasons"].as_array().into_iter().flatten() {
@@ -74,14 +86,13 @@ fn upload(args: UploadArgs) -> Result<(), String> {
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    eprintln!("Uploaded {queued} results ({skipped} skipped) from {} file(s).", files.len());
+    eprintln!("Uploaded {queued} results ({skipped} skipped) from {files} file(s).");
     if !metrics.is_empty() {
-        let url = format!("{}/api/v1/runs/{run_id}/metrics", args.url.trim_end_matches('/'));
-        post_with_retries(&client, &url, &token, &json!({ "metrics": metrics }))?;
+        let url = format!("{}/api/v1/runs/{run_id}/metrics", args.target.url.trim_end_matches('/'));
+        post_with_retries(&client, &url, token, &json!({ "metrics": metrics }))?;
         eprintln!("Set {} run metric(s).", metrics.len());
     }
-    println!("{run_url}");
-    Ok(())
+    Ok(run_url)
 }
 
 fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, String> {
@@ -99,7 +110,7 @@ fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-fn read_file(path: &PathBuf, format: Option<&str>) -> Result<Vec<ExecutionRecord>, String> {
+pub(crate) fn read_file(path: &PathBuf, format: Option<&str>) -> Result<Vec<ExecutionRecord>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
     let format = match format {
@@ -151,7 +162,7 @@ fn run_env(args: &UploadArgs) -> serde_json::Map<String, Value> {
     let generated = uuid::Uuid::new_v4().to_string();
     let mut env: serde_json::Map<String, Value> =
         ci::run_env(&ci::from_process(), &generated).into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-    for (k, v) in [("key", &args.run_key), ("branch", &args.branch), ("commit_sha", &args.commit)] {
+    for (k, v) in [("key", &args.target.run_key), ("branch", &args.target.branch), ("commit_sha", &args.target.commit)] {
         if let Some(v) = v {
             env.insert(k.into(), v.clone().into());
         }
@@ -182,9 +193,18 @@ fn metrics(raw: &[String]) -> Result<serde_json::Map<String, Value>, String> {
 
 /// Retry what may pass next time (5xx, connection errors); not what won't (4xx).
 fn post_with_retries(client: &reqwest::blocking::Client, url: &str, token: &str, body: &Value) -> Result<Value, String> {
+    with_retries(url, ATTEMPTS, || client.post(url).header("Authorization", format!("Token token=\"{token}\"")).json(body).send())
+}
+
+/// `send` until it answers 2xx (its JSON) or a 4xx, retrying 5xx and connection errors `attempts` times with backoff.
+pub(crate) fn with_retries(
+    url: &str,
+    attempts: u32,
+    send: impl Fn() -> reqwest::Result<reqwest::blocking::Response>,
+) -> Result<Value, String> {
     let mut delay = Duration::from_millis(500);
-    for attempt in 1..=ATTEMPTS {
-        let sent = client.post(url).header("Authorization", format!("Token token=\"{token}\"")).json(body).send();
+    for attempt in 1..=attempts {
+        let sent = send();
         let retry_reason = match sent {
             Ok(resp) if resp.status().is_success() => {
                 return resp.json().map_err(|e| format!("the server's reply is not JSON: {e}"));
@@ -199,10 +219,10 @@ fn post_with_retries(client: &reqwest::blocking::Client, url: &str, token: &str,
             }
             Err(e) => format!("cannot reach {url}: {e}"),
         };
-        if attempt == ATTEMPTS {
-            return Err(format!("{retry_reason} (gave up after {ATTEMPTS} attempts)"));
+        if attempt == attempts {
+            return Err(format!("{retry_reason} (gave up after {attempts} attempts)"));
         }
-        eprintln!("verdict upload: {retry_reason}; retrying in {:.1}s", delay.as_secs_f64());
+        eprintln!("verdict: {retry_reason}; retrying in {:.1}s", delay.as_secs_f64());
         std::thread::sleep(delay);
         delay *= 2;
     }

@@ -159,6 +159,9 @@ pub struct TestPage {
     pub state_line: String,
     /// The kept flaky/broken state on the view's branch (its track), once a run of it was analysed.
     pub tracked: Option<crate::flaky::TrackView>,
+    /// Whether its failures count, and the last changes of that.
+    pub control: verdict_core::quarantine::Control,
+    pub control_history: Vec<verdict_store::controls::ControlEvent>,
     /// Consecutive clean (passed) runs, newest back, on the strip's branch.
     pub clean_runs: i64,
     pub fixed_after: Vec<FixedAfter>,
@@ -312,6 +315,9 @@ fn reasons_of(failures: &[verdict_store::dashboard::FailureRow]) -> Vec<ReasonRo
     rows
 }
 
+/// Control changes the test page shows (its twin `/tests/{id}/state` has more).
+pub const CONTROL_EVENTS_SHOWN: usize = 10;
+
 fn state_line(runs: i64, failed: i64, flaky: i64, clean: i64) -> String {
     if runs == 0 {
         return "No runs in this range.".into();
@@ -429,9 +435,13 @@ pub async fn test_page(store: &dyn Store, suite: Suite, test_id: i64, view: View
         })
         .collect();
     let failures_read = failures.len();
-    let tracked = crate::flaky::test_state(store, &suite, test_id, Some(&view.branch)).await?.tracks.into_iter().next();
+    let state = crate::flaky::test_state(store, &suite, test_id, Some(&view.branch)).await?;
+    let mut control_history = state.control_history;
+    control_history.truncate(CONTROL_EVENTS_SHOWN);
     Ok(TestPage {
-        tracked,
+        tracked: state.tracks.into_iter().next(),
+        control: state.control,
+        control_history,
         state_line: state_line(n, failed, flaky, clean),
         fixed_after: FIXED_TARGETS.iter().map(|&t| FixedAfter { target: t, clean_runs_needed: clean_runs_to_call_fixed(t) }).collect(),
         clean_runs: clean,

@@ -75,6 +75,9 @@ struct TestHtml {
     state_line: String,
     /// The kept state on the view's branch, in words.
     tracked_line: Option<String>,
+    /// Whether its failures count (muted, skipped), in words; none for a test nobody controlled.
+    control_line: Option<(String, &'static str)>,
+    control_rows: Vec<ControlRow>,
     flaky_href: String,
     clean: i64,
     fixed: Vec<(String, u64)>,
@@ -90,6 +93,46 @@ struct TestHtml {
     exec_filters: Vec<super::Link>,
     prev: Option<String>,
     next: Option<String>,
+}
+
+struct ControlRow {
+    at: String,
+    change: String,
+    by: String,
+    why: String,
+}
+
+fn ms_utc(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map(format::utc).unwrap_or_default()
+}
+
+/// "Muted since 2026-12-01 10:00 UTC by cli:alice: flaky in CI; until …; pinned never", with its badge class.
+fn control_line(c: &verdict_core::quarantine::Control) -> Option<(String, &'static str)> {
+    use verdict_core::quarantine::{ControlState, SetBy};
+    if c.at_ms == 0 && c.pin.is_none() {
+        return None;
+    }
+    let (what, class) = match c.state {
+        ControlState::Muted => ("Muted: it runs, but its failures do not fail the build (verdict run)", "o-flaky"),
+        ControlState::Skipped => ("Skipped: not run where the runner can skip it", "o-skip"),
+        ControlState::Enabled => ("Enabled: its failures count", "o-pass"),
+    };
+    let mut line = what.to_owned();
+    if c.at_ms > 0 {
+        let how = if c.set_by == SetBy::Auto { " (auto-quarantine)" } else { "" };
+        line.push_str(&format!(" since {} by {}{how}", ms_utc(c.at_ms), c.actor));
+    }
+    if let Some(r) = &c.reason {
+        line.push_str(&format!(": {}", format::cut(r, 300)));
+    }
+    if let Some(at) = c.expires_at {
+        line.push_str(&format!("; until {}", ms_utc(at)));
+    }
+    if let Some(p) = c.pin {
+        line.push_str(&format!("; pinned {}", p.name()));
+    }
+    line.push('.');
+    Some((line, class))
 }
 
 fn class_of(o: Option<RunOutcome>) -> &'static str {
@@ -387,6 +430,17 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
         runs: (p.runs, p.failed_runs, p.flaky_runs),
         state_line: p.state_line.clone(),
         tracked_line: p.tracked.as_ref().map(super::flaky::state_sentence),
+        control_line: control_line(&p.control),
+        control_rows: p
+            .control_history
+            .iter()
+            .map(|e| ControlRow {
+                at: ms_utc(e.at_ms),
+                change: format!("{} → {}", e.from, e.to),
+                by: if e.set_by == "auto" { format!("{} ({})", e.actor, e.rule) } else { e.actor.clone() },
+                why: format::cut(e.reason.as_deref().unwrap_or(""), 300),
+            })
+            .collect(),
         flaky_href: link(&format!("{base}/flaky"), &p.view, &[]),
         clean: p.clean_runs,
         fixed: p.fixed_after.iter().map(|f| (format!("{:.0}%", f.target * 100.0), f.clean_runs_needed)).collect(),
