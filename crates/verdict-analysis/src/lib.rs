@@ -8,6 +8,7 @@ pub mod compare;
 pub mod flaky;
 pub mod pages;
 pub mod quarantine;
+pub mod test_plan;
 
 use verdict_store::StoreError;
 

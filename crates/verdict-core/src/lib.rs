@@ -22,6 +22,7 @@ pub mod reason;
 pub mod reduce;
 pub mod slug;
 pub mod stats;
+pub mod test_plan;
 pub mod upload;
 
 pub use outcome::{Outcome, RunResult};

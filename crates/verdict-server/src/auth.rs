@@ -36,6 +36,15 @@ pub async fn own_suite(state: &AppState, headers: &HeaderMap, slug: &str) -> Res
     Ok(suite)
 }
 
+/// The suite `slug` when the request carries its upload token; another suite's token is 403 (bktec's answer).
+pub async fn suite_of_upload_token(state: &AppState, headers: &HeaderMap, slug: &str) -> Result<Suite, ApiError> {
+    let suite = suite_for_upload(state, headers).await?;
+    if suite.slug != slug {
+        return Err(ApiError::forbidden(format!("this upload token belongs to another suite, not {slug:?}")));
+    }
+    Ok(suite)
+}
+
 pub async fn suite_for_upload(state: &AppState, headers: &HeaderMap) -> Result<Suite, ApiError> {
     let token = bearer(headers)
         .ok_or_else(|| ApiError::unauthorized("missing upload token: send the suite's token as Authorization: Token token=\"...\""))?;

@@ -15,6 +15,7 @@ pub mod pytest_monitor;
 mod quarantine;
 mod suite_cache;
 mod suite_links;
+mod test_plan;
 mod twins;
 mod ui;
 
@@ -111,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health))
         .route("/v1/uploads", post(buildkite::upload))
         .merge(quarantine::routes())
+        .merge(test_plan::routes())
         // The open pytest-monitor base answers reads only with the read token
         // (when there is one): its sessions name CI hosts and branches.
         .nest(

@@ -67,6 +67,7 @@ both!(
     flaky_states_follow_crafted_histories,
     failures_cluster_by_cause_and_rules_win,
     tests_are_muted_skipped_and_enabled_through_buildkites_paths,
+    bktec_gets_one_plan_per_identifier_balanced_by_timing_history,
 );
 
 /// Tests of the HTTP edge that no store decision takes part in: SQLite only.
@@ -1481,5 +1482,117 @@ async fn tests_are_muted_skipped_and_enabled_through_buildkites_paths(backend: B
         events.iter().map(|e| (e.from.as_str(), e.to.as_str(), e.actor.as_str())).collect::<Vec<_>>(),
         [("muted", "enabled", "api"), ("enabled", "muted", "api")]
     );
+    s.finish().await;
+}
+
+/// bktec's test-plan calls (spec §5, as bktec's `internal/api` sends and reads them) over a crafted timing
+/// history: files a 10 s, b 8, c 7, d 5, e 4, f 2 (each file's tests' median) pack onto two nodes as the
+/// spec's example; an unknown file gets the median; one identifier gets one plan whatever the later bodies say.
+async fn bktec_gets_one_plan_per_identifier_balanced_by_timing_history(backend: Backend) {
+    let s = Server::start(backend).await;
+    let other = s.create_other_suite("other").await;
+    // Two tests in a (4 s and 6 s medians), one in each other file; three runs, the middle duration the median.
+    let files = [
+        ("a", vec![("a1", 4.0), ("a2", 6.0)]),
+        ("b", vec![("b1", 8.0)]),
+        ("c", vec![("c1", 7.0)]),
+        ("d", vec![("d1", 5.0)]),
+        ("e", vec![("e1", 4.0)]),
+        ("f", vec![("f1", 2.0)]),
+    ];
+    for (run, factor) in [("p1", 0.5), ("p2", 1.0), ("p3", 3.0)] {
+        let data: Vec<Value> = files
+            .iter()
+            .flat_map(|(f, tests)| tests.iter().map(move |(name, secs)| json!({"scope": "plan", "name": name, "file_name": format!("./spec/{f}_spec.rb"), "result": "passed", "history": {"duration": secs * factor}})))
+            .collect();
+        assert_eq!(s.post_json(&json!({"format": "json", "run_env": {"key": run}, "data": data})).await.0, StatusCode::ACCEPTED);
+    }
+    let manage = token::generate();
+    s.store.store.controls().set_manage_token_hash("web", &token::hash(&manage)).await.unwrap();
+    let muted = s.store.store.controls().tests_named(s.suite_id, None, "plan/f1").await.unwrap()[0].id;
+    let r = s
+        .http
+        .put(format!("{}/buildkite/v2/analytics/organizations/o/suites/web/tests/{muted}/mute", s.url))
+        .bearer_auth(&manage)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let base = format!("{}/buildkite/v2/analytics/organizations/acme/suites/web", s.url);
+    let post = |path: &'static str, token: String, body: Value| {
+        let req = s
+            .http
+            .post(format!("{base}/{path}"))
+            .bearer_auth(token)
+            .header("User-Agent", "Buildkite Test Engine Client/2.0.0 (linux/amd64)")
+            .json(&body);
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let get = |query: &'static str, token: String| {
+        let req = s.http.get(format!("{base}/test_plan?{query}")).bearer_auth(token);
+        async move { req.send().await.unwrap().status() }
+    };
+    let request = |files: &[&str]| {
+        json!({"runner": "rspec", "identifier": "build-1/step-1", "parallelism": 2, "branch": "main",
+               "tests": {"files": files.iter().map(|f| json!({"path": format!("spec/{f}_spec.rb")})).collect::<Vec<_>>()}})
+    };
+    assert_eq!(get("identifier=build-1/step-1&job_retry_count=0", s.token.clone()).await, StatusCode::NOT_FOUND, "no plan yet");
+    assert_eq!(post("test_plan", other.clone(), request(&["a"])).await.0, StatusCode::FORBIDDEN, "another suite's token");
+    assert_eq!(post("test_plan", "nope".into(), request(&["a"])).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(post("test_plan", s.token.clone(), json!({"identifier": "x"})).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        post("test_plan", s.token.clone(), json!({"identifier": "x", "parallelism": 0, "tests": {}})).await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    let (st, plan) = post("test_plan", s.token.clone(), request(&["a", "b", "c", "d", "e", "f", "g"])).await;
+    assert_eq!(st, StatusCode::OK, "{plan}");
+    let node = |plan: &Value, n: &str| -> Vec<(String, u64)> {
+        plan["tasks"][n]["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["path"].as_str().unwrap().to_owned(), t["estimated_duration"].as_u64().unwrap()))
+            .collect()
+    };
+    let short = |v: Vec<(String, u64)>| {
+        v.into_iter().map(|(p, ms)| (p.trim_start_matches("spec/").trim_end_matches("_spec.rb").to_owned(), ms / 1000)).collect::<Vec<_>>()
+    };
+    // g (unknown) = the median of 10, 8, 7, 5, 4, 2 = 6 s; LPT: a, b, c, g, d, e, then f to the tie's lowest node.
+    assert_eq!(short(node(&plan, "0")), [("a".into(), 10), ("g".into(), 6), ("e".into(), 4), ("f".into(), 2)]);
+    assert_eq!(short(node(&plan, "1")), [("b".into(), 8), ("c".into(), 7), ("d".into(), 5)]);
+    assert_eq!((plan["tasks"]["0"]["node_number"].as_u64(), plan["parallelism"].as_u64()), (Some(0), Some(2)));
+    assert_eq!(plan["tasks"]["0"]["tests"][0]["timing_sample_size"], 3);
+    assert_eq!(plan["tasks"]["0"]["tests"][0]["format"], "file");
+    assert_eq!(plan["timing_metadata"]["file"], json!({"median_duration": 6000.0, "default_duration": 1000}));
+    assert!((plan["known_timings_ratio"].as_f64().unwrap() - 6.0 / 7.0).abs() < 1e-9);
+    assert_eq!(plan["muted_tests"], json!([{"scope": "plan", "name": "f1", "path": "./spec/f_spec.rb"}]));
+
+    // Every other job of the build gets that plan, whatever it sends.
+    let (_, again) = post("test_plan", s.token.clone(), request(&["a"])).await;
+    assert_eq!(again, plan);
+    let kept =
+        s.http.get(format!("{base}/test_plan?identifier=build-1/step-1&job_retry_count=1")).bearer_auth(&s.token).send().await.unwrap();
+    assert_eq!(kept.json::<Value>().await.unwrap(), plan);
+
+    let (st, filtered) = post("test_plan/filter_tests", s.token.clone(), json!({"files": [{"path": "spec/a_spec.rb"}], "env": {}})).await;
+    assert_eq!((st, filtered), (StatusCode::OK, json!({"tests": []})));
+    let r = s
+        .http
+        .put(format!("{}/buildkite/v2/analytics/organizations/o/suites/web/tests/{muted}/skip", s.url))
+        .bearer_auth(&manage)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, filtered) =
+        post("test_plan/filter_tests", s.token.clone(), json!({"files": [{"path": "spec/a_spec.rb"}, {"path": "spec/f_spec.rb"}]})).await;
+    assert_eq!(filtered, json!({"tests": [{"path": "spec/f_spec.rb"}]}), "the file holding a skipped test");
+    let stats = json!({"version": "2.0.0", "env": {}, "timeline": [], "statistics": {"total": 7, "passed_on_first_run": 7, "passed_on_retry": 0, "muted_passed": 0, "muted_failed": 0, "failed": 0, "skipped": 0}});
+    assert_eq!(post("test_plan_metadata", s.token.clone(), stats).await, (StatusCode::OK, json!({})));
     s.finish().await;
 }

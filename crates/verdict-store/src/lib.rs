@@ -11,6 +11,7 @@ pub mod plan;
 pub mod postgres;
 pub mod sqlite;
 mod store;
+pub mod test_plans;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod token;

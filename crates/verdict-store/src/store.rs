@@ -115,6 +115,9 @@ pub trait Store: Send + Sync + 'static {
     /// Test controls (enabled, muted, skipped) and the manage tokens that change them.
     fn controls(&self) -> &dyn crate::controls::ControlsStore;
 
+    /// Test plans and the timings they are made from.
+    fn test_plans(&self) -> &dyn crate::test_plans::TestPlansStore;
+
     async fn create_suite(&self, suite: NewSuite) -> Result<Suite, StoreError>;
     async fn suites(&self) -> Result<Vec<Suite>, StoreError>;
     async fn suite_by_slug(&self, slug: &str) -> Result<Option<Suite>, StoreError>;

@@ -1,7 +1,7 @@
 //! Verdict's benchmarks, each printing a ratio against a peer or a limit
 //! measured in the same run. Run by hand:
 //!
-//!   cargo bench -p verdict --bench verdict_bench -- [ingest|junit|reads|aggregate|all]
+//!   cargo bench -p verdict --bench verdict_bench -- [ingest|junit|reads|clusters|aggregate|plan|all]
 //!
 //! PostgreSQL figures need VERDICT_TEST_DATABASE_URL (default
 //! postgres://postgres@127.0.0.1:5432/test). Record results in bench/RESULTS.md.
@@ -39,6 +39,9 @@ fn main() {
     }
     if which == "clusters" || which == "all" {
         clusters();
+    }
+    if which == "plan" || which == "all" {
+        rt.block_on(plan_bench());
     }
     if which == "aggregate" || which == "all" {
         aggregate_offline();
@@ -693,4 +696,111 @@ fn clusters() {
         v1 / reference
     );
     println!("  verdict-reason-v1 key + SHA-256 id:  {v1_id:>12.0} messages/s");
+}
+
+// ---------------------------------------------------------------- test plans
+
+const PLAN_FILES: usize = 20_000;
+const PLAN_NODES: usize = 50;
+
+fn best_ms(runs: usize, mut f: impl FnMut()) -> f64 {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Issue 15's target: a plan for 20,000 files and 50 nodes in < 50 ms. The
+/// peer is bktec's own fallback split of the same files (sort, then i mod N):
+/// the least any split can cost. Then the whole HTTP call on SQLite, timings
+/// read from the store (20,000 tests with 3 runs of history each).
+async fn plan_bench() {
+    use verdict_analysis::test_plan::{Format, PlanAsk, Target, plan_from};
+    use verdict_store::test_plans::TestTiming;
+    let file = |i: usize| format!("spec/models/area_{}/model_{i}_spec.rb", i % 97);
+    let timings: Vec<TestTiming> = (0..PLAN_FILES * 5)
+        .map(|t| TestTiming {
+            scope: format!("Model{}", t / 5),
+            name: format!("case {t}"),
+            file_name: Some(format!("./{}", file(t / 5))),
+            location: None,
+            durations: (0..32).map(|k| 0.01 + ((t * 31 + k * 7) % 1000) as f64 / 100.0).collect(),
+        })
+        .collect();
+    // 5% of the files are new: they get the median.
+    let targets: Vec<Target> =
+        (0..PLAN_FILES + PLAN_FILES / 20).map(|i| Target { format: Format::File, path: file(i), scope: None, name: None }).collect();
+    let ask = PlanAsk { targets, parallelism: PLAN_NODES, max_parallelism: None, target_time_s: None, location_prefix: None };
+    let empty = || verdict_analysis::quarantine::QuarantineList { suite: "bench".into(), muted: vec![], skipped: vec![] };
+    let mut loads = Vec::new();
+    let plan_ms = best_ms(10, || {
+        let plan = plan_from(&timings, &ask, empty());
+        loads = plan.nodes.iter().map(|n| n.iter().map(|p| p.estimate_ms).sum::<u64>()).collect();
+    });
+    let keys: Vec<&str> = ask.targets.iter().map(|t| t.path.as_str()).collect();
+    let fallback_ms = best_ms(10, || {
+        std::hint::black_box(verdict_core::test_plan::fallback(&keys, PLAN_NODES));
+    });
+    let (max, min) = (*loads.iter().max().unwrap() as f64, *loads.iter().min().unwrap() as f64);
+    println!(
+        "plan: {} files ({} tests' timings), {PLAN_NODES} nodes: plan {plan_ms:.1} ms (target < 50), bktec's fallback split {fallback_ms:.1} ms, ratio {:.1}; longest node {:.1}% above the shortest",
+        ask.targets.len(),
+        timings.len(),
+        plan_ms / fallback_ms,
+        (max / min - 1.0) * 100.0
+    );
+
+    // End to end: the HTTP call on SQLite with the timings read from the store.
+    let store = TestStore::new(Backend::Sqlite).await;
+    let suite = bench_suite(&store).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    for run in 0..3 {
+        let executions = (0..PLAN_FILES)
+            .map(|i| {
+                let mut e = verdict_core::ExecutionRecord::new(format!("Model{i}"), "case", verdict_core::Outcome::Passed);
+                e.file_name = Some(file(i));
+                e.duration = Some(0.01 + ((i * 31 + run) % 1000) as f64 / 100.0);
+                e
+            })
+            .collect();
+        let up = Upload {
+            format: "json".into(),
+            run_env: verdict_core::RunEnv { key: format!("plan-{run}"), ..Default::default() },
+            tags: Default::default(),
+            executions,
+            skipped: Default::default(),
+        };
+        store.store.import_upload(suite.id, up, now - 3_600_000 + run as i64).await.unwrap();
+    }
+    // The server opens the same SQLite file the loader wrote.
+    let args = vec!["--data-dir".to_string(), store.dir.path().display().to_string()];
+    let files: Vec<Value> = ask.targets.iter().map(|t| json!({"path": t.path})).collect();
+    let times = tokio::task::spawn_blocking(move || {
+        let (_server, port) = start_server(&args);
+        let client = reqwest::blocking::Client::new();
+        let url = format!("http://127.0.0.1:{port}/buildkite/v2/analytics/organizations/o/suites/bench/test_plan");
+        (0..5)
+            .map(|k| {
+                let body = json!({"runner": "rspec", "identifier": format!("bench-{k}"), "parallelism": PLAN_NODES, "branch": "main", "tests": {"files": files}});
+                let t = Instant::now();
+                let r = client.post(&url).bearer_auth("t").json(&body).send().unwrap();
+                assert!(r.status().is_success(), "{}", r.status());
+                let _: Value = r.json().unwrap();
+                t.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect::<Vec<f64>>()
+    })
+    .await
+    .unwrap();
+    let mut times = times;
+    println!(
+        "plan over HTTP (SQLite, {PLAN_FILES} tests x 3 runs of history, {} files): p50 {:.0} ms, best {:.0} ms; the packing alone {plan_ms:.1} ms",
+        ask.targets.len(),
+        percentile(&mut times, 0.5),
+        times.iter().copied().fold(f64::INFINITY, f64::min)
+    );
+    store.cleanup().await;
 }

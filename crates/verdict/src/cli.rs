@@ -57,6 +57,45 @@ pub enum Command {
     Test(TestCommand),
     /// Run a test command, upload the results it wrote, and exit 0 when every failed test is muted.
     Run(RunArgs),
+    /// Split test files (or tests) over CI nodes by their timing history: print this node's share.
+    Plan(PlanArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Posts the files to the server's test-plan API (bktec's, under /buildkite) with the suite's upload token and prints node --node-index's share, one per line, in packing order: longest first, each to the least-loaded node, from each file's tests' median durations over the last 30 days (files without history get the median of the known ones). The first node to ask makes the plan; every node asking with the same identifier gets the same plan. The default identifier is derived from the commit (from the CI's variables), --node-total and the sorted files, so it is the same on every node of a build without coordination.
+
+When the server cannot be reached for --timeout-secs (or refuses), it warns and falls back to bktec's split: the files sorted, the i-th to node i mod N, the same on every node. Exit status: 0, or 2 for invalid arguments."
+)]
+pub struct PlanArgs {
+    #[arg(long)]
+    pub suite: String,
+    /// This node, from 0 (Buildkite's BUILDKITE_PARALLEL_JOB, GitHub's matrix index, ...).
+    #[arg(long)]
+    pub node_index: usize,
+    /// How many nodes share the work.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub node_total: u32,
+    /// The plan's identifier; every node of one build must give the same (default: from the commit and the files).
+    #[arg(long)]
+    pub identifier: Option<String>,
+    /// file: the arguments are test files; test: they are tests, as SCOPE/NAME.
+    #[arg(long, value_parser = ["file", "test"], default_value = "file")]
+    pub by: String,
+    /// Print every node's share with its estimated time, as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// How long to keep asking before the fallback.
+    #[arg(long, default_value_t = 60)]
+    pub timeout_secs: u64,
+    #[arg(long, env = "VERDICT_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Suite upload token (else VERDICT_TOKEN or BUILDKITE_ANALYTICS_TOKEN).
+    #[arg(long, env = "VERDICT_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The files (or tests); `-` reads them from stdin, one per line.
+    #[arg(required = true)]
+    pub items: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]

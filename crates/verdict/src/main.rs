@@ -7,6 +7,7 @@ mod compare;
 mod failures;
 mod flaky;
 mod historical;
+mod plan;
 mod quarantine;
 mod run;
 mod serve;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         cli::Command::AnalyzeHistoricalData(args) => historical::run(cli.store, args),
         cli::Command::Test(cmd) => runtime().block_on(quarantine::run(cli.store, cmd)),
         cli::Command::Run(args) => run::run(args),
+        cli::Command::Plan(args) => plan::run(args),
     }
 }
 

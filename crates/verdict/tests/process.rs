@@ -144,7 +144,8 @@ both!(
     compare_branches,
     flaky_from_the_store,
     failures_from_the_store,
-    sigkill_mid_analysis_loses_and_repeats_nothing
+    sigkill_mid_analysis_loses_and_repeats_nothing,
+    plan_shares_agree_across_nodes_and_fall_back_when_the_server_is_down
 );
 
 const RESULTS_PER_UPLOAD: usize = 300;
@@ -960,4 +961,56 @@ fn sigkill_mid_analysis_loses_and_repeats_nothing(env: &Env) {
     let state: Value = http.get(format!("http://127.0.0.1:{port}/api/v1/tests/{t0}/state")).send().unwrap().json().unwrap();
     let main = state["tracks"].as_array().unwrap().iter().find(|t| t["branch"] == "main").unwrap().clone();
     assert_eq!(main["evidence"]["transition"], (RUNS / 2 - 1) as u64, "each lone failure between passes is one flake: {main}");
+}
+
+/// `verdict plan` on two nodes of one build (same commit, same files, no
+/// coordination) prints two disjoint shares that cover every file, balanced
+/// by the timing history; with the server gone, both fall back to bktec's split.
+fn plan_shares_agree_across_nodes_and_fall_back_when_the_server_is_down(env: &Env) {
+    let token = env.create_suite("web");
+    let port = free_port();
+    let mut server = env.serve(port);
+    let secs = [("a", 10.0), ("b", 8.0), ("c", 7.0), ("d", 5.0), ("e", 4.0), ("f", 2.0)];
+    let data: Vec<Value> = secs
+        .iter()
+        .map(|(f, s)| json!({"scope": "plan", "name": f, "file_name": format!("tests/{f}.py"), "result": "passed", "history": {"duration": s}}))
+        .collect();
+    let r = reqwest::blocking::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/uploads"))
+        .header("Authorization", format!("Token token=\"{token}\""))
+        .json(&json!({"format": "json", "run_env": {"key": "history"}, "data": data}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let files: Vec<String> = ["g", "f", "e", "d", "c", "b", "a"].iter().map(|f| format!("tests/{f}.py")).collect();
+    let plan = |node: usize, extra: &[&str]| {
+        let mut c = Command::new(BIN);
+        c.args(["plan", "--suite", "web", "--node-index", &node.to_string(), "--node-total", "2"])
+            .args(extra)
+            .args(&files)
+            .env("VERDICT_URL", format!("http://127.0.0.1:{port}"))
+            .env("VERDICT_TOKEN", &token)
+            .env("BUILDKITE_BUILD_ID", "build-7")
+            .env("BUILDKITE_COMMIT", "c0ffee");
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    };
+    let lines = |s: &str| s.lines().map(|l| l.trim_start_matches("tests/").trim_end_matches(".py").to_owned()).collect::<Vec<_>>();
+    let (zero, _) = plan(0, &[]);
+    let (one, _) = plan(1, &[]);
+    assert_eq!(lines(&zero), ["a", "g", "e", "f"], "LPT with g at the median (6 s)");
+    assert_eq!(lines(&one), ["b", "c", "d"]);
+    let (json_out, _) = plan(1, &["--json"]);
+    let v: Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(v["nodes"][0]["estimated_ms"], 22_000);
+    assert_eq!(v["nodes"][1]["estimated_ms"], 20_000);
+    assert_eq!(v["identifier"].as_str().unwrap().len(), 16);
+
+    server.kill();
+    let (zero, warned) = plan(0, &["--timeout-secs", "1"]);
+    let (one, _) = plan(1, &["--timeout-secs", "1"]);
+    assert!(warned.contains("using the fallback split"), "{warned}");
+    assert_eq!(lines(&zero), ["a", "c", "e", "g"]);
+    assert_eq!(lines(&one), ["b", "d", "f"]);
 }

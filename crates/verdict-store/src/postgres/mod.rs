@@ -7,6 +7,7 @@ mod dashboard;
 mod flaky;
 mod monitor;
 mod reads;
+mod test_plans;
 mod writes;
 
 use crate::error::StoreError;
@@ -34,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("migrations/0014_clusters.sql")),
     (15, include_str!("migrations/0015_quiet_tracks.sql")),
     (16, include_str!("migrations/0016_test_controls.sql")),
+    (17, include_str!("migrations/0017_test_plans.sql")),
 ];
 /// SQL written for both dialects (`?1`, `?2`, ...) as PostgreSQL takes it (`$1`, `$2`, ...).
 pub(crate) fn dollars(sql: &str) -> String {
@@ -138,6 +140,10 @@ impl Store for PgStore {
     }
 
     fn controls(&self) -> &dyn crate::controls::ControlsStore {
+        self
+    }
+
+    fn test_plans(&self) -> &dyn crate::test_plans::TestPlansStore {
         self
     }
 

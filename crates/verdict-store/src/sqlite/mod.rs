@@ -8,6 +8,7 @@ mod flaky;
 mod inbox;
 mod monitor;
 mod reads;
+mod test_plans;
 mod writer;
 mod writes;
 
@@ -38,6 +39,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("migrations/0014_clusters.sql")),
     (15, include_str!("migrations/0015_quiet_tracks.sql")),
     (16, include_str!("migrations/0016_test_controls.sql")),
+    (17, include_str!("migrations/0017_test_plans.sql")),
 ];
 
 pub struct SqliteStore {
@@ -171,6 +173,10 @@ impl Store for SqliteStore {
     }
 
     fn controls(&self) -> &dyn crate::controls::ControlsStore {
+        self
+    }
+
+    fn test_plans(&self) -> &dyn crate::test_plans::TestPlansStore {
         self
     }
 
