@@ -1403,7 +1403,7 @@ async fn tests_are_muted_skipped_and_enabled_through_buildkites_paths(backend: B
         (muted["scope"].as_str(), muted["name"].as_str(), muted["state"].as_str()),
         (Some("cart"), Some("applies coupon"), Some("muted"))
     );
-    assert_eq!(muted["url"], format!("{base}/web/tests/{coupon}").replace("/acme/", "/acme/"));
+    assert_eq!(muted["url"], format!("{base}/web/tests/{coupon}"));
     assert_eq!(muted["web_url"], format!("{}/s/web/tests/{coupon}", s.url));
     assert_eq!((muted["file_name"].as_str(), muted["set_by"].as_str()), (Some("spec/cart_spec.rb"), Some("manual")));
     let (st, skipped) = put(

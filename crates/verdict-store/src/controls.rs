@@ -152,6 +152,27 @@ pub(crate) fn control_of(
     }
 }
 
+/// A suite's tests in one control state, with their controls: ?1 suite, ?2 state.
+pub(crate) fn controlled_sql(test_cols: &str) -> String {
+    let cols = CONTROL_COLS.split(", ").map(|col| format!("k.{col}")).collect::<Vec<_>>().join(", ");
+    format!(
+        "SELECT {test_cols}, {cols} FROM test_controls k JOIN tests t ON t.id = k.test_id
+         WHERE k.suite_id = ?1 AND k.state = ?2 ORDER BY t.scope, t.name, t.id"
+    )
+}
+
+/// A suite's tests by scope and name (?1 suite, ?2 scope, ?3 name), or by `scope/name` (?2) when no scope is given.
+pub(crate) fn tests_named_sql(test_cols: &str, with_scope: bool) -> String {
+    if with_scope {
+        format!("SELECT {test_cols} FROM tests t WHERE t.suite_id = ?1 AND t.scope = ?2 AND t.name = ?3")
+    } else {
+        format!(
+            "SELECT {test_cols} FROM tests t WHERE t.suite_id = ?1
+               AND (t.scope || '/' || t.name = ?2 OR (t.scope = '' AND t.name = ?2)) ORDER BY t.id LIMIT 10"
+        )
+    }
+}
+
 /// ?1 test, ?2 suite, then the control's columns.
 pub(crate) const UPSERT_CONTROL: &str =
     "INSERT INTO test_controls (test_id, suite_id, state, set_by, reason, expires_at, pin, actor, updated_at)

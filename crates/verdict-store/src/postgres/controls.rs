@@ -108,18 +108,7 @@ impl ControlsStore for PgStore {
     }
 
     async fn controlled(&self, suite_id: i64, state: ControlState) -> Result<Vec<Controlled>, StoreError> {
-        let cols = CONTROL_COLS.split(", ").map(|col| format!("k.{col}")).collect::<Vec<_>>().join(", ");
-        let rows = self
-            .client()
-            .await?
-            .query(
-                &format!(
-                    "SELECT {TEST_COLS}, {cols} FROM test_controls k JOIN tests t ON t.id = k.test_id
-                     WHERE k.suite_id = $1 AND k.state = $2 ORDER BY t.scope, t.name, t.id"
-                ),
-                &[&suite_id, &state.name()],
-            )
-            .await?;
+        let rows = self.client().await?.query(&dollars(&controlled_sql(TEST_COLS)), &[&suite_id, &state.name()]).await?;
         Ok(rows.iter().map(|r| Controlled { test: test_row(r), control: control_row(r, 8) }).collect())
     }
 
@@ -160,23 +149,8 @@ impl ControlsStore for PgStore {
     async fn tests_named(&self, suite_id: i64, scope: Option<&str>, name: &str) -> Result<Vec<Test>, StoreError> {
         let c = self.client().await?;
         let rows = match scope {
-            Some(scope) => {
-                c.query(
-                    &format!("SELECT {TEST_COLS} FROM tests t WHERE t.suite_id = $1 AND t.scope = $2 AND t.name = $3"),
-                    &[&suite_id, &scope, &name],
-                )
-                .await?
-            }
-            None => {
-                c.query(
-                    &format!(
-                        "SELECT {TEST_COLS} FROM tests t WHERE t.suite_id = $1
-                           AND (t.scope || '/' || t.name = $2 OR (t.scope = '' AND t.name = $2)) ORDER BY t.id LIMIT 10"
-                    ),
-                    &[&suite_id, &name],
-                )
-                .await?
-            }
+            Some(scope) => c.query(&dollars(&tests_named_sql(TEST_COLS, true)), &[&suite_id, &scope, &name]).await?,
+            None => c.query(&dollars(&tests_named_sql(TEST_COLS, false)), &[&suite_id, &name]).await?,
         };
         Ok(rows.iter().map(test_row).collect())
     }

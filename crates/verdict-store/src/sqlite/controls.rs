@@ -95,11 +95,7 @@ impl ControlsStore for SqliteStore {
 
     async fn controlled(&self, suite_id: i64, state: ControlState) -> Result<Vec<Controlled>, StoreError> {
         self.read_here(move |c| {
-            let cols = CONTROL_COLS.split(", ").map(|col| format!("k.{col}")).collect::<Vec<_>>().join(", ");
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {TEST_COLS}, {cols} FROM test_controls k JOIN tests t ON t.id = k.test_id
-                 WHERE k.suite_id = ?1 AND k.state = ?2 ORDER BY t.scope, t.name, t.id"
-            ))?;
+            let mut st = c.prepare_cached(&controlled_sql(TEST_COLS))?;
             let rows =
                 st.query_map(params![suite_id, state.name()], |r| Ok(Controlled { test: test_row(r)?, control: control_row(r, 8)? }))?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -146,14 +142,11 @@ impl ControlsStore for SqliteStore {
         self.read_here(move |c| {
             let rows = match scope {
                 Some(scope) => c
-                    .prepare_cached(&format!("SELECT {TEST_COLS} FROM tests t WHERE t.suite_id = ?1 AND t.scope = ?2 AND t.name = ?3"))?
+                    .prepare_cached(&tests_named_sql(TEST_COLS, true))?
                     .query_map(params![suite_id, scope, name], test_row)?
                     .collect::<Result<Vec<_>, _>>()?,
                 None => c
-                    .prepare_cached(&format!(
-                        "SELECT {TEST_COLS} FROM tests t WHERE t.suite_id = ?1
-                           AND (t.scope || '/' || t.name = ?2 OR (t.scope = '' AND t.name = ?2)) ORDER BY t.id LIMIT 10"
-                    ))?
+                    .prepare_cached(&tests_named_sql(TEST_COLS, false))?
                     .query_map(params![suite_id, name], test_row)?
                     .collect::<Result<Vec<_>, _>>()?,
             };
