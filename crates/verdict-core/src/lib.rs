@@ -24,6 +24,7 @@ pub mod slug;
 pub mod stats;
 pub mod test_plan;
 pub mod upload;
+pub mod webhook;
 
 pub use outcome::{Outcome, RunResult};
 pub use slug::SuiteSlug;

@@ -38,6 +38,14 @@ impl ControlRule {
             ControlRule::Expired => "expired",
         }
     }
+
+    /// The rule a state-change event names (the flaky spec's §2.1 list).
+    pub fn event_rule(self) -> &'static str {
+        match self {
+            ControlRule::Auto => "auto_quarantine",
+            other => other.name(),
+        }
+    }
 }
 
 /// A change asked of a test's control.

@@ -151,6 +151,11 @@ pub struct PartPlan {
     pub days: Vec<(i64, String, i64, TrackCounts)>,
     /// The track whose state events the auto-quarantine policy follows, when it is on.
     pub quarantine_track: Option<String>,
+    /// The part's tests with a passed or failed result, and those that failed every attempt (for `run.failed`).
+    pub tests: usize,
+    pub failed_tests: Vec<i64>,
+    /// Set by the step: the part is its run's first (a run's `run.failed` is sent once).
+    pub first_of_run: bool,
 }
 
 /// A track row to write, with what the next steps read without decoding it.
@@ -367,6 +372,8 @@ pub fn plan_part(
         infra: *part_infra || (!infra_uploads.is_empty() && by_test.is_empty()),
         infra_uploads: infra_uploads.iter().map(|u| (*u).to_owned()).collect(),
         quarantine_track: settings.quarantine_track(&run.default_branch).map(str::to_owned),
+        tests: statuses.len(),
+        failed_tests: statuses.iter().filter(|(_, a)| !a.is_empty() && a.iter().all(|p| !*p)).map(|(t, _)| *t).collect(),
         ..PartPlan::default()
     };
     let write = |plan: &mut PartPlan, test_id: i64, track: &str, data: Track| {

@@ -16,6 +16,7 @@ pub mod test_plans;
 pub mod testing;
 pub mod token;
 pub mod views;
+pub mod webhooks;
 
 pub use error::StoreError;
 pub use store::{HistoryFilter, Page, RunFilter, RunSelection, Store, TestFilter, open};

@@ -118,6 +118,9 @@ pub trait Store: Send + Sync + 'static {
     /// Test plans and the timings they are made from.
     fn test_plans(&self) -> &dyn crate::test_plans::TestPlansStore;
 
+    /// Webhook endpoints, the outbox and its deliveries (see `crate::webhooks`).
+    fn webhooks(&self) -> &dyn crate::webhooks::WebhooksStore;
+
     async fn create_suite(&self, suite: NewSuite) -> Result<Suite, StoreError>;
     async fn suites(&self) -> Result<Vec<Suite>, StoreError>;
     async fn suite_by_slug(&self, slug: &str) -> Result<Option<Suite>, StoreError>;

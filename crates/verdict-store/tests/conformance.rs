@@ -40,6 +40,7 @@ conformance!(
     imported_uploads_carry_their_time,
     controls_are_set_listed_expired_and_kept_as_events,
     auto_quarantine_mutes_flaky_tests_in_the_analysis_step,
+    webhook_messages_are_written_with_their_change_and_deliveries_are_claimed_leased_and_logged,
 );
 
 /// Scenarios that also look at the store's own tables.
@@ -1197,4 +1198,146 @@ async fn auto_quarantine_mutes_flaky_tests_in_the_analysis_step(store: Arc<dyn S
         "healthy again: {:?}",
         store.flaky().test_events(wobbly, 3).await.unwrap()
     );
+}
+
+/// The outbox is filled in the transactions that make its events: the
+/// analysis step's state events and the auto-quarantine mute it causes, a
+/// cluster's first failure on the default branch (not on another branch,
+/// not twice), a run on main with failed tests, a person's mute. Each
+/// message has a delivery per endpoint that takes its type; deliveries are
+/// claimed with a lease, retried, delivered, and a 410 or five dead
+/// messages in a row disable their endpoint.
+async fn webhook_messages_are_written_with_their_change_and_deliveries_are_claimed_leased_and_logged(store: Arc<dyn Store>) {
+    use verdict_core::quarantine::ControlState;
+    use verdict_core::webhook::{EventType, Format};
+    use webhooks::{AfterAttempt, Attempt, NewEndpoint};
+    let s = suite(&store, "hooks").await;
+    let other = suite(&store, "quiet").await;
+    let mut settings = store.flaky().flaky_settings(s.id).await.unwrap();
+    settings.quarantine_auto = true;
+    store.flaky().set_flaky_settings(s.id, &settings).await.unwrap();
+    let wh = store.webhooks();
+    let endpoint = |suite_id, events: Vec<EventType>| NewEndpoint {
+        suite_id,
+        url: "http://127.0.0.1:9/hook".into(),
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        format: Format::Standard,
+        events,
+        owner: None,
+        description: Some("team hook".into()),
+    };
+    let all = wh.add_endpoint(&endpoint(s.id, vec![]), 1_000).await.unwrap();
+    let clusters_only = wh.add_endpoint(&endpoint(s.id, vec![EventType::ClusterCreated]), 1_001).await.unwrap();
+    wh.add_endpoint(&endpoint(other.id, vec![]), 1_002).await.unwrap();
+    assert_eq!(
+        wh.endpoints(s.id).await.unwrap().iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        [all.id.clone(), clusters_only.id.clone()]
+    );
+    assert_eq!(all.secret, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    assert!(all.enabled && all.id.starts_with("ep_"));
+
+    let failing = |name: &str, reason: &str| {
+        let mut e = exec("w", name, Outcome::Failed, Some(1.0));
+        e.failure_reason = Some(reason.into());
+        e
+    };
+    for i in 0..2 {
+        let mut again = exec("w", "wobbly", Outcome::Passed, Some(1.0));
+        again.attempt = 1;
+        let execs = vec![failing("wobbly", "timeout after 30s"), again, failing("broken", "AssertionError: 1 != 2")];
+        store.write_upload(s.id, upload(&format!("main-{i}"), Some("main"), Some(&format!("c{i}")), execs)).await.unwrap();
+        while store.flaky().analyse_due(i64::MAX / 2).await.unwrap().is_some() {}
+    }
+    // A new failure on a feature branch: clustered, not announced.
+    store.write_upload(s.id, upload("feat", Some("feature/x"), Some("f1"), vec![failing("other", "no such file /data")])).await.unwrap();
+    while store.flaky().analyse_due(i64::MAX / 2).await.unwrap().is_some() {}
+
+    let messages = wh.messages(s.id, 100).await.unwrap();
+    let kinds: Vec<(&str, &str, &str)> =
+        messages.iter().map(|m| (m.kind.as_str(), m.data["from"].as_str().unwrap_or(""), m.data["to"].as_str().unwrap_or(""))).collect();
+    let count = |k: &str| kinds.iter().filter(|m| m.0 == k).count();
+    assert_eq!(count("cluster.created"), 2, "two reasons on main, each once; the feature branch's none: {kinds:?}");
+    assert_eq!(count("run.failed"), 2, "each run on main failed `broken`: {kinds:?}");
+    assert!(kinds.contains(&("test.state_changed", "new", "flaky")), "{kinds:?}");
+    assert!(kinds.contains(&("test.state_changed", "enabled", "muted")), "the auto-quarantine mute: {kinds:?}");
+    let flaky = messages.iter().find(|m| m.data["to"] == "flaky").unwrap();
+    assert_eq!(flaky.data["test"]["name"], "wobbly");
+    assert_eq!(flaky.data["branch"], "main", "only trusted tracks are announced");
+    assert_eq!(flaky.data["test"]["url"], format!("/s/hooks/tests/{}", flaky.data["test"]["id"]));
+    let mute = messages.iter().find(|m| m.data["to"] == "muted").unwrap();
+    assert_eq!((mute.data["change"].as_str(), mute.data["rule"].as_str()), (Some("control"), Some("auto_quarantine")));
+    let failed_run = messages.iter().find(|m| m.kind == "run.failed").unwrap();
+    assert_eq!((failed_run.data["failed"].as_i64(), failed_run.data["failed_tests"][0]["name"].as_str()), (Some(1), Some("broken")));
+    assert!(messages.iter().all(|m| m.id.starts_with("msg_") && m.id.len() == 30));
+    assert!(kinds.iter().all(|m| m != &("test.state_changed", "", "")));
+
+    // A person's mute is an event too.
+    let test_id = flaky.data["test"]["id"].as_i64().unwrap();
+    store.controls().set_control(test_id, &change(ControlState::Skipped, "too slow", 5_000)).await.unwrap();
+    let messages = wh.messages(s.id, 100).await.unwrap();
+    let skip = messages.last().unwrap();
+    assert_eq!((skip.data["to"].as_str(), skip.data["rule"].as_str()), (Some("skipped"), Some("manual")));
+
+    // Deliveries: every message to `all`, the clusters to `clusters_only`; none for the other suite.
+    let now = i64::MAX / 2;
+    let due = wh.claim_due(now, 60_000, 1_000).await.unwrap();
+    let to = |ep: &str| due.iter().filter(|d| d.endpoint.id == ep).count();
+    assert_eq!(to(&all.id), messages.len());
+    assert_eq!(to(&clusters_only.id), 2);
+    assert_eq!(due.len(), messages.len() + 2, "no delivery for another suite's endpoint");
+    assert!(wh.claim_due(now, 60_000, 1_000).await.unwrap().is_empty(), "leased");
+    let again = wh.claim_due(now + 60_000, 60_000, 1_000).await.unwrap();
+    assert_eq!(again.len(), due.len(), "a lapsed lease (a killed sender) is claimed again");
+    assert_eq!(again[0].message.id, due[0].message.id, "with the same message id");
+
+    let attempt = |status: Option<i64>, at: i64| Attempt {
+        sent_at_ms: at,
+        status_code: status,
+        error: status.is_none().then(|| "connection refused".into()),
+        response: status.map(|_| "ok".into()),
+        duration_ms: 3,
+    };
+    let first = &again[0];
+    wh.record_attempt(first, &attempt(None, now + 60_000), AfterAttempt::RetryAt(now + 250_000)).await.unwrap();
+    assert!(
+        !wh.claim_due(now + 200_000, 60_000, 1_000).await.unwrap().iter().any(|d| d.delivery_id == first.delivery_id),
+        "not before its retry time"
+    );
+    let retried = wh.claim_due(now + 260_001, 60_000, 1_000).await.unwrap();
+    let second = retried.iter().find(|d| d.delivery_id == first.delivery_id).expect("due again after its retry time");
+    assert_eq!(second.attempts, 1);
+    wh.record_attempt(second, &attempt(Some(204), now + 260_001), AfterAttempt::Delivered).await.unwrap();
+    let log = wh.deliveries(&first.endpoint.id, 100).await.unwrap();
+    let d = log.iter().find(|d| d.id == first.delivery_id).unwrap();
+    assert_eq!((d.state.as_str(), d.attempts, d.last_status, d.next_at_ms), ("delivered", 2, Some(204), None));
+    assert_eq!(d.log.iter().map(|a| a.status_code).collect::<Vec<_>>(), [Some(204), None], "newest first");
+    assert_eq!(d.log[1].error.as_deref(), Some("connection refused"));
+    assert!(wh.retry_delivery(&first.endpoint.id, first.delivery_id, now + 300_000).await.unwrap());
+    assert!(!wh.retry_delivery(&clusters_only.id, first.delivery_id, now).await.unwrap(), "not that endpoint's");
+
+    // 410 disables its endpoint: its other deliveries wait, unclaimed.
+    let of_clusters: Vec<_> = retried.iter().filter(|d| d.endpoint.id == clusters_only.id).collect();
+    wh.record_attempt(of_clusters[0], &attempt(Some(410), now + 260_001), AfterAttempt::Gone).await.unwrap();
+    let ep = wh.endpoint(s.id, &clusters_only.id).await.unwrap().unwrap();
+    assert!(!ep.enabled);
+    assert_eq!(ep.disabled_reason.as_deref(), Some("the endpoint answered 410 Gone"));
+    assert!(!wh.claim_due(now + 400_000, 60_000, 1_000).await.unwrap().iter().any(|d| d.endpoint.id == clusters_only.id));
+
+    // Five dead in a row disable `all`.
+    let pending: Vec<_> = wh.claim_due(now + 500_000, 60_000, 1_000).await.unwrap();
+    assert!(pending.len() >= 5, "{}", pending.len());
+    for d in pending.iter().take(5) {
+        wh.record_attempt(d, &attempt(Some(500), now + 500_000), AfterAttempt::Dead).await.unwrap();
+    }
+    let ep = wh.endpoint(s.id, &all.id).await.unwrap().unwrap();
+    assert_eq!((ep.enabled, ep.disabled_reason.as_deref()), (false, Some("its last 5 messages were never delivered")));
+
+    // Removal: gone from the list, its pending deliveries end, its log stays.
+    assert!(wh.remove_endpoint(s.id, &all.id, now).await.unwrap());
+    assert!(!wh.remove_endpoint(s.id, &all.id, now).await.unwrap());
+    assert!(!wh.remove_endpoint(other.id, &clusters_only.id, now).await.unwrap(), "another suite's");
+    assert_eq!(wh.endpoints(s.id).await.unwrap().len(), 1);
+    let log = wh.deliveries(&all.id, 1_000).await.unwrap();
+    assert!(log.iter().all(|d| d.state != "pending") && !log.is_empty());
+    assert_eq!(wh.prune_attempts(now + 400_000).await.unwrap(), 3, "attempts before the cut are forgotten");
 }

@@ -68,6 +68,7 @@ async fn write_change(
         ],
     )
     .await?;
+    super::webhooks::emit_control(tx, suite_id, test_id, (before, &after, change.rule.event_rule())).await?;
     Ok(after)
 }
 

@@ -202,6 +202,7 @@ async fn analyse_run(
         }
     }
     let mut plan = plan_part(&run, &settings, &facts, stored, &split.skip, &passed_elsewhere);
+    plan.first_of_run = first_of_run;
     plan.events.splice(0..0, caught_up);
     let part = RecordedPart { n, run_id, branch: run.branch.clone(), at_ms, first_at, infra: plan.infra };
     let whole = first_of_run && plan.infra_uploads.is_empty();
@@ -282,6 +283,7 @@ async fn write_plan(
         )
         .await?;
     }
+    super::webhooks::emit_part(tx, run, plan, now_ms).await?;
     super::controls::apply_policy(tx, run.suite_id, plan).await?;
     let m = plan.days.len();
     let (mut dt, mut dtr, mut dd) = (Vec::with_capacity(m), Vec::with_capacity(m), Vec::with_capacity(m));

@@ -8,6 +8,7 @@ mod flaky;
 mod monitor;
 mod reads;
 mod test_plans;
+mod webhooks;
 mod writes;
 
 use crate::error::StoreError;
@@ -36,6 +37,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("migrations/0015_quiet_tracks.sql")),
     (16, include_str!("migrations/0016_test_controls.sql")),
     (17, include_str!("migrations/0017_test_plans.sql")),
+    (18, include_str!("migrations/0018_webhooks.sql")),
 ];
 /// SQL written for both dialects (`?1`, `?2`, ...) as PostgreSQL takes it (`$1`, `$2`, ...).
 pub(crate) fn dollars(sql: &str) -> String {
@@ -144,6 +146,10 @@ impl Store for PgStore {
     }
 
     fn test_plans(&self) -> &dyn crate::test_plans::TestPlansStore {
+        self
+    }
+
+    fn webhooks(&self) -> &dyn crate::webhooks::WebhooksStore {
         self
     }
 

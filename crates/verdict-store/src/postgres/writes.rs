@@ -173,6 +173,7 @@ pub(super) async fn write(
     .await?;
     if !clusters.groups.is_empty() {
         super::clusters::write(tx, suite_id, run_id, now, &clusters, &test_ids).await?;
+        super::webhooks::announce_clusters(tx, suite_id, (run_id, env.commit_sha.as_deref()), branch.as_deref(), &clusters, now).await?;
     }
 
     // Rollups in test-id order, so concurrent uploads lock rows in one order.

@@ -6,10 +6,12 @@ use crate::controls::*;
 use crate::error::StoreError;
 use crate::flaky::PartPlan;
 use crate::views::{Suite, Test};
+use crate::webhooks::control_event;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::collections::HashMap;
 use verdict_core::quarantine::{Control, ControlState};
+use verdict_core::webhook::EventType;
 
 fn control_row(r: &Row<'_>, at: usize) -> rusqlite::Result<Control> {
     Ok(control_of(
@@ -53,6 +55,10 @@ fn write_change(c: &Connection, suite_id: i64, test_id: i64, before: &Control, c
         change.actor,
         change.reason
     ])?;
+    super::webhooks::emit(c, suite_id, EventType::TestStateChanged, change.at_ms, |slug| {
+        let test = super::webhooks::test_of(c, test_id)?;
+        Ok(vec![control_event(slug, &test, before, &after, change.rule.event_rule())])
+    })?;
     Ok(after)
 }
 

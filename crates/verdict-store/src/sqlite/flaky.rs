@@ -199,6 +199,7 @@ fn prepare_step(c: &Connection, now_ms: i64) -> Result<Option<Prepared>, StoreEr
         }
     }
     let mut plan = plan_part(&run, &settings, &facts, stored, &split.skip, &passed_elsewhere);
+    plan.first_of_run = first_of_run;
     plan.events.splice(0..0, caught_up);
     let part = RecordedPart { n, run_id, branch: run.branch.clone(), at_ms, first_at, infra: plan.infra };
     let whole = first_of_run && plan.infra_uploads.is_empty();
@@ -293,6 +294,7 @@ fn write_plan(
             event_evidence(e)
         ])?;
     }
+    super::webhooks::emit_part(c, run, plan, now_ms)?;
     super::controls::apply_policy(c, run.suite_id, plan)?;
     let mut day_st = c.prepare_cached(
         "INSERT INTO track_days (test_id, track, day, suite_id, parts, flaky, failed, breakage, runs_failed, seconds_lost)

@@ -9,6 +9,7 @@ mod inbox;
 mod monitor;
 mod reads;
 mod test_plans;
+mod webhooks;
 mod writer;
 mod writes;
 
@@ -40,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("migrations/0015_quiet_tracks.sql")),
     (16, include_str!("migrations/0016_test_controls.sql")),
     (17, include_str!("migrations/0017_test_plans.sql")),
+    (18, include_str!("migrations/0018_webhooks.sql")),
 ];
 
 pub struct SqliteStore {
@@ -177,6 +179,10 @@ impl Store for SqliteStore {
     }
 
     fn test_plans(&self) -> &dyn crate::test_plans::TestPlansStore {
+        self
+    }
+
+    fn webhooks(&self) -> &dyn crate::webhooks::WebhooksStore {
         self
     }
 

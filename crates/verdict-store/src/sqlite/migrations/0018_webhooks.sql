@@ -1,0 +1,60 @@
+-- Webhooks (the flaky spec, §6.2): a suite's endpoints; the outbox, one
+-- message per event, written in the transaction of the change that causes
+-- it; one delivery per message and matching endpoint, claimed by a sender
+-- with a lease (so a killed sender's claim lapses and the delivery is sent
+-- again with the same message id); and every attempt, kept 30 days.
+CREATE TABLE webhook_endpoints (
+  id TEXT PRIMARY KEY,
+  suite_id INTEGER NOT NULL REFERENCES suites(id),
+  url TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  format TEXT NOT NULL,
+  events TEXT NOT NULL,
+  owner TEXT,
+  description TEXT,
+  enabled INTEGER NOT NULL DEFAULT 1,
+  disabled_reason TEXT,
+  created_at INTEGER NOT NULL,
+  removed_at INTEGER
+);
+CREATE INDEX webhook_endpoints_by_suite ON webhook_endpoints (suite_id) WHERE removed_at IS NULL;
+
+CREATE TABLE webhook_messages (
+  id TEXT PRIMARY KEY,
+  suite_id INTEGER NOT NULL REFERENCES suites(id),
+  type TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  data TEXT NOT NULL
+);
+
+CREATE TABLE webhook_deliveries (
+  id INTEGER PRIMARY KEY,
+  message_id TEXT NOT NULL REFERENCES webhook_messages(id),
+  endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id),
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL,
+  lease_until INTEGER,
+  last_status INTEGER,
+  created_at INTEGER NOT NULL,
+  done_at INTEGER
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at) WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, id);
+
+CREATE TABLE webhook_attempts (
+  id INTEGER PRIMARY KEY,
+  delivery_id INTEGER NOT NULL REFERENCES webhook_deliveries(id),
+  sent_at INTEGER NOT NULL,
+  status_code INTEGER,
+  error TEXT,
+  response TEXT,
+  duration_ms INTEGER NOT NULL
+);
+CREATE INDEX webhook_attempts_by_delivery ON webhook_attempts (delivery_id, id);
+CREATE INDEX webhook_attempts_by_time ON webhook_attempts (sent_at);
+
+-- When a cluster was first seen failing on its suite's default branch (the
+-- moment of its cluster.created event); clusters already there count as announced.
+ALTER TABLE clusters ADD COLUMN announced_at INTEGER;
+UPDATE clusters SET announced_at = first_seen;
