@@ -9,6 +9,7 @@ pub mod flaky;
 pub mod pages;
 pub mod quarantine;
 pub mod test_plan;
+pub mod webhooks;
 
 use verdict_store::StoreError;
 

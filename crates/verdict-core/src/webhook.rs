@@ -216,6 +216,14 @@ fn slack_link(url: &str, label: &str) -> String {
     format!("<{}|{}>", slack_escape(url).replace('|', "%7C"), slack_escape(label).replace('|', "¦"))
 }
 
+fn test_label(test: &Value) -> String {
+    let name = test["name"].as_str().unwrap_or("");
+    match test["scope"].as_str().unwrap_or("") {
+        "" => name.to_owned(),
+        scope => format!("{scope} › {name}"),
+    }
+}
+
 /// Faster events than one message a second are joined, at most this many lines a message.
 pub const SLACK_MAX_LINES: usize = 20;
 
@@ -227,12 +235,20 @@ pub fn slack_line(kind: &str, data: &Value) -> String {
         _ => String::new(),
     };
     match kind {
+        "test.state_changed" if data["change"] == "control" => {
+            let (test, control) = (&data["test"], &data["control"]);
+            let reason = control["reason"].as_str().map_or_else(String::new, |r| format!(": {}", slack_escape(r)));
+            format!(
+                "{} *{}*: {} by {}{reason}{owners}",
+                if data["to"] == "enabled" { ":loud_sound:" } else { ":mute:" },
+                slack_escape(&s(&data["to"])),
+                slack_link(&s(&test["url"]), &test_label(test)),
+                slack_escape(&s(&control["actor"]))
+            )
+        }
         "test.state_changed" => {
             let test = &data["test"];
-            let label = match s(&test["scope"]).as_str() {
-                "" => s(&test["name"]),
-                scope => format!("{scope} › {}", s(&test["name"])),
-            };
+            let label = test_label(test);
             let to = s(&data["to"]);
             let icon = match to.as_str() {
                 "flaky" | "broken" => ":warning:",
@@ -349,6 +365,11 @@ mod tests {
             slack_line("test.state_changed", &data),
             ":warning: *flaky* on main: <http://v/s/app/tests/7|Checkout › applies &lt;coupon&gt; &amp; tax> 5.7% of runs (95% CI 1.4–12.7%), rule same_commit, owners @payments"
         );
+        let control = serde_json::json!({
+            "test": {"scope": "", "name": "a|b", "url": "http://v/t/1"}, "change": "control", "from": "enabled", "to": "muted",
+            "control": {"actor": "cli:alice", "reason": "flaky in <CI>"}, "owners": []
+        });
+        assert_eq!(slack_line("test.state_changed", &control), ":mute: *muted*: <http://v/t/1|a¦b> by cli:alice: flaky in &lt;CI&gt;");
         let lines: Vec<String> = (0..25).map(|i| format!("line {i}")).collect();
         let body: Value = serde_json::from_slice(&slack_body(&lines)).unwrap();
         assert_eq!(body["text"].as_str().unwrap().lines().count(), SLACK_MAX_LINES);

@@ -37,6 +37,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/suites/{slug}/settings", axum::routing::patch(crate::flaky::patch_settings))
         .route("/suites/{slug}/cluster-rules", post(crate::clusters::add_rule))
         .route("/suites/{slug}/cluster-rules/{id}", axum::routing::delete(crate::clusters::remove_rule))
+        // Webhooks carry the suite's manage token.
+        .merge(crate::webhooks::routes())
 }
 
 type Q = Query<HashMap<String, String>>;

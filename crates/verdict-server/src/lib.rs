@@ -18,6 +18,8 @@ mod suite_links;
 mod test_plan;
 mod twins;
 mod ui;
+pub mod webhook_sender;
+mod webhooks;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -179,6 +181,8 @@ async fn accept_loop(
     let config = state.config.clone();
     // Dropped with the loop below: a step cut short rolls back and is redone.
     let analysis = AbortOnDrop(tokio::spawn(flaky::analysis_loop(state.store.clone())));
+    // Deliveries go out beside the server, never on an upload's path.
+    let sender = AbortOnDrop(tokio::spawn(webhook_sender::delivery_loop(state.store.clone(), config.public_url.clone())));
     let app = router(state);
     let connections = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -236,6 +240,7 @@ async fn accept_loop(
         tracing::warn!(open, deadline_secs = deadline.as_secs(), "connections still open after the drain deadline are dropped");
     }
     drop(analysis);
+    drop(sender);
     Ok(())
 }
 

@@ -68,6 +68,7 @@ both!(
     failures_cluster_by_cause_and_rules_win,
     tests_are_muted_skipped_and_enabled_through_buildkites_paths,
     bktec_gets_one_plan_per_identifier_balanced_by_timing_history,
+    webhooks_are_signed_retried_with_one_id_logged_and_disabled_by_410,
 );
 
 /// Tests of the HTTP edge that no store decision takes part in: SQLite only.
@@ -1594,5 +1595,152 @@ async fn bktec_gets_one_plan_per_identifier_balanced_by_timing_history(backend: 
     assert_eq!(filtered, json!({"tests": [{"path": "spec/f_spec.rb"}]}), "the file holding a skipped test");
     let stats = json!({"version": "2.0.0", "env": {}, "timeline": [], "statistics": {"total": 7, "passed_on_first_run": 7, "passed_on_retry": 0, "muted_passed": 0, "muted_failed": 0, "failed": 0, "skipped": 0}});
     assert_eq!(post("test_plan_metadata", s.token.clone(), stats).await, (StatusCode::OK, json!({})));
+    s.finish().await;
+}
+
+/// Endpoints are managed with the manage token; an upload's new failure
+/// cluster and a person's mute reach a local receiver signed in the Standard
+/// Webhooks form; a 500 is retried about 5 s later with the same
+/// `webhook-id`; the log shows both attempts; a retry on demand sends it
+/// again; Slack gets text; a 410 disables its endpoint.
+async fn webhooks_are_signed_retried_with_one_id_logged_and_disabled_by_410(backend: Backend) {
+    use verdict_core::webhook::Secret;
+    let s = Server::start(backend).await;
+    let rx = Receiver::start(&[("/hook", &[500]), ("/gone", &[410])]).await;
+    let ctl = s.store.store.controls();
+    let manage = token::generate();
+    ctl.set_manage_token_hash("web", &token::hash(&manage)).await.unwrap();
+    let other_manage = token::generate();
+    s.create_other_suite("other").await;
+    ctl.set_manage_token_hash("other", &token::hash(&other_manage)).await.unwrap();
+    let api = format!("{}/api/v1/suites/web/webhooks", s.url);
+    let call = |method: reqwest::Method, url: String, token: Option<&str>, body: Option<Value>| {
+        let mut req = s.http.request(method, url);
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let hook = json!({"url": format!("{}/hook", rx.url), "events": ["test.state_changed", "cluster.created"]});
+    for (token, want) in [(None, 401), (Some(s.token.as_str()), 403), (Some(other_manage.as_str()), 403)] {
+        let (st, body) = call(reqwest::Method::POST, api.clone(), token, Some(hook.clone())).await;
+        assert_eq!(st, want, "{token:?}: {body}");
+        assert!(body["message"].is_string());
+    }
+    for (body, want) in [
+        (json!({"url": "ftp://x"}), 422),
+        (json!({"url": "https://x", "events": ["test.exploded"]}), 422),
+        (json!({"url": "https://x", "secret": "plain"}), 422),
+        (json!({"url": "https://x", "bogus": 1}), 400),
+        (json!([1]), 400),
+    ] {
+        let (st, answer) = call(reqwest::Method::POST, api.clone(), Some(&manage), Some(body.clone())).await;
+        assert_eq!(st, want, "{body}: {answer}");
+    }
+    assert!(s.store.store.webhooks().endpoints(s.suite_id).await.unwrap().is_empty(), "refused: nothing kept");
+    let (st, made) = call(reqwest::Method::POST, api.clone(), Some(&manage), Some(hook)).await;
+    assert_eq!(st, 201, "{made}");
+    let secret = Secret::parse(made["secret"].as_str().unwrap()).expect("a whsec_ secret, shown once");
+    let hook_id = made["id"].as_str().unwrap().to_owned();
+    let slack = json!({"url": format!("{}/slack", rx.url), "format": "slack", "events": ["test.state_changed"]});
+    assert_eq!(call(reqwest::Method::POST, api.clone(), Some(&manage), Some(slack)).await.0, 201);
+    let (st, listed) = call(reqwest::Method::GET, api.clone(), Some(&manage), None).await;
+    assert_eq!(st, 200);
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert!(listed[0].get("secret").is_none(), "the secret is not listed: {listed}");
+
+    // A new failure on main (cluster.created in the upload's transaction), then a person's mute.
+    let result = json!({"scope": "cart", "name": "applies <coupon> & tax", "result": "failed", "failure_reason": "timeout after 30s"});
+    let (st, _) = s.post_json(&json!({"format": "json", "run_env": {"key": "w1", "branch": "main"}, "data": [result]})).await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let test_id = ctl.tests_named(s.suite_id, Some("cart"), "applies <coupon> & tax").await.unwrap()[0].id;
+    let put = |action: &str| {
+        let url = format!("{}/buildkite/v2/analytics/organizations/acme/suites/web/tests/{test_id}/{action}", s.url);
+        call(reqwest::Method::PUT, url, Some(&manage), Some(json!({"reason": "flaky in CI", "by": "alice"})))
+    };
+    assert_eq!(put("mute").await.0, 200);
+
+    let got = rx.wait_for("/hook", 3, 30).await;
+    assert_eq!(got.len(), 3, "{got:?}");
+    for r in &got {
+        let (id, ts) = (r.header("webhook-id"), r.header("webhook-timestamp"));
+        assert_eq!(r.header("webhook-signature"), secret.sign(&id, ts.parse().unwrap(), &r.body), "signed over the exact bytes");
+        assert!(id.starts_with("msg_"));
+        assert!((chrono::Utc::now().timestamp() - ts.parse::<i64>().unwrap()).abs() < 60);
+        assert_eq!(r.header("content-type"), "application/json");
+    }
+    let (first, retried) = (&got[0], &got[2]);
+    assert_eq!(first.json()["type"], "cluster.created", "the first message got the 500");
+    assert_eq!(retried.header("webhook-id"), first.header("webhook-id"), "a retry keeps its id");
+    assert_eq!(retried.body, first.body, "and its body");
+    let gap = retried.at - first.at;
+    assert!(gap >= std::time::Duration::from_millis(4_400) && gap < std::time::Duration::from_secs(15), "5 s ± 10 %: {gap:?}");
+    let cluster = first.json();
+    let cluster_id = cluster["data"]["cluster"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(cluster["data"]["cluster"]["url"], format!("{}/s/web/failures/{cluster_id}", s.url));
+    let muted = got[1].json();
+    assert_eq!((muted["type"].as_str(), muted["data"]["to"].as_str()), (Some("test.state_changed"), Some("muted")));
+    assert_eq!(muted["data"]["test"]["url"], format!("{}/s/web/tests/{test_id}", s.url));
+    assert_eq!((muted["data"]["rule"].as_str(), muted["data"]["control"]["actor"].as_str()), (Some("manual"), Some("api:alice")));
+
+    let slack = rx.wait_for("/slack", 1, 10).await;
+    assert_eq!(slack.len(), 1, "the cluster is not a Slack event here");
+    assert!(slack[0].header("webhook-signature").is_empty(), "Slack messages are unsigned");
+    let text = slack[0].json()["text"].as_str().unwrap().to_owned();
+    assert_eq!(
+        text,
+        format!(":mute: *muted*: <{}/s/web/tests/{test_id}|cart › applies &lt;coupon&gt; &amp; tax> by api:alice: flaky in CI", s.url)
+    );
+
+    // The log: newest first, each delivery with its attempts.
+    let log_url = format!("{api}/{hook_id}/deliveries");
+    let (st, log) = call(reqwest::Method::GET, log_url.clone(), Some(&manage), None).await;
+    assert_eq!(st, 200, "{log}");
+    let deliveries = log["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 2);
+    let c = deliveries.iter().find(|d| d["type"] == "cluster.created").unwrap();
+    assert_eq!(
+        (c["state"].as_str(), c["attempts"].as_i64(), c["message_id"].as_str()),
+        (Some("delivered"), Some(2), Some(&*first.header("webhook-id")))
+    );
+    let statuses: Vec<i64> = c["log"].as_array().unwrap().iter().map(|a| a["status_code"].as_i64().unwrap()).collect();
+    assert_eq!(statuses, [200, 500]);
+    assert_eq!(c["log"][1]["response"], "thanks");
+    assert_eq!(call(reqwest::Method::GET, log_url.clone(), Some(&other_manage), None).await.0, 403);
+    assert_eq!(call(reqwest::Method::GET, format!("{log_url}?limit=0"), Some(&manage), None).await.0, 400);
+    assert_eq!(call(reqwest::Method::GET, format!("{api}/ep_nope/deliveries"), Some(&manage), None).await.0, 404);
+
+    // A retry on demand: the same id once more.
+    let retry = format!("{log_url}/{}/retry", c["id"]);
+    assert_eq!(call(reqwest::Method::POST, retry, Some(&manage), None).await.0, 202);
+    let got = rx.wait_for("/hook", 4, 10).await;
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[3].header("webhook-id"), first.header("webhook-id"));
+
+    // 410 Gone disables its endpoint.
+    let (st, gone) = call(reqwest::Method::POST, api.clone(), Some(&manage), Some(json!({"url": format!("{}/gone", rx.url)}))).await;
+    assert_eq!(st, 201);
+    assert_eq!(put("enable").await.0, 200);
+    assert_eq!(rx.wait_for("/gone", 1, 10).await.len(), 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let disabled = loop {
+        let e = s.store.store.webhooks().endpoint(s.suite_id, gone["id"].as_str().unwrap()).await.unwrap().unwrap();
+        if !e.enabled || std::time::Instant::now() > deadline {
+            break e;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!((disabled.enabled, disabled.disabled_reason.as_deref()), (false, Some("the endpoint answered 410 Gone")));
+
+    // Removal.
+    assert_eq!(call(reqwest::Method::DELETE, format!("{api}/{hook_id}"), Some(&manage), None).await.0, 204);
+    assert_eq!(call(reqwest::Method::DELETE, format!("{api}/{hook_id}"), Some(&manage), None).await.0, 404);
+    assert_eq!(call(reqwest::Method::GET, api.clone(), Some(&manage), None).await.1.as_array().unwrap().len(), 2);
     s.finish().await;
 }

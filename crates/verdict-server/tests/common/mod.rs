@@ -147,3 +147,81 @@ async fn create(store: &TestStore, slug: &str, name: &str, token: &str) -> i64 {
     };
     store.store.create_suite(suite).await.unwrap().id
 }
+
+/// A webhook receiver on a loopback port: it keeps every request (path,
+/// headers, body) and answers each path from a script (then 200).
+pub struct Receiver {
+    pub url: String,
+    pub got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+    pub at: std::time::Instant,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> String {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+impl Receiver {
+    /// `script`: per path, the statuses of its first answers.
+    pub async fn start(script: &[(&str, &[u16])]) -> Self {
+        use std::collections::{HashMap, VecDeque};
+        use std::sync::{Arc, Mutex};
+        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let answers: Arc<Mutex<HashMap<String, VecDeque<u16>>>> =
+            Arc::new(Mutex::new(script.iter().map(|(p, s)| ((*p).to_owned(), s.iter().copied().collect())).collect()));
+        let (g, a) = (got.clone(), answers.clone());
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let (g, a) = (g.clone(), a.clone());
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default().to_vec();
+                let path = parts.uri.path().to_owned();
+                let status = a.lock().unwrap().get_mut(&path).and_then(VecDeque::pop_front).unwrap_or(200);
+                g.lock().unwrap().push(Received { path, headers: parts.headers, body, at: std::time::Instant::now() });
+                (axum::http::StatusCode::from_u16(status).unwrap(), "thanks")
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Receiver { url, got, task }
+    }
+
+    /// The requests to `path` so far.
+    pub fn at(&self, path: &str) -> Vec<Received> {
+        self.got.lock().unwrap().iter().filter(|r| r.path == path).cloned().collect()
+    }
+
+    /// Wait (up to `secs`) until `path` has had `n` requests.
+    pub async fn wait_for(&self, path: &str, n: usize, secs: u64) -> Vec<Received> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let got = self.at(path);
+            if got.len() >= n || std::time::Instant::now() > deadline {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
