@@ -59,6 +59,57 @@ pub enum Command {
     Run(RunArgs),
     /// Split test files (or tests) over CI nodes by their timing history: print this node's share.
     Plan(PlanArgs),
+    /// A suite's webhook endpoints: add, list, remove, and their delivery logs.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Subcommand, Debug)]
+#[command(
+    after_help = "Works on the store directly, like `verdict suite`; over HTTP the same is /api/v1/suites/SUITE/webhooks with the suite's manage token. Events: test.state_changed, cluster.created, run.failed (none given: all). Exit status: 0, or 2 for invalid arguments, an unknown suite or endpoint, or a database error."
+)]
+pub enum WebhookCommand {
+    /// Add an endpoint; prints its id and its signing secret (shown only now).
+    Add {
+        /// The suite's slug.
+        suite: String,
+        /// Where events are POSTed (http:// or https://).
+        #[arg(long)]
+        url: String,
+        /// The signing secret (whsec_ and base64 of 24-64 bytes); none: one is made.
+        #[arg(long)]
+        secret: Option<String>,
+        /// An event type to send (repeat for more); none: every event.
+        #[arg(long = "event", value_name = "NAME")]
+        events: Vec<String>,
+        /// standard (signed JSON) or slack (an incoming-webhook URL; text, unsigned).
+        #[arg(long, default_value = "standard")]
+        format: String,
+        /// Only events whose owners include this one.
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// The suite's endpoints.
+    List {
+        suite: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an endpoint: nothing more is sent to it; its log stays.
+    Remove { suite: String, id: String },
+    /// An endpoint's deliveries, newest first, with each attempt's status and time.
+    Deliveries {
+        suite: String,
+        id: String,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a delivery again now, with the same webhook-id.
+    Retry { suite: String, id: String, delivery: i64 },
 }
 
 #[derive(Args, Debug)]

@@ -14,6 +14,7 @@ mod serve;
 mod stats;
 mod suite;
 mod upload;
+mod webhook;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         cli::Command::Test(cmd) => runtime().block_on(quarantine::run(cli.store, cmd)),
         cli::Command::Run(args) => run::run(args),
         cli::Command::Plan(args) => plan::run(args),
+        cli::Command::Webhook(cmd) => runtime().block_on(webhook::run(cli.store, cmd)),
     }
 }
 

@@ -145,7 +145,8 @@ both!(
     flaky_from_the_store,
     failures_from_the_store,
     sigkill_mid_analysis_loses_and_repeats_nothing,
-    plan_shares_agree_across_nodes_and_fall_back_when_the_server_is_down
+    plan_shares_agree_across_nodes_and_fall_back_when_the_server_is_down,
+    sigkill_between_webhook_attempts_resends_with_the_same_id_once
 );
 
 const RESULTS_PER_UPLOAD: usize = 300;
@@ -1013,4 +1014,116 @@ fn plan_shares_agree_across_nodes_and_fall_back_when_the_server_is_down(env: &En
     assert!(warned.contains("using the fallback split"), "{warned}");
     assert_eq!(lines(&zero), ["a", "c", "e", "g"]);
     assert_eq!(lines(&one), ["b", "d", "f"]);
+}
+
+/// A webhook receiver on a plain socket: it keeps each request's headers and
+/// body and answers the first `fail_first` with 500, then 200.
+struct Hook {
+    port: u16,
+    got: Arc<Mutex<Vec<(std::collections::HashMap<String, String>, Vec<u8>, Instant)>>>,
+}
+
+impl Hook {
+    fn start(fail_first: usize) -> Hook {
+        use std::io::{BufRead, BufReader, Read};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let got: Arc<Mutex<Vec<_>>> = Arc::default();
+        let kept = got.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut headers = std::collections::HashMap::new();
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap_or(0);
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':') {
+                        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+                    }
+                }
+                let n: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+                let mut body = vec![0; n];
+                if reader.read_exact(&mut body).is_err() {
+                    continue;
+                }
+                let seen = {
+                    let mut got = kept.lock().unwrap();
+                    got.push((headers, body, Instant::now()));
+                    got.len()
+                };
+                let status = if seen <= fail_first { "500 Internal Server Error" } else { "200 OK" };
+                let _ = conn.write_all(format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").as_bytes());
+            }
+        });
+        Hook { port, got }
+    }
+
+    fn wait_for(&self, n: usize, secs: u64) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while self.got.lock().unwrap().len() < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.got.lock().unwrap().len()
+    }
+}
+
+/// A mute's event gets a 500; the server is SIGKILLed before the retry 5 s
+/// later; restarted, it sends the pending delivery with the same
+/// `webhook-id` and body (signed anew), and never a third time.
+fn sigkill_between_webhook_attempts_resends_with_the_same_id_once(env: &Env) {
+    let token = env.create_suite("hooks");
+    let port = free_port();
+    let mut server = env.serve(port);
+    let hook = Hook::start(1);
+    let reply = reqwest::blocking::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/uploads"))
+        .header("Authorization", format!("Token token=\"{token}\""))
+        .json(&upload_body("hooked", 1))
+        .send()
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), 202);
+    let out = env
+        .cmd()
+        .args(["webhook", "add", "hooks", "--url", &format!("http://127.0.0.1:{}/hook", hook.port), "--event", "test.state_changed"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let (endpoint, secret) = stdout.trim().split_once('\t').expect("id and secret");
+    let secret = verdict_core::webhook::Secret::parse(secret).unwrap();
+    let out = env.cmd().args(["test", "mute", "hooks", "--name", "crash/t0", "--reason", "flaky"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    assert_eq!(hook.wait_for(1, 20), 1, "the first attempt");
+    server.kill();
+    let killed_at = Instant::now();
+    let _server = env.serve(port);
+    assert_eq!(hook.wait_for(2, 30), 2, "the pending delivery after the restart");
+    std::thread::sleep(Duration::from_secs(3));
+    let got = hook.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "delivered once after the retry: no third request");
+    let (first, second) = (&got[0], &got[1]);
+    assert_eq!(first.0["webhook-id"], second.0["webhook-id"], "one message, one id");
+    assert_eq!(first.1, second.1, "the same body");
+    assert!(second.2 > killed_at);
+    for (headers, body, _) in &got {
+        let ts: i64 = headers["webhook-timestamp"].parse().unwrap();
+        assert_eq!(headers["webhook-signature"], secret.sign(&headers["webhook-id"], ts, body));
+    }
+    let event: Value = serde_json::from_slice(&first.1).unwrap();
+    assert_eq!((event["type"].as_str(), event["data"]["to"].as_str()), (Some("test.state_changed"), Some("muted")));
+    assert_eq!(event["data"]["test"]["name"], "t0");
+
+    let out = env.cmd().args(["webhook", "deliveries", "hooks", endpoint, "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let log: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = &log["deliveries"][0];
+    assert_eq!((d["state"].as_str(), d["attempts"].as_i64()), (Some("delivered"), Some(2)), "{log}");
+    let out = env.cmd().args(["webhook", "list", "hooks"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(endpoint));
 }
