@@ -108,6 +108,9 @@ await page.locator("tbody tr td.name a").first().click();
 check(/\/s\/web\/tests\/\d+/.test(new URL(page.url()).pathname) && (await page.locator("p.state-line").isVisible()), "flaky → a test page with its state line");
 
 // Failures by cause: the list, then one cause with its tests and latest failures.
+await visit("webhooks", `${base}/s/web/webhooks`, { charts: false, rows: false });
+check((await page.locator("section.endpoint h2 code").first().textContent()).startsWith("ep_"), "webhooks: the endpoint is listed");
+check(!(await page.content()).includes("127.0.0.1:9/hook"), "webhooks: the URL shows its host only");
 await visit("failures", `${base}/s/web/failures?branch=main&window=14d`, { charts: false });
 await page.locator("td.name a[href*='/failures/']").first().click();
 check(/\/s\/web\/failures\/[0-9a-f]+/.test(new URL(page.url()).pathname), `failures → a cluster page (${page.url()})`);

@@ -52,6 +52,8 @@ port=$(free_port)
 "$VERDICT" --data-dir "$work/data" serve --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+# A webhook endpoint nobody listens on: the webhooks page shows its failed attempts.
+"$VERDICT" --data-dir "$work/data" webhook add web --url "http://127.0.0.1:9/hook" --event run.failed --event cluster.created >/dev/null 2>&1
 python3 "$HERE/seed.py" "http://127.0.0.1:$port" "$web" "$api" >/dev/null
 # The same data behind a read token, for the sign-in check.
 signed=$(free_port)

@@ -1738,6 +1738,13 @@ async fn webhooks_are_signed_retried_with_one_id_logged_and_disabled_by_410(back
     };
     assert_eq!((disabled.enabled, disabled.disabled_reason.as_deref()), (false, Some("the endpoint answered 410 Gone")));
 
+    // The page: endpoints by host only (a Slack URL is its own secret), each with its deliveries.
+    let page = s.http.get(format!("{}/s/web/webhooks", s.url)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(&hook_id) && page.contains(&first.header("webhook-id")), "{page}");
+    assert!(page.contains(&format!("{}/…", rx.url)));
+    assert!(!page.contains("/hook") && !page.contains("/slack"), "no URL path on the page");
+    assert!(page.contains("the endpoint answered 410 Gone"));
+
     // Removal.
     assert_eq!(call(reqwest::Method::DELETE, format!("{api}/{hook_id}"), Some(&manage), None).await.0, 204);
     assert_eq!(call(reqwest::Method::DELETE, format!("{api}/{hook_id}"), Some(&manage), None).await.0, 404);

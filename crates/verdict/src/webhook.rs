@@ -64,7 +64,12 @@ async fn go(store: StoreArgs, cmd: WebhookCommand) -> Result<(), String> {
             for d in log.deliveries {
                 let status = d.last_status.map_or_else(|| "-".into(), |s| s.to_string());
                 let last = match d.log.first() {
-                    Some(a) => format!("{} in {} ms{}", time(a.sent_at_ms), a.duration_ms, a.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()),
+                    Some(a) => format!(
+                        "{} in {} ms{}",
+                        time(a.sent_at_ms),
+                        a.duration_ms,
+                        a.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+                    ),
                     None => d.next_at_ms.map_or_else(String::new, |at| format!("due {}", time(at))),
                 };
                 println!("{:>8} {:<20} {:<10} {:>8} {status:>6} {:<19} {last}", d.id, d.kind, d.state, d.attempts, time(d.created_at_ms));

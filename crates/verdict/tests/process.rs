@@ -1016,11 +1016,14 @@ fn plan_shares_agree_across_nodes_and_fall_back_when_the_server_is_down(env: &En
     assert_eq!(lines(&one), ["b", "d", "f"]);
 }
 
+/// One request the hook took: its headers, body and when it came.
+type Received = (std::collections::HashMap<String, String>, Vec<u8>, Instant);
+
 /// A webhook receiver on a plain socket: it keeps each request's headers and
 /// body and answers the first `fail_first` with 500, then 200.
 struct Hook {
     port: u16,
-    got: Arc<Mutex<Vec<(std::collections::HashMap<String, String>, Vec<u8>, Instant)>>>,
+    got: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Hook {

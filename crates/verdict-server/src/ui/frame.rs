@@ -79,6 +79,7 @@ impl Frame {
             ("tests", "Tests", format!("{base}/tests")),
             ("flaky", "Flaky", format!("{base}/flaky")),
             ("failures", "Failures", format!("{base}/failures")),
+            ("webhooks", "Webhooks", format!("{base}/webhooks")),
         ]
         .into_iter()
         .map(|(key, label, path)| Link { label: label.into(), href: link(&path, view, &[]), on: key == section })

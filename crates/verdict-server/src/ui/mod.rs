@@ -19,6 +19,7 @@ mod suite;
 mod svg;
 mod test;
 mod tests;
+mod webhooks;
 
 pub(crate) use tests::tests_query;
 
@@ -47,6 +48,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/s/{slug}/tests/{test}", get(test::page))
         .route("/s/{slug}/aggregate", get(readiness::aggregate))
         .route("/s/{slug}/compare", get(readiness::compare))
+        .route("/s/{slug}/webhooks", get(webhooks::page))
         .layer(axum::middleware::from_fn_with_state(state, signin::require_sign_in))
         .route("/signin", axum::routing::post(signin::submit).layer(axum::extract::DefaultBodyLimit::max(signin::MAX_FORM_BYTES)))
         .route("/static/{hash}/{file}", get(assets::serve))
