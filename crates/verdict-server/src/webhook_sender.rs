@@ -21,7 +21,7 @@ use verdict_core::webhook::{
     next_delay_ms, slack_body, slack_line,
 };
 use verdict_store::Store;
-use verdict_store::webhooks::{AfterAttempt, Attempt, Due};
+use verdict_store::webhooks::{AfterAttempt, Attempt, Attempted, Due};
 
 /// How long a claim holds a delivery: past one attempt's timeout with room to record it.
 const LEASE_MS: i64 = 60_000;
@@ -29,6 +29,11 @@ const LEASE_MS: i64 = 60_000;
 const BATCH: i64 = 64;
 /// How often an idle sender looks for due deliveries.
 const POLL: Duration = Duration::from_millis(500);
+/// The pause after a claim that found less than a batch.
+const GATHER: Duration = Duration::from_millis(250);
+/// Attempts recorded together: at most this many, or what a second brought.
+const RECORD_EVERY: usize = 16;
+const RECORD_AFTER: Duration = Duration::from_secs(1);
 /// Slack asks for at most one message a second per incoming webhook.
 const SLACK_GAP: Duration = Duration::from_secs(1);
 
@@ -76,6 +81,10 @@ pub async fn delivery_loop(store: Arc<dyn Store>, public_url: String) {
         }
         match send_due(store.as_ref(), &client, &public_url, &mut slack_sent).await {
             Ok(0) => tokio::time::sleep(POLL).await,
+            // A part batch: let more gather before the next claim, so that a
+            // steady trickle of events costs a few writes a second, not two
+            // per event (each is a commit on the store uploads write to).
+            Ok(n) if n < BATCH as usize => tokio::time::sleep(GATHER).await,
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "claiming webhook deliveries failed; trying again shortly");
@@ -114,19 +123,33 @@ pub async fn send_due(
 }
 
 /// One endpoint's claimed deliveries; for Slack, when its last message went.
+/// Attempts are recorded a few at a time, each batch in one transaction: on
+/// SQLite every record waits for the one writer that uploads use too.
 async fn send_endpoint(store: &dyn Store, client: &Client, base: &str, list: Vec<Due>, last: Option<Instant>) -> Option<Instant> {
+    let claimed = Instant::now();
+    // No attempt starts past half the lease: one attempt (at most its timeout)
+    // and its record still end inside the lease, so no other node sends the
+    // same delivery meanwhile; the rest wait for their leases to lapse.
+    let in_lease = || claimed.elapsed() < Duration::from_millis(LEASE_MS as u64 / 2);
     let slack = list[0].endpoint.format == Format::Slack.name();
+    let mut done = Vec::new();
     if !slack {
-        for d in &list {
+        let mut recorded = Instant::now();
+        for d in list.iter().take_while(|_| in_lease()) {
             let body = envelope(&d.message.kind, d.message.at_ms, &d.message.data, base);
             let sent = post(client, d, body).await;
-            record(store, d, sent).await;
+            done.push(attempted(d, sent));
+            if done.len() >= RECORD_EVERY || recorded.elapsed() >= RECORD_AFTER {
+                record(store, &mut done).await;
+                recorded = Instant::now();
+            }
         }
+        record(store, &mut done).await;
         return None;
     }
     // Slack: events joined into one text of at most 20 lines, a message a second at most.
     let mut last = last;
-    for chunk in list.chunks(SLACK_MAX_LINES) {
+    for chunk in list.chunks(SLACK_MAX_LINES).take_while(|_| in_lease()) {
         if let Some(wait) = last.map(|at| SLACK_GAP.saturating_sub(at.elapsed())) {
             tokio::time::sleep(wait).await;
         }
@@ -140,9 +163,8 @@ async fn send_endpoint(store: &dyn Store, client: &Client, base: &str, list: Vec
             .collect();
         let sent = post_slack(client, &chunk[0], slack_body(&lines)).await;
         last = Some(Instant::now());
-        for d in chunk {
-            record(store, d, sent.clone()).await;
-        }
+        done.extend(chunk.iter().map(|d| attempted(d, sent.clone())));
+        record(store, &mut done).await;
     }
     last
 }
@@ -258,12 +280,20 @@ fn jitter(delivery_id: i64, attempt: u32) -> f64 {
     (x % 2001) as f64 / 1000.0 - 1.0
 }
 
-async fn record(store: &dyn Store, d: &Due, sent: Sent) {
-    let next = after(d, &sent);
-    if let Err(e) = store.webhooks().record_attempt(d, &sent.attempt, next).await {
-        // The lease lapses and the delivery is sent again, with the same id.
-        tracing::warn!(error = %e, delivery = d.delivery_id, "recording a webhook attempt failed");
+fn attempted(d: &Due, sent: Sent) -> Attempted {
+    Attempted { after: after(d, &sent), due: d.clone(), attempt: sent.attempt }
+}
+
+/// Record `done` (then empty) in one transaction.
+async fn record(store: &dyn Store, done: &mut Vec<Attempted>) {
+    if done.is_empty() {
+        return;
     }
+    if let Err(e) = store.webhooks().record_attempts(done).await {
+        // Their leases lapse and the deliveries are sent again, with the same ids.
+        tracing::warn!(error = %e, deliveries = done.len(), "recording webhook attempts failed");
+    }
+    done.clear();
 }
 
 #[cfg(test)]

@@ -92,6 +92,14 @@ pub enum AfterAttempt {
     Gone,
 }
 
+/// One attempt to record: the delivery it was for, what it got, what follows.
+#[derive(Debug, Clone)]
+pub struct Attempted {
+    pub due: Due,
+    pub attempt: Attempt,
+    pub after: AfterAttempt,
+}
+
 /// A delivery with its attempts, newest first.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Delivery {
@@ -376,9 +384,15 @@ pub trait WebhooksStore: Send + Sync {
     async fn remove_endpoint(&self, suite_id: i64, id: &str, now_ms: i64) -> Result<bool, StoreError>;
     /// Claim up to `limit` due deliveries of enabled endpoints for `lease_ms`, oldest due first.
     async fn claim_due(&self, now_ms: i64, lease_ms: i64, limit: i64) -> Result<Vec<Due>, StoreError>;
-    /// Log an attempt and move its delivery on; a dead delivery disables an
-    /// endpoint whose last five deliveries all died.
-    async fn record_attempt(&self, due: &Due, attempt: &Attempt, after: AfterAttempt) -> Result<(), StoreError>;
+    /// Log attempts and move their deliveries on, in one transaction (the
+    /// sender records a batch at once, so that it adds few writes beside
+    /// uploads); a dead delivery disables an endpoint whose last five
+    /// deliveries all died.
+    async fn record_attempts(&self, done: &[Attempted]) -> Result<(), StoreError>;
+    /// One attempt ([`Self::record_attempts`] of one).
+    async fn record_attempt(&self, due: &Due, attempt: &Attempt, after: AfterAttempt) -> Result<(), StoreError> {
+        self.record_attempts(&[Attempted { due: due.clone(), attempt: attempt.clone(), after }]).await
+    }
     /// An endpoint's deliveries, newest first, each with its last attempts.
     async fn deliveries(&self, endpoint_id: &str, limit: i64) -> Result<Vec<Delivery>, StoreError>;
     /// Send a delivery again now: whether it was the endpoint's.

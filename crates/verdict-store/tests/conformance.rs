@@ -1210,7 +1210,7 @@ async fn auto_quarantine_mutes_flaky_tests_in_the_analysis_step(store: Arc<dyn S
 async fn webhook_messages_are_written_with_their_change_and_deliveries_are_claimed_leased_and_logged(store: Arc<dyn Store>) {
     use verdict_core::quarantine::ControlState;
     use verdict_core::webhook::{EventType, Format};
-    use webhooks::{AfterAttempt, Attempt, NewEndpoint};
+    use webhooks::{AfterAttempt, Attempt, Attempted, NewEndpoint};
     let s = suite(&store, "hooks").await;
     let other = suite(&store, "quiet").await;
     let mut settings = store.flaky().flaky_settings(s.id).await.unwrap();
@@ -1326,9 +1326,17 @@ async fn webhook_messages_are_written_with_their_change_and_deliveries_are_claim
     // Five dead in a row disable `all`.
     let pending: Vec<_> = wh.claim_due(now + 500_000, 60_000, 1_000).await.unwrap();
     assert!(pending.len() >= 5, "{}", pending.len());
-    for d in pending.iter().take(5) {
-        wh.record_attempt(d, &attempt(Some(500), now + 500_000), AfterAttempt::Dead).await.unwrap();
-    }
+    // Four in one transaction (as the sender records them): not yet five.
+    let batch: Vec<Attempted> = pending
+        .iter()
+        .take(4)
+        .map(|d| Attempted { due: d.clone(), attempt: attempt(Some(500), now + 500_000), after: AfterAttempt::Dead })
+        .collect();
+    wh.record_attempts(&batch).await.unwrap();
+    assert!(wh.endpoint(s.id, &all.id).await.unwrap().unwrap().enabled, "four dead do not disable");
+    let log = wh.deliveries(&all.id, 1_000).await.unwrap();
+    assert!(batch.iter().all(|b| log.iter().any(|d| d.id == b.due.delivery_id && d.state == "dead")), "each of the batch recorded");
+    wh.record_attempt(&pending[4], &attempt(Some(500), now + 500_000), AfterAttempt::Dead).await.unwrap();
     let ep = wh.endpoint(s.id, &all.id).await.unwrap().unwrap();
     assert_eq!((ep.enabled, ep.disabled_reason.as_deref()), (false, Some("its last 5 messages were never delivered")));
 

@@ -1,7 +1,7 @@
 //! Verdict's benchmarks, each printing a ratio against a peer or a limit
 //! measured in the same run. Run by hand:
 //!
-//!   cargo bench -p verdict --bench verdict_bench -- [ingest|junit|reads|clusters|aggregate|plan|all]
+//!   cargo bench -p verdict --bench verdict_bench -- [ingest|junit|reads|clusters|aggregate|plan|webhooks|all]
 //!
 //! PostgreSQL figures need VERDICT_TEST_DATABASE_URL (default
 //! postgres://postgres@127.0.0.1:5432/test). Record results in bench/RESULTS.md.
@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use verdict_core::{SuiteSlug, Upload};
 use verdict_store::testing::{Backend, TestStore};
 use verdict_store::{NewSuite, Page, TestFilter, token};
+
+#[path = "verdict_bench/webhooks.rs"]
+mod webhooks;
 
 const BIN: &str = env!("CARGO_BIN_EXE_verdict");
 
@@ -42,6 +45,9 @@ fn main() {
     }
     if which == "plan" || which == "all" {
         rt.block_on(plan_bench());
+    }
+    if which == "webhooks" || which == "all" {
+        rt.block_on(webhooks::webhooks());
     }
     if which == "aggregate" || which == "all" {
         aggregate_offline();
@@ -154,6 +160,31 @@ fn percentile(v: &mut [f64], q: f64) -> f64 {
     verdict_core::stats::quantile(v, q).unwrap_or(f64::NAN)
 }
 
+/// POST `bodies` to `/v1/uploads` from `CLIENTS` threads, each 202; the seconds it took.
+fn post_uploads(port: u16, token: &str, bodies: Arc<Vec<Vec<u8>>>) -> f64 {
+    let started = Instant::now();
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (bodies, token) = (bodies.clone(), token.to_owned());
+            std::thread::spawn(move || {
+                let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(300)).build().unwrap();
+                for body in bodies.iter().skip(c).step_by(CLIENTS) {
+                    let r = http
+                        .post(format!("http://127.0.0.1:{port}/v1/uploads"))
+                        .header("Authorization", format!("Token token=\"{token}\""))
+                        .header("Content-Type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .unwrap();
+                    assert_eq!(r.status(), 202, "{}", r.text().unwrap_or_default());
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    started.elapsed().as_secs_f64()
+}
+
 // ---------------------------------------------------------------- ingest
 
 const CLIENTS: usize = 4;
@@ -256,28 +287,8 @@ async fn ingest(backend: Backend) {
     let out = Command::new(BIN).args(&args).args(["suite", "create", "bench"]).output().unwrap();
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let (server, port) = start_server(&args);
-    let bodies = Arc::new(bodies);
-    let started = Instant::now();
-    let threads: Vec<_> = (0..CLIENTS)
-        .map(|c| {
-            let (bodies, token) = (bodies.clone(), token.clone());
-            std::thread::spawn(move || {
-                let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(300)).build().unwrap();
-                for body in bodies.iter().skip(c).step_by(CLIENTS) {
-                    let r = http
-                        .post(format!("http://127.0.0.1:{port}/v1/uploads"))
-                        .header("Authorization", format!("Token token=\"{token}\""))
-                        .header("Content-Type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .unwrap();
-                    assert_eq!(r.status(), 202, "{}", r.text().unwrap_or_default());
-                }
-            })
-        })
-        .collect();
-    threads.into_iter().for_each(|t| t.join().unwrap());
-    let http_rate = total / started.elapsed().as_secs_f64();
+    let http_secs = post_uploads(port, &token, Arc::new(bodies));
+    let http_rate = total / http_secs;
     let rss = peak_rss_mb(server.0.id());
     drop(server);
     store.cleanup().await;

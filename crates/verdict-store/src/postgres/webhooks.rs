@@ -233,25 +233,27 @@ impl WebhooksStore for PgStore {
             .collect())
     }
 
-    async fn record_attempt(&self, due: &Due, a: &Attempt, after: AfterAttempt) -> Result<(), StoreError> {
+    async fn record_attempts(&self, done: &[Attempted]) -> Result<(), StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
-        tx.execute(&dollars(INSERT_ATTEMPT), &[&due.delivery_id, &a.sent_at_ms, &a.status_code, &a.error, &a.response, &a.duration_ms])
-            .await?;
-        let (state, next_at, done_at) = after_columns(after, a.sent_at_ms);
-        tx.execute(&dollars(AFTER_ATTEMPT), &[&due.delivery_id, &state, &next_at, &a.status_code, &done_at]).await?;
-        let reason = match after {
-            AfterAttempt::Gone => Some("the endpoint answered 410 Gone".to_owned()),
-            AfterAttempt::Dead => {
-                let n = verdict_core::webhook::DEAD_IN_A_ROW_DISABLES;
-                let states: Vec<String> =
-                    tx.query(&dollars(LAST_STATES), &[&due.endpoint.id, &n]).await?.iter().map(|r| r.get(0)).collect();
-                all_dead(&states).then(|| format!("its last {n} messages were never delivered"))
+        for Attempted { due, attempt: a, after } in done {
+            tx.execute(&dollars(INSERT_ATTEMPT), &[&due.delivery_id, &a.sent_at_ms, &a.status_code, &a.error, &a.response, &a.duration_ms])
+                .await?;
+            let (state, next_at, done_at) = after_columns(*after, a.sent_at_ms);
+            tx.execute(&dollars(AFTER_ATTEMPT), &[&due.delivery_id, &state, &next_at, &a.status_code, &done_at]).await?;
+            let reason = match after {
+                AfterAttempt::Gone => Some("the endpoint answered 410 Gone".to_owned()),
+                AfterAttempt::Dead => {
+                    let n = verdict_core::webhook::DEAD_IN_A_ROW_DISABLES;
+                    let states: Vec<String> =
+                        tx.query(&dollars(LAST_STATES), &[&due.endpoint.id, &n]).await?.iter().map(|r| r.get(0)).collect();
+                    all_dead(&states).then(|| format!("its last {n} messages were never delivered"))
+                }
+                _ => None,
+            };
+            if let Some(reason) = reason {
+                tx.execute(&dollars(DISABLE_ENDPOINT), &[&due.endpoint.id, &reason]).await?;
             }
-            _ => None,
-        };
-        if let Some(reason) = reason {
-            tx.execute(&dollars(DISABLE_ENDPOINT), &[&due.endpoint.id, &reason]).await?;
         }
         tx.commit().await?;
         Ok(())

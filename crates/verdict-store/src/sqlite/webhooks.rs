@@ -232,32 +232,35 @@ impl WebhooksStore for SqliteStore {
             .await
     }
 
-    async fn record_attempt(&self, due: &Due, attempt: &Attempt, after: AfterAttempt) -> Result<(), StoreError> {
-        let (delivery, endpoint, a) = (due.delivery_id, due.endpoint.id.clone(), attempt.clone());
+    async fn record_attempts(&self, done: &[Attempted]) -> Result<(), StoreError> {
+        let done: Vec<(i64, String, Attempt, AfterAttempt)> =
+            done.iter().map(|d| (d.due.delivery_id, d.due.endpoint.id.clone(), d.attempt.clone(), d.after)).collect();
         self.writer
             .write_small(move |c| {
-                c.prepare_cached(INSERT_ATTEMPT)?.execute(params![
-                    delivery,
-                    a.sent_at_ms,
-                    a.status_code,
-                    a.error,
-                    a.response,
-                    a.duration_ms
-                ])?;
-                let (state, next_at, done_at) = after_columns(after, a.sent_at_ms);
-                c.prepare_cached(AFTER_ATTEMPT)?.execute(params![delivery, state, next_at, a.status_code, done_at])?;
-                let reason = match after {
-                    AfterAttempt::Gone => Some("the endpoint answered 410 Gone".to_owned()),
-                    AfterAttempt::Dead => {
-                        let n = verdict_core::webhook::DEAD_IN_A_ROW_DISABLES;
-                        let states: Vec<String> =
-                            c.prepare_cached(LAST_STATES)?.query_map(params![endpoint, n], |r| r.get(0))?.collect::<Result<_, _>>()?;
-                        all_dead(&states).then(|| format!("its last {n} messages were never delivered"))
+                for (delivery, endpoint, a, after) in &done {
+                    c.prepare_cached(INSERT_ATTEMPT)?.execute(params![
+                        delivery,
+                        a.sent_at_ms,
+                        a.status_code,
+                        a.error,
+                        a.response,
+                        a.duration_ms
+                    ])?;
+                    let (state, next_at, done_at) = after_columns(*after, a.sent_at_ms);
+                    c.prepare_cached(AFTER_ATTEMPT)?.execute(params![delivery, state, next_at, a.status_code, done_at])?;
+                    let reason = match after {
+                        AfterAttempt::Gone => Some("the endpoint answered 410 Gone".to_owned()),
+                        AfterAttempt::Dead => {
+                            let n = verdict_core::webhook::DEAD_IN_A_ROW_DISABLES;
+                            let states: Vec<String> =
+                                c.prepare_cached(LAST_STATES)?.query_map(params![endpoint, n], |r| r.get(0))?.collect::<Result<_, _>>()?;
+                            all_dead(&states).then(|| format!("its last {n} messages were never delivered"))
+                        }
+                        _ => None,
+                    };
+                    if let Some(reason) = reason {
+                        c.prepare_cached(DISABLE_ENDPOINT)?.execute(params![endpoint, reason])?;
                     }
-                    _ => None,
-                };
-                if let Some(reason) = reason {
-                    c.prepare_cached(DISABLE_ENDPOINT)?.execute(params![endpoint, reason])?;
                 }
                 Ok(())
             })
