@@ -4,12 +4,13 @@
 //! failures, and the suite's rules.
 
 use crate::AnalysisError;
+use crate::owners::{OwnerFilter, Owners};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use verdict_core::clusters::rules::{Rule, RulePattern};
-use verdict_store::clusters::{ClusterRow, Impact, RULE_ALGORITHM, StoredRule};
-use verdict_store::{Store, Suite};
+use verdict_store::clusters::{ClusterRow, ClusterTest, Impact, RULE_ALGORITHM, StoredRule};
+use verdict_store::{Store, StoreError, Suite};
 
 use crate::pages::DAY_MS;
 /// Clusters a list shows at most.
@@ -49,7 +50,13 @@ pub struct ClusterView {
     /// Keyed "1d", "3d", "7d" and the window's days.
     pub impact: BTreeMap<String, Impact>,
     pub example: Example,
+    /// Every owner of the tests that failed in it in the window (of its
+    /// `OWNED_TESTS` most failing), each once, the most failing test's first.
+    pub owners: Vec<String>,
 }
+
+/// The tests whose owners a cluster lists.
+pub const OWNED_TESTS: i64 = 50;
 
 fn view(row: ClusterRow, rules: &HashMap<String, StoredRule>) -> ClusterView {
     let rule = (row.algorithm == RULE_ALGORITHM).then(|| rules.get(&row.id).cloned()).flatten();
@@ -62,6 +69,7 @@ fn view(row: ClusterRow, rules: &HashMap<String, StoredRule>) -> ClusterView {
         last_seen: time(row.last_seen_ms),
         impact: row.impact.iter().map(|(d, i)| (format!("{d}d"), *i)).collect(),
         example: Example { execution_id: row.example_execution_id, test_id: row.example_test_id, reason: row.example_reason },
+        owners: Vec::new(),
         algorithm: row.algorithm,
         id: row.id,
     }
@@ -79,10 +87,51 @@ async fn rules_by_id(store: &dyn Store, suite: &Suite) -> Result<HashMap<String,
     Ok(store.clusters().rules(suite.id).await?.into_iter().map(|r| (r.id.clone(), r)).collect())
 }
 
-pub async fn cluster_list(store: &dyn Store, suite: &Suite, window_days: i64, now_ms: i64) -> Result<ClusterList, AnalysisError> {
+/// The window's clusters; with an owner filter, those that failed tests it
+/// takes, ranked by those failures.
+pub async fn cluster_list(
+    store: &dyn Store,
+    suite: &Suite,
+    window_days: i64,
+    owner: Option<&OwnerFilter>,
+    now_ms: i64,
+) -> Result<ClusterList, AnalysisError> {
     let today = now_ms.div_euclid(DAY_MS);
-    let (rows, rules) = tokio::try_join!(store.clusters().clusters(suite.id, today, window_days, MAX_CLUSTERS), rules_by_id(store, suite))?;
-    Ok(ClusterList { suite: suite.slug.clone(), window_days, clusters: rows.into_iter().map(|r| view(r, &rules)).collect() })
+    let only = match owner {
+        Some(f) => Some(crate::owners::tests_owned(store, suite.id, f).await?),
+        None => None,
+    };
+    let (rows, rules, owners) = tokio::try_join!(
+        store.clusters().clusters(suite.id, today, window_days, MAX_CLUSTERS, only.as_deref()),
+        rules_by_id(store, suite),
+        Owners::of_suite(store, suite.id)
+    )?;
+    let first_day = today - window_days + 1;
+    let mut clusters: Vec<ClusterView> = rows.into_iter().map(|r| view(r, &rules)).collect();
+    for c in &mut clusters {
+        c.owners = cluster_owners(store, suite.id, &c.id, first_day, &owners).await?;
+    }
+    Ok(ClusterList { suite: suite.slug.clone(), window_days, clusters })
+}
+
+async fn cluster_owners(store: &dyn Store, suite_id: i64, id: &str, first_day: i64, owners: &Owners) -> Result<Vec<String>, StoreError> {
+    if owners.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(owners_of_tests(owners, &store.clusters().cluster_tests(suite_id, id, first_day, OWNED_TESTS).await?))
+}
+
+/// Every owner of `tests`, each once, in their order.
+fn owners_of_tests(owners: &Owners, tests: &[ClusterTest]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in tests.iter().take(OWNED_TESTS as usize) {
+        for o in owners.of(t.test.file_name.as_deref(), t.test.location.as_deref()) {
+            if !out.contains(&o) {
+                out.push(o);
+            }
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -101,6 +150,7 @@ pub struct TestView {
     /// Failures in the window.
     pub failures: i64,
     pub last_failed_at: Option<DateTime<Utc>>,
+    pub owners: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -151,13 +201,17 @@ pub async fn cluster_detail(
         c.cluster_failures(suite.id, id, RECENT_FAILURES),
     )?;
     let row = row.ok_or_else(|| AnalysisError::NotFound(format!("no cluster {id:?} in suite {:?}", suite.slug)))?;
+    let owners = Owners::of_suite(store, suite.id).await?;
+    let mut cluster = view(row, &rules);
+    cluster.owners = owners_of_tests(&owners, &tests);
     Ok(ClusterDetail {
-        cluster: view(row, &rules),
+        cluster,
         window_days,
         daily: days.into_iter().map(|d| DayView { day: day_label(d.day), failures: d.failures, tests: d.tests, runs: d.runs }).collect(),
         tests: tests
             .into_iter()
             .map(|t| TestView {
+                owners: owners.of(t.test.file_name.as_deref(), t.test.location.as_deref()),
                 id: t.test.id,
                 scope: t.test.scope,
                 name: t.test.name,

@@ -4,6 +4,7 @@
 //! tracks and state changes. Read from the stored state only.
 
 use crate::AnalysisError;
+use crate::owners::Owners;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use verdict_core::flaky::posterior::Rate;
@@ -57,6 +58,8 @@ pub struct TrackView {
     pub scope: String,
     pub name: String,
     pub file_name: Option<String>,
+    /// From the suite's owners file (first = primary).
+    pub owners: Vec<String>,
     pub branch: String,
     pub state: State,
     pub health: Health,
@@ -97,6 +100,7 @@ fn track_view(row: &TrackRow, settings: &Settings, window: Option<TrackCounts>) 
         scope: row.test.scope.clone(),
         name: row.test.name.clone(),
         file_name: row.test.file_name.clone(),
+        owners: Vec::new(),
         branch: row.track.clone(),
         state: t.state(),
         health: t.health,
@@ -120,6 +124,11 @@ fn track_view(row: &TrackRow, settings: &Settings, window: Option<TrackCounts>) 
         impact,
         window,
     }
+}
+
+fn with_owners(mut view: TrackView, row: &TrackRow, owners: &Owners) -> TrackView {
+    view.owners = owners.of(row.test.file_name.as_deref(), row.test.location.as_deref());
+    view
 }
 
 /// `window` as the flaky list takes it: 1d, 7d (the default), 14d, 28d or 90d.
@@ -149,6 +158,8 @@ pub struct FlakyQuery {
     pub window_days: i64,
     pub states: Vec<State>,
     pub page: Page,
+    /// `owner=`: only tests it takes.
+    pub owner: Option<crate::owners::OwnerFilter>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -174,6 +185,11 @@ pub async fn flaky_list(store: &dyn Store, suite: &Suite, q: FlakyQuery, now_ms:
     let branch = q.branch.unwrap_or_else(|| suite.default_branch.clone());
     let end_day = now_ms.div_euclid(DAY_MS) + 1;
     let first_day = end_day - q.window_days;
+    let owners = Owners::of_suite(store, suite.id).await?;
+    let only = match &q.owner {
+        Some(f) => Some(crate::owners::tests_owned(store, suite.id, f).await?),
+        None => None,
+    };
     let query = TrackQuery {
         suite_id: suite.id,
         track: branch.clone(),
@@ -182,6 +198,7 @@ pub async fn flaky_list(store: &dyn Store, suite: &Suite, q: FlakyQuery, now_ms:
         states: q.states,
         limit: q.page.limit(),
         offset: q.page.offset(),
+        only,
     };
     let (rows, days, pending) = tokio::try_join!(
         store.flaky().flaky_tracks(&query),
@@ -191,7 +208,7 @@ pub async fn flaky_list(store: &dyn Store, suite: &Suite, q: FlakyQuery, now_ms:
     // Ranked and paged in the store: rates (credible intervals by bisection) are computed for the page only.
     let (rows, total) = rows;
     let total = total as usize;
-    let tests = rows.iter().map(|(row, w)| track_view(row, &settings, Some(*w))).collect();
+    let tests = rows.iter().map(|(row, w)| with_owners(track_view(row, &settings, Some(*w)), row, &owners)).collect();
     Ok(FlakyList {
         suite: suite.slug.clone(),
         branch,
@@ -255,7 +272,9 @@ pub async fn test_state(store: &dyn Store, suite: &Suite, test_id: i64, branch: 
         store.controls().control_events(test_id, EVENTS_READ)
     )?;
     let keep = |b: &str| branch.is_none_or(|want| want == b);
-    let mut tracks: Vec<TrackView> = tracks.iter().filter(|t| keep(&t.track)).map(|t| track_view(t, &settings, None)).collect();
+    let owners = Owners::of_suite(store, suite.id).await?;
+    let mut tracks: Vec<TrackView> =
+        tracks.iter().filter(|t| keep(&t.track)).map(|t| with_owners(track_view(t, &settings, None), t, &owners)).collect();
     // The default branch first, then others, `*` last.
     tracks.sort_by_key(|t| (t.branch != suite.default_branch, t.branch == ALL_BRANCHES, t.branch.clone()));
     let history = events.into_iter().filter(|e| keep(&e.track)).map(EventView::from).collect();

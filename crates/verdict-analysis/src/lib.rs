@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod clusters;
 pub mod compare;
 pub mod flaky;
+pub mod owners;
 pub mod pages;
 pub mod quarantine;
 pub mod test_plan;

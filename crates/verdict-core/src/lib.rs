@@ -15,6 +15,7 @@ pub mod links;
 pub mod metric_check;
 pub mod monitor;
 pub mod outcome;
+pub mod owners;
 pub mod quarantine;
 pub mod range;
 pub mod readiness;

@@ -8,6 +8,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::collections::HashMap;
+use verdict_analysis::owners;
 use verdict_core::monitor::MonitorMetric;
 use verdict_core::{Outcome, RunResult};
 use verdict_store::monitor::{MetricFilter, MonitorList, MonitorRows};
@@ -19,6 +20,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/suites/{slug}", get(suite))
         .route("/suites/{slug}/runs", get(runs))
         .route("/suites/{slug}/tests", get(tests))
+        .route("/suites/{slug}/owners", get(crate::owners::show))
         .route("/suites/{slug}/aggregate", get(aggregate))
         .route("/runs/{id}", get(run))
         .route("/runs/{id}/executions", get(executions))
@@ -90,12 +92,18 @@ pub(crate) async fn view_of(s: &AppState, suite: &Suite, q: &Params) -> Result<v
     Ok(verdict_analysis::pages::resolve(s.store.as_ref(), suite, &sel, chrono::Utc::now().timestamp_millis()).await?)
 }
 
-async fn tests(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<Vec<TestStats>>, ApiError> {
+async fn tests(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<Vec<owners::Owned<TestStats>>>, ApiError> {
     let q = Params(q);
     let suite = suite_or_404(&s, &slug).await?;
     let days = q.parsed::<u32>("days", "a number of days (0 for all time)")?.unwrap_or(30);
-    let filter = TestFilter { days, branch: q.text("branch"), page: q.page()? };
-    Ok(Json(s.store.tests(suite.id, &filter).await?))
+    let filter = TestFilter { days, branch: q.text("branch"), page: q.page()?, only: None };
+    let owner = owner_filter(&q)?;
+    Ok(Json(owners::tests_list(s.store.as_ref(), suite.id, filter, owner.as_ref()).await?))
+}
+
+/// `owner=team-a,!team-b` of the tests, flaky and clusters lists.
+pub(crate) fn owner_filter(q: &Params) -> Result<Option<owners::OwnerFilter>, ApiError> {
+    owners::OwnerFilter::parse(q.text("owner").as_deref()).map_err(|e| ApiError::bad_request(format!("query parameter {e}")))
 }
 
 /// The aggregator's verdict on the runs of `job` for `payload`: one object per test.
@@ -142,9 +150,10 @@ async fn execution_output(State(s): State<AppState>, Path(raw): Path<String>) ->
     Ok(Json(s.store.execution_output(execution_id).await?.ok_or_else(|| ApiError::not_found(format!("no execution {execution_id}")))?))
 }
 
-async fn test(State(s): State<AppState>, Path(raw): Path<String>) -> Result<Json<Test>, ApiError> {
+async fn test(State(s): State<AppState>, Path(raw): Path<String>) -> Result<Json<owners::Owned<Test>>, ApiError> {
     let test_id = id(&raw, "test")?;
-    Ok(Json(s.store.test(test_id).await?.ok_or_else(|| ApiError::not_found(format!("no test {test_id}")))?))
+    let test = s.store.test(test_id).await?.ok_or_else(|| ApiError::not_found(format!("no test {test_id}")))?;
+    Ok(Json(owners::test_with_owners(s.store.as_ref(), test).await?))
 }
 
 async fn history(State(s): State<AppState>, Path(raw): Path<String>, Query(q): Q) -> Result<Json<Vec<HistoryEntry>>, ApiError> {

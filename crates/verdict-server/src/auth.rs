@@ -55,6 +55,20 @@ pub async fn suite_for_upload(state: &AppState, headers: &HeaderMap) -> Result<S
         .ok_or_else(|| ApiError::unauthorized("invalid upload token: no suite has this token (was it rotated?)"))
 }
 
+/// The suite of an upload token or a manage token, and which it was.
+pub async fn suite_for_upload_or_manage(state: &AppState, headers: &HeaderMap) -> Result<(Suite, &'static str), ApiError> {
+    let token = bearer(headers)
+        .ok_or_else(|| ApiError::unauthorized("missing token: send the suite's upload or manage token as Authorization: Bearer ..."))?;
+    let hash = token::hash(token);
+    if let Some(suite) = state.store.suite_by_token_hash(&hash).await? {
+        return Ok((suite, "upload token"));
+    }
+    match state.store.controls().suite_by_manage_token_hash(&hash).await? {
+        Some(suite) => Ok((suite, "manage token")),
+        None => Err(ApiError::unauthorized("invalid token: no suite has this upload or manage token (was it rotated?)")),
+    }
+}
+
 /// The suite `slug` when the request carries its manage token (what changes
 /// test controls). Another suite's manage token, or an upload token, is 403;
 /// no token or an unknown one, 401. Checked before any body is read.

@@ -47,8 +47,9 @@ pub(crate) fn window(q: &Params) -> Result<i64, ApiError> {
 
 async fn list(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) -> Result<Json<ClusterList>, ApiError> {
     let suite = suite_of(&s, &slug).await?;
-    let window = window(&Params(q))?;
-    Ok(Json(clusters::cluster_list(s.store.as_ref(), &suite, window, now_ms()).await?))
+    let q = Params(q);
+    let (window, owner) = (window(&q)?, crate::api::owner_filter(&q)?);
+    Ok(Json(clusters::cluster_list(s.store.as_ref(), &suite, window, owner.as_ref(), now_ms()).await?))
 }
 
 async fn detail(State(s): State<AppState>, Path((slug, id)): Path<(String, String)>, Query(q): Q) -> Result<Json<ClusterDetail>, ApiError> {

@@ -38,6 +38,7 @@ pub(crate) fn flaky_query(q: &Params) -> Result<FlakyQuery, ApiError> {
         window_days: flaky::parse_window(q.text("window").as_deref()).map_err(bad)?,
         states: flaky::parse_states(q.text("state").as_deref()).map_err(bad)?,
         page: q.page()?,
+        owner: crate::api::owner_filter(q)?,
     })
 }
 

@@ -10,6 +10,7 @@ pub mod clusters;
 mod error;
 pub mod flaky;
 mod metrics;
+mod owners;
 mod params;
 pub mod pytest_monitor;
 mod quarantine;
@@ -113,6 +114,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .route("/v1/uploads", post(buildkite::upload))
+        .route("/v1/test-ownerships", post(owners::upload))
         .merge(quarantine::routes())
         .merge(test_plan::routes())
         // The open pytest-monitor base answers reads only with the read token

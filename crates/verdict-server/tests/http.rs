@@ -69,6 +69,7 @@ both!(
     tests_are_muted_skipped_and_enabled_through_buildkites_paths,
     bktec_gets_one_plan_per_identifier_balanced_by_timing_history,
     webhooks_are_signed_retried_with_one_id_logged_and_disabled_by_410,
+    owners_files_resolve_by_the_last_match_and_filter_the_lists,
 );
 
 /// Tests of the HTTP edge that no store decision takes part in: SQLite only.
@@ -1749,5 +1750,112 @@ async fn webhooks_are_signed_retried_with_one_id_logged_and_disabled_by_410(back
     assert_eq!(call(reqwest::Method::DELETE, format!("{api}/{hook_id}"), Some(&manage), None).await.0, 204);
     assert_eq!(call(reqwest::Method::DELETE, format!("{api}/{hook_id}"), Some(&manage), None).await.0, 404);
     assert_eq!(call(reqwest::Method::GET, api.clone(), Some(&manage), None).await.1.as_array().unwrap().len(), 2);
+    s.finish().await;
+}
+
+/// An owners file goes in through Buildkite's path with the upload or the
+/// manage token (the spec's vector: the last matching line wins, the
+/// ownerless line is reported and ignored); tests, flaky and cluster lists
+/// carry owners and filter on them; the test page names them.
+async fn owners_files_resolve_by_the_last_match_and_filter_the_lists(backend: Backend) {
+    let s = Server::start(backend).await;
+    let owners_url = format!("{}/v1/test-ownerships", s.url);
+    let file = "# the spec's vector\n* @all\n*.rb @ruby\n/spec/payments/ payments billing\nspec/payments/legacy_spec.rb\n";
+    let send = |token: Option<String>, form: Option<Form>| {
+        let mut req = s.http.post(owners_url.clone());
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        req = match form {
+            Some(f) => req.multipart(f),
+            None => req.header("Content-Type", "text/plain").body(file),
+        };
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let form = || Form::new().part("file", Part::bytes(file.as_bytes().to_vec()).file_name("TESTOWNERS"));
+    // Refused before the body counts: no token, a wrong one; then a body that is not a form, a form without `file`.
+    for (token, body, want) in [
+        (None, Some(form()), 401),
+        (Some("nope".to_owned()), Some(form()), 401),
+        (Some(s.token.clone()), None, 415),
+        (Some(s.token.clone()), Some(Form::new().text("other", "x")), 400),
+        (Some(s.token.clone()), Some(Form::new().part("file", Part::bytes(b"ok @a\n\xff @b\n".to_vec()))), 422),
+    ] {
+        let (st, answer) = send(token, body).await;
+        assert_eq!(st, want, "{answer}");
+        assert!(answer["message"].is_string(), "{answer}");
+    }
+    assert!(s.store.store.owners().owners_file(s.suite_id).await.unwrap().is_none(), "refused: nothing kept");
+    let (st, answer) = send(Some(s.token.clone()), Some(form())).await;
+    assert_eq!(st, 200, "{answer}");
+    assert_eq!((answer["version"].as_i64(), answer["rules"].as_i64()), (Some(1), Some(3)));
+    assert_eq!(answer["problems"][0]["line"], 5, "the ownerless line: {answer}");
+    // The manage token may replace it.
+    let manage = token::generate();
+    s.store.store.controls().set_manage_token_hash("web", &token::hash(&manage)).await.unwrap();
+    let (st, answer) = send(Some(manage), Some(form())).await;
+    assert_eq!((st, answer["version"].as_i64()), (200, Some(2)), "{answer}");
+    let (st, shown) = s.get("/api/v1/suites/web/owners").await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!((shown["content"].as_str(), shown["uploaded_by"].as_str()), (Some(file), Some("manage token")));
+
+    let result = |id: usize, scope: &str, file: &str, failed: bool| {
+        let mut r = json!({"id": format!("00000000-0000-4000-8000-{id:012}"), "scope": scope, "name": "works", "file_name": file,
+                           "result": if failed { "failed" } else { "passed" }, "history": {"duration": 0.5}});
+        if failed {
+            r["failure_reason"] = json!(format!("{scope} broke"));
+        }
+        r
+    };
+    let data = json!([
+        result(1, "Pay", "./spec/payments/x_spec.rb", true),
+        result(2, "Legacy", "spec/payments/legacy_spec.rb", false),
+        result(3, "Lib", "lib/a.rb", true),
+        result(4, "Readme", "README.md", false),
+    ]);
+    for i in 0..2 {
+        let (st, body) = s.post_json(&json!({"format": "json", "run_env": {"key": format!("r{i}"), "branch": "main", "commit_sha": format!("c{i}")}, "data": data})).await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{body}");
+    }
+    let (_, tests) = s.get("/api/v1/suites/web/tests?days=0").await;
+    let owners_of = |scope: &str| tests.as_array().unwrap().iter().find(|t| t["scope"] == scope).unwrap()["owners"].clone();
+    assert_eq!(owners_of("Pay"), json!(["payments", "billing"]));
+    assert_eq!(owners_of("Legacy"), json!(["payments", "billing"]));
+    assert_eq!(owners_of("Lib"), json!(["@ruby"]));
+    assert_eq!(owners_of("Readme"), json!(["@all"]));
+    let scopes = |v: &Value, key: &str| -> Vec<String> {
+        let list = if key.is_empty() { v.as_array().unwrap().clone() } else { v[key].as_array().unwrap().clone() };
+        let mut s: Vec<String> = list.iter().map(|t| t["scope"].as_str().unwrap_or_default().to_owned()).collect();
+        s.sort();
+        s
+    };
+    let (_, payments) = s.get("/api/v1/suites/web/tests?days=0&owner=payments").await;
+    assert_eq!(scopes(&payments, ""), ["Legacy", "Pay"]);
+    let (_, not_billing) = s.get("/api/v1/suites/web/tests?days=0&owner=!billing").await;
+    assert_eq!(scopes(&not_billing, ""), ["Lib", "Readme"]);
+    let (st, bad) = s.get("/api/v1/suites/web/tests?owner=a,,b").await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}");
+
+    let pay_id = tests.as_array().unwrap().iter().find(|t| t["scope"] == "Pay").unwrap()["id"].as_i64().unwrap();
+    let (_, one) = s.get(&format!("/api/v1/tests/{pay_id}")).await;
+    assert_eq!(one["owners"], json!(["payments", "billing"]));
+
+    let (_, clusters) = s.get("/api/v1/suites/web/clusters").await;
+    assert_eq!(clusters["clusters"].as_array().unwrap().len(), 2, "{clusters}");
+    let (_, mine) = s.get("/api/v1/suites/web/clusters?owner=payments").await;
+    let mine = mine["clusters"].as_array().unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!((mine[0]["title"].as_str(), &mine[0]["owners"]), (Some("Pay broke"), &json!(["payments", "billing"])));
+
+    while s.store.store.flaky().analyse_due(i64::MAX / 2).await.unwrap().is_some() {}
+    let (_, flaky) = s.get("/api/v1/suites/web/flaky?state=new,broken,flaky,healthy&owner=@ruby").await;
+    assert_eq!(scopes(&flaky, "tests"), ["Lib"], "{flaky}");
+    assert_eq!(flaky["tests"][0]["owners"], json!(["@ruby"]));
+
+    let page = s.http.get(format!("{}/s/web/tests/{pay_id}", s.url)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Owners: payments (primary), billing"), "the test page names its owners");
     s.finish().await;
 }

@@ -210,10 +210,34 @@ pub(crate) const DAY_COUNTS: [(&str, SetDay); 3] = [
 /// Days a cluster list sums over besides its window.
 pub const IMPACT_DAYS: [i64; 3] = [1, 3, 7];
 
+/// The window's clusters, most failures first (?1 suite, ?2 first day, ?3
+/// limit). `only_tests` (a clause on `test_id` over ?4) ranks them by the
+/// failures of those tests alone; none: every failure, ?4 unused (`unused`
+/// names it so that both forms take the same parameters).
+pub(crate) fn clusters_sql(cluster_cols: &str, only_tests: Option<&str>, unused: &str) -> String {
+    let counted = match only_tests {
+        None => format!("SELECT cluster_id, sum(failures) n FROM cluster_days WHERE suite_id = ?1 AND day >= ?2 AND {unused} IS NULL"),
+        Some(clause) => format!("SELECT cluster_id, sum(failures) n FROM cluster_tests WHERE suite_id = ?1 AND day >= ?2 AND {clause}"),
+    };
+    format!(
+        "SELECT {cluster_cols} FROM ({counted} GROUP BY cluster_id ORDER BY n DESC, cluster_id LIMIT ?3) top
+         JOIN clusters c ON c.suite_id = ?1 AND c.cluster_id = top.cluster_id LEFT JOIN executions e ON e.id = c.example_execution_id
+         ORDER BY top.n DESC, c.cluster_id"
+    )
+}
+
 #[async_trait]
 pub trait ClustersStore: Send + Sync {
     /// Clusters with a failure in the last `window_days` before `today` (a day number), most failures first, at most `limit`.
-    async fn clusters(&self, suite_id: i64, today: i64, window_days: i64, limit: i64) -> Result<Vec<ClusterRow>, StoreError>;
+    /// The window's clusters, most failures first; with `only`, the failures of those tests only rank them.
+    async fn clusters(
+        &self,
+        suite_id: i64,
+        today: i64,
+        window_days: i64,
+        limit: i64,
+        only: Option<&[i64]>,
+    ) -> Result<Vec<ClusterRow>, StoreError>;
     /// One cluster, `None` when the suite has no such cluster.
     async fn cluster(&self, suite_id: i64, id: &str, today: i64, window_days: i64) -> Result<Option<ClusterRow>, StoreError>;
     /// Its days in `[first_day, end_day)`.

@@ -468,6 +468,8 @@ pub struct TrackQuery {
     /// The page, in the list's order (CI time lost in the window, then runs failed, then test id).
     pub limit: i64,
     pub offset: i64,
+    /// Only these tests (an owner filter); none: every test.
+    pub only: Option<Vec<i64>>,
 }
 
 #[async_trait]
@@ -509,7 +511,7 @@ pub struct FlakyDay {
 /// A flaky list's page in either dialect (`?N` placeholders; PostgreSQL swaps them for `$N`):
 /// the window's sums per test, the tracks the filter keeps ranked on them and
 /// counted before the limit, then only the page's rows with their test and data.
-pub(crate) fn flaky_page_sql(test_cols: &str, states_cte: &str, any_state: &str) -> String {
+pub(crate) fn flaky_page_sql(test_cols: &str, states_cte: &str, any_state: &str, only: &str) -> String {
     format!(
         "WITH {states_cte}, w AS (SELECT test_id, CAST(sum(parts) AS BIGINT) p, CAST(sum(flaky) AS BIGINT) f, CAST(sum(failed) AS BIGINT) fa,
                            CAST(sum(breakage) AS BIGINT) b, CAST(sum(runs_failed) AS BIGINT) rf, CAST(sum(seconds_lost) AS DOUBLE PRECISION) sl
@@ -517,7 +519,7 @@ pub(crate) fn flaky_page_sql(test_cols: &str, states_cte: &str, any_state: &str)
          ranked AS (SELECT tt.test_id, coalesce(w.p, 0) p, coalesce(w.f, 0) f, coalesce(w.fa, 0) fa, coalesce(w.b, 0) b,
                            coalesce(w.rf, 0) rf, coalesce(w.sl, 0) sl, count(*) OVER () total
                     FROM test_tracks tt LEFT JOIN w ON w.test_id = tt.test_id
-                    WHERE tt.suite_id = ?1 AND tt.track = ?2
+                    WHERE tt.suite_id = ?1 AND tt.track = ?2 AND {only}
                       AND (CASE WHEN {any_state} THEN tt.state IN ('flaky', 'broken') OR coalesce(w.f, 0) > 0 ELSE tt.state IN (SELECT * FROM states) END)
                     ORDER BY sl DESC, rf DESC, tt.test_id LIMIT ?6 OFFSET ?7)
          SELECT {test_cols}, tt.track, tt.state, tt.data, r.p, r.f, r.fa, r.b, r.rf, r.sl, r.total, tt.as_of, tt.quiet_until

@@ -7,6 +7,7 @@ pub mod dashboard;
 mod error;
 pub mod flaky;
 pub mod monitor;
+pub mod owners;
 pub mod plan;
 pub mod postgres;
 pub mod sqlite;

@@ -54,6 +54,8 @@ pub struct TestFilter {
     pub days: u32,
     pub branch: Option<String>,
     pub page: Page,
+    /// Only these tests (an owner filter); none: every test.
+    pub only: Option<Vec<i64>>,
 }
 
 /// Which of a test's executions its history lists.
@@ -120,6 +122,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Webhook endpoints, the outbox and its deliveries (see `crate::webhooks`).
     fn webhooks(&self) -> &dyn crate::webhooks::WebhooksStore;
+
+    /// Owners files (see `crate::owners`).
+    fn owners(&self) -> &dyn crate::owners::OwnersStore;
 
     async fn create_suite(&self, suite: NewSuite) -> Result<Suite, StoreError>;
     async fn suites(&self) -> Result<Vec<Suite>, StoreError>;

@@ -19,10 +19,10 @@ pub struct TestTiming {
 }
 
 impl TestTiming {
-    /// The file the test is in: its `file_name`, else its `location` without `:line`, without a leading `./`.
+    /// The file the test is in: its `file_name`, else its `location` without `:line`, without a leading `./`
+    /// (the path owners files match too).
     pub fn path(&self) -> Option<&str> {
-        let raw = self.file_name.as_deref().or_else(|| self.location.as_deref().map(|l| l.split(':').next().unwrap_or(l)))?;
-        Some(raw.trim_start_matches("./")).filter(|p| !p.is_empty())
+        verdict_core::owners::test_path(self.file_name.as_deref(), self.location.as_deref()).filter(|p| !p.is_empty())
     }
 }
 

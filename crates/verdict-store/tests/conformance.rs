@@ -41,6 +41,7 @@ conformance!(
     controls_are_set_listed_expired_and_kept_as_events,
     auto_quarantine_mutes_flaky_tests_in_the_analysis_step,
     webhook_messages_are_written_with_their_change_and_deliveries_are_claimed_leased_and_logged,
+    owners_files_are_versioned_and_owners_reach_lists_and_events,
 );
 
 /// Scenarios that also look at the store's own tables.
@@ -1063,6 +1064,7 @@ async fn quiet_tracks_skip_clean_runs_and_reads_catch_them_up(f: &TestStore) {
         states: vec![verdict_core::flaky::State::Healthy],
         limit: 10,
         offset: 0,
+        only: None,
     };
     let (listed, total) = store.flaky().flaky_tracks(&q).await.unwrap();
     assert_eq!(total, 3, "clean, late and gone; absent and second are still new");
@@ -1348,4 +1350,87 @@ async fn webhook_messages_are_written_with_their_change_and_deliveries_are_claim
     let log = wh.deliveries(&all.id, 1_000).await.unwrap();
     assert!(log.iter().all(|d| d.state != "pending") && !log.is_empty());
     assert_eq!(wh.prune_attempts(now + 400_000).await.unwrap(), 3, "attempts before the cut are forgotten");
+}
+
+/// An owners file replaces the last one (its version counts up); the lists
+/// take an "only these tests" filter (what an owner filter becomes); events
+/// carry the owners of their tests, and an endpoint with an owner takes only
+/// the events naming it.
+async fn owners_files_are_versioned_and_owners_reach_lists_and_events(store: Arc<dyn Store>) {
+    use verdict_core::webhook::{EventType, Format};
+    let s = suite(&store, "owned").await;
+    assert_eq!(store.owners().owners_file(s.id).await.unwrap(), None);
+    assert_eq!(store.owners().set_owners_file(s.id, "* @all\n", "cli", 1_000).await.unwrap(), 1);
+    let file = "* @all\n*.rb @ruby\n/spec/payments/ payments billing\n";
+    assert_eq!(store.owners().set_owners_file(s.id, file, "upload token", 2_000).await.unwrap(), 2);
+    let kept = store.owners().owners_file(s.id).await.unwrap().unwrap();
+    assert_eq!((kept.version, kept.content.as_str(), kept.uploaded_by.as_str(), kept.uploaded_at_ms), (2, file, "upload token", 2_000));
+
+    let endpoint = |owner: Option<&str>| webhooks::NewEndpoint {
+        suite_id: s.id,
+        url: "http://127.0.0.1:9/hook".into(),
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        format: Format::Standard,
+        events: vec![EventType::RunFailed],
+        owner: owner.map(Into::into),
+        description: None,
+    };
+    let payments_hook = store.webhooks().add_endpoint(&endpoint(Some("payments")), 1_000).await.unwrap();
+    let search_hook = store.webhooks().add_endpoint(&endpoint(Some("search")), 1_000).await.unwrap();
+    let in_file = |scope: &str, name: &str, file: &str, outcome: Outcome, reason: &str| {
+        let mut e = exec(scope, name, outcome, Some(1.0));
+        e.file_name = Some(file.into());
+        e.failure_reason = (outcome == Outcome::Failed).then(|| reason.into());
+        e
+    };
+    let execs = vec![
+        in_file("Pay", "charges", "./spec/payments/charge_spec.rb", Outcome::Failed, "card declined"),
+        in_file("Lib", "parses", "lib/parser.rb", Outcome::Failed, "unexpected token"),
+        in_file("Docs", "builds", "docs/build.py", Outcome::Passed, ""),
+    ];
+    store.write_upload(s.id, upload("r1", Some("main"), Some("c1"), execs)).await.unwrap();
+    while store.flaky().analyse_due(i64::MAX / 2).await.unwrap().is_some() {}
+
+    let run_failed = store.webhooks().messages(s.id, 10).await.unwrap().into_iter().find(|m| m.kind == "run.failed").unwrap();
+    // In the order of the failed tests the event lists.
+    let listed: Vec<&str> = run_failed.data["failed_tests"].as_array().unwrap().iter().map(|t| t["scope"].as_str().unwrap()).collect();
+    let expected = if listed == ["Lib", "Pay"] {
+        serde_json::json!(["@ruby", "payments", "billing"])
+    } else {
+        serde_json::json!(["payments", "billing", "@ruby"])
+    };
+    assert_eq!(run_failed.data["owners"], expected, "the failed tests' owners, each once ({listed:?})");
+    let due = store.webhooks().claim_due(i64::MAX / 2, 60_000, 100).await.unwrap();
+    assert!(due.iter().any(|d| d.endpoint.id == payments_hook.id), "the payments endpoint takes it");
+    assert!(!due.iter().any(|d| d.endpoint.id == search_hook.id), "an endpoint for another owner does not");
+
+    let paths = store.owners().test_paths(s.id).await.unwrap();
+    assert_eq!(paths.len(), 3);
+    let pay = paths.iter().find(|t| t.path() == Some("spec/payments/charge_spec.rb")).unwrap().id;
+    let only = TestFilter { days: 0, only: Some(vec![pay]), ..Default::default() };
+    let listed = store.tests(s.id, &only).await.unwrap();
+    assert_eq!(listed.iter().map(|t| t.test.id).collect::<Vec<_>>(), [pay]);
+    assert_eq!(store.tests(s.id, &TestFilter { days: 0, only: Some(vec![]), ..Default::default() }).await.unwrap().len(), 0);
+    assert_eq!(store.tests(s.id, &TestFilter { days: 0, ..Default::default() }).await.unwrap().len(), 3);
+
+    let today = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 / 86_400_000;
+    let all = store.clusters().clusters(s.id, today, 7, 10, None).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let mine = store.clusters().clusters(s.id, today, 7, 10, Some(&[pay])).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].title, "card declined");
+
+    let q = flaky::TrackQuery {
+        suite_id: s.id,
+        track: "main".into(),
+        first_day: 0,
+        end_day: i64::MAX / 86_400_000,
+        states: vec![verdict_core::flaky::State::New],
+        limit: 10,
+        offset: 0,
+        only: Some(vec![pay]),
+    };
+    let (tracks, total) = store.flaky().flaky_tracks(&q).await.unwrap();
+    assert_eq!((tracks.len(), total), (1, 1));
+    assert_eq!(tracks[0].0.test.id, pay);
 }

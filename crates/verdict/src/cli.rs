@@ -62,6 +62,9 @@ pub enum Command {
     /// A suite's webhook endpoints: add, list, remove, and their delivery logs.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// A suite's owners file (TESTOWNERS or CODEOWNERS syntax): upload, show, and whose a path is.
+    #[command(subcommand)]
+    Owners(OwnersCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -255,6 +258,9 @@ pub struct FailuresArgs {
     /// 1d, 7d, 14d, 28d or 90d.
     #[arg(long, default_value = "7d")]
     pub window: String,
+    /// Only tests (clusters: failures of tests) owned by one of these (comma-separated; !team excludes).
+    #[arg(long)]
+    pub owner: Option<String>,
     /// Print the API's JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -327,6 +333,9 @@ pub struct FlakyArgs {
     /// Only tests in these states (comma-separated: new, healthy, flaky, broken).
     #[arg(long)]
     pub state: Option<String>,
+    /// Only tests (clusters: failures of tests) owned by one of these (comma-separated; !team excludes).
+    #[arg(long)]
+    pub owner: Option<String>,
     /// Print the API's JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -547,6 +556,32 @@ pub enum SuiteCommand {
     /// Manage upload tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Keep FILE as the suite's owners file (as `verdict owners upload`).
+    Owners { slug: String, file: std::path::PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OwnersCommand {
+    /// Keep FILE as the suite's owners file (it replaces the last one); lines that cannot be used are listed.
+    Upload {
+        #[arg(long)]
+        suite: String,
+        file: std::path::PathBuf,
+    },
+    /// Print the suite's owners file.
+    Show {
+        #[arg(long)]
+        suite: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the owners of each PATH (as a test in that file would have them).
+    Of {
+        #[arg(long)]
+        suite: String,
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -72,7 +72,8 @@ async fn go(store: StoreArgs, args: FailuresArgs) -> Result<(), String> {
             let slug = args.suite.ok_or("--suite is required")?;
             let window = parse_window(Some(&args.window)).map_err(|e| format!("--{e}"))?;
             let (store, suite) = open(&store, &slug).await?;
-            let list = cluster_list(store.as_ref(), &suite, window, crate::now_ms()).await.map_err(|e| e.to_string())?;
+            let owner = verdict_analysis::owners::OwnerFilter::parse(args.owner.as_deref()).map_err(|e| format!("--{e}"))?;
+            let list = cluster_list(store.as_ref(), &suite, window, owner.as_ref(), crate::now_ms()).await.map_err(|e| e.to_string())?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
             } else {

@@ -63,7 +63,8 @@ async fn list(store: StoreArgs, args: &FlakyArgs) -> Result<FlakyList, String> {
     let store =
         verdict_store::open(store.database_url.as_deref(), &store.data_dir).await.map_err(|e| format!("cannot open the database: {e}"))?;
     let suite = store.suite_by_slug(slug).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no suite {slug:?}"))?;
-    let query = FlakyQuery { branch: args.branch.clone(), window_days, states, page: Page::new(1, Page::MAX_PER_PAGE) };
+    let owner = verdict_analysis::owners::OwnerFilter::parse(args.owner.as_deref()).map_err(|e| format!("--{e}"))?;
+    let query = FlakyQuery { branch: args.branch.clone(), window_days, states, page: Page::new(1, Page::MAX_PER_PAGE), owner };
     let now = crate::now_ms();
     flaky_list(store.as_ref(), &suite, query, now).await.map_err(|e| e.to_string())
 }

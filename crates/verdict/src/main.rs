@@ -7,6 +7,7 @@ mod compare;
 mod failures;
 mod flaky;
 mod historical;
+mod owners;
 mod plan;
 mod quarantine;
 mod run;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         cli::Command::Run(args) => run::run(args),
         cli::Command::Plan(args) => plan::run(args),
         cli::Command::Webhook(cmd) => runtime().block_on(webhook::run(cli.store, cmd)),
+        cli::Command::Owners(cmd) => runtime().block_on(owners::run(cli.store, cmd)),
     }
 }
 

@@ -78,5 +78,9 @@ pub async fn run(store_args: StoreArgs, cmd: SuiteCommand) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+        SuiteCommand::Owners { slug, file } => match crate::owners::upload_into(store.as_ref(), &slug, &file).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
     }
 }

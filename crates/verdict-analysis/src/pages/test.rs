@@ -149,6 +149,8 @@ pub struct FixedAfter {
 pub struct TestPage {
     pub suite: Suite,
     pub test: Test,
+    /// From the suite's owners file (first = primary).
+    pub owners: Vec<String>,
     pub view: View,
     pub strip_runs: u32,
     pub kpis: TestKpis,
@@ -438,7 +440,9 @@ pub async fn test_page(store: &dyn Store, suite: Suite, test_id: i64, view: View
     let state = crate::flaky::test_state(store, &suite, test_id, Some(&view.branch)).await?;
     let mut control_history = state.control_history;
     control_history.truncate(CONTROL_EVENTS_SHOWN);
+    let owners = crate::owners::Owners::of_suite(store, suite.id).await?;
     Ok(TestPage {
+        owners: owners.of(test.file_name.as_deref(), test.location.as_deref()),
         tracked: state.tracks.into_iter().next(),
         control: state.control,
         control_history,

@@ -42,7 +42,7 @@ pub async fn list(State(state): State<AppState>, page: super::SuitePage) -> Resu
     let days = window_days(&view);
     let store = state.store.as_ref();
     let branches = store.dashboard().branches(&view.run_range(suite.id)).await?;
-    let list = cluster_list(store, &suite, days, super::now_ms()).await?;
+    let list = cluster_list(store, &suite, days, None, super::now_ms()).await?;
     timing.queried();
     let base = format!("/s/{}", encode(&suite.slug, false));
     let path = format!("{base}/failures");

@@ -147,6 +147,7 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
         states: verdict_analysis::flaky::parse_states(params.text("state").as_deref())
             .map_err(|e| PageError::bad(format!("query parameter {e}")))?,
         page: verdict_store::Page::new(page_no, 50),
+        owner: None,
     };
     let store = state.store.as_ref();
     let branches = store.dashboard().branches(&view.run_range(suite.id)).await?;

@@ -72,6 +72,8 @@ struct TestHtml {
     last_seen: String,
     cards: Vec<Card>,
     runs: (i64, i64, i64),
+    /// "Owners: payments (primary), billing", when the suite's owners file names any.
+    owners: Option<String>,
     state_line: String,
     /// The kept state on the view's branch, in words.
     tracked_line: Option<String>,
@@ -100,6 +102,16 @@ struct ControlRow {
     change: String,
     by: String,
     why: String,
+}
+
+fn owners_line(owners: &[String]) -> Option<String> {
+    let (primary, rest) = owners.split_first()?;
+    let mut line = format!("Owners: {primary} (primary)");
+    for o in rest {
+        line.push_str(", ");
+        line.push_str(o);
+    }
+    Some(line)
 }
 
 fn ms_utc(ms: i64) -> String {
@@ -428,6 +440,7 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
         last_seen: format::utc(t.last_seen),
         cards,
         runs: (p.runs, p.failed_runs, p.flaky_runs),
+        owners: owners_line(&p.owners),
         state_line: p.state_line.clone(),
         tracked_line: p.tracked.as_ref().map(super::flaky::state_sentence),
         control_line: control_line(&p.control),

@@ -116,15 +116,18 @@ async fn with_impact(
 
 #[async_trait]
 impl ClustersStore for PgStore {
-    async fn clusters(&self, suite_id: i64, today: i64, window_days: i64, limit: i64) -> Result<Vec<ClusterRow>, StoreError> {
+    async fn clusters(
+        &self,
+        suite_id: i64,
+        today: i64,
+        window_days: i64,
+        limit: i64,
+        only: Option<&[i64]>,
+    ) -> Result<Vec<ClusterRow>, StoreError> {
         let c = self.client().await?;
-        let sql = format!(
-            "SELECT {CLUSTER_COLS} FROM (SELECT cluster_id, sum(failures) n FROM cluster_days WHERE suite_id = $1 AND day >= $2 GROUP BY cluster_id
-                                         ORDER BY n DESC, cluster_id LIMIT $3) top
-             JOIN clusters c ON c.suite_id = $1 AND c.cluster_id = top.cluster_id LEFT JOIN executions e ON e.id = c.example_execution_id
-             ORDER BY top.n DESC, c.cluster_id"
-        );
-        let rows = c.query(&sql, &[&suite_id, &(today - window_days + 1), &limit]).await?;
+        let sql = dollars(&clusters_sql(CLUSTER_COLS, only.is_some().then_some("test_id = ANY(?4)"), "?4::bigint[]"));
+        let only: Option<Vec<i64>> = only.map(<[i64]>::to_vec);
+        let rows = c.query(&sql, &[&suite_id, &(today - window_days + 1), &limit, &only]).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             out.push(with_impact(&**c, suite_id, cluster_row(r), today, window_days).await?);

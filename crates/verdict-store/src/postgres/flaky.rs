@@ -386,9 +386,14 @@ impl FlakyStore for PgStore {
 
     async fn flaky_tracks(&self, q: &TrackQuery) -> Result<(Vec<(TrackRow, TrackCounts)>, i64), StoreError> {
         let states: Vec<&str> = q.states.iter().map(|s| s.name()).collect();
-        let sql = dollars(&flaky_page_sql(TEST_COLS, "states AS (SELECT unnest(?5::text[]))", "cardinality(?5::text[]) = 0"));
+        let sql = dollars(&flaky_page_sql(
+            TEST_COLS,
+            "states AS (SELECT unnest(?5::text[]))",
+            "cardinality(?5::text[]) = 0",
+            "(?8::bigint[] IS NULL OR tt.test_id = ANY(?8::bigint[]))",
+        ));
         let c = self.client().await?;
-        let rows = c.query(&sql, &[&q.suite_id, &q.track, &q.first_day, &q.end_day, &states, &q.limit, &q.offset]).await?;
+        let rows = c.query(&sql, &[&q.suite_id, &q.track, &q.first_day, &q.end_day, &states, &q.limit, &q.offset, &q.only]).await?;
         let mut total = rows.first().map_or(0, |r| r.get::<_, i64>(17));
         let out = rows
             .iter()
@@ -406,7 +411,7 @@ impl FlakyStore for PgStore {
             .collect::<Result<Vec<_>, StoreError>>()?;
         if out.is_empty() && q.offset > 0 {
             total = c
-                .query(&sql, &[&q.suite_id, &q.track, &q.first_day, &q.end_day, &states, &1i64, &0i64])
+                .query(&sql, &[&q.suite_id, &q.track, &q.first_day, &q.end_day, &states, &1i64, &0i64, &q.only])
                 .await?
                 .first()
                 .map_or(0, |r| r.get(17));

@@ -6,6 +6,7 @@ mod controls;
 mod dashboard;
 mod flaky;
 mod monitor;
+mod owners;
 mod reads;
 mod test_plans;
 mod webhooks;
@@ -38,6 +39,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (16, include_str!("migrations/0016_test_controls.sql")),
     (17, include_str!("migrations/0017_test_plans.sql")),
     (18, include_str!("migrations/0018_webhooks.sql")),
+    (19, include_str!("migrations/0019_owners.sql")),
 ];
 /// SQL written for both dialects (`?1`, `?2`, ...) as PostgreSQL takes it (`$1`, `$2`, ...).
 pub(crate) fn dollars(sql: &str) -> String {
@@ -150,6 +152,10 @@ impl Store for PgStore {
     }
 
     fn webhooks(&self) -> &dyn crate::webhooks::WebhooksStore {
+        self
+    }
+
+    fn owners(&self) -> &dyn crate::owners::OwnersStore {
         self
     }
 

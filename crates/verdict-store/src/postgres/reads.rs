@@ -172,12 +172,13 @@ pub(super) async fn tests(c: &Client, suite_id: i64, f: &TestFilter) -> Result<V
                 "SELECT {TEST_COLS}, coalesce(sum(r.passed), 0)::bigint, coalesce(sum(r.failed), 0)::bigint,
                         coalesce(sum(r.skipped), 0)::bigint, coalesce(sum(r.pending), 0)::bigint,
                         coalesce(sum(r.unknown), 0)::bigint, coalesce(sum(r.flaky), 0)::bigint
-                 FROM (SELECT * FROM tests WHERE suite_id = $1 ORDER BY scope, name LIMIT $4 OFFSET $5) t
+                 FROM (SELECT * FROM tests WHERE suite_id = $1 AND ($6::bigint[] IS NULL OR id = ANY($6))
+                       ORDER BY scope, name LIMIT $4 OFFSET $5) t
                  LEFT JOIN rollups r ON r.test_id = t.id AND r.day >= $2 AND ($3::text IS NULL OR r.branch = $3)
                  GROUP BY t.id, t.suite_id, t.scope, t.name, t.file_name, t.location, t.first_seen, t.last_seen
                  ORDER BY t.scope, t.name"
             ),
-            &[&suite_id, &first_day, &f.branch, &f.page.limit(), &f.page.offset()],
+            &[&suite_id, &first_day, &f.branch, &f.page.limit(), &f.page.offset(), &f.only],
         )
         .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();

@@ -37,7 +37,13 @@ async fn tests_of(tx: &impl GenericClient, ids: &[i64]) -> Result<HashMap<i64, T
 
 /// Put events in the outbox with a delivery per endpoint that takes them, in the caller's transaction.
 async fn enqueue(tx: &impl GenericClient, suite_id: i64, subs: &[Subscriber], events: &[Event], now_ms: i64) -> Result<(), PgError> {
+    let owners = super::owners::owners_file_in(tx, suite_id).await?.map(|f| crate::owners::parsed(&f));
     for e in events {
+        let mut e = e.clone();
+        if let Some(file) = &owners {
+            crate::owners::fill_event_owners(&mut e.data, file);
+        }
+        let e = &e;
         let takers: Vec<&str> = subs.iter().filter(|s| s.takes(e)).map(|s| s.id.as_str()).collect();
         if takers.is_empty() {
             continue;

@@ -53,15 +53,18 @@ fn with_impact(c: &Connection, suite_id: i64, mut row: ClusterRow, today: i64, w
     Ok(row)
 }
 
-fn clusters(c: &Connection, suite_id: i64, today: i64, window_days: i64, limit: i64) -> Result<Vec<ClusterRow>, StoreError> {
-    let sql = format!(
-        "SELECT {CLUSTER_COLS} FROM (SELECT cluster_id, sum(failures) n FROM cluster_days WHERE suite_id = ?1 AND day >= ?2 GROUP BY cluster_id
-                                     ORDER BY n DESC, cluster_id LIMIT ?3) top
-         JOIN clusters c ON c.suite_id = ?1 AND c.cluster_id = top.cluster_id LEFT JOIN executions e ON e.id = c.example_execution_id
-         ORDER BY top.n DESC, c.cluster_id"
-    );
+fn clusters(
+    c: &Connection,
+    suite_id: i64,
+    today: i64,
+    window_days: i64,
+    limit: i64,
+    only: Option<String>,
+) -> Result<Vec<ClusterRow>, StoreError> {
+    let sql = clusters_sql(CLUSTER_COLS, only.is_some().then_some("test_id IN (SELECT value FROM json_each(?4))"), "?4");
     let mut st = c.prepare_cached(&sql)?;
-    let rows: Vec<ClusterRow> = st.query_map(params![suite_id, today - window_days + 1, limit], cluster_row)?.collect::<Result<_, _>>()?;
+    let rows: Vec<ClusterRow> =
+        st.query_map(params![suite_id, today - window_days + 1, limit, only], cluster_row)?.collect::<Result<_, _>>()?;
     rows.into_iter().map(|r| with_impact(c, suite_id, r, today, window_days)).collect()
 }
 
@@ -176,8 +179,16 @@ fn recluster(c: &Connection, suite_id: i64, since_ms: i64) -> Result<usize, Stor
 
 #[async_trait]
 impl ClustersStore for SqliteStore {
-    async fn clusters(&self, suite_id: i64, today: i64, window_days: i64, limit: i64) -> Result<Vec<ClusterRow>, StoreError> {
-        self.read(move |c| clusters(c, suite_id, today, window_days, limit)).await
+    async fn clusters(
+        &self,
+        suite_id: i64,
+        today: i64,
+        window_days: i64,
+        limit: i64,
+        only: Option<&[i64]>,
+    ) -> Result<Vec<ClusterRow>, StoreError> {
+        let only = super::reads::ids_json(only);
+        self.read(move |c| clusters(c, suite_id, today, window_days, limit, only)).await
     }
 
     async fn cluster(&self, suite_id: i64, id: &str, today: i64, window_days: i64) -> Result<Option<ClusterRow>, StoreError> {

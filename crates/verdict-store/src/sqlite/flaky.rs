@@ -337,9 +337,15 @@ const TRACK_COLS: &str = "tt.track, tt.state, tt.data, tt.as_of, tt.quiet_until"
 fn flaky_tracks(c: &Connection, q: &TrackQuery) -> Result<(Vec<(TrackRow, TrackCounts)>, i64), StoreError> {
     let states: Vec<&str> = q.states.iter().map(|s| s.name()).collect();
     let states = serde_json::to_string(&states).unwrap_or_else(|_| "[]".into());
-    let sql = flaky_page_sql(TEST_COLS, "states AS (SELECT value FROM json_each(?5))", "json_array_length(?5) = 0");
+    let sql = flaky_page_sql(
+        TEST_COLS,
+        "states AS (SELECT value FROM json_each(?5))",
+        "json_array_length(?5) = 0",
+        "(?8 IS NULL OR tt.test_id IN (SELECT value FROM json_each(?8)))",
+    );
     let mut st = c.prepare_cached(&sql)?;
-    let mut rows = st.query(params![q.suite_id, q.track, q.first_day, q.end_day, states, q.limit, q.offset])?;
+    let only = super::reads::ids_json(q.only.as_deref());
+    let mut rows = st.query(params![q.suite_id, q.track, q.first_day, q.end_day, states, q.limit, q.offset, only])?;
     let (mut out, mut total) = (Vec::new(), 0);
     while let Some(r) = rows.next()? {
         let counts = TrackCounts {

@@ -7,6 +7,7 @@ mod dashboard;
 mod flaky;
 mod inbox;
 mod monitor;
+mod owners;
 mod reads;
 mod test_plans;
 mod webhooks;
@@ -42,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (16, include_str!("migrations/0016_test_controls.sql")),
     (17, include_str!("migrations/0017_test_plans.sql")),
     (18, include_str!("migrations/0018_webhooks.sql")),
+    (19, include_str!("migrations/0019_owners.sql")),
 ];
 
 pub struct SqliteStore {
@@ -183,6 +185,10 @@ impl Store for SqliteStore {
     }
 
     fn webhooks(&self) -> &dyn crate::webhooks::WebhooksStore {
+        self
+    }
+
+    fn owners(&self) -> &dyn crate::owners::OwnersStore {
         self
     }
 

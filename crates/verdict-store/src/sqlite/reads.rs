@@ -178,17 +178,23 @@ pub(super) fn execution_row(r: &Row<'_>, reason_max: i64) -> rusqlite::Result<Ex
     })
 }
 
+/// Test ids as the JSON array `json_each` reads (none: no filter).
+pub(super) fn ids_json(ids: Option<&[i64]>) -> Option<String> {
+    ids.map(|ids| serde_json::to_string(ids).expect("numbers serialise"))
+}
+
 pub(super) fn tests(c: &Connection, suite_id: i64, f: &TestFilter) -> Result<Vec<TestStats>, StoreError> {
     let (first_day, first_ms) = window_start(f.days);
     let mut st = c.prepare_cached(&format!(
         "SELECT {TEST_COLS}, coalesce(sum(r.passed), 0), coalesce(sum(r.failed), 0), coalesce(sum(r.skipped), 0),
                 coalesce(sum(r.pending), 0), coalesce(sum(r.unknown), 0), coalesce(sum(r.flaky), 0)
-         FROM (SELECT * FROM tests WHERE suite_id = ?1 ORDER BY scope, name LIMIT ?4 OFFSET ?5) t
+         FROM (SELECT * FROM tests WHERE suite_id = ?1 AND (?6 IS NULL OR id IN (SELECT value FROM json_each(?6)))
+               ORDER BY scope, name LIMIT ?4 OFFSET ?5) t
          LEFT JOIN rollups r ON r.test_id = t.id AND r.day >= ?2 AND (?3 IS NULL OR r.branch = ?3)
          GROUP BY t.id ORDER BY t.scope, t.name"
     ))?;
     let rows: Vec<(Test, Counts, i64)> = st
-        .query_map(params![suite_id, first_day, f.branch, f.page.limit(), f.page.offset()], |r| {
+        .query_map(params![suite_id, first_day, f.branch, f.page.limit(), f.page.offset(), ids_json(f.only.as_deref())], |r| {
             let counts = Counts { passed: r.get(8)?, failed: r.get(9)?, skipped: r.get(10)?, pending: r.get(11)?, unknown: r.get(12)? };
             Ok((test_row(r)?, counts, r.get(13)?))
         })?

@@ -31,7 +31,13 @@ pub(super) fn test_of(c: &Connection, test_id: i64) -> Result<Test, StoreError> 
 
 /// Put events in the outbox with a delivery per endpoint that takes them, in the caller's transaction.
 pub(super) fn enqueue(c: &Connection, suite_id: i64, subs: &[Subscriber], events: &[Event], now_ms: i64) -> Result<(), StoreError> {
+    let owners = super::owners::owners_file_in(c, suite_id)?.map(|f| crate::owners::parsed(&f));
     for e in events {
+        let mut e = e.clone();
+        if let Some(file) = &owners {
+            crate::owners::fill_event_owners(&mut e.data, file);
+        }
+        let e = &e;
         let takers: Vec<&Subscriber> = subs.iter().filter(|s| s.takes(e)).collect();
         if takers.is_empty() {
             continue;
