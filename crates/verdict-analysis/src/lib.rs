@@ -9,6 +9,7 @@ pub mod flaky;
 pub mod owners;
 pub mod pages;
 pub mod quarantine;
+pub mod summary;
 pub mod test_plan;
 pub mod webhooks;
 

@@ -73,6 +73,7 @@ async fn runs(State(s): State<AppState>, Path(slug): Path<String>, Query(q): Q) 
         (None, None)
     };
     let filter = RunFilter {
+        key: q.text("key"),
         branch: q.text("branch").filter(|b| b != "*"),
         commit_sha: q.text("commit").or_else(|| q.text("commit_sha")),
         job: q.text("job"),

@@ -16,6 +16,7 @@ pub mod pytest_monitor;
 mod quarantine;
 mod suite_cache;
 mod suite_links;
+mod summary;
 mod test_plan;
 mod twins;
 mod ui;
@@ -115,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health))
         .route("/v1/uploads", post(buildkite::upload))
         .route("/v1/test-ownerships", post(owners::upload))
+        .route("/v1/summary", get(summary::get))
         .merge(quarantine::routes())
         .merge(test_plan::routes())
         // The open pytest-monitor base answers reads only with the read token

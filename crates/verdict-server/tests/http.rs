@@ -70,6 +70,7 @@ both!(
     bktec_gets_one_plan_per_identifier_balanced_by_timing_history,
     webhooks_are_signed_retried_with_one_id_logged_and_disabled_by_410,
     owners_files_resolve_by_the_last_match_and_filter_the_lists,
+    run_summaries_compare_with_the_base_and_render_markdown,
 );
 
 /// Tests of the HTTP edge that no store decision takes part in: SQLite only.
@@ -1858,4 +1859,124 @@ async fn owners_files_resolve_by_the_last_match_and_filter_the_lists(backend: Ba
     let page = s.http.get(format!("{}/s/web/tests/{pay_id}", s.url)).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Owners: payments (primary), billing"), "the test page names its owners");
     s.finish().await;
+}
+
+/// A run against its base: a feature-branch run is measured against the
+/// latest run on main before it; new failures carry their cause and owners,
+/// muted failures are apart, the slower tests are named; Markdown stays
+/// escaped; the suite's token sees its own runs only.
+async fn run_summaries_compare_with_the_base_and_render_markdown(backend: Backend) {
+    let s = Server::start(backend).await;
+    let form = Form::new().part("file", Part::bytes(b"/spec/payments/ payments\n".to_vec()));
+    let r = s.http.post(format!("{}/v1/test-ownerships", s.url)).bearer_auth(&s.token).multipart(form).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let result = |name: &str, outcome: &str, secs: f64| {
+        let mut r = json!({"scope": "Pay", "name": name, "file_name": "spec/payments/pay_spec.rb", "result": outcome, "history": {"duration": secs}});
+        if outcome == "failed" {
+            r["failure_reason"] = json!(format!("{name} declined <card>"));
+        }
+        r
+    };
+    let post = |key: &str, branch: &str, data: Value| {
+        let body = json!({"format": "json", "run_env": {"key": key, "branch": branch, "commit_sha": key}, "data": data});
+        let s = &s;
+        async move {
+            let (st, answer) = s.post_json(&body).await;
+            assert_eq!(st, StatusCode::ACCEPTED, "{answer}");
+            answer["run_id"].as_str().unwrap().to_owned()
+        }
+    };
+    let base = post(
+        "base",
+        "main",
+        json!([
+            result("a", "passed", 0.1),
+            result("b", "failed", 0.1),
+            result("c", "failed", 0.1),
+            result("d", "passed", 0.1),
+            result("m", "passed", 0.1)
+        ]),
+    )
+    .await;
+    let mut retried = result("e", "passed", 0.1);
+    retried["attempt"] = json!(1);
+    let head = post(
+        "head",
+        "feature/x",
+        json!([
+            result("a", "failed", 0.1),
+            result("b", "failed", 0.1),
+            result("c", "passed", 0.1),
+            result("d", "passed", 2.0),
+            result("m", "failed", 0.1),
+            result("e", "failed", 0.1),
+            retried
+        ]),
+    )
+    .await;
+    // m is muted: its failure does not fail the build.
+    let manage = token::generate();
+    s.store.store.controls().set_manage_token_hash("web", &token::hash(&manage)).await.unwrap();
+    let tests = s.store.store.tests(s.suite_id, &verdict_store::TestFilter { days: 0, ..Default::default() }).await.unwrap();
+    let m = tests.iter().find(|t| t.test.name == "m").unwrap().test.id;
+    let r = s
+        .http
+        .put(format!("{}/buildkite/v2/analytics/organizations/o/suites/web/tests/{m}/mute", s.url))
+        .bearer_auth(&manage)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+
+    let get = |query: String, token: Option<String>| {
+        let mut req = s.http.get(format!("{}/v1/summary?{query}", s.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (st, body) = get(format!("run={head}"), Some(s.token.clone())).await;
+    assert_eq!(st, 200, "{body}");
+    let sum: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        sum["base"]["id"].as_str().map(str::to_owned).or_else(|| sum["base"]["id"].as_i64().map(|i| i.to_string())),
+        Some(base.clone())
+    );
+    let names = |key: &str| -> Vec<String> {
+        sum[key]["tests"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(names("new_failures"), ["a"], "{sum}");
+    assert_eq!(names("still_failing"), ["b"]);
+    assert_eq!(names("fixed"), ["c"]);
+    assert_eq!(names("flaky"), ["e"]);
+    assert_eq!(names("muted"), ["m"]);
+    assert_eq!(sum["slower"][0]["name"], "d");
+    let a = &sum["new_failures"]["tests"][0];
+    assert_eq!(a["owners"], json!(["payments"]));
+    assert_eq!(a["cause"]["title"], "a declined <card>");
+    assert!(a["url"].as_str().unwrap().starts_with(&format!("{}/s/web/tests/", s.url)));
+
+    let (st, md) = get("run_key=head&format=github-summary".into(), Some(s.token.clone())).await;
+    assert_eq!(st, 200, "{md}");
+    assert!(md.starts_with("### ❌ Verdict: 2 failed of 6 tests (1 new), 1 flaky, 1 muted — web on feature/x"), "{md}");
+    assert!(md.contains("a declined \\<card\\>"), "escaped: {md}");
+    assert!(md.contains("**Muted failures (they do not fail the build) (1)**"));
+
+    // Who may ask: another suite's token sees no run of this one; no token on a closed server is 401; bad asks are 400.
+    let other = s.create_other_suite("other").await;
+    assert_eq!(get(format!("run={head}"), Some(other)).await.0, 404);
+    assert_eq!(get("run=1&run_key=x".into(), Some(s.token.clone())).await.0, 400);
+    assert_eq!(get(format!("run={head}&format=html"), Some(s.token.clone())).await.0, 400);
+    assert_eq!(get("run_key=nope".into(), Some(s.token.clone())).await.0, 404);
+    assert_eq!(get("run_key=head".into(), None).await.0, 400, "an open read API still needs suite= for a key");
+    assert_eq!(get("run_key=head&suite=web".into(), None).await.0, 200);
+    s.finish().await;
+
+    let closed = Server::start_with(Backend::Sqlite, Some("reader")).await;
+    let r = closed.http.get(format!("{}/v1/summary?run=1", closed.url)).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    closed.finish().await;
 }

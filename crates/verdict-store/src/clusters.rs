@@ -214,6 +214,10 @@ pub const IMPACT_DAYS: [i64; 3] = [1, 3, 7];
 /// limit). `only_tests` (a clause on `test_id` over ?4) ranks them by the
 /// failures of those tests alone; none: every failure, ?4 unused (`unused`
 /// names it so that both forms take the same parameters).
+/// ?1 run: its failed tests' clusters.
+pub(crate) const RUN_TEST_CLUSTERS: &str = "SELECT DISTINCT test_id, cluster_id FROM executions
+     WHERE run_id = ?1 AND outcome = 1 AND cluster_id IS NOT NULL ORDER BY test_id, cluster_id";
+
 pub(crate) fn clusters_sql(cluster_cols: &str, only_tests: Option<&str>, unused: &str) -> String {
     let counted = match only_tests {
         None => format!("SELECT cluster_id, sum(failures) n FROM cluster_days WHERE suite_id = ?1 AND day >= ?2 AND {unused} IS NULL"),
@@ -248,6 +252,8 @@ pub trait ClustersStore: Send + Sync {
     async fn cluster_failures(&self, suite_id: i64, id: &str, limit: i64) -> Result<Vec<ClusterFailure>, StoreError>;
     /// A run's failed executions by cluster: (cluster id, title, failures), most first.
     async fn run_clusters(&self, run_id: i64) -> Result<Vec<(String, String, i64)>, StoreError>;
+    /// A run's failed tests and the cluster of each failure: (test id, cluster id), by test.
+    async fn run_test_clusters(&self, run_id: i64) -> Result<Vec<(i64, String)>, StoreError>;
     async fn rules(&self, suite_id: i64) -> Result<Vec<StoredRule>, StoreError>;
     /// Adds a rule (checked by the caller); `Conflict` past `MAX_RULES`.
     async fn add_rule(&self, suite_id: i64, rule: &StoredRule) -> Result<(), StoreError>;

@@ -36,6 +36,8 @@ impl Default for Page {
 
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
+    /// The run's key (`run_env.key`): at most one run.
+    pub key: Option<String>,
     pub branch: Option<String>,
     pub commit_sha: Option<String>,
     pub job: Option<String>,

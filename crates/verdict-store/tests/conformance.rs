@@ -279,6 +279,7 @@ async fn runs_filter_and_page_newest_first(store: Arc<dyn Store>) {
         vec!["k2", "k1", "k0"]
     );
     assert_eq!(keys(store.runs(s.id, &RunFilter { commit_sha: Some("c3".into()), ..Default::default() }).await.unwrap()), vec!["k3"]);
+    assert_eq!(keys(store.runs(s.id, &RunFilter { key: Some("k2".into()), ..Default::default() }).await.unwrap()), vec!["k2"]);
     assert_eq!(
         keys(store.runs(s.id, &RunFilter { result: Some(RunResult::Failed), ..Default::default() }).await.unwrap()),
         vec!["k3", "k1"]

@@ -62,6 +62,8 @@ pub enum Command {
     /// A suite's webhook endpoints: add, list, remove, and their delivery logs.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// A run against its base, as Markdown: new failures with their cause and owners, still failing, fixed, flaky, muted, slower.
+    Summary(SummaryArgs),
     /// A suite's owners file (TESTOWNERS or CODEOWNERS syntax): upload, show, and whose a path is.
     #[command(subcommand)]
     Owners(OwnersCommand),
@@ -609,6 +611,25 @@ pub struct Target {
     pub branch: Option<String>,
     #[arg(long)]
     pub commit: Option<String>,
+    /// After the upload, pipe the run's summary to `buildkite-agent annotate` (when it is on PATH).
+    /// ($GITHUB_STEP_SUMMARY, when set, gets it always.)
+    #[arg(long)]
+    pub annotate: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Asks the server (GET /v1/summary) with the suite's token. The base of a run on the default branch is \
+the run before it there; of a run on another branch, the latest run on the default branch before it. Exit status: 0, 1 when \
+the server cannot be reached or refuses, 2 for invalid arguments.")]
+pub struct SummaryArgs {
+    /// The run's id (as `verdict upload` prints in the run's URL); or --run-key.
+    #[arg(long)]
+    pub run: Option<String>,
+    /// markdown, github-summary, buildkite-annotation or json.
+    #[arg(long, default_value = "markdown", value_parser = ["markdown", "github-summary", "buildkite-annotation", "json"])]
+    pub format: String,
+    #[command(flatten)]
+    pub target: Target,
 }
 
 #[derive(Args, Debug)]

@@ -14,6 +14,7 @@ mod run;
 mod serve;
 mod stats;
 mod suite;
+mod summary;
 mod upload;
 mod webhook;
 
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         cli::Command::Run(args) => run::run(args),
         cli::Command::Plan(args) => plan::run(args),
         cli::Command::Webhook(cmd) => runtime().block_on(webhook::run(cli.store, cmd)),
+        cli::Command::Summary(args) => summary::run(args),
         cli::Command::Owners(cmd) => runtime().block_on(owners::run(cli.store, cmd)),
     }
 }

@@ -35,7 +35,10 @@ pub fn run(args: RunArgs) -> ExitCode {
     if let (false, Some(records)) = (args.no_upload, records.as_ref().filter(|(r, _)| !r.is_empty())) {
         match &token {
             Ok(t) => match crate::upload::send(&records.0, records.1, &upload_args(&args), t) {
-                Ok(url) => eprintln!("verdict run: uploaded the results: {url}"),
+                Ok((url, run_id)) => {
+                    eprintln!("verdict run: uploaded the results: {url}");
+                    crate::summary::publish(&args.target, t, &run_id, "verdict run");
+                }
                 Err(e) => eprintln!("verdict run: warning: the upload failed (the exit status is unchanged by it): {e}"),
             },
             Err(e) => eprintln!("verdict run: warning: not uploaded: {e}"),

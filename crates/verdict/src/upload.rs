@@ -44,8 +44,9 @@ fn upload(args: UploadArgs) -> Result<(), String> {
             files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
         ));
     }
-    let run_url = send(&records, files.len(), &args, &token)?;
+    let (run_url, run_id) = send(&records, files.len(), &args, &token)?;
     println!("{run_url}");
+    crate::summary::publish(&args.target, &token, &run_id, "verdict upload");
     Ok(())
 }
 
@@ -59,7 +60,8 @@ pub(crate) fn token_of(given: Option<&str>) -> Result<String, String> {
 }
 
 /// Send `records` (read from `files` files) as uploads of at most 5000 under one run key; the run's URL.
-pub(crate) fn send(records: &[ExecutionRecord], files: usize, args: &UploadArgs, token: &str) -> Result<String, String> {
+/// Upload the records; the run's URL and id.
+pub(crate) fn send(records: &[ExecutionRecord], files: usize, args: &UploadArgs, token: &str) -> Result<(String, String), String> {
     let results: Vec<Value> = records.iter().map(result_json).collect();
     let run_env = run_env(args);
     let tags = tags(&args.tags)?;
@@ -92,7 +94,7 @@ pub(crate) fn send(records: &[ExecutionRecord], files: usize, args: &UploadArgs,
         post_with_retries(&client, &url, token, &json!({ "metrics": metrics }))?;
         eprintln!("Set {} run metric(s).", metrics.len());
     }
-    Ok(run_url)
+    Ok((run_url, run_id))
 }
 
 fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, String> {

@@ -41,6 +41,16 @@ impl Env {
         token
     }
 
+    /// A CLI command that talks to the server on `port` (no store arguments, no token).
+    fn cmd_at(&self, port: u16) -> Command {
+        let mut c = Command::new(BIN);
+        c.env("VERDICT_URL", format!("http://127.0.0.1:{port}"));
+        for v in ["VERDICT_TOKEN", "BUILDKITE_ANALYTICS_TOKEN", "GITHUB_STEP_SUMMARY"] {
+            c.env_remove(v);
+        }
+        c
+    }
+
     fn serve(&self, port: u16) -> ServerProcess {
         self.serve_with(port, &[])
     }
@@ -109,7 +119,7 @@ fn upload_body(key: &str, n: usize) -> Value {
 fn upload_cmd(port: u16, token: &str) -> Command {
     let mut c = Command::new(BIN);
     c.arg("upload").env("VERDICT_URL", format!("http://127.0.0.1:{port}")).env("VERDICT_TOKEN", token);
-    for ci in ["BUILDKITE_BUILD_ID", "GITHUB_RUN_ID", "CIRCLE_BUILD_NUM", "GITLAB_CI", "JENKINS_URL"] {
+    for ci in ["BUILDKITE_BUILD_ID", "GITHUB_RUN_ID", "CIRCLE_BUILD_NUM", "GITLAB_CI", "JENKINS_URL", "GITHUB_STEP_SUMMARY"] {
         c.env_remove(ci);
     }
     c
@@ -146,7 +156,8 @@ both!(
     failures_from_the_store,
     sigkill_mid_analysis_loses_and_repeats_nothing,
     plan_shares_agree_across_nodes_and_fall_back_when_the_server_is_down,
-    sigkill_between_webhook_attempts_resends_with_the_same_id_once
+    sigkill_between_webhook_attempts_resends_with_the_same_id_once,
+    upload_writes_the_step_summary_and_annotates_the_build
 );
 
 const RESULTS_PER_UPLOAD: usize = 300;
@@ -1129,4 +1140,59 @@ fn sigkill_between_webhook_attempts_resends_with_the_same_id_once(env: &Env) {
     assert_eq!((d["state"].as_str(), d["attempts"].as_i64()), (Some("delivered"), Some(2)), "{log}");
     let out = env.cmd().args(["webhook", "list", "hooks"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains(endpoint));
+}
+
+/// `verdict upload` appends the run's summary to `$GITHUB_STEP_SUMMARY` and,
+/// with `--annotate`, pipes it to `buildkite-agent annotate` (a recording
+/// stand-in on PATH: the real agent only runs inside a Buildkite job);
+/// `verdict summary --run-key` prints it; a server that is down is exit 1.
+fn upload_writes_the_step_summary_and_annotates_the_build(env: &Env) {
+    let token = env.create_suite("web");
+    let port = free_port();
+    let mut server = env.serve(port);
+    let dir = env.store.dir.path().join("ci");
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    let results = dir.join("junit.xml");
+    std::fs::write(
+        &results,
+        "<testsuite name=\"s\"><testcase classname=\"Cart\" name=\"adds_items\" time=\"0.1\"><failure message=\"expected 2 got 3\"/></testcase>\
+         <testcase classname=\"Cart\" name=\"empties\" time=\"0.1\"/></testsuite>",
+    )
+    .unwrap();
+    let agent = dir.join("bin/buildkite-agent");
+    let got = dir.join("annotation.txt");
+    std::fs::write(&agent, format!("#!/bin/sh\necho \"$@\" > {0}\ncat >> {0}\n", got.display())).unwrap();
+    std::fs::set_permissions(&agent, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let step_summary = dir.join("step_summary.md");
+    std::fs::write(&step_summary, "earlier step\n").unwrap();
+    let path = format!("{}:{}", dir.join("bin").display(), std::env::var("PATH").unwrap_or_default());
+    let out = upload_cmd(port, &token)
+        .args([results.to_str().unwrap(), "--run-key", "build-7", "--branch", "main", "--annotate"])
+        .env("GITHUB_STEP_SUMMARY", &step_summary)
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("wrote the run's summary to $GITHUB_STEP_SUMMARY"), "{stderr}");
+    let summary = std::fs::read_to_string(&step_summary).unwrap();
+    assert!(
+        summary.starts_with("earlier step\n### ❌ Verdict: 1 failed of 2 tests (1 new), 0 flaky, 0 muted — web on main"),
+        "appended: {summary}"
+    );
+    assert!(summary.contains("Cart › adds\\_items"), "{summary}");
+    assert!(summary.contains("(no earlier run to compare with)"));
+    let annotation = std::fs::read_to_string(&got).unwrap();
+    assert!(annotation.starts_with("annotate --context verdict --style error\n### ❌ Verdict"), "{annotation}");
+
+    let printed = env.cmd_at(port).args(["summary", "--run-key", "build-7"]).env("VERDICT_TOKEN", &token).output().unwrap();
+    assert!(printed.status.success(), "{}", String::from_utf8_lossy(&printed.stderr));
+    assert!(String::from_utf8_lossy(&printed.stdout).starts_with("### ❌ Verdict: 1 failed"));
+    let missing = env.cmd_at(port).args(["summary", "--run-key", "nope"]).env("VERDICT_TOKEN", &token).output().unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no run with key"), "{}", String::from_utf8_lossy(&missing.stderr));
+    server.kill();
+    let down = env.cmd_at(port).args(["summary", "--run", "1"]).env("VERDICT_TOKEN", &token).output().unwrap();
+    assert_eq!(down.status.code(), Some(1), "the server is down");
+    assert!(String::from_utf8_lossy(&down.stderr).contains("cannot reach"));
 }

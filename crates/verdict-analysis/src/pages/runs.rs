@@ -41,6 +41,7 @@ pub struct RunsPage {
 pub async fn runs_page(store: &dyn Store, suite: &Suite, view: View, query: RunsQuery) -> Result<RunsPage, AnalysisError> {
     let page = query.page.max(1);
     let filter = RunFilter {
+        key: None,
         branch: view.branch_filter().map(str::to_owned),
         commit_sha: query.commit.clone(),
         job: query.job.clone(),

@@ -211,6 +211,11 @@ impl ClustersStore for PgStore {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
 
+    async fn run_test_clusters(&self, run_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = self.client().await?.query(&dollars(RUN_TEST_CLUSTERS), &[&run_id]).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     async fn rules(&self, suite_id: i64) -> Result<Vec<StoredRule>, StoreError> {
         Ok(rules(&**self.client().await?, suite_id).await?)
     }

@@ -85,8 +85,8 @@ pub(super) async fn suite_where(c: &Client, column: &'static str, value: &str) -
 pub(super) async fn runs(c: &Client, suite_id: i64, f: &RunFilter) -> Result<Vec<Run>, StoreError> {
     let result = f.result.map(|r| r.as_str());
     let (limit, offset) = (f.page.limit(), f.page.offset());
-    let args: [&(dyn ToSql + Sync); 10] =
-        [&suite_id, &f.branch, &f.commit_sha, &result, &limit, &offset, &f.job, &f.payload, &f.since_ms, &f.until_ms];
+    let args: [&(dyn ToSql + Sync); 11] =
+        [&suite_id, &f.branch, &f.commit_sha, &result, &limit, &offset, &f.job, &f.payload, &f.since_ms, &f.until_ms, &f.key];
     let rows = c
         .query(
             &format!(
@@ -94,6 +94,7 @@ pub(super) async fn runs(c: &Client, suite_id: i64, f: &RunFilter) -> Result<Vec
                  AND ($2::text IS NULL OR branch = $2) AND ($3::text IS NULL OR commit_sha = $3) AND ($4::text IS NULL OR result = $4)
                  AND ($7::text IS NULL OR job = $7) AND ($8::text IS NULL OR payload = $8)
                  AND ($9::bigint IS NULL OR created_at >= $9) AND ($10::bigint IS NULL OR created_at < $10)
+                 AND ($11::text IS NULL OR key = $11)
                  ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6"
             ),
             &args,

@@ -215,6 +215,13 @@ impl ClustersStore for SqliteStore {
         self.read(move |c| run_clusters(c, run_id)).await
     }
 
+    async fn run_test_clusters(&self, run_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(RUN_TEST_CLUSTERS)?.query_map([run_id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     async fn rules(&self, suite_id: i64) -> Result<Vec<StoredRule>, StoreError> {
         self.read_here(move |c| rules(c, suite_id)).await
     }

@@ -86,7 +86,7 @@ pub(super) fn suite_where(c: &Connection, column: &'static str, value: &str) -> 
 pub(super) fn runs(c: &Connection, suite_id: i64, f: &RunFilter) -> Result<Vec<Run>, StoreError> {
     let mut sql = format!("SELECT {RUN_COLS} FROM runs WHERE suite_id = ?");
     let mut args: Vec<Value> = vec![suite_id.into()];
-    for (col, v) in [("branch", &f.branch), ("commit_sha", &f.commit_sha), ("job", &f.job), ("payload", &f.payload)] {
+    for (col, v) in [("key", &f.key), ("branch", &f.branch), ("commit_sha", &f.commit_sha), ("job", &f.job), ("payload", &f.payload)] {
         if let Some(v) = v {
             sql.push_str(&format!(" AND {col} = ?"));
             args.push(v.clone().into());
