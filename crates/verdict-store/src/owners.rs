@@ -85,10 +85,11 @@ fn owners_of_test(file: &OwnersFile, test: &Value) -> Vec<String> {
 }
 
 /// Set an event's `owners`: its test's owners (`test`), or every owner of the
-/// failed tests it lists (`failed_tests`), each once, in order of appearance.
+/// tests it lists (`failed_tests`, or a cluster's `tests`), each once, in order of appearance.
 pub(crate) fn fill_event_owners(data: &mut Value, file: &OwnersFile) {
     let mut owners: Vec<String> = Vec::new();
-    let tests: Vec<&Value> = match (&data["test"], data["failed_tests"].as_array()) {
+    let list = data["failed_tests"].as_array().or_else(|| data["tests"].as_array());
+    let tests: Vec<&Value> = match (&data["test"], list) {
         (t @ Value::Object(_), _) => vec![t],
         (_, Some(list)) => list.iter().collect(),
         _ => vec![],

@@ -265,15 +265,33 @@ pub(crate) fn control_event(slug: &str, test: &Test, before: &Control, after: &C
     }
 }
 
-/// `cluster.created`: a cluster's first failure on the default branch.
-pub(crate) fn cluster_event(slug: &str, cluster: (&str, &str, &str), run: (i64, Option<&str>), at_ms: i64) -> Event {
-    let (id, kind, title) = cluster;
+/// `cluster.created`: a cluster's first failure on the default branch, with
+/// the upload's tests that failed so (the first 20; their owners are the event's).
+pub(crate) fn cluster_event(
+    slug: &str,
+    g: &crate::clusters::ClusterGroup,
+    upload_tests: (&[crate::plan::TestKey<'_>], &[i64]),
+    run: (i64, Option<&str>),
+    at_ms: i64,
+) -> Event {
+    let (keys, ids) = upload_tests;
+    let tests: Vec<Value> = g
+        .tests
+        .iter()
+        .take(20)
+        .filter_map(|&(i, _)| {
+            let (t, id) = (keys.get(i)?, ids.get(i)?);
+            Some(json!({"id": id, "scope": t.scope, "name": t.name, "file_name": t.file_name, "location": t.location,
+                        "url": format!("/s/{slug}/tests/{id}")}))
+        })
+        .collect();
+    let id = &g.id;
     Event {
         kind: EventType::ClusterCreated,
         at_ms,
         data: json!({
-            "suite": slug, "cluster": {"id": id, "kind": kind, "title": title, "url": format!("/s/{slug}/failures/{id}")},
-            "example": {"run": run_json(slug, run.0, run.1)}, "owners": [],
+            "suite": slug, "cluster": {"id": id, "kind": g.algorithm, "title": g.title, "url": format!("/s/{slug}/failures/{id}")},
+            "example": {"run": run_json(slug, run.0, run.1)}, "tests": tests, "owners": [],
         }),
     }
 }

@@ -1378,6 +1378,11 @@ async fn owners_files_are_versioned_and_owners_reach_lists_and_events(store: Arc
     };
     let payments_hook = store.webhooks().add_endpoint(&endpoint(Some("payments")), 1_000).await.unwrap();
     let search_hook = store.webhooks().add_endpoint(&endpoint(Some("search")), 1_000).await.unwrap();
+    let clusters_hook = store
+        .webhooks()
+        .add_endpoint(&webhooks::NewEndpoint { events: vec![EventType::ClusterCreated], ..endpoint(Some("payments")) }, 1_000)
+        .await
+        .unwrap();
     let in_file = |scope: &str, name: &str, file: &str, outcome: Outcome, reason: &str| {
         let mut e = exec(scope, name, outcome, Some(1.0));
         e.file_name = Some(file.into());
@@ -1401,7 +1406,16 @@ async fn owners_files_are_versioned_and_owners_reach_lists_and_events(store: Arc
         serde_json::json!(["payments", "billing", "@ruby"])
     };
     assert_eq!(run_failed.data["owners"], expected, "the failed tests' owners, each once ({listed:?})");
+    // New clusters name the tests that failed so, and their owners: only the payments one has a taker.
+    let created: Vec<_> = store.webhooks().messages(s.id, 10).await.unwrap().into_iter().filter(|m| m.kind == "cluster.created").collect();
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(
+        (created[0].data["cluster"]["title"].as_str(), created[0].data["tests"][0]["name"].as_str()),
+        (Some("card declined"), Some("charges"))
+    );
+    assert_eq!(created[0].data["owners"], serde_json::json!(["payments", "billing"]));
     let due = store.webhooks().claim_due(i64::MAX / 2, 60_000, 100).await.unwrap();
+    assert!(due.iter().any(|d| d.endpoint.id == clusters_hook.id));
     assert!(due.iter().any(|d| d.endpoint.id == payments_hook.id), "the payments endpoint takes it");
     assert!(!due.iter().any(|d| d.endpoint.id == search_hook.id), "an endpoint for another owner does not");
 

@@ -98,6 +98,7 @@ pub(super) async fn announce_clusters(
     run: (i64, Option<&str>),
     branch: Option<&str>,
     plan: &ClusterPlan,
+    upload_tests: (&[crate::plan::TestKey<'_>], &[i64]),
     now_ms: i64,
 ) -> Result<(), PgError> {
     if plan.groups.is_empty() || !plan.counted {
@@ -121,7 +122,7 @@ pub(super) async fn announce_clusters(
         return Ok(());
     }
     let slug = slug_of(tx, suite_id).await?;
-    let events: Vec<Event> = new.iter().map(|g| cluster_event(&slug, (&g.id, g.algorithm, &g.title), run, now_ms)).collect();
+    let events: Vec<Event> = new.iter().map(|g| cluster_event(&slug, g, upload_tests, run, now_ms)).collect();
     enqueue(tx, suite_id, &subs, &events, now_ms).await
 }
 

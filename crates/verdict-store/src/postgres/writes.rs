@@ -173,7 +173,8 @@ pub(super) async fn write(
     .await?;
     if !clusters.groups.is_empty() {
         super::clusters::write(tx, suite_id, run_id, now, &clusters, &test_ids).await?;
-        super::webhooks::announce_clusters(tx, suite_id, (run_id, env.commit_sha.as_deref()), branch.as_deref(), &clusters, now).await?;
+        let run = (run_id, env.commit_sha.as_deref());
+        super::webhooks::announce_clusters(tx, suite_id, run, branch.as_deref(), &clusters, (&plan.tests, &test_ids), now).await?;
     }
 
     // Rollups in test-id order, so concurrent uploads lock rows in one order.

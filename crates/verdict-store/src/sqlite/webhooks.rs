@@ -92,6 +92,7 @@ pub(super) fn announce_clusters(
     run: (i64, Option<&str>),
     branch: Option<&str>,
     plan: &ClusterPlan,
+    upload_tests: (&[crate::plan::TestKey<'_>], &[i64]),
     now_ms: i64,
 ) -> Result<(), StoreError> {
     if plan.groups.is_empty() || !plan.counted {
@@ -112,7 +113,7 @@ pub(super) fn announce_clusters(
         return Ok(());
     }
     emit(c, suite_id, EventType::ClusterCreated, now_ms, |slug| {
-        Ok(new.iter().map(|g| cluster_event(slug, (&g.id, g.algorithm, &g.title), run, now_ms)).collect())
+        Ok(new.iter().map(|g| cluster_event(slug, g, upload_tests, run, now_ms)).collect())
     })
 }
 

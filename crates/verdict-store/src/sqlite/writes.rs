@@ -147,7 +147,8 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload, now: i64) -> Re
         }
     }
     write_clusters(c, suite_id, run_id, now, &clusters, &test_ids)?;
-    super::webhooks::announce_clusters(c, suite_id, (run_id, env.commit_sha.as_deref()), branch.as_deref(), &clusters, now)?;
+    let run = (run_id, env.commit_sha.as_deref());
+    super::webhooks::announce_clusters(c, suite_id, run, branch.as_deref(), &clusters, (&plan.tests, &test_ids), now)?;
     {
         let mut rollup = c.prepare_cached(
             "INSERT INTO rollups (test_id, branch, day, passed, failed, skipped, pending, unknown, flaky, duration_sum, duration_count,
