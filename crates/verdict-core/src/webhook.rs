@@ -15,17 +15,21 @@ pub enum EventType {
     TestStateChanged,
     /// A failure cluster's first failure (on the default branch).
     ClusterCreated,
+    /// A cluster failed far more today than in the week before (see [`spike`]).
+    ClusterSpiked,
     /// A run on the default branch finished with failed tests.
     RunFailed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 3] = [EventType::TestStateChanged, EventType::ClusterCreated, EventType::RunFailed];
+    pub const ALL: [EventType; 4] =
+        [EventType::TestStateChanged, EventType::ClusterCreated, EventType::ClusterSpiked, EventType::RunFailed];
 
     pub fn name(self) -> &'static str {
         match self {
             EventType::TestStateChanged => "test.state_changed",
             EventType::ClusterCreated => "cluster.created",
+            EventType::ClusterSpiked => "cluster.spiked",
             EventType::RunFailed => "run.failed",
         }
     }
@@ -275,6 +279,15 @@ pub fn slack_line(kind: &str, data: &Value) -> String {
             let c = &data["cluster"];
             format!(":new: new failure cluster: {}{owners}", slack_link(&s(&c["url"]), &s(&c["title"])))
         }
+        "cluster.spiked" => {
+            let c = &data["cluster"];
+            format!(
+                ":chart_with_upwards_trend: failure cluster spiking: {}, {} failures today (about {:.1} a day before){owners}",
+                slack_link(&s(&c["url"]), &s(&c["title"])),
+                data["count_24h"],
+                data["lambda"].as_f64().unwrap_or(0.0)
+            )
+        }
         "run.failed" => {
             let run = &data["run"];
             format!(
@@ -289,6 +302,37 @@ pub fn slack_line(kind: &str, data: &Value) -> String {
     }
 }
 
+/// A cluster spikes when its failures today (`today`, at least
+/// [`SPIKE_MIN_FAILURES`]) are unlikely under its rate of the 7 days before:
+/// `P(Poisson(λ) ≥ today) ≤` [`SPIKE_P`], with λ = (failures in those 7 days
+/// + 0.5) / 7. Some((λ, p)) when it does.
+pub fn spike(today: i64, week_before: i64) -> Option<(f64, f64)> {
+    let lambda = (week_before.max(0) as f64 + 0.5) / 7.0;
+    if today < SPIKE_MIN_FAILURES || (today as f64) <= lambda {
+        return None;
+    }
+    let p = poisson_tail(lambda, today as u64);
+    (p <= SPIKE_P).then_some((lambda, p))
+}
+
+pub const SPIKE_MIN_FAILURES: i64 = 5;
+pub const SPIKE_P: f64 = 0.001;
+
+/// P(X ≥ c) for X ~ Poisson(λ), for c > λ: the terms from c up, each
+/// λ/(k+1) times the one before, until they no longer add anything.
+fn poisson_tail(lambda: f64, c: u64) -> f64 {
+    let ln_first = -lambda + c as f64 * lambda.ln() - statrs::function::gamma::ln_gamma(c as f64 + 1.0);
+    let mut term = ln_first.exp();
+    let mut sum = 0.0;
+    let mut k = c;
+    while term > 0.0 && term > sum * 1e-17 && k < c + 100_000 {
+        sum += term;
+        term *= lambda / (k + 1) as f64;
+        k += 1;
+    }
+    sum.min(1.0)
+}
+
 /// The `{"text"}` body of one Slack message for up to [`SLACK_MAX_LINES`] lines.
 pub fn slack_body(lines: &[String]) -> Vec<u8> {
     let text = lines.iter().take(SLACK_MAX_LINES).cloned().collect::<Vec<_>>().join("\n");
@@ -298,6 +342,23 @@ pub fn slack_body(lines: &[String]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spikes_follow_the_poisson_rule() {
+        // λ = 0.5/7: five failures in a day, after none, is a spike (p ≈ 1.5e-8).
+        let (l, p) = spike(5, 0).unwrap();
+        assert!((l - 0.5 / 7.0).abs() < 1e-12);
+        assert!((p - 1.5e-8).abs() < 0.1e-8, "{p}");
+        assert_eq!(spike(4, 0), None, "fewer than five is never a spike");
+        // λ = (70 + 0.5)/7 ≈ 10.07: 20 today has p ≈ 0.0036 (no), 25 has p ≈ 7.6e-5 (yes).
+        assert_eq!(spike(20, 70), None);
+        let (_, p) = spike(25, 70).unwrap();
+        assert!(p < 1e-4 && p > 1e-5, "{p}");
+        assert_eq!(spike(10, 700), None, "at or under the usual rate");
+        // The tail sums what Poisson's pmf gives: P(X ≥ 3 | λ = 1) = 1 - (1 + 1 + 1/2)/e.
+        assert!((poisson_tail(1.0, 3) - (1.0 - 2.5 / std::f64::consts::E)).abs() < 1e-12);
+        assert!(spike(1_000_000, 0).is_some(), "a huge count does not overflow");
+    }
 
     #[test]
     fn the_standard_webhooks_vector_signs_alike() {

@@ -200,6 +200,13 @@ pub(crate) const MESSAGES: &str = "SELECT m.id, m.suite_id, m.type, m.at_ms, m.d
 /// ?1 suite, ?2 cluster, ?3 now.
 pub(crate) const ANNOUNCE_CLUSTER: &str =
     "UPDATE clusters SET announced_at = ?3 WHERE suite_id = ?1 AND cluster_id = ?2 AND announced_at IS NULL";
+/// ?1 suite, ?2 cluster, ?3 today: its failures today and in the 7 days before.
+pub(crate) const CLUSTER_WEEK: &str = "SELECT CAST(coalesce(sum(CASE WHEN day = ?3 THEN failures ELSE 0 END), 0) AS BIGINT),
+            CAST(coalesce(sum(CASE WHEN day < ?3 THEN failures ELSE 0 END), 0) AS BIGINT)
+     FROM cluster_days WHERE suite_id = ?1 AND cluster_id = ?2 AND day >= ?3 - 7 AND day <= ?3";
+/// ?1 suite, ?2 cluster, ?3 today: whether this is its first spike today.
+pub(crate) const MARK_SPIKED: &str =
+    "UPDATE clusters SET spiked_day = ?3 WHERE suite_id = ?1 AND cluster_id = ?2 AND (spiked_day IS NULL OR spiked_day < ?3)";
 pub(crate) const PRUNE_ATTEMPTS: &str = "DELETE FROM webhook_attempts WHERE sent_at < ?1";
 /// The columns a claim reads: the delivery, its message and its endpoint.
 pub(crate) fn due_cols() -> String {
@@ -274,6 +281,32 @@ pub(crate) fn cluster_event(
     run: (i64, Option<&str>),
     at_ms: i64,
 ) -> Event {
+    Event { kind: EventType::ClusterCreated, at_ms, data: cluster_data(slug, g, upload_tests, run) }
+}
+
+/// `cluster.spiked`: `today` failures today against `lambda` a day before (see `verdict_core::webhook::spike`).
+pub(crate) fn spike_event(
+    slug: &str,
+    g: &crate::clusters::ClusterGroup,
+    upload_tests: (&[crate::plan::TestKey<'_>], &[i64]),
+    run: (i64, Option<&str>),
+    (today, lambda, p): (i64, f64, f64),
+    at_ms: i64,
+) -> Event {
+    let mut data = cluster_data(slug, g, upload_tests, run);
+    data["count_24h"] = json!(today);
+    data["lambda"] = json!(lambda);
+    data["p"] = json!(p);
+    Event { kind: EventType::ClusterSpiked, at_ms, data }
+}
+
+/// What both cluster events say: the cluster, the run, and the upload's tests that failed so (the first 20).
+fn cluster_data(
+    slug: &str,
+    g: &crate::clusters::ClusterGroup,
+    upload_tests: (&[crate::plan::TestKey<'_>], &[i64]),
+    run: (i64, Option<&str>),
+) -> Value {
     let (keys, ids) = upload_tests;
     let tests: Vec<Value> = g
         .tests
@@ -286,14 +319,10 @@ pub(crate) fn cluster_event(
         })
         .collect();
     let id = &g.id;
-    Event {
-        kind: EventType::ClusterCreated,
-        at_ms,
-        data: json!({
-            "suite": slug, "cluster": {"id": id, "kind": g.algorithm, "title": g.title, "url": format!("/s/{slug}/failures/{id}")},
-            "example": {"run": run_json(slug, run.0, run.1)}, "tests": tests, "owners": [],
-        }),
-    }
+    json!({
+        "suite": slug, "cluster": {"id": id, "kind": g.algorithm, "title": g.title, "url": format!("/s/{slug}/failures/{id}")},
+        "example": {"run": run_json(slug, run.0, run.1)}, "tests": tests, "owners": [],
+    })
 }
 
 /// What `run.failed` says of a run.

@@ -42,6 +42,7 @@ conformance!(
     auto_quarantine_mutes_flaky_tests_in_the_analysis_step,
     webhook_messages_are_written_with_their_change_and_deliveries_are_claimed_leased_and_logged,
     owners_files_are_versioned_and_owners_reach_lists_and_events,
+    cluster_spikes_are_announced_once_a_day,
 );
 
 /// Scenarios that also look at the store's own tables.
@@ -1448,4 +1449,60 @@ async fn owners_files_are_versioned_and_owners_reach_lists_and_events(store: Arc
     let (tracks, total) = store.flaky().flaky_tracks(&q).await.unwrap();
     assert_eq!((tracks.len(), total), (1, 1));
     assert_eq!(tracks[0].0.test.id, pay);
+}
+
+/// `cluster.spiked`: once per cluster and UTC day, when a known cluster's
+/// failures today are unlikely under its rate of the week before (the
+/// spec's Poisson rule); never for the upload that made the cluster.
+async fn cluster_spikes_are_announced_once_a_day(store: Arc<dyn Store>) {
+    use verdict_core::webhook::{EventType, Format};
+    let s = suite(&store, "spiky").await;
+    let hook = webhooks::NewEndpoint {
+        suite_id: s.id,
+        url: "http://127.0.0.1:9/hook".into(),
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        format: Format::Standard,
+        events: vec![EventType::ClusterSpiked],
+        owner: None,
+        description: None,
+    };
+    store.webhooks().add_endpoint(&hook, 0).await.unwrap();
+    const DAY: i64 = 86_400_000;
+    let day0 = 20_000 * DAY;
+    let failing = |n: usize, key: &str| {
+        let execs = (0..n)
+            .map(|i| {
+                let mut e = exec("Pay", &format!("t{i}"), Outcome::Failed, Some(1.0));
+                e.failure_reason = Some("connection reset by peer".into());
+                e
+            })
+            .chain((0..20).map(|i| exec("Ok", &format!("p{i}"), Outcome::Passed, Some(1.0))))
+            .collect();
+        upload(key, Some("main"), Some(key), execs)
+    };
+    // Ten a day for the week before: λ = (70 + 0.5) / 7.
+    for d in 0..7 {
+        store.import_upload(s.id, failing(10, &format!("w{d}")), day0 + d * DAY + 3_600_000).await.unwrap();
+    }
+    let today = day0 + 7 * DAY;
+    let spikes = || async {
+        store.webhooks().messages(s.id, 100).await.unwrap().into_iter().filter(|m| m.kind == "cluster.spiked").collect::<Vec<_>>()
+    };
+    // The week's own first days spiked (ten after none is news); count from here.
+    let before = spikes().await.len();
+    assert!(before >= 1, "day 1 of the cluster (10 after 10) spiked");
+    store.import_upload(s.id, failing(20, "a"), today + 1_000).await.unwrap();
+    assert_eq!(spikes().await.len(), before, "20 today: p = 0.0036, not a spike");
+    store.import_upload(s.id, failing(5, "b"), today + 2_000).await.unwrap();
+    let got = spikes().await;
+    assert_eq!(got.len(), before + 1, "25 today: p < 0.001");
+    let last = got.last().unwrap();
+    assert_eq!(last.data["count_24h"], 25);
+    assert!((last.data["lambda"].as_f64().unwrap() - 70.5 / 7.0).abs() < 1e-9);
+    assert!(last.data["p"].as_f64().unwrap() < 0.001);
+    assert_eq!(last.data["cluster"]["title"], "connection reset by peer");
+    store.import_upload(s.id, failing(10, "c"), today + 3_000).await.unwrap();
+    assert_eq!(spikes().await.len(), before + 1, "once a day");
+    store.import_upload(s.id, failing(40, "d"), today + DAY + 1_000).await.unwrap();
+    assert_eq!(spikes().await.len(), before + 2, "the next day may spike again");
 }

@@ -40,6 +40,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (17, include_str!("migrations/0017_test_plans.sql")),
     (18, include_str!("migrations/0018_webhooks.sql")),
     (19, include_str!("migrations/0019_owners.sql")),
+    (20, include_str!("migrations/0020_cluster_spikes.sql")),
 ];
 /// SQL written for both dialects (`?1`, `?2`, ...) as PostgreSQL takes it (`$1`, `$2`, ...).
 pub(crate) fn dollars(sql: &str) -> String {

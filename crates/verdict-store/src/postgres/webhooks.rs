@@ -114,15 +114,33 @@ pub(super) async fn announce_clusters(
             new.push(g);
         }
     }
-    if new.is_empty() {
-        return Ok(());
-    }
     let subs = subscribers(tx, suite_id).await?;
-    if !any_takes(&subs, EventType::ClusterCreated) {
+    let mut events: Vec<Event> = Vec::new();
+    let mut slug = None;
+    if !new.is_empty() && any_takes(&subs, EventType::ClusterCreated) {
+        let s = slug.insert(slug_of(tx, suite_id).await?);
+        events.extend(new.iter().map(|g| cluster_event(s, g, upload_tests, run, now_ms)));
+    }
+    // Spikes of the clusters that were there before, when an endpoint takes them.
+    if any_takes(&subs, EventType::ClusterSpiked) {
+        let today = now_ms.div_euclid(86_400_000);
+        for g in plan.groups.iter().filter(|g| !new.iter().any(|n| n.id == g.id)) {
+            let row = tx.query_one(&dollars(CLUSTER_WEEK), &[&suite_id, &g.id, &today]).await?;
+            let (n, week): (i64, i64) = (row.get(0), row.get(1));
+            if let Some((lambda, p)) = verdict_core::webhook::spike(n, week)
+                && tx.execute(&dollars(MARK_SPIKED), &[&suite_id, &g.id, &today]).await? > 0
+            {
+                let s = match &slug {
+                    Some(s) => s.clone(),
+                    None => slug.insert(slug_of(tx, suite_id).await?).clone(),
+                };
+                events.push(spike_event(&s, g, upload_tests, run, (n, lambda, p), now_ms));
+            }
+        }
+    }
+    if events.is_empty() {
         return Ok(());
     }
-    let slug = slug_of(tx, suite_id).await?;
-    let events: Vec<Event> = new.iter().map(|g| cluster_event(&slug, g, upload_tests, run, now_ms)).collect();
     enqueue(tx, suite_id, &subs, &events, now_ms).await
 }
 

@@ -109,12 +109,31 @@ pub(super) fn announce_clusters(
             new.push(g);
         }
     }
-    if new.is_empty() {
-        return Ok(());
+    // Spikes of the clusters that were there before, when an endpoint takes them.
+    let mut spikes = Vec::new();
+    if any_takes(&subscribers(c, suite_id)?, EventType::ClusterSpiked) {
+        let today = now_ms.div_euclid(86_400_000);
+        for g in plan.groups.iter().filter(|g| !new.iter().any(|n| n.id == g.id)) {
+            let (n, week): (i64, i64) =
+                c.prepare_cached(CLUSTER_WEEK)?.query_row(params![suite_id, g.id, today], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            if let Some((lambda, p)) = verdict_core::webhook::spike(n, week)
+                && c.prepare_cached(MARK_SPIKED)?.execute(params![suite_id, g.id, today])? > 0
+            {
+                spikes.push((g, (n, lambda, p)));
+            }
+        }
     }
-    emit(c, suite_id, EventType::ClusterCreated, now_ms, |slug| {
-        Ok(new.iter().map(|g| cluster_event(slug, g, upload_tests, run, now_ms)).collect())
-    })
+    if !new.is_empty() {
+        emit(c, suite_id, EventType::ClusterCreated, now_ms, |slug| {
+            Ok(new.iter().map(|g| cluster_event(slug, g, upload_tests, run, now_ms)).collect())
+        })?;
+    }
+    if !spikes.is_empty() {
+        emit(c, suite_id, EventType::ClusterSpiked, now_ms, |slug| {
+            Ok(spikes.iter().map(|(g, s)| spike_event(slug, g, upload_tests, run, *s, now_ms)).collect())
+        })?;
+    }
+    Ok(())
 }
 
 fn endpoint_row(r: &Row<'_>, at: usize) -> rusqlite::Result<Endpoint> {
