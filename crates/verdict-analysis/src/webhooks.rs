@@ -107,6 +107,22 @@ pub async fn endpoint(store: &dyn Store, suite: &Suite, id: &str) -> Result<Endp
         .ok_or_else(|| AnalysisError::NotFound(format!("no webhook endpoint {id:?} in suite {}", suite.slug)))
 }
 
+/// Give an endpoint a new secret (`secret`, or one made here); the new secret.
+/// For 24 h deliveries carry the old secret's signature too, so receivers can switch.
+pub async fn rotate_secret(store: &dyn Store, suite: &Suite, id: &str, secret: Option<String>, now_ms: i64) -> Result<String, AddError> {
+    let secret = match secret.map(|s| s.trim().to_owned()) {
+        Some(s) => {
+            Secret::parse(&s).map_err(|e| AddError::Invalid(format!("secret: {e}")))?;
+            s
+        }
+        None => verdict_store::token::webhook_secret(),
+    };
+    match store.webhooks().rotate_secret(suite.id, id, &secret, now_ms).await.map_err(AnalysisError::from)? {
+        true => Ok(secret),
+        false => Err(AnalysisError::NotFound(format!("no webhook endpoint {id:?} in suite {}", suite.slug)).into()),
+    }
+}
+
 pub async fn remove_endpoint(store: &dyn Store, suite: &Suite, id: &str, now_ms: i64) -> Result<(), AnalysisError> {
     match store.webhooks().remove_endpoint(suite.id, id, now_ms).await? {
         true => Ok(()),

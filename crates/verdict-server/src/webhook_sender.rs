@@ -180,10 +180,15 @@ const USER_AGENT: &str = concat!("Verdict-Webhooks/", env!("CARGO_PKG_VERSION"))
 
 async fn post(client: &Client, d: &Due, body: Vec<u8>) -> Sent {
     let timestamp = chrono::Utc::now().timestamp();
-    let signature = match Secret::parse(&d.endpoint.secret) {
-        Ok(secret) => secret.sign(&d.message.id, timestamp, &body),
-        Err(e) => return failed(now_ms(), format!("the endpoint's secret is unusable: {e}"), 0),
-    };
+    // After a rotation, both signatures for a day, space-separated (receivers accept either).
+    let mut signatures = Vec::new();
+    for raw in d.endpoint.signing_secrets(now_ms()) {
+        match Secret::parse(raw) {
+            Ok(secret) => signatures.push(secret.sign(&d.message.id, timestamp, &body)),
+            Err(e) => return failed(now_ms(), format!("the endpoint's secret is unusable: {e}"), 0),
+        }
+    }
+    let signature = signatures.join(" ");
     let headers = [("webhook-id", d.message.id.clone()), ("webhook-timestamp", timestamp.to_string()), ("webhook-signature", signature)];
     exchange(client, &d.endpoint.url, &headers, body).await
 }

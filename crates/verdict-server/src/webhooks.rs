@@ -18,6 +18,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/suites/{slug}/webhooks", post(add).get(list))
         .route("/suites/{slug}/webhooks/{id}", delete(remove))
+        .route("/suites/{slug}/webhooks/{id}/rotate", post(rotate))
         .route("/suites/{slug}/webhooks/{id}/deliveries", get(deliveries))
         .route("/suites/{slug}/webhooks/{id}/deliveries/{delivery}/retry", post(retry))
 }
@@ -56,6 +57,34 @@ async fn add(
     let ask = EndpointAsk { url: b.url, secret: b.secret, events: b.events, format: b.format, owner: b.owner, description: b.description };
     match webhooks::add_endpoint(s.store.as_ref(), &suite, ask, now_ms()).await {
         Ok(created) => Ok((StatusCode::CREATED, Json(created))),
+        Err(AddError::Invalid(m)) => Err(ApiError::unprocessable(m)),
+        Err(AddError::Analysis(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    secret: Option<String>,
+}
+
+/// `POST …/webhooks/{id}/rotate` `{"secret"?}` (or no body) → `{"id", "secret"}`: the new secret, shown
+/// once; for 24 h deliveries are signed with the old one too.
+async fn rotate(
+    State(s): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let suite = auth::manage_suite(&s, &headers, &slug).await?;
+    let body = crate::body::read(&s, &headers, body, crate::body::BodyUse::Small).await?;
+    let ask: RotateBody = if body.bytes.iter().all(u8::is_ascii_whitespace) {
+        RotateBody { secret: None }
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("expected {{\"secret\"?: \"whsec_...\"}}: {e}")))?
+    };
+    match webhooks::rotate_secret(s.store.as_ref(), &suite, &id, ask.secret, now_ms()).await {
+        Ok(secret) => Ok(Json(serde_json::json!({"id": id, "secret": secret}))),
         Err(AddError::Invalid(m)) => Err(ApiError::unprocessable(m)),
         Err(AddError::Analysis(e)) => Err(e.into()),
     }

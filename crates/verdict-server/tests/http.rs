@@ -1725,6 +1725,21 @@ async fn webhooks_are_signed_retried_with_one_id_logged_and_disabled_by_410(back
     assert_eq!(got.len(), 4);
     assert_eq!(got[3].header("webhook-id"), first.header("webhook-id"));
 
+    // Rotation: a new secret, shown once; for a day deliveries carry both signatures, space-separated.
+    let rotate = format!("{api}/{hook_id}/rotate");
+    let (st, rotated) = call(reqwest::Method::POST, rotate.clone(), Some(&manage), None).await;
+    assert_eq!(st, 200, "{rotated}");
+    let new_secret = Secret::parse(rotated["secret"].as_str().unwrap()).unwrap();
+    assert_eq!(call(reqwest::Method::POST, rotate.clone(), Some(&manage), Some(json!({"secret": "plain"}))).await.0, 422);
+    assert_eq!(call(reqwest::Method::POST, rotate.clone(), Some(&other_manage), None).await.0, 403);
+    assert_eq!(call(reqwest::Method::POST, format!("{api}/ep_nope/rotate"), Some(&manage), None).await.0, 404);
+    assert_eq!(put("skip").await.0, 200);
+    let got = rx.wait_for("/hook", 5, 10).await;
+    assert_eq!(got.len(), 5);
+    let r = &got[4];
+    let (id, ts) = (r.header("webhook-id"), r.header("webhook-timestamp").parse().unwrap());
+    assert_eq!(r.header("webhook-signature"), format!("{} {}", new_secret.sign(&id, ts, &r.body), secret.sign(&id, ts, &r.body)));
+
     // 410 Gone disables its endpoint.
     let (st, gone) = call(reqwest::Method::POST, api.clone(), Some(&manage), Some(json!({"url": format!("{}/gone", rx.url)}))).await;
     assert_eq!(st, 201);

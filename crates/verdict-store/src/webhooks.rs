@@ -46,6 +46,26 @@ pub struct Endpoint {
     pub enabled: bool,
     pub disabled_reason: Option<String>,
     pub created_at_ms: i64,
+    /// The secret the last rotation replaced (signed with too for 24 h after it).
+    #[serde(skip)]
+    pub previous_secret: Option<String>,
+    pub rotated_at_ms: Option<i64>,
+}
+
+/// How long after a rotation deliveries carry the old secret's signature too.
+pub const ROTATION_OVERLAP_MS: i64 = 86_400_000;
+
+impl Endpoint {
+    /// The secrets to sign with at `now_ms`: the current one, and the one it replaced within a day.
+    pub fn signing_secrets(&self, now_ms: i64) -> Vec<&str> {
+        let mut out = vec![self.secret.as_str()];
+        if let (Some(old), Some(at)) = (&self.previous_secret, self.rotated_at_ms)
+            && now_ms - at < ROTATION_OVERLAP_MS
+        {
+            out.push(old);
+        }
+        out
+    }
 }
 
 /// One outbox message.
@@ -162,7 +182,10 @@ pub(crate) const INSERT_MESSAGE: &str = "INSERT INTO webhook_messages (id, suite
 pub(crate) const INSERT_DELIVERY: &str =
     "INSERT INTO webhook_deliveries (message_id, endpoint_id, state, next_at, created_at) VALUES (?1, ?2, 'pending', ?3, ?3)";
 pub(crate) const ENDPOINT_COLS: &str =
-    "id, suite_id, url, secret, format, events, owner, description, enabled, disabled_reason, created_at";
+    "id, suite_id, url, secret, format, events, owner, description, enabled, disabled_reason, created_at, previous_secret, rotated_at";
+/// ?1 suite, ?2 endpoint, ?3 new secret, ?4 now.
+pub(crate) const ROTATE_SECRET: &str = "UPDATE webhook_endpoints SET previous_secret = secret, secret = ?3, rotated_at = ?4
+     WHERE suite_id = ?1 AND id = ?2 AND removed_at IS NULL";
 pub(crate) const INSERT_ENDPOINT: &str =
     "INSERT INTO webhook_endpoints (id, suite_id, url, secret, format, events, owner, description, enabled, created_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9)";
@@ -427,6 +450,8 @@ pub trait WebhooksStore: Send + Sync {
     /// The suite's endpoints (not removed), oldest first.
     async fn endpoints(&self, suite_id: i64) -> Result<Vec<Endpoint>, StoreError>;
     async fn endpoint(&self, suite_id: i64, id: &str) -> Result<Option<Endpoint>, StoreError>;
+    /// Replace an endpoint's secret (the old one signs too for 24 h): whether there was one.
+    async fn rotate_secret(&self, suite_id: i64, id: &str, secret: &str, now_ms: i64) -> Result<bool, StoreError>;
     /// Remove an endpoint (its pending deliveries end; its log stays): whether there was one.
     async fn remove_endpoint(&self, suite_id: i64, id: &str, now_ms: i64) -> Result<bool, StoreError>;
     /// Claim up to `limit` due deliveries of enabled endpoints for `lease_ms`, oldest due first.
@@ -461,6 +486,29 @@ mod tests {
 
     fn ev(kind: EventType, owners: &[&str]) -> Event {
         Event { kind, at_ms: 0, data: json!({"owners": owners}) }
+    }
+
+    #[test]
+    fn a_rotated_secret_signs_beside_the_new_one_for_a_day() {
+        let mut e = Endpoint {
+            id: "ep_1".into(),
+            suite_id: 1,
+            url: "http://x".into(),
+            secret: "new".into(),
+            format: "standard".into(),
+            events: vec![],
+            owner: None,
+            description: None,
+            enabled: true,
+            disabled_reason: None,
+            created_at_ms: 0,
+            previous_secret: None,
+            rotated_at_ms: None,
+        };
+        assert_eq!(e.signing_secrets(5), ["new"]);
+        (e.previous_secret, e.rotated_at_ms) = (Some("old".into()), Some(1_000));
+        assert_eq!(e.signing_secrets(1_000 + ROTATION_OVERLAP_MS - 1), ["new", "old"]);
+        assert_eq!(e.signing_secrets(1_000 + ROTATION_OVERLAP_MS), ["new"], "a day later only the new one");
     }
 
     #[test]

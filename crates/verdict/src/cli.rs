@@ -104,6 +104,14 @@ pub enum WebhookCommand {
     },
     /// Remove an endpoint: nothing more is sent to it; its log stays.
     Remove { suite: String, id: String },
+    /// Give an endpoint a new signing secret (printed once); for 24 h deliveries carry the old one's signature too.
+    Rotate {
+        suite: String,
+        id: String,
+        /// The new secret (whsec_ and base64 of 24-64 bytes); none: one is made.
+        #[arg(long)]
+        secret: Option<String>,
+    },
     /// An endpoint's deliveries, newest first, with each attempt's status and time.
     Deliveries {
         suite: String,

@@ -48,6 +48,15 @@ async fn go(store: StoreArgs, cmd: WebhookCommand) -> Result<(), String> {
                 }
             }
         }
+        WebhookCommand::Rotate { suite, id, secret } => {
+            let (store, suite) = crate::failures::open(&store, &suite).await?;
+            let secret = webhooks::rotate_secret(store.as_ref(), &suite, &id, secret, now).await.map_err(|e| match e {
+                AddError::Invalid(m) => m,
+                AddError::Analysis(e) => e.to_string(),
+            })?;
+            eprintln!("New secret for {id}; keep it: it is not shown again. For 24 h deliveries are signed with the old one too.");
+            println!("{secret}");
+        }
         WebhookCommand::Remove { suite, id } => {
             let (store, suite) = crate::failures::open(&store, &suite).await?;
             webhooks::remove_endpoint(store.as_ref(), &suite, &id, now).await.map_err(|e| e.to_string())?;

@@ -157,6 +157,8 @@ fn endpoint_row(r: &Row, at: usize) -> Endpoint {
         enabled: r.get::<_, i64>(at + 8) != 0,
         disabled_reason: r.get(at + 9),
         created_at_ms: r.get(at + 10),
+        previous_secret: r.get(at + 11),
+        rotated_at_ms: r.get(at + 12),
     }
 }
 
@@ -209,6 +211,10 @@ impl WebhooksStore for PgStore {
             )
             .await?;
         Ok(row.map(|r| endpoint_row(&r, 0)))
+    }
+
+    async fn rotate_secret(&self, suite_id: i64, id: &str, secret: &str, now_ms: i64) -> Result<bool, StoreError> {
+        Ok(self.client().await?.execute(&dollars(ROTATE_SECRET), &[&suite_id, &id, &secret, &now_ms]).await? > 0)
     }
 
     async fn remove_endpoint(&self, suite_id: i64, id: &str, now_ms: i64) -> Result<bool, StoreError> {

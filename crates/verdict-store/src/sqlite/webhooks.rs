@@ -149,6 +149,8 @@ fn endpoint_row(r: &Row<'_>, at: usize) -> rusqlite::Result<Endpoint> {
         enabled: r.get::<_, i64>(at + 8)? != 0,
         disabled_reason: r.get(at + 9)?,
         created_at_ms: r.get(at + 10)?,
+        previous_secret: r.get(at + 11)?,
+        rotated_at_ms: r.get(at + 12)?,
     })
 }
 
@@ -209,6 +211,11 @@ impl WebhooksStore for SqliteStore {
             Ok(st.query_row(params![suite_id, id], |r| endpoint_row(r, 0)).optional()?)
         })
         .await
+    }
+
+    async fn rotate_secret(&self, suite_id: i64, id: &str, secret: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let (id, secret) = (id.to_owned(), secret.to_owned());
+        self.writer.write_small(move |c| Ok(c.prepare_cached(ROTATE_SECRET)?.execute(params![suite_id, id, secret, now_ms])? > 0)).await
     }
 
     async fn remove_endpoint(&self, suite_id: i64, id: &str, now_ms: i64) -> Result<bool, StoreError> {
