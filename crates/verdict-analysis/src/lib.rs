@@ -3,6 +3,7 @@
 //! handlers, the pages and the CLI share these functions.
 
 pub mod aggregate;
+pub mod batch_watch;
 pub mod clusters;
 pub mod compare;
 pub mod flaky;

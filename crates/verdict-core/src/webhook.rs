@@ -19,11 +19,18 @@ pub enum EventType {
     ClusterSpiked,
     /// A run on the default branch finished with failed tests.
     RunFailed,
+    /// A settled (job, payload) batch has blocking failures (a new set of them).
+    AggregateFailed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 4] =
-        [EventType::TestStateChanged, EventType::ClusterCreated, EventType::ClusterSpiked, EventType::RunFailed];
+    pub const ALL: [EventType; 5] = [
+        EventType::TestStateChanged,
+        EventType::ClusterCreated,
+        EventType::ClusterSpiked,
+        EventType::RunFailed,
+        EventType::AggregateFailed,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -31,6 +38,7 @@ impl EventType {
             EventType::ClusterCreated => "cluster.created",
             EventType::ClusterSpiked => "cluster.spiked",
             EventType::RunFailed => "run.failed",
+            EventType::AggregateFailed => "aggregate.failed",
         }
     }
 
@@ -298,6 +306,13 @@ pub fn slack_line(kind: &str, data: &Value) -> String {
                 data["tests"]
             )
         }
+        "aggregate.failed" => format!(
+            ":no_entry: {} blocking failures in job {} for {}: {}{owners}",
+            data["count"],
+            slack_escape(&s(&data["job"])),
+            slack_escape(&s(&data["payload"])),
+            slack_link(&s(&data["url"]), "the aggregate verdict")
+        ),
         other => slack_escape(other),
     }
 }

@@ -100,6 +100,9 @@ pub fn merge(current: &Settings, changes: serde_json::Map<String, serde_json::Va
 /// How often the loop looks for expired mutes and skips.
 pub const EXPIRY_EVERY: Duration = Duration::from_secs(60);
 
+/// How often settled (job, payload) batches are looked for.
+pub const BATCH_WATCH_EVERY: Duration = Duration::from_secs(30);
+
 /// How long the loop sleeps when nothing is due.
 pub const IDLE: Duration = Duration::from_millis(500);
 
@@ -107,7 +110,19 @@ pub const IDLE: Duration = Duration::from_millis(500);
 /// A failed step is logged and retried later: the queue keeps its rows.
 pub async fn analysis_loop(store: Arc<dyn Store>) {
     let mut expiry_due = tokio::time::Instant::now();
+    let mut batches_due = tokio::time::Instant::now();
     loop {
+        // Batches of repeated runs whose runs have settled are judged for `aggregate.failed`.
+        if tokio::time::Instant::now() >= batches_due {
+            batches_due = tokio::time::Instant::now() + BATCH_WATCH_EVERY;
+            let settle_ms = verdict_core::flaky::Settings::default().settle_secs * 1000;
+            match verdict_analysis::batch_watch::judge_settled_batches(store.as_ref(), settle_ms, now_ms()).await {
+                // A full step: there may be more; take them next time round.
+                Ok(n) if n as i64 == verdict_analysis::batch_watch::BATCHES_PER_STEP => batches_due = tokio::time::Instant::now(),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "judging settled batches failed; it will be retried"),
+            }
+        }
         // Mutes and skips whose time is up are undone here too, at most a minute late.
         if tokio::time::Instant::now() >= expiry_due {
             expiry_due = tokio::time::Instant::now() + EXPIRY_EVERY;

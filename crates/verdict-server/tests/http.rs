@@ -635,6 +635,42 @@ async fn aggregate_endpoint_judges_a_batch_against_history(backend: Backend) {
     assert_eq!(st, StatusCode::NOT_FOUND);
     let (st, body) = s.get("/api/v1/suites/web/aggregate?payload=4.16.0").await;
     assert_eq!((st, body["message"].as_str().unwrap()), (StatusCode::BAD_REQUEST, "query parameter job is required"));
+
+    // aggregate.failed: the settled batch's verdict, written once for one set of blocking failures.
+    use verdict_analysis::batch_watch::judge_settled_batches;
+    let hook = verdict_store::webhooks::NewEndpoint {
+        suite_id: s.suite_id,
+        url: "http://127.0.0.1:9/hook".into(),
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        format: verdict_core::webhook::Format::Standard,
+        events: vec![verdict_core::webhook::EventType::AggregateFailed],
+        owner: None,
+        description: None,
+    };
+    let wh = s.store.store.webhooks();
+    wh.add_endpoint(&hook, 0).await.unwrap();
+    let later = || chrono::Utc::now().timestamp_millis() + 10_000;
+    assert_eq!(
+        judge_settled_batches(s.store.store.as_ref(), 120_000, chrono::Utc::now().timestamp_millis()).await.unwrap(),
+        0,
+        "not settled yet"
+    );
+    assert_eq!(judge_settled_batches(s.store.store.as_ref(), 0, later()).await.unwrap(), 2, "both batches judged");
+    let failed = || async {
+        let all = wh.messages(s.suite_id, 100).await.unwrap();
+        all.into_iter().filter(|m| m.kind == "aggregate.failed" && m.data["payload"] == "4.16.0").collect::<Vec<_>>()
+    };
+    let got = failed().await;
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].data["count"].as_i64(), got[0].data["runs"].as_i64()), (Some(1), Some(6)));
+    assert_eq!(got[0].data["blocking_failures"], json!([{"scope": "e2e", "name": "steady"}]));
+    assert_eq!(got[0].data["url"], "/s/web/aggregate?job=e2e-aws&payload=4.16.0");
+    assert_eq!(judge_settled_batches(s.store.store.as_ref(), 0, later()).await.unwrap(), 0, "nothing new to judge");
+    // Another run of the batch: judged again; the same blocking set is no news.
+    assert_eq!(s.post_json(&up("n6".into(), "4.16.0", vec![("steady", "failed"), ("shaky", "failed")])).await.0, StatusCode::ACCEPTED);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(judge_settled_batches(s.store.store.as_ref(), 0, later()).await.unwrap(), 1);
+    assert_eq!(failed().await.len(), 1, "again only when the set changes");
     s.finish().await;
 }
 

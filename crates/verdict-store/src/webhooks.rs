@@ -442,6 +442,46 @@ impl<'a> PartAnnouncement<'a> {
     }
 }
 
+/// A (job, payload) batch whose runs changed since it was last judged and have settled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettledBatch {
+    pub suite_id: i64,
+    pub job: String,
+    pub payload: String,
+    /// Its runs' latest `updated_at`.
+    pub last_run_at_ms: i64,
+}
+
+/// A batch's verdict as the watcher records it.
+#[derive(Debug, Clone)]
+pub struct BatchVerdict {
+    pub batch: SettledBatch,
+    /// Its blocking failures, as `scope/name`, sorted.
+    pub blocking: Vec<String>,
+    /// The `aggregate.failed` event's data, sent when `blocking` is not empty and not the set recorded before.
+    pub data: Value,
+}
+
+/// ?1 settled before, ?2 since, ?3 limit.
+pub(crate) const SETTLED_BATCHES: &str = "SELECT r.suite_id, r.job, r.payload, max(r.updated_at) FROM runs r
+     WHERE r.job IS NOT NULL AND r.payload IS NOT NULL AND r.updated_at >= ?2
+     GROUP BY r.suite_id, r.job, r.payload
+     HAVING max(r.updated_at) <= ?1 AND max(r.updated_at) > coalesce((SELECT v.last_run_at FROM aggregate_verdicts v
+       WHERE v.suite_id = r.suite_id AND v.job = r.job AND v.payload = r.payload), -1)
+     ORDER BY max(r.updated_at) LIMIT ?3";
+/// ?1 suite, ?2 job, ?3 payload.
+pub(crate) const LAST_VERDICT: &str = "SELECT blocking FROM aggregate_verdicts WHERE suite_id = ?1 AND job = ?2 AND payload = ?3";
+/// ?1 suite, ?2 job, ?3 payload, ?4 blocking, ?5 last run, ?6 now.
+pub(crate) const KEEP_VERDICT: &str = "INSERT INTO aggregate_verdicts (suite_id, job, payload, blocking, last_run_at, judged_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (suite_id, job, payload)
+     DO UPDATE SET blocking = excluded.blocking, last_run_at = excluded.last_run_at, judged_at = excluded.judged_at";
+
+/// Whether a verdict is news: blocking failures, and not the set announced before.
+pub(crate) fn verdict_is_news(blocking: &[String], before: Option<&str>) -> bool {
+    let before: Vec<String> = before.and_then(|b| serde_json::from_str(b).ok()).unwrap_or_default();
+    !blocking.is_empty() && blocking != before.as_slice()
+}
+
 /// Webhook endpoints, the outbox and its deliveries.
 #[async_trait]
 pub trait WebhooksStore: Send + Sync {
@@ -471,6 +511,10 @@ pub trait WebhooksStore: Send + Sync {
     async fn retry_delivery(&self, endpoint_id: &str, delivery_id: i64, now_ms: i64) -> Result<bool, StoreError>;
     /// Forget attempts older than `before_ms` (the log keeps 30 days).
     async fn prune_attempts(&self, before_ms: i64) -> Result<usize, StoreError>;
+    /// Batches (runs with a job and a payload) updated since `since_ms`, settled by `settled_before_ms`, not judged since.
+    async fn settled_batches(&self, settled_before_ms: i64, since_ms: i64, limit: i64) -> Result<Vec<SettledBatch>, StoreError>;
+    /// Keep a batch's verdict and, in the same transaction, write `aggregate.failed` when it is news: whether it was.
+    async fn record_batch_verdict(&self, v: &BatchVerdict, now_ms: i64) -> Result<bool, StoreError>;
     /// Messages the outbox holds for a suite, oldest first (for tests and the delivery log).
     async fn messages(&self, suite_id: i64, limit: i64) -> Result<Vec<Message>, StoreError>;
 }
@@ -486,6 +530,16 @@ mod tests {
 
     fn ev(kind: EventType, owners: &[&str]) -> Event {
         Event { kind, at_ms: 0, data: json!({"owners": owners}) }
+    }
+
+    #[test]
+    fn a_batch_verdict_is_news_when_its_blocking_set_is_new() {
+        let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert!(verdict_is_news(&set(&["e2e/a"]), None), "first blocking verdict");
+        assert!(!verdict_is_news(&set(&["e2e/a"]), Some(r#"["e2e/a"]"#)), "the same set again");
+        assert!(verdict_is_news(&set(&["e2e/a", "e2e/b"]), Some(r#"["e2e/a"]"#)), "a new set");
+        assert!(!verdict_is_news(&[], Some(r#"["e2e/a"]"#)), "no blocking failures: nothing to say");
+        assert!(verdict_is_news(&set(&["e2e/a"]), Some("[]")), "blocking again after a clean verdict");
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 #[command(
-    after_help = "Works on the store directly, like `verdict suite`; over HTTP the same is /api/v1/suites/SUITE/webhooks with the suite's manage token. Events: test.state_changed, cluster.created, cluster.spiked, run.failed (none given: all). Exit status: 0, or 2 for invalid arguments, an unknown suite or endpoint, or a database error."
+    after_help = "Works on the store directly, like `verdict suite`; over HTTP the same is /api/v1/suites/SUITE/webhooks with the suite's manage token. Events: test.state_changed, cluster.created, cluster.spiked, run.failed, aggregate.failed (none given: all). Exit status: 0, or 2 for invalid arguments, an unknown suite or endpoint, or a database error."
 )]
 pub enum WebhookCommand {
     /// Add an endpoint; prints its id and its signing secret (shown only now).

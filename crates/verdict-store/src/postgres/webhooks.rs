@@ -333,6 +333,30 @@ impl WebhooksStore for PgStore {
         Ok(self.client().await?.execute(&dollars(PRUNE_ATTEMPTS), &[&before_ms]).await? as usize)
     }
 
+    async fn settled_batches(&self, settled_before_ms: i64, since_ms: i64, limit: i64) -> Result<Vec<SettledBatch>, StoreError> {
+        let rows = self.client().await?.query(&dollars(SETTLED_BATCHES), &[&settled_before_ms, &since_ms, &limit]).await?;
+        Ok(rows.iter().map(|r| SettledBatch { suite_id: r.get(0), job: r.get(1), payload: r.get(2), last_run_at_ms: r.get(3) }).collect())
+    }
+
+    async fn record_batch_verdict(&self, v: &BatchVerdict, now_ms: i64) -> Result<bool, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let b = &v.batch;
+        // Nodes judging one batch at once are ordered by the row's lock.
+        let before: Option<String> =
+            tx.query_opt(&format!("{} FOR UPDATE", dollars(LAST_VERDICT)), &[&b.suite_id, &b.job, &b.payload]).await?.map(|r| r.get(0));
+        let blocking = serde_json::to_string(&v.blocking).expect("strings serialise");
+        tx.execute(&dollars(KEEP_VERDICT), &[&b.suite_id, &b.job, &b.payload, &blocking, &b.last_run_at_ms, &now_ms]).await?;
+        let news = verdict_is_news(&v.blocking, before.as_deref());
+        if news {
+            let subs = subscribers(&*tx, b.suite_id).await?;
+            let event = Event { kind: EventType::AggregateFailed, at_ms: now_ms, data: v.data.clone() };
+            enqueue(&*tx, b.suite_id, &subs, &[event], now_ms).await?;
+        }
+        tx.commit().await?;
+        Ok(news)
+    }
+
     async fn messages(&self, suite_id: i64, limit: i64) -> Result<Vec<Message>, StoreError> {
         let rows = self.client().await?.query(&dollars(MESSAGES), &[&suite_id, &limit]).await?;
         Ok(rows.iter().map(|r| message_row(r, 0)).collect())

@@ -46,6 +46,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (19, include_str!("migrations/0019_owners.sql")),
     (20, include_str!("migrations/0020_cluster_spikes.sql")),
     (21, include_str!("migrations/0021_webhook_rotation.sql")),
+    (22, include_str!("migrations/0022_aggregate_verdicts.sql")),
 ];
 
 pub struct SqliteStore {

@@ -349,6 +349,36 @@ impl WebhooksStore for SqliteStore {
         self.writer.write(move |c| Ok(c.prepare_cached(PRUNE_ATTEMPTS)?.execute([before_ms])?)).await
     }
 
+    async fn settled_batches(&self, settled_before_ms: i64, since_ms: i64, limit: i64) -> Result<Vec<SettledBatch>, StoreError> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(SETTLED_BATCHES)?
+                .query_map(params![settled_before_ms, since_ms, limit], |r| {
+                    Ok(SettledBatch { suite_id: r.get(0)?, job: r.get(1)?, payload: r.get(2)?, last_run_at_ms: r.get(3)? })
+                })?
+                .collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn record_batch_verdict(&self, v: &BatchVerdict, now_ms: i64) -> Result<bool, StoreError> {
+        let v = v.clone();
+        self.writer
+            .write_small(move |c| {
+                let b = &v.batch;
+                let before: Option<String> =
+                    c.prepare_cached(LAST_VERDICT)?.query_row(params![b.suite_id, b.job, b.payload], |r| r.get(0)).optional()?;
+                let blocking = serde_json::to_string(&v.blocking).expect("strings serialise");
+                c.prepare_cached(KEEP_VERDICT)?.execute(params![b.suite_id, b.job, b.payload, blocking, b.last_run_at_ms, now_ms])?;
+                if !verdict_is_news(&v.blocking, before.as_deref()) {
+                    return Ok(false);
+                }
+                let event = Event { kind: EventType::AggregateFailed, at_ms: now_ms, data: v.data.clone() };
+                emit(c, b.suite_id, EventType::AggregateFailed, now_ms, |_| Ok(vec![event]))?;
+                Ok(true)
+            })
+            .await
+    }
+
     async fn messages(&self, suite_id: i64, limit: i64) -> Result<Vec<Message>, StoreError> {
         self.read_here(move |c| {
             let mut st = c.prepare_cached(MESSAGES)?;
