@@ -1114,6 +1114,18 @@ fn sigkill_between_webhook_attempts_resends_with_the_same_id_once(env: &Env) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     assert_eq!(hook.wait_for(1, 20), 1, "the first attempt");
+    // Killed between attempts: once the 500 is recorded (a kill during an
+    // attempt is resent too, once its 60 s lease lapses).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = env.cmd().args(["webhook", "deliveries", "hooks", endpoint, "--json"]).output().unwrap();
+        let log: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if log["deliveries"][0]["attempts"].as_i64() == Some(1) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first attempt was never recorded: {log}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     server.kill();
     let killed_at = Instant::now();
     let _server = env.serve(port);

@@ -342,7 +342,14 @@ impl WebhooksStore for PgStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await?;
         let b = &v.batch;
-        // Nodes judging one batch at once are ordered by the row's lock.
+        // Nodes judging one batch at once are ordered by the row's lock: a
+        // first verdict's row is made (as "nothing blocking") to be locked.
+        tx.execute(
+            "INSERT INTO aggregate_verdicts (suite_id, job, payload, blocking, last_run_at, judged_at)
+             VALUES ($1, $2, $3, '[]', -1, $4) ON CONFLICT DO NOTHING",
+            &[&b.suite_id, &b.job, &b.payload, &now_ms],
+        )
+        .await?;
         let before: Option<String> =
             tx.query_opt(&format!("{} FOR UPDATE", dollars(LAST_VERDICT)), &[&b.suite_id, &b.job, &b.payload]).await?.map(|r| r.get(0));
         let blocking = serde_json::to_string(&v.blocking).expect("strings serialise");
