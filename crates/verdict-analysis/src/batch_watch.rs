@@ -28,12 +28,17 @@ pub async fn judge_settled_batches(store: &dyn Store, settle_ms: i64, now_ms: i6
     let slugs: HashMap<i64, String> = store.suites().await?.into_iter().map(|s| (s.id, s.slug)).collect();
     for batch in &batches {
         let config = DecisionConfig::default();
-        let judged = judge_batch(store, batch.suite_id, &batch.job, &batch.payload, &config, &MetricConfig::default()).await?;
-        let mut blocking: Vec<(String, String)> = if judged.runs >= MINIMUM_ATTEMPTS as usize {
-            judged.tests.iter().filter(|t| t.blocks()).map(|t| (t.suite.clone(), t.name.clone())).collect()
-        } else {
-            Vec::new()
-        };
+        // A batch with runs but no results (all skipped, say) has no verdict:
+        // it is kept as "nothing blocking", so it is not judged again until it changes.
+        let (runs, mut blocking): (usize, Vec<(String, String)>) =
+            match judge_batch(store, batch.suite_id, &batch.job, &batch.payload, &config, &MetricConfig::default()).await {
+                Ok(judged) if judged.runs >= MINIMUM_ATTEMPTS as usize => {
+                    (judged.runs, judged.tests.iter().filter(|t| t.blocks()).map(|t| (t.suite.clone(), t.name.clone())).collect())
+                }
+                Ok(judged) => (judged.runs, Vec::new()),
+                Err(AnalysisError::NotFound(_)) => (0, Vec::new()),
+                Err(e) => return Err(e),
+            };
         blocking.sort();
         let slug = slugs.get(&batch.suite_id).cloned().unwrap_or_default();
         let q = |s: &str| {
@@ -42,7 +47,7 @@ pub async fn judge_settled_batches(store: &dyn Store, settle_ms: i64, now_ms: i6
                 .collect::<String>()
         };
         let data = json!({
-            "suite": slug, "job": batch.job, "payload": batch.payload, "runs": judged.runs, "count": blocking.len(),
+            "suite": slug, "job": batch.job, "payload": batch.payload, "runs": runs, "count": blocking.len(),
             "blocking_failures": blocking.iter().take(LISTED).map(|(scope, name)| json!({"scope": scope, "name": name})).collect::<Vec<_>>(),
             "url": format!("/s/{slug}/aggregate?job={}&payload={}", q(&batch.job), q(&batch.payload)),
             "owners": [],
