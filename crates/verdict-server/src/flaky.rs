@@ -115,7 +115,8 @@ pub async fn analysis_loop(store: Arc<dyn Store>) {
         // Batches of repeated runs whose runs have settled are judged for `aggregate.failed`.
         if tokio::time::Instant::now() >= batches_due {
             batches_due = tokio::time::Instant::now() + BATCH_WATCH_EVERY;
-            let settle_ms = verdict_core::flaky::Settings::default().settle_secs * 1000;
+            // Each suite's own settle time applies too; none settles faster than this.
+            let settle_ms = verdict_analysis::batch_watch::MIN_SETTLE_MS;
             match verdict_analysis::batch_watch::judge_settled_batches(store.as_ref(), settle_ms, now_ms()).await {
                 // A full step: there may be more; take them next time round.
                 Ok(n) if n as i64 == verdict_analysis::batch_watch::BATCHES_PER_STEP => batches_due = tokio::time::Instant::now(),
