@@ -121,17 +121,9 @@ async fn cluster_owners(store: &dyn Store, suite_id: i64, id: &str, first_day: i
     Ok(owners_of_tests(owners, &store.clusters().cluster_tests(suite_id, id, first_day, OWNED_TESTS).await?))
 }
 
-/// Every owner of `tests`, each once, in their order.
+/// Every owner of the first `OWNED_TESTS` of `tests`, each once, in their order.
 fn owners_of_tests(owners: &Owners, tests: &[ClusterTest]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for t in tests.iter().take(OWNED_TESTS as usize) {
-        for o in owners.of(t.test.file_name.as_deref(), t.test.location.as_deref()) {
-            if !out.contains(&o) {
-                out.push(o);
-            }
-        }
-    }
-    out
+    owners.of_all(tests.iter().take(OWNED_TESTS as usize).map(|t| (t.test.file_name.as_deref(), t.test.location.as_deref())))
 }
 
 #[derive(Debug, Clone, Serialize)]

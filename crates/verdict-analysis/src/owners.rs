@@ -67,6 +67,14 @@ impl Owners {
         self.0.is_none()
     }
 
+    /// Every owner of the tests (`file_name`, `location`), each once, in their order.
+    pub fn of_all<'a>(&self, tests: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>) -> Vec<String> {
+        match &self.0 {
+            Some(f) => f.owners_of_all(tests.into_iter().filter_map(|(file, location)| test_path(file, location))),
+            None => Vec::new(),
+        }
+    }
+
     /// A test's owners (first = primary).
     pub fn of(&self, file_name: Option<&str>, location: Option<&str>) -> Vec<String> {
         match (&self.0, test_path(file_name, location)) {

@@ -101,6 +101,19 @@ impl OwnersFile {
         self.rules.len()
     }
 
+    /// Every owner of `paths`, each once, in the order they first appear.
+    pub fn owners_of_all<'a>(&self, paths: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for path in paths {
+            for o in self.owners_of(path) {
+                if !out.contains(o) {
+                    out.push(o.clone());
+                }
+            }
+        }
+        out
+    }
+
     /// The owners of `path` (first = primary): the last matching line's; none when no line matches.
     pub fn owners_of(&self, path: &str) -> &[String] {
         let path = normalise(path);

@@ -76,31 +76,16 @@ pub fn parsed(stored: &StoredOwners) -> Arc<OwnersFile> {
     file
 }
 
-/// The owners of a test in an event's JSON (`file_name`, `location`).
-fn owners_of_test(file: &OwnersFile, test: &Value) -> Vec<String> {
-    match test_path(test["file_name"].as_str(), test["location"].as_str()) {
-        Some(path) => file.owners_of(path).to_vec(),
-        None => Vec::new(),
-    }
-}
-
 /// Set an event's `owners`: its test's owners (`test`), or every owner of the
 /// tests it lists (`failed_tests`, or a cluster's `tests`), each once, in order of appearance.
 pub(crate) fn fill_event_owners(data: &mut Value, file: &OwnersFile) {
-    let mut owners: Vec<String> = Vec::new();
     let list = data["failed_tests"].as_array().or_else(|| data["tests"].as_array());
     let tests: Vec<&Value> = match (&data["test"], list) {
         (t @ Value::Object(_), _) => vec![t],
         (_, Some(list)) => list.iter().collect(),
         _ => vec![],
     };
-    for t in tests {
-        for o in owners_of_test(file, t) {
-            if !owners.contains(&o) {
-                owners.push(o);
-            }
-        }
-    }
+    let owners = file.owners_of_all(tests.iter().filter_map(|t| test_path(t["file_name"].as_str(), t["location"].as_str())));
     data["owners"] = Value::from(owners);
 }
 

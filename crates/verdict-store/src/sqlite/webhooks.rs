@@ -109,9 +109,11 @@ pub(super) fn announce_clusters(
             new.push(g);
         }
     }
+    let subs = subscribers(c, suite_id)?;
+    let takes_new = !new.is_empty() && any_takes(&subs, EventType::ClusterCreated);
     // Spikes of the clusters that were there before, when an endpoint takes them.
     let mut spikes = Vec::new();
-    if any_takes(&subscribers(c, suite_id)?, EventType::ClusterSpiked) {
+    if any_takes(&subs, EventType::ClusterSpiked) {
         let today = now_ms.div_euclid(86_400_000);
         for g in plan.groups.iter().filter(|g| !new.iter().any(|n| n.id == g.id)) {
             let (n, week): (i64, i64) =
@@ -123,17 +125,14 @@ pub(super) fn announce_clusters(
             }
         }
     }
-    if !new.is_empty() {
-        emit(c, suite_id, EventType::ClusterCreated, now_ms, |slug| {
-            Ok(new.iter().map(|g| cluster_event(slug, g, upload_tests, run, now_ms)).collect())
-        })?;
+    if !takes_new && spikes.is_empty() {
+        return Ok(());
     }
-    if !spikes.is_empty() {
-        emit(c, suite_id, EventType::ClusterSpiked, now_ms, |slug| {
-            Ok(spikes.iter().map(|(g, s)| spike_event(slug, g, upload_tests, run, *s, now_ms)).collect())
-        })?;
-    }
-    Ok(())
+    let slug = slug_of(c, suite_id)?;
+    let created = new.iter().filter(|_| takes_new).map(|g| cluster_event(&slug, g, upload_tests, run, now_ms));
+    let spiked = spikes.iter().map(|(g, s)| spike_event(&slug, g, upload_tests, run, *s, now_ms));
+    let events: Vec<Event> = created.chain(spiked).collect();
+    enqueue(c, suite_id, &subs, &events, now_ms)
 }
 
 fn endpoint_row(r: &Row<'_>, at: usize) -> rusqlite::Result<Endpoint> {
