@@ -90,6 +90,7 @@ await page.locator("tr:has(.o.failed) td.name a[href*='/tests/']").first().click
 const testUrl = new URL(page.url());
 check(/\/s\/web\/tests\/\d+/.test(testUrl.pathname), `click 2: the test page (${page.url()})`);
 await visit("test", page.url());
+check((await page.locator("[data-owners]").textContent())?.trim() === "Owners: @web-team (primary)", "the test page names the test's owners");
 const testId = testUrl.pathname.split("/").pop();
 // The newest run where it failed (a cell of a run it did not run in links to that run, without a row).
 const cell = page.locator("svg.strip a:has(rect.o-fail)").last();

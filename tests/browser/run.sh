@@ -54,6 +54,9 @@ pids+=($!)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 # A webhook endpoint nobody listens on: the webhooks page shows its failed attempts.
 "$VERDICT" --data-dir "$work/data" webhook add web --url "http://127.0.0.1:9/hook" --event run.failed --event cluster.created >/dev/null 2>&1
+# An owners file: every test is @web-team's, so the test page names its owners.
+printf '* @web-team\n' >"$work/TESTOWNERS"
+"$VERDICT" --data-dir "$work/data" owners upload --suite web "$work/TESTOWNERS" >/dev/null 2>&1
 python3 "$HERE/seed.py" "http://127.0.0.1:$port" "$web" "$api" >/dev/null
 # The same data behind a read token, for the sign-in check.
 signed=$(free_port)

@@ -36,7 +36,7 @@ for i in range(60):
                      "history": {"duration": round(rng.lognormvariate(0, 0.3) * slow, 4)}})
     sometimes = "failed" if rng.random() < 0.2 else "passed"
     data += [
-        {"scope": "tests.core", "name": "test_broken", "result": "failed", "failure_reason": f"AssertionError: expected 200 but got {500 + i % 3}",
+        {"scope": "tests.core", "name": "test_broken", "file_name": "tests/core.py", "result": "failed", "failure_reason": f"AssertionError: expected 200 but got {500 + i % 3}",
          "history": {"duration": 0.8}},
         {"scope": "tests.core", "name": "test_sometimes", "result": sometimes, "failure_reason": f"Connection refused (os error 111) to 10.0.0.{i}:5432",
          "history": {"duration": round(rng.uniform(1.5, 3.0), 3)}},
