@@ -10,6 +10,7 @@ pub mod flaky;
 pub mod owners;
 pub mod pages;
 pub mod quarantine;
+pub mod resim;
 pub mod summary;
 pub mod test_plan;
 pub mod webhooks;
@@ -22,6 +23,9 @@ pub enum AnalysisError {
     /// What was asked for is not there (the message says what).
     #[error("{0}")]
     NotFound(String),
+    /// What was asked is malformed (the message says how).
+    #[error("{0}")]
+    Invalid(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -21,6 +21,7 @@ pub mod range;
 pub mod readiness;
 pub mod reason;
 pub mod reduce;
+pub mod resim;
 pub mod slug;
 pub mod stats;
 pub mod test_plan;

@@ -53,6 +53,7 @@ impl From<verdict_analysis::AnalysisError> for ApiError {
     fn from(e: verdict_analysis::AnalysisError) -> Self {
         match e {
             verdict_analysis::AnalysisError::NotFound(m) => Self::not_found(m),
+            verdict_analysis::AnalysisError::Invalid(m) => Self::bad_request(m),
             verdict_analysis::AnalysisError::Store(e) => e.into(),
         }
     }

@@ -14,6 +14,7 @@ mod owners;
 mod params;
 pub mod pytest_monitor;
 mod quarantine;
+mod resim;
 mod suite_cache;
 mod suite_links;
 mod summary;
@@ -128,6 +129,7 @@ pub fn router(state: AppState) -> Router {
             ),
         )
         .nest("/t/{token}/api/v1", pytest_monitor::routes())
+        .nest("/resim/v1", resim::routes(state.clone()))
         .merge(ui::routes(state.clone()))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn(refuse_nul_in_uri))

@@ -10,6 +10,7 @@ pub mod monitor;
 pub mod owners;
 pub mod plan;
 pub mod postgres;
+pub mod reports;
 pub mod sqlite;
 mod store;
 pub mod test_plans;

@@ -128,6 +128,9 @@ pub trait Store: Send + Sync + 'static {
     /// Owners files (see `crate::owners`).
     fn owners(&self) -> &dyn crate::owners::OwnersStore;
 
+    /// Test-suite reports and the rows ReSim's report API reads (see `crate::reports`).
+    fn reports(&self) -> &dyn crate::reports::ReportsStore;
+
     async fn create_suite(&self, suite: NewSuite) -> Result<Suite, StoreError>;
     async fn suites(&self) -> Result<Vec<Suite>, StoreError>;
     async fn suite_by_slug(&self, slug: &str) -> Result<Option<Suite>, StoreError>;

@@ -43,6 +43,7 @@ conformance!(
     webhook_messages_are_written_with_their_change_and_deliveries_are_claimed_leased_and_logged,
     owners_files_are_versioned_and_owners_reach_lists_and_events,
     cluster_spikes_are_announced_once_a_day,
+    reports_and_the_rows_resim_reads,
 );
 
 /// Scenarios that also look at the store's own tables.
@@ -1505,4 +1506,67 @@ async fn cluster_spikes_are_announced_once_a_day(store: Arc<dyn Store>) {
     assert_eq!(spikes().await.len(), before + 1, "once a day");
     store.import_upload(s.id, failing(40, "d"), today + DAY + 1_000).await.unwrap();
     assert_eq!(spikes().await.len(), before + 2, "the next day may spike again");
+}
+
+async fn reports_and_the_rows_resim_reads(store: Arc<dyn Store>) {
+    use verdict_store::reports::NewReport;
+    let s = suite(&store, "resim").await;
+    let r = store.reports();
+    let project = r.project_id().await.unwrap();
+    assert_eq!(r.project_id().await.unwrap(), project, "made once, then the same");
+
+    let report = NewReport {
+        suite_id: s.id,
+        branch: "main".into(),
+        name: "nightly".into(),
+        start_ms: 1_000,
+        end_ms: 2_000,
+        respect_revision: true,
+        created_at_ms: 3_000,
+    };
+    let stored = r.create_report(report.clone()).await.unwrap();
+    assert_eq!(stored.report, report);
+    assert_eq!(stored.metrics_status, None);
+    assert_eq!(r.report(stored.id).await.unwrap(), Some(stored.clone()));
+    assert_eq!(r.report(stored.id + 1000).await.unwrap(), None);
+    let second = r.create_report(NewReport { name: "second".into(), ..report }).await.unwrap();
+    let ids = |v: Vec<verdict_store::reports::StoredReport>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(r.reports(Some(s.id), 0, 10).await.unwrap()), vec![stored.id, second.id]);
+    assert_eq!(ids(r.reports(None, stored.id, 10).await.unwrap()), vec![second.id]);
+    assert_eq!(ids(r.reports(Some(s.id + 1), 0, 10).await.unwrap()), Vec::<i64>::new());
+
+    // Commit c1 first in run one (two results of a, one retried), again in run three.
+    let mut retried = exec("s", "a", Outcome::Passed, Some(0.5));
+    retried.attempt = 1;
+    let one = store
+        .write_upload(
+            s.id,
+            upload(
+                "one",
+                Some("main"),
+                Some("c1"),
+                vec![exec("s", "a", Outcome::Failed, Some(1.0)), retried, exec("s", "b", Outcome::Skipped, None)],
+            ),
+        )
+        .await
+        .unwrap();
+    let two =
+        store.write_upload(s.id, upload("two", Some("dev"), Some("c2"), vec![exec("s", "b", Outcome::Failed, Some(2.0))])).await.unwrap();
+    store.write_upload(s.id, upload("three", Some("main"), Some("c1"), vec![exec("s", "a", Outcome::Passed, Some(3.0))])).await.unwrap();
+    let jobs = r.run_jobs(one.run_id, 0, 10).await.unwrap();
+    assert_eq!(jobs.iter().map(|j| (j.name.as_str(), j.status)).collect::<Vec<_>>(), vec![("a", 1 | 2 | 8), ("b", 4)]);
+    let page = r.run_jobs(one.run_id, jobs[0].test_id, 10).await.unwrap();
+    assert_eq!(page.iter().map(|j| j.name.as_str()).collect::<Vec<_>>(), vec!["b"], "keyset paging by test id");
+    let (job, seconds) = r.run_job(one.run_id, jobs[0].test_id).await.unwrap().unwrap();
+    assert_eq!((job.scope.as_str(), seconds), ("s", Some(1.5)), "the attempts' durations summed");
+    assert_eq!(r.run_job(one.run_id, jobs[1].test_id).await.unwrap().unwrap().1, None, "untimed");
+    assert_eq!(r.run_job(two.run_id, jobs[0].test_id).await.unwrap(), None, "a did not run in run two");
+
+    let firsts = r.first_runs(s.id, &["c1".into(), "c2".into(), "never".into()]).await.unwrap();
+    let mut firsts: Vec<(String, i64)> = firsts.into_iter().map(|f| (f.commit_sha, f.run_id)).collect();
+    firsts.sort();
+    assert_eq!(firsts, vec![("c1".into(), one.run_id), ("c2".into(), two.run_id)]);
+    let mut branches = r.suite_branches(s.id).await.unwrap();
+    branches.sort();
+    assert_eq!(branches, vec!["dev", "main"]);
 }

@@ -67,6 +67,52 @@ pub enum Command {
     /// A suite's owners file (TESTOWNERS or CODEOWNERS syntax): upload, show, and whose a path is.
     #[command(subcommand)]
     Owners(OwnersCommand),
+    /// Test-suite reports (ReSim's model): create one over a window of a branch's runs, show it.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Subcommand, Debug)]
+#[command(
+    after_help = "Works on the store directly. A report is also ReSim's: point a report-metrics program at apiURL http://HOST:PORT/resim/v1 with the printed report_config.json. Exit status: 0, or 2 for invalid arguments, an unknown suite or report, or a database error."
+)]
+pub enum ReportCommand {
+    /// Store a report of SUITE's runs on BRANCH over a window; prints its ID, the project ID and report_config.json.
+    Create {
+        #[arg(long)]
+        suite: String,
+        #[arg(long)]
+        branch: String,
+        /// The window's length back from --to (or now): 28d, 36h, 90m.
+        #[arg(long, conflicts_with = "from")]
+        length: Option<String>,
+        /// The window's start, RFC 3339 (2024-03-01T00:00:00Z) or a date (2024-03-01, UTC).
+        #[arg(long)]
+        from: Option<String>,
+        /// The window's end (default: now).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Only batches of the report's test-suite revision (Verdict's suites have one, 0).
+        #[arg(long)]
+        respect_revision_boundary: bool,
+        /// Write report_config.json here, for a ReSim report-metrics program.
+        #[arg(long)]
+        config_out: Option<std::path::PathBuf>,
+        /// The apiURL written in report_config.json.
+        #[arg(long, env = "VERDICT_RESIM_API_URL", default_value = "http://127.0.0.1:8080/resim/v1")]
+        api_url: String,
+        /// The authToken written in report_config.json: the server's read token, when it has one.
+        #[arg(long, env = "VERDICT_READ_TOKEN", hide_env_values = true, default_value = "")]
+        token: String,
+    },
+    /// Print a report (by its ID) and the batches (runs) it covers.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

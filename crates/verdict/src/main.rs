@@ -10,6 +10,7 @@ mod historical;
 mod owners;
 mod plan;
 mod quarantine;
+mod report;
 mod run;
 mod serve;
 mod stats;
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         cli::Command::Webhook(cmd) => runtime().block_on(webhook::run(cli.store, cmd)),
         cli::Command::Summary(args) => summary::run(args),
         cli::Command::Owners(cmd) => runtime().block_on(owners::run(cli.store, cmd)),
+        cli::Command::Report(cmd) => runtime().block_on(report::run(cli.store, cmd)),
     }
 }
 

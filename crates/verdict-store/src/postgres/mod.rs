@@ -8,6 +8,7 @@ mod flaky;
 mod monitor;
 mod owners;
 mod reads;
+mod reports;
 mod test_plans;
 mod webhooks;
 mod writes;
@@ -43,6 +44,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (20, include_str!("migrations/0020_cluster_spikes.sql")),
     (21, include_str!("migrations/0021_webhook_rotation.sql")),
     (22, include_str!("migrations/0022_aggregate_verdicts.sql")),
+    (23, include_str!("migrations/0023_reports.sql")),
 ];
 /// SQL written for both dialects (`?1`, `?2`, ...) as PostgreSQL takes it (`$1`, `$2`, ...).
 pub(crate) fn dollars(sql: &str) -> String {
@@ -159,6 +161,10 @@ impl Store for PgStore {
     }
 
     fn owners(&self) -> &dyn crate::owners::OwnersStore {
+        self
+    }
+
+    fn reports(&self) -> &dyn crate::reports::ReportsStore {
         self
     }
 

@@ -9,6 +9,7 @@ mod inbox;
 mod monitor;
 mod owners;
 mod reads;
+mod reports;
 mod test_plans;
 mod webhooks;
 mod writer;
@@ -47,6 +48,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (20, include_str!("migrations/0020_cluster_spikes.sql")),
     (21, include_str!("migrations/0021_webhook_rotation.sql")),
     (22, include_str!("migrations/0022_aggregate_verdicts.sql")),
+    (23, include_str!("migrations/0023_reports.sql")),
 ];
 
 pub struct SqliteStore {
@@ -192,6 +194,10 @@ impl Store for SqliteStore {
     }
 
     fn owners(&self) -> &dyn crate::owners::OwnersStore {
+        self
+    }
+
+    fn reports(&self) -> &dyn crate::reports::ReportsStore {
         self
     }
 

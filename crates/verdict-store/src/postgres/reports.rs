@@ -1,0 +1,119 @@
+//! Reports on PostgreSQL (see `crate::reports`).
+
+use super::{PgStore, dollars};
+use crate::error::StoreError;
+use crate::reports::*;
+use async_trait::async_trait;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+fn report_of(r: &Row) -> StoredReport {
+    StoredReport {
+        id: r.get(0),
+        report: NewReport {
+            suite_id: r.get(1),
+            branch: r.get(2),
+            name: r.get(3),
+            start_ms: r.get(4),
+            end_ms: r.get(5),
+            respect_revision: r.get(6),
+            created_at_ms: r.get(7),
+        },
+        metrics_status: r.get(8),
+        metrics_at_ms: r.get(9),
+    }
+}
+
+fn job_of(r: &Row) -> RunJob {
+    RunJob { test_id: r.get(0), scope: r.get(1), name: r.get(2), status: i64::from(r.get::<_, i16>(3)) }
+}
+
+#[async_trait]
+impl ReportsStore for PgStore {
+    async fn project_id(&self) -> Result<Uuid, StoreError> {
+        let c = self.client().await?;
+        let fresh = Uuid::new_v4().to_string();
+        c.execute("INSERT INTO server_identity (name, value) VALUES ('resim_project', $1) ON CONFLICT DO NOTHING", &[&fresh]).await?;
+        let value: String = c.query_one("SELECT value FROM server_identity WHERE name = 'resim_project'", &[]).await?.get(0);
+        Uuid::parse_str(&value).map_err(|e| StoreError::Database(format!("stored project id {value:?}: {e}")))
+    }
+
+    async fn create_report(&self, report: NewReport) -> Result<StoredReport, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        // One creator per suite at a time, so the cap holds.
+        tx.execute("SELECT 1 FROM suites WHERE id = $1 FOR UPDATE", &[&report.suite_id]).await?;
+        let kept: i64 = tx.query_one("SELECT count(*) FROM reports WHERE suite_id = $1", &[&report.suite_id]).await?.get(0);
+        if kept >= MAX_REPORTS_PER_SUITE {
+            return Err(StoreError::Conflict(format!("the suite has {MAX_REPORTS_PER_SUITE} reports, the most kept")));
+        }
+        let row = tx
+            .query_one(
+                &format!(
+                    "INSERT INTO reports (suite_id, branch, name, start_ms, end_ms, respect_revision, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {REPORT_COLS}"
+                ),
+                &[
+                    &report.suite_id,
+                    &report.branch,
+                    &report.name,
+                    &report.start_ms,
+                    &report.end_ms,
+                    &report.respect_revision,
+                    &report.created_at_ms,
+                ],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(report_of(&row))
+    }
+
+    async fn report(&self, id: i64) -> Result<Option<StoredReport>, StoreError> {
+        let row = self.client().await?.query_opt(&format!("SELECT {REPORT_COLS} FROM reports WHERE id = $1"), &[&id]).await?;
+        Ok(row.as_ref().map(report_of))
+    }
+
+    async fn reports(&self, suite_id: Option<i64>, after_id: i64, limit: i64) -> Result<Vec<StoredReport>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!("SELECT {REPORT_COLS} FROM reports WHERE ($1::bigint IS NULL OR suite_id = $1) AND id > $2 ORDER BY id LIMIT $3"),
+                &[&suite_id, &after_id, &limit],
+            )
+            .await?;
+        Ok(rows.iter().map(report_of).collect())
+    }
+
+    async fn run_jobs(&self, run_id: i64, after_test_id: i64, limit: i64) -> Result<Vec<RunJob>, StoreError> {
+        let rows = self.client().await?.query(&dollars(RUN_JOBS), &[&run_id, &after_test_id, &limit]).await?;
+        Ok(rows.iter().map(job_of).collect())
+    }
+
+    async fn run_job(&self, run_id: i64, test_id: i64) -> Result<Option<(RunJob, Option<f64>)>, StoreError> {
+        let c = self.client().await?;
+        let Some(row) = c.query_opt(&dollars(RUN_JOB), &[&run_id, &test_id]).await? else {
+            return Ok(None);
+        };
+        let seconds: Option<f64> = c.query_one(&dollars(JOB_SECONDS), &[&run_id, &test_id]).await?.get(0);
+        Ok(Some((job_of(&row), seconds)))
+    }
+
+    async fn first_runs(&self, suite_id: i64, commits: &[String]) -> Result<Vec<FirstRun>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT s.sha, f.id, f.created_at FROM unnest($2::text[]) AS s(sha)
+                 CROSS JOIN LATERAL (SELECT id, created_at FROM runs WHERE suite_id = $1 AND commit_sha = s.sha
+                                     ORDER BY created_at, id LIMIT 1) f",
+                &[&suite_id, &commits],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| FirstRun { commit_sha: r.get(0), run_id: r.get(1), created_ms: r.get(2) }).collect())
+    }
+
+    async fn suite_branches(&self, suite_id: i64) -> Result<Vec<String>, StoreError> {
+        let rows = self.client().await?.query(&dollars(SUITE_BRANCHES), &[&suite_id]).await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+}

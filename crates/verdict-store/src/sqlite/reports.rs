@@ -1,0 +1,137 @@
+//! Reports on SQLite (see `crate::reports`).
+
+use super::SqliteStore;
+use crate::error::StoreError;
+use crate::reports::*;
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, Row, params};
+use uuid::Uuid;
+
+fn report_of(r: &Row) -> rusqlite::Result<StoredReport> {
+    Ok(StoredReport {
+        id: r.get(0)?,
+        report: NewReport {
+            suite_id: r.get(1)?,
+            branch: r.get(2)?,
+            name: r.get(3)?,
+            start_ms: r.get(4)?,
+            end_ms: r.get(5)?,
+            respect_revision: r.get(6)?,
+            created_at_ms: r.get(7)?,
+        },
+        metrics_status: r.get(8)?,
+        metrics_at_ms: r.get(9)?,
+    })
+}
+
+fn job_of(r: &Row) -> rusqlite::Result<RunJob> {
+    Ok(RunJob { test_id: r.get(0)?, scope: r.get(1)?, name: r.get(2)?, status: r.get(3)? })
+}
+
+#[async_trait]
+impl ReportsStore for SqliteStore {
+    async fn project_id(&self) -> Result<Uuid, StoreError> {
+        let read = |c: &rusqlite::Connection| -> Result<Option<String>, StoreError> {
+            Ok(c.prepare_cached("SELECT value FROM server_identity WHERE name = 'resim_project'")?
+                .query_row([], |r| r.get(0))
+                .optional()?)
+        };
+        let value = match self.read_here(read).await? {
+            Some(v) => v,
+            None => {
+                let fresh = Uuid::new_v4().to_string();
+                self.writer
+                    .write_small(move |c| {
+                        c.prepare_cached("INSERT INTO server_identity (name, value) VALUES ('resim_project', ?1) ON CONFLICT DO NOTHING")?
+                            .execute([fresh])?;
+                        read(c)?.ok_or_else(|| StoreError::Database("the project id was not kept".into()))
+                    })
+                    .await?
+            }
+        };
+        Uuid::parse_str(&value).map_err(|e| StoreError::Database(format!("stored project id {value:?}: {e}")))
+    }
+
+    async fn create_report(&self, report: NewReport) -> Result<StoredReport, StoreError> {
+        self.writer
+            .write_small(move |c| {
+                let kept: i64 =
+                    c.prepare_cached("SELECT count(*) FROM reports WHERE suite_id = ?1")?.query_row([report.suite_id], |r| r.get(0))?;
+                if kept >= MAX_REPORTS_PER_SUITE {
+                    return Err(StoreError::Conflict(format!("the suite has {MAX_REPORTS_PER_SUITE} reports, the most kept")));
+                }
+                Ok(c.prepare_cached(&format!(
+                    "INSERT INTO reports (suite_id, branch, name, start_ms, end_ms, respect_revision, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING {REPORT_COLS}"
+                ))?
+                .query_row(
+                    params![
+                        report.suite_id,
+                        report.branch,
+                        report.name,
+                        report.start_ms,
+                        report.end_ms,
+                        report.respect_revision,
+                        report.created_at_ms
+                    ],
+                    report_of,
+                )?)
+            })
+            .await
+    }
+
+    async fn report(&self, id: i64) -> Result<Option<StoredReport>, StoreError> {
+        self.read_here(move |c| {
+            Ok(c.prepare_cached(&format!("SELECT {REPORT_COLS} FROM reports WHERE id = ?1"))?.query_row([id], report_of).optional()?)
+        })
+        .await
+    }
+
+    async fn reports(&self, suite_id: Option<i64>, after_id: i64, limit: i64) -> Result<Vec<StoredReport>, StoreError> {
+        self.read_here(move |c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {REPORT_COLS} FROM reports WHERE (?1 IS NULL OR suite_id = ?1) AND id > ?2 ORDER BY id LIMIT ?3"
+            ))?
+            .query_map(params![suite_id, after_id, limit], report_of)?
+            .collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn run_jobs(&self, run_id: i64, after_test_id: i64, limit: i64) -> Result<Vec<RunJob>, StoreError> {
+        self.read_here(move |c| {
+            Ok(c.prepare_cached(RUN_JOBS)?.query_map(params![run_id, after_test_id, limit], job_of)?.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn run_job(&self, run_id: i64, test_id: i64) -> Result<Option<(RunJob, Option<f64>)>, StoreError> {
+        self.read_here(move |c| {
+            let Some(job) = c.prepare_cached(RUN_JOB)?.query_row(params![run_id, test_id], job_of).optional()? else {
+                return Ok(None);
+            };
+            let seconds: Option<f64> = c.prepare_cached(JOB_SECONDS)?.query_row(params![run_id, test_id], |r| r.get(0))?;
+            Ok(Some((job, seconds)))
+        })
+        .await
+    }
+
+    async fn first_runs(&self, suite_id: i64, commits: &[String]) -> Result<Vec<FirstRun>, StoreError> {
+        let commits = commits.to_vec();
+        self.read_here(move |c| {
+            let mut first = c.prepare_cached(FIRST_RUN_OF_COMMIT)?;
+            let mut out = Vec::with_capacity(commits.len());
+            for sha in commits {
+                if let Some((run_id, created_ms)) = first.query_row(params![suite_id, sha], |r| Ok((r.get(0)?, r.get(1)?))).optional()? {
+                    out.push(FirstRun { commit_sha: sha, run_id, created_ms });
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn suite_branches(&self, suite_id: i64) -> Result<Vec<String>, StoreError> {
+        self.read(move |c| Ok(c.prepare_cached(SUITE_BRANCHES)?.query_map([suite_id], |r| r.get(0))?.collect::<Result<_, _>>()?)).await
+    }
+}

@@ -1,0 +1,136 @@
+//! `verdict report create|show`: test-suite reports on the store (ReSim's
+//! model; see `verdict_analysis::resim`).
+
+use crate::cli::{ReportCommand, StoreArgs};
+use std::process::ExitCode;
+use verdict_analysis::resim::{self, Project, ReportAsk, ReportView};
+
+pub async fn run(store: StoreArgs, cmd: ReportCommand) -> ExitCode {
+    match go(store, cmd).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("verdict report: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A window length: a number and a unit (d, h, m): `28d`.
+fn length_ms(text: &str) -> Result<i64, String> {
+    let bad = || format!("--length {text:?}: a number and a unit, d, h or m (28d, 36h, 90m)");
+    let unit = match text.chars().last().ok_or_else(bad)? {
+        'd' => 86_400_000,
+        'h' => 3_600_000,
+        'm' => 60_000,
+        _ => return Err(bad()),
+    };
+    let n: i64 = text[..text.len() - 1].parse().map_err(|_| bad())?;
+    if n <= 0 || n > 100 * 365 * 86_400_000 / unit {
+        return Err(bad());
+    }
+    Ok(n * unit)
+}
+
+/// An RFC 3339 time or a UTC date.
+fn time_ms(flag: &str, text: &str) -> Result<i64, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp_millis());
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis())
+        .map_err(|_| format!("--{flag} {text:?}: an RFC 3339 time (2024-03-01T00:00:00Z) or a date (2024-03-01)"))
+}
+
+fn show_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+fn config_json(p: &Project, r: &ReportView, api_url: &str, token: &str) -> serde_json::Value {
+    serde_json::json!({"authToken": token, "apiURL": api_url, "projectID": p.id(), "reportID": r.id})
+}
+
+async fn go(store: StoreArgs, cmd: ReportCommand) -> Result<(), String> {
+    let now = crate::now_ms();
+    match cmd {
+        ReportCommand::Create { suite, branch, length, from, to, name, respect_revision_boundary, config_out, api_url, token } => {
+            let (store, suite) = crate::failures::open(&store, &suite).await?;
+            let end_ms = to.as_deref().map(|t| time_ms("to", t)).transpose()?.unwrap_or(now);
+            let start_ms = match (from, length) {
+                (Some(f), _) => time_ms("from", &f)?,
+                (None, Some(l)) => end_ms - length_ms(&l)?,
+                (None, None) => end_ms - 28 * 86_400_000,
+            };
+            let ask = ReportAsk { branch, name, start_ms, end_ms, respect_revision: respect_revision_boundary };
+            let r = resim::create_report(store.as_ref(), &suite, ask, now).await.map_err(|e| e.to_string())?;
+            let p = Project::of(store.as_ref()).await.map_err(|e| e.to_string())?;
+            let config = serde_json::to_string_pretty(&config_json(&p, &r, &api_url, &token)).map_err(|e| e.to_string())?;
+            if let Some(path) = config_out {
+                std::fs::write(&path, format!("{config}\n")).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                eprintln!("wrote {}", path.display());
+            }
+            println!("report  {}", r.id);
+            println!("project {}", p.id());
+            println!("{config}");
+        }
+        ReportCommand::Show { id, json } => {
+            let store = verdict_store::open(store.database_url.as_deref(), &store.data_dir)
+                .await
+                .map_err(|e| format!("cannot open the database: {e}"))?;
+            let p = Project::of(store.as_ref()).await.map_err(|e| e.to_string())?;
+            let r = resim::report(store.as_ref(), &p, &id).await.map_err(|e| e.to_string())?;
+            let runs = report_runs(store.as_ref(), &p, &r).await?;
+            if json {
+                let v = serde_json::json!({
+                    "id": r.id, "project": p.id(), "name": r.name, "branch": r.branch_name,
+                    "start": show_time(r.start_ms), "end": show_time(r.end_ms),
+                    "respect_revision_boundary": r.respect_revision,
+                    "runs": runs.iter().map(|(id, created, status)| serde_json::json!({"id": id, "created_at": show_time(*created), "status": status})).collect::<Vec<_>>(),
+                });
+                println!("{}", serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
+                return Ok(());
+            }
+            println!("report  {} ({})", r.id, r.name);
+            println!("project {}", p.id());
+            println!("branch  {}, from {} to {}", r.branch_name, show_time(r.start_ms), show_time(r.end_ms));
+            println!("{} runs", runs.len());
+            for (id, created, status) in runs {
+                println!("  run {id:<8} {}  {status}", show_time(created));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The runs a report covers, oldest first: (run id, created ms, conflated status).
+async fn report_runs(store: &dyn verdict_store::Store, p: &Project, r: &ReportView) -> Result<Vec<(i64, i64, &'static str)>, String> {
+    let search = resim::report_search(r);
+    let mut out = vec![];
+    let mut token: Option<String> = None;
+    loop {
+        let page = resim::batches(store, p, &search, token.as_deref()).await.map_err(|e| e.to_string())?;
+        out.extend(page.items.iter().map(|b| (b.run.id, b.run.created_at.timestamp_millis(), b.conflated)));
+        match page.next {
+            Some(t) => token = Some(t),
+            None => break,
+        }
+    }
+    out.reverse();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_and_times() {
+        assert_eq!(length_ms("28d"), Ok(28 * 86_400_000));
+        assert_eq!(length_ms("90m"), Ok(90 * 60_000));
+        assert!(length_ms("0d").is_err());
+        assert!(length_ms("3w").is_err());
+        assert!(length_ms("").is_err());
+        assert_eq!(time_ms("from", "2024-03-01"), Ok(1_709_251_200_000));
+        assert_eq!(time_ms("from", "2024-03-01T01:00:00+01:00"), Ok(1_709_251_200_000));
+        assert!(time_ms("from", "March").unwrap_err().contains("--from"));
+    }
+}
