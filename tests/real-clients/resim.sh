@@ -54,8 +54,8 @@ run_backend() {
   local report=("$VERDICT" "${args[@]}" report create --suite sim --branch main --from "$from" --to "$to" --api-url "$api" --token "${read_token:-any}")
   "${report[@]}" --config-out "$work/report_config.json" >/dev/null 2>&1
   "${report[@]}" --respect-revision-boundary --config-out "$work/revision_config.json" >/dev/null 2>&1
-  "$VERDICT" "${args[@]}" report show "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["reportID"])' "$work/report_config.json")" \
-    | grep -q '^105 runs$' || { echo "[$backend] FAIL verdict report show counts the 105 runs"; fails=$((fails + 1)); }
+  "$VERDICT" "${args[@]}" report show "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["reportID"])' "$work/report_config.json")" >"$work/show.txt"
+  grep -qx '105 runs' "$work/show.txt" || { echo "[$backend] FAIL verdict report show counts the 105 runs:"; head -5 "$work/show.txt"; fails=$((fails + 1)); }
 
   for v in "${VERSIONS[@]}"; do
     mkdir -p "$work/out-$v"
