@@ -108,6 +108,15 @@ check((await page.locator("tbody tr .o.flaky, tbody tr .o.failed").count()) > 0,
 await page.locator("tbody tr td.name a").first().click();
 check(/\/s\/web\/tests\/\d+/.test(new URL(page.url()).pathname) && (await page.locator("p.state-line").isVisible()), "flaky → a test page with its state line");
 
+// The test-suite report: its totals are its twin's; a bar opens its run.
+await visit("report", `${base}/s/web/report?branch=main&window=14d`);
+const reportTwin = await (await page.request.get(`${base}/api/v1/suites/web/report?branch=main&window=14d`)).json();
+const shownRuns = Number(await page.locator("[data-json='totals.batches']").textContent());
+check(reportTwin.totals.batches > 0 && shownRuns === reportTwin.totals.batches, `report: ${shownRuns} runs, as its twin says (${reportTwin.totals.batches})`);
+check((await page.locator("h2:has-text('Tests, most failing first') + table tbody tr").count()) > 0, "report: tests, most failing first");
+await page.locator("svg.chart a[href*='/runs/']").first().click();
+check(/\/s\/web\/runs\/\d+/.test(new URL(page.url()).pathname), `report: a bar opens its run (${page.url()})`);
+
 // Failures by cause: the list, then one cause with its tests and latest failures.
 await visit("webhooks", `${base}/s/web/webhooks`, { charts: false, rows: false });
 check((await page.locator("section.endpoint h2 code").first().textContent()).startsWith("ep_"), "webhooks: the endpoint is listed");

@@ -10,6 +10,7 @@ pub mod flaky;
 pub mod owners;
 pub mod pages;
 pub mod quarantine;
+pub mod reports;
 pub mod resim;
 pub mod summary;
 pub mod test_plan;

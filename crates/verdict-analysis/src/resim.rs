@@ -209,7 +209,8 @@ impl BatchView {
     }
 }
 
-fn jobs_metrics_of(run: &Run) -> MetricStatus {
+/// The worst job metric status of a run: FAIL_BLOCK when a test failed, FAIL_WARN when one only flaked.
+pub fn jobs_metrics_of(run: &Run) -> MetricStatus {
     if run.tests.failed > 0 {
         MetricStatus::FailBlock
     } else if run.tests.flaky > 0 {
@@ -331,7 +332,7 @@ pub struct JobView {
     pub conflated: ConflatedJob,
 }
 
-fn experience_name(scope: &str, name: &str) -> String {
+pub fn experience_name(scope: &str, name: &str) -> String {
     if scope.is_empty() { name.to_owned() } else { format!("{scope} {name}") }
 }
 
@@ -393,20 +394,34 @@ pub async fn job_metrics(
     Ok((job_view(p, run_id, &job), metrics))
 }
 
+/// A run's built-in batch metrics: `tests`, `failed`, `pass_rate` (% of
+/// the tests that passed or flaked among those that passed, flaked or
+/// failed) and `duration` (s, its timed results summed).
+pub fn builtin_batch_metrics(run: &Run) -> Vec<MetricView> {
+    let t = run.tests;
+    let decided = t.passed + t.flaky + t.failed;
+    let pass_rate = (decided > 0).then(|| 100.0 * (t.passed + t.flaky) as f64 / decided as f64);
+    [("tests", Some(t.total() as f64)), ("failed", Some(t.failed as f64)), ("pass_rate", pass_rate), ("duration", Some(run.test_seconds))]
+        .into_iter()
+        .map(|(name, value)| metric(name, value, batch_metric_unit(name)))
+        .collect()
+}
+
+/// The unit of a built-in batch metric (a run's named metrics have none).
+pub fn batch_metric_unit(name: &str) -> Option<&'static str> {
+    match name {
+        "pass_rate" => Some("%"),
+        "duration" => Some("s"),
+        _ => None,
+    }
+}
+
 /// `GET …/batches/{b}/metrics`: the run's built-in numbers (`tests`,
 /// `failed`, `pass_rate` %, `duration` s) and its named run metrics.
 pub async fn batch_metrics(store: &dyn Store, p: &Project, batch_id: &str) -> Result<(BatchView, Vec<MetricView>), AnalysisError> {
     let run_id = p.decode(Kind::Batch, "batch", batch_id)?;
     let detail = store.run(run_id).await?.ok_or_else(|| AnalysisError::NotFound(format!("no batch {batch_id}")))?;
-    let t = detail.run.tests;
-    let decided = t.passed + t.flaky + t.failed;
-    let pass_rate = (decided > 0).then(|| 100.0 * (t.passed + t.flaky) as f64 / decided as f64);
-    let mut out = vec![
-        metric("tests", Some(t.total() as f64), None),
-        metric("failed", Some(t.failed as f64), None),
-        metric("pass_rate", pass_rate, Some("%")),
-        metric("duration", Some(detail.run.test_seconds), Some("s")),
-    ];
+    let mut out = builtin_batch_metrics(&detail.run);
     out.extend(
         detail
             .metrics

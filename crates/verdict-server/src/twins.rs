@@ -25,6 +25,8 @@ pub fn routes() -> Router<AppState> {
         .route("/suites/{slug}/batches", get(batches))
         .route("/suites/{slug}/compare", get(compare))
         .route("/stats/required-passes", get(required_passes))
+        .route("/suites/{slug}/report", get(suite_report))
+        .route("/reports/{id}", get(stored_report))
 }
 
 type Q = Query<HashMap<String, String>>;
@@ -199,4 +201,49 @@ async fn required_passes(Query(q): Q) -> Result<Json<verdict_core::aggregation::
     let table = verdict_core::aggregation::threshold_table(attempts, wp.trunc() as u32)
         .map_err(|e| ApiError::bad_request(format!("query parameter attempts: {e}")))?;
     Ok(Json(table))
+}
+
+/// The report page's twin: the native report over the page's branch and range.
+async fn suite_report(
+    State(s): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Q,
+) -> Result<Json<verdict_analysis::reports::NativeReport>, ApiError> {
+    let suite = suite_of(&s, &slug).await?;
+    let view = view_of(&s, &suite, &Params(q)).await?;
+    Ok(Json(verdict_analysis::reports::native(s.store.as_ref(), &report_window(&suite, &view)).await?))
+}
+
+/// What a page's view covers, as a report's window.
+pub(crate) fn report_window(suite: &Suite, view: &pages::View) -> verdict_store::reports::ReportWindow {
+    verdict_store::reports::ReportWindow {
+        suite_id: suite.id,
+        branch: view.branch_filter().map(str::to_owned),
+        since_ms: view.since_ms,
+        until_ms: view.until_ms,
+    }
+}
+
+/// A stored report (by its ReSim UUID) with its native metrics.
+async fn stored_report(State(s): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    use verdict_analysis::{reports, resim};
+    let store = s.store.as_ref();
+    let p = resim::Project::of(store).await?;
+    let r = resim::report(store, &p, &id).await?;
+    let suite = suite_by_id(&s, r.suite_id).await?;
+    let native = reports::native(store, &reports::window_of(&r)).await?;
+    let time =
+        |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    Ok(Json(serde_json::json!({
+        "id": r.id,
+        "project": p.id(),
+        "name": r.name,
+        "suite": suite.slug,
+        "branch": r.branch_name,
+        "start": time(r.start_ms),
+        "end": time(r.end_ms),
+        "respect_revision_boundary": r.respect_revision,
+        "page": crate::ui::report_page_path(&suite.slug, &r),
+        "report": native,
+    })))
 }

@@ -150,6 +150,7 @@ fn first_pages(runs: &[String], test: i64) -> Vec<String> {
         format!("/s/web/runs/{}?{VIEW}", runs[4]),
         format!("/s/web/tests?{VIEW}"),
         format!("/s/web/tests/{test}?{VIEW}"),
+        format!("/s/web/report?{VIEW}"),
     ]
 }
 
@@ -221,6 +222,7 @@ async fn page_numbers_equal_their_twins(backend: Backend) {
         (format!("/s/web/tests?{VIEW}"), format!("/api/v1/suites/web/tests/search?{VIEW}")),
         (format!("/s/web/tests/{sometimes}?{VIEW}"), format!("/api/v1/tests/{sometimes}/summary?{VIEW}")),
         (format!("/s/web/runs/{}?{VIEW}", runs[3]), format!("/api/v1/runs/{}/summary?{VIEW}", runs[3])),
+        (format!("/s/web/report?{VIEW}"), format!("/api/v1/suites/web/report?{VIEW}")),
     ];
     for (page_path, twin_path) in &pairs {
         let p = page(&s, page_path).await;
@@ -254,6 +256,15 @@ async fn page_numbers_equal_their_twins(backend: Backend) {
     assert_eq!(summary["kpis"]["flaky_tests"]["value"], 1, "t_flaky flaked in run 2");
     let flaky: Vec<&str> = summary["most_flaky"].as_array().unwrap().iter().map(|r| r["test"]["name"].as_str().unwrap()).collect();
     assert_eq!(flaky, ["t_flaky"]);
+    // The report: five runs on main, each with t_broken and the hostile test failing (blockers);
+    // t_sometimes failed in two of them; the most failing tests first.
+    let report = json_of(&s, &format!("/api/v1/suites/web/report?{VIEW}")).await;
+    assert_eq!((report["totals"]["batches"].as_i64(), report["totals"]["fail_block_batches"].as_i64()), (Some(5), Some(5)));
+    let row =
+        |name: &str| report["experiences"].as_array().unwrap().iter().find(|e| e["name"] == format!("tests.core {name}")).cloned().unwrap();
+    assert_eq!((row("t_sometimes")["counts"]["blocker"].as_i64(), row("t_sometimes")["counts"]["passed"].as_i64()), (Some(2), Some(3)));
+    assert_eq!(row("t_flaky")["counts"]["warning"].as_i64(), Some(1), "the retried upload of run 2 flaked it");
+    assert_eq!(report["experiences"][0]["counts"]["blocker"].as_i64(), Some(5), "an always-failing test first");
     // Nothing ran in the 14 days before: every test is new, none fixed or gone.
     let c = &summary["changes"];
     assert_eq!(
@@ -303,6 +314,8 @@ async fn hostile_input_renders_as_text(backend: Backend) {
         format!("/s/web/tests?{VIEW}"),
         format!("/s/web/tests/{hostile}?{VIEW}"),
         format!("/s/web/tests/{long}?{VIEW}"),
+        format!("/s/web/report?{VIEW}"),
+        format!("/s/web/report?branch={}&window=14d", "javascript%3Aalert%281%29"),
     ] {
         let p = page(&s, &path).await;
         assert_eq!(p.status, StatusCode::OK, "{path}");

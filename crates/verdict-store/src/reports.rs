@@ -49,6 +49,49 @@ pub struct FirstRun {
     pub created_ms: i64,
 }
 
+/// Per test, its runs in a window by conflated status (the mapping of
+/// `verdict_core::resim::status`): flaked, failed, passed, neither.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestStatusCounts {
+    pub test_id: i64,
+    pub scope: String,
+    pub name: String,
+    pub passed: i64,
+    pub warning: i64,
+    pub blocker: i64,
+    pub cancelled: i64,
+}
+
+/// Which runs a native report covers: a suite's runs on one branch (or all)
+/// created in `[since_ms, until_ms)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportWindow {
+    pub suite_id: i64,
+    pub branch: Option<String>,
+    pub since_ms: i64,
+    pub until_ms: i64,
+}
+
+pub(crate) const WINDOW_RUNS: &str =
+    "SELECT id FROM runs WHERE suite_id = ?1 AND (?2 IS NULL OR branch = ?2) AND created_at >= ?3 AND created_at < ?4";
+pub(crate) const TEST_STATUSES: &str = "SELECT t.id, t.scope, t.name, c.p, c.w, c.b, c.c FROM (
+       SELECT rt.test_id, sum(CASE WHEN rt.status & 11 = 1 THEN 1 ELSE 0 END) AS p, sum(CASE WHEN rt.status & 8 = 8 THEN 1 ELSE 0 END) AS w,
+              sum(CASE WHEN rt.status & 10 = 2 THEN 1 ELSE 0 END) AS b, sum(CASE WHEN rt.status & 11 = 0 THEN 1 ELSE 0 END) AS c
+       FROM runs r JOIN run_tests rt ON rt.run_id = r.id
+       WHERE r.suite_id = ?1 AND (?2 IS NULL OR r.branch = ?2) AND r.created_at >= ?3 AND r.created_at < ?4
+       GROUP BY rt.test_id) c JOIN tests t ON t.id = c.test_id";
+/// One run's timed results, for its tests' summed durations.
+pub(crate) const RUN_DURATIONS: &str = "SELECT test_id, duration FROM executions WHERE run_id = ?1 AND duration IS NOT NULL";
+
+/// Sum `(test, seconds)` rows per test: each job's duration.
+pub(crate) fn job_seconds(rows: impl Iterator<Item = (i64, f64)>) -> Vec<f64> {
+    let mut by_test: std::collections::HashMap<i64, f64> = std::collections::HashMap::new();
+    for (test, s) in rows {
+        *by_test.entry(test).or_default() += s;
+    }
+    by_test.into_values().collect()
+}
+
 pub(crate) const REPORT_COLS: &str =
     "id, suite_id, branch, name, start_ms, end_ms, respect_revision, created_at, metrics_status, metrics_at";
 pub(crate) const RUN_JOBS: &str = "SELECT rt.test_id, t.scope, t.name, rt.status FROM run_tests rt JOIN tests t ON t.id = rt.test_id
@@ -80,6 +123,10 @@ pub trait ReportsStore: Send + Sync {
     async fn run_job(&self, run_id: i64, test_id: i64) -> Result<Option<(RunJob, Option<f64>)>, StoreError>;
     /// Per commit, the first run that carried it (commits never seen are left out).
     async fn first_runs(&self, suite_id: i64, commits: &[String]) -> Result<Vec<FirstRun>, StoreError>;
+    /// Per test that ran in the window, its runs by conflated status.
+    async fn test_statuses(&self, window: &ReportWindow) -> Result<Vec<TestStatusCounts>, StoreError>;
+    /// Per run of the window, its timed jobs' durations (s; a test's results in the run summed), in no order.
+    async fn job_durations(&self, window: &ReportWindow) -> Result<Vec<(i64, Vec<f64>)>, StoreError>;
     /// Every branch a run of the suite named.
     async fn suite_branches(&self, suite_id: i64) -> Result<Vec<String>, StoreError>;
 }

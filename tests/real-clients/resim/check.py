@@ -93,7 +93,16 @@ def run_report_metrics(config_path, out_path):
     asyncio.run(drm.main())
 
 
-def check_metrics(path, expect):
+def native_report(cfg):
+    """Verdict's own report of the same ID (GET /api/v1/reports/{id})."""
+    import urllib.request
+    base = cfg["apiURL"].rstrip("/").removesuffix("/resim/v1")
+    req = urllib.request.Request(f"{base}/api/v1/reports/{cfg['reportID']}", headers={"Authorization": f"Bearer {cfg['authToken']}"})
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)["report"]
+
+
+def check_metrics(path, expect, native):
     msg = mp.JobMetrics()
     with open(path, "rb") as f:
         msg.ParseFromString(f.read())
@@ -111,6 +120,11 @@ def check_metrics(path, expect):
                 "Number of fail warn batches": expect["fail_warn_batches"],
                 "Number of passed batches": expect["passed_batches"]}
         check(totals == want, f"high-level totals {totals} == {want}")
+        t = native["totals"]
+        mine = {"Number of batches": t["batches"], "Number of tests": t["tests"], "Number of error batches": t["error_batches"],
+                "Number of fail block batches": t["fail_block_batches"], "Number of fail warn batches": t["fail_warn_batches"],
+                "Number of passed batches": t["passed_batches"]}
+        check(totals == mine, f"high-level totals equal Verdict's native report {mine}")
     if "experience_status_counts" in metrics:
         header, cols = table(metrics["experience_status_counts"])
         rows = {}
@@ -119,6 +133,10 @@ def check_metrics(path, expect):
         for exp, counts in expect["experience_counts"].items():
             check(rows.get(exp) == counts, f"experience {exp}: {rows.get(exp)} == {counts}")
         check(list(cols[0])[0] == "sim merge", f"the most failing experience first ({list(cols[0])[:2]})")
+        names = {"passed": "PASSED", "warning": "WARNING", "blocker": "BLOCKER", "error": "ERROR", "cancelled": "CANCELLED"}
+        mine = {e["name"]: {names[k]: v for k, v in e["counts"].items() if v} for e in native["experiences"]}
+        check(mine == rows, "per-experience counts equal Verdict's native report")
+        check([e["name"] for e in native["experiences"]][0] == list(cols[0])[0], "the native report lists the same test first")
 
 
 def main():
@@ -130,7 +148,7 @@ def main():
         check_fetch(rev, expect, "respectRevisionBoundary")
     out = f"{out_dir}/metrics.binproto"
     run_report_metrics(config_path, out)
-    check_metrics(out, expect)
+    check_metrics(out, expect, native_report(cfg))
     if failures:
         print(f"{len(failures)} checks failed", file=sys.stderr)
         sys.exit(1)

@@ -79,6 +79,7 @@ impl Frame {
             ("tests", "Tests", format!("{base}/tests")),
             ("flaky", "Flaky", format!("{base}/flaky")),
             ("failures", "Failures", format!("{base}/failures")),
+            ("report", "Report", format!("{base}/report")),
             ("webhooks", "Webhooks", format!("{base}/webhooks")),
         ]
         .into_iter()

@@ -5,12 +5,14 @@
 //! without JavaScript; the one script only adds conveniences.
 
 mod assets;
+pub(crate) use report::page_path as report_page_path;
 mod failures;
 mod flaky;
 mod format;
 mod frame;
 mod overview;
 mod readiness;
+mod report;
 mod run;
 mod runs;
 pub(crate) mod session;
@@ -49,6 +51,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/s/{slug}/aggregate", get(readiness::aggregate))
         .route("/s/{slug}/compare", get(readiness::compare))
         .route("/s/{slug}/webhooks", get(webhooks::page))
+        .route("/s/{slug}/report", get(report::page))
+        .route("/reports/{report}", get(report::stored))
         .layer(axum::middleware::from_fn_with_state(state, signin::require_sign_in))
         .route("/signin", axum::routing::post(signin::submit).layer(axum::extract::DefaultBodyLimit::max(signin::MAX_FORM_BYTES)))
         .route("/static/{hash}/{file}", get(assets::serve))

@@ -112,6 +112,44 @@ impl ReportsStore for PgStore {
         Ok(rows.iter().map(|r| FirstRun { commit_sha: r.get(0), run_id: r.get(1), created_ms: r.get(2) }).collect())
     }
 
+    async fn test_statuses(&self, window: &ReportWindow) -> Result<Vec<TestStatusCounts>, StoreError> {
+        let w = window;
+        let rows = self
+            .client()
+            .await?
+            .query(&dollars(TEST_STATUSES).replace("$2 IS NULL", "$2::text IS NULL"), &[&w.suite_id, &w.branch, &w.since_ms, &w.until_ms])
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| TestStatusCounts {
+                test_id: r.get(0),
+                scope: r.get(1),
+                name: r.get(2),
+                passed: r.get(3),
+                warning: r.get(4),
+                blocker: r.get(5),
+                cancelled: r.get(6),
+            })
+            .collect())
+    }
+
+    async fn job_durations(&self, window: &ReportWindow) -> Result<Vec<(i64, Vec<f64>)>, StoreError> {
+        let w = window;
+        let c = self.client().await?;
+        let runs = c
+            .query(&dollars(WINDOW_RUNS).replace("$2 IS NULL", "$2::text IS NULL"), &[&w.suite_id, &w.branch, &w.since_ms, &w.until_ms])
+            .await?;
+        let run_ids: Vec<i64> = runs.iter().map(|r| r.get(0)).collect();
+        let rows = c
+            .query("SELECT run_id, test_id, duration FROM executions WHERE run_id = ANY($1) AND duration IS NOT NULL", &[&run_ids])
+            .await?;
+        let mut per_run: std::collections::HashMap<i64, Vec<(i64, f64)>> = run_ids.iter().map(|id| (*id, vec![])).collect();
+        for r in &rows {
+            per_run.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
+        }
+        Ok(per_run.into_iter().map(|(run, rows)| (run, job_seconds(rows.into_iter()))).collect())
+    }
+
     async fn suite_branches(&self, suite_id: i64) -> Result<Vec<String>, StoreError> {
         let rows = self.client().await?.query(&dollars(SUITE_BRANCHES), &[&suite_id]).await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())

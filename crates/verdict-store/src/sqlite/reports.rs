@@ -131,6 +131,44 @@ impl ReportsStore for SqliteStore {
         .await
     }
 
+    async fn test_statuses(&self, window: &ReportWindow) -> Result<Vec<TestStatusCounts>, StoreError> {
+        let w = window.clone();
+        self.read(move |c| {
+            Ok(c.prepare_cached(TEST_STATUSES)?
+                .query_map(params![w.suite_id, w.branch, w.since_ms, w.until_ms], |r| {
+                    Ok(TestStatusCounts {
+                        test_id: r.get(0)?,
+                        scope: r.get(1)?,
+                        name: r.get(2)?,
+                        passed: r.get(3)?,
+                        warning: r.get(4)?,
+                        blocker: r.get(5)?,
+                        cancelled: r.get(6)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn job_durations(&self, window: &ReportWindow) -> Result<Vec<(i64, Vec<f64>)>, StoreError> {
+        let w = window.clone();
+        self.read(move |c| {
+            let runs: Vec<i64> = c
+                .prepare_cached(WINDOW_RUNS)?
+                .query_map(params![w.suite_id, w.branch, w.since_ms, w.until_ms], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut each = c.prepare_cached(RUN_DURATIONS)?;
+            let mut out = Vec::with_capacity(runs.len());
+            for run in runs {
+                let rows: Vec<(i64, f64)> = each.query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+                out.push((run, job_seconds(rows.into_iter())));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn suite_branches(&self, suite_id: i64) -> Result<Vec<String>, StoreError> {
         self.read(move |c| Ok(c.prepare_cached(SUITE_BRANCHES)?.query_map([suite_id], |r| r.get(0))?.collect::<Result<_, _>>()?)).await
     }

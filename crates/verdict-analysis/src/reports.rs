@@ -1,0 +1,285 @@
+//! The native test-suite report: what ReSim's `default_report_metrics`
+//! computes from the API (the ReSim spec, §4.2), computed from the store in
+//! a few queries — test statuses per batch, high-level totals, per-test
+//! status counts (the most failing first), metric status counts, the job
+//! duration per build, each batch metric over time — plus Verdict's own:
+//! the pass rate with its Wilson interval, p50/p95 test duration and the
+//! flaky tests of each run. Its cost grows with the runs and tests of the
+//! window, not with the suite's history.
+
+use crate::AnalysisError;
+use crate::resim::{self, Project, ReportView};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+use verdict_core::resim::status::conflated_batch;
+use verdict_core::resim::{Kind, MetricStatus};
+use verdict_core::stats::{Proportion, quantile, reliability};
+use verdict_store::reports::ReportWindow;
+use verdict_store::{Page, Run, RunFilter, RunSelection, Store};
+
+/// A run's tests by conflated status (ReSim's names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StatusCounts {
+    pub passed: i64,
+    pub warning: i64,
+    pub blocker: i64,
+    pub error: i64,
+    pub cancelled: i64,
+}
+
+impl StatusCounts {
+    pub fn total(&self) -> i64 {
+        self.passed + self.warning + self.blocker + self.error + self.cancelled
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BatchRow {
+    pub run_id: i64,
+    pub batch_id: Uuid,
+    /// The run's build number, else its key (ReSim's `friendlyName`).
+    pub name: String,
+    pub created_ms: i64,
+    /// When its build (commit) was first seen: the report's time axis.
+    pub build_ms: i64,
+    pub build_version: String,
+    pub statuses: StatusCounts,
+    /// The report's batch status: PASSED, WARNING, BLOCKER or ERROR.
+    pub status: &'static str,
+    /// Tests that passed (or flaked) over those that passed, flaked or failed.
+    pub pass_rate: Option<Proportion>,
+    pub flaky: i64,
+    /// Percentiles of the run's job durations (s).
+    pub p50_s: Option<f64>,
+    pub p95_s: Option<f64>,
+    /// The batch metrics, as `/batches/{b}/metrics` lists them.
+    pub metrics: Vec<(String, Option<f64>)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Totals {
+    pub batches: i64,
+    pub tests: i64,
+    pub error_batches: i64,
+    pub fail_block_batches: i64,
+    pub fail_warn_batches: i64,
+    pub passed_batches: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExperienceRow {
+    pub test_id: i64,
+    pub name: String,
+    pub counts: StatusCounts,
+}
+
+/// A metric's results by status over the window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricStatusRow {
+    pub name: String,
+    pub passed: i64,
+    pub fail_warn: i64,
+    pub fail_block: i64,
+}
+
+/// The distribution of the job durations of one build's runs (s).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BuildBox {
+    pub build_ms: i64,
+    pub version: String,
+    pub jobs: usize,
+    pub min: f64,
+    pub q1: f64,
+    pub median: f64,
+    pub q3: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricSeries {
+    pub name: String,
+    pub unit: Option<&'static str>,
+    /// `(build_ms, value)`, in batch order.
+    pub points: Vec<(i64, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NativeReport {
+    /// Batches by build time, then creation (as ReSim's charts order them).
+    pub batches: Vec<BatchRow>,
+    pub totals: Totals,
+    /// Most failing first: by error, blocker, warning, cancelled, passed counts, descending.
+    pub experiences: Vec<ExperienceRow>,
+    pub job_metric_status_counts: Vec<MetricStatusRow>,
+    pub batch_metric_status_counts: Vec<MetricStatusRow>,
+    pub duration_by_build: Vec<BuildBox>,
+    pub batch_metrics: Vec<MetricSeries>,
+}
+
+/// Runs read per page while collecting a window's.
+const RUN_PAGE: u32 = Page::MAX_PER_PAGE;
+
+async fn window_runs(store: &dyn Store, w: &ReportWindow) -> Result<Vec<Run>, AnalysisError> {
+    let mut out = Vec::new();
+    for page in 1.. {
+        let filter = RunFilter {
+            branch: w.branch.clone(),
+            since_ms: Some(w.since_ms),
+            until_ms: Some(w.until_ms),
+            page: Page::new(page, RUN_PAGE),
+            ..Default::default()
+        };
+        let runs = store.runs(w.suite_id, &filter).await?;
+        let done = runs.len() < RUN_PAGE as usize;
+        out.extend(runs);
+        if done {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The window a stored report covers: ReSim's bounds are both exclusive.
+pub fn window_of(r: &ReportView) -> ReportWindow {
+    ReportWindow { suite_id: r.suite_id, branch: Some(r.branch_name.clone()), since_ms: r.start_ms + 1, until_ms: r.end_ms }
+}
+
+fn box_of(build_ms: i64, version: String, mut v: Vec<f64>) -> Option<BuildBox> {
+    let q = |v: &mut Vec<f64>, p| quantile(v, p);
+    Some(BuildBox {
+        build_ms,
+        version,
+        jobs: v.len(),
+        min: q(&mut v, 0.0)?,
+        q1: q(&mut v, 0.25)?,
+        median: q(&mut v, 0.5)?,
+        q3: q(&mut v, 0.75)?,
+        max: q(&mut v, 1.0)?,
+    })
+}
+
+/// The native report over `w`.
+pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport, AnalysisError> {
+    let p = Project::of(store).await?;
+    let runs = window_runs(store, w).await?;
+    let (tests, durations) = tokio::join!(store.reports().test_statuses(w), store.reports().job_durations(w));
+    let (tests, durations) = (tests?, durations?);
+    let selection = RunSelection { branch: w.branch.clone(), since_ms: w.since_ms, until_ms: w.until_ms, ..Default::default() };
+    let mut named: HashMap<i64, Vec<(String, f64)>> = HashMap::new();
+    for m in store.run_metrics(w.suite_id, &selection).await? {
+        named.entry(m.run_id).or_default().push((m.name, m.value));
+    }
+    // Builds: the first run of each commit (the run itself without one).
+    let mut commits: Vec<String> = runs.iter().filter_map(|r| r.run_env.commit_sha.clone()).collect();
+    commits.sort();
+    commits.dedup();
+    let firsts: HashMap<String, i64> =
+        store.reports().first_runs(w.suite_id, &commits).await?.into_iter().map(|f| (f.commit_sha, f.created_ms)).collect();
+    let mut durations: HashMap<i64, Vec<f64>> = durations.into_iter().collect();
+
+    let mut batches = Vec::with_capacity(runs.len());
+    let mut by_build: BTreeMap<(i64, String), Vec<f64>> = BTreeMap::new();
+    for run in runs {
+        let t = run.tests;
+        let statuses = StatusCounts { passed: t.passed, warning: t.flaky, blocker: t.failed, error: 0, cancelled: t.skipped };
+        let jobs_metrics = resim::jobs_metrics_of(&run);
+        let status = match conflated_batch(run.infra, MetricStatus::Passed, jobs_metrics) {
+            "COMPLETE" => "PASSED",
+            other => other,
+        };
+        let version = run.run_env.commit_sha.clone().unwrap_or_else(|| run.run_env.key.clone());
+        let build_ms = run.run_env.commit_sha.as_ref().and_then(|c| firsts.get(c).copied()).unwrap_or(run.created_at.timestamp_millis());
+        let mut jobs = durations.remove(&run.id).unwrap_or_default();
+        let (p50_s, p95_s) = (quantile(&mut jobs, 0.5), quantile(&mut jobs, 0.95));
+        by_build.entry((build_ms, version.clone())).or_default().extend(&jobs);
+        let mut metrics: Vec<(String, Option<f64>)> = resim::builtin_batch_metrics(&run).into_iter().map(|m| (m.name, m.value)).collect();
+        for (name, value) in named.remove(&run.id).unwrap_or_default() {
+            if !metrics.iter().any(|(n, _)| *n == name) {
+                metrics.push((name, Some(value)));
+            }
+        }
+        batches.push(BatchRow {
+            run_id: run.id,
+            batch_id: p.ids.of(Kind::Batch, run.id),
+            name: run.run_env.number.clone().unwrap_or_else(|| run.run_env.key.clone()),
+            created_ms: run.created_at.timestamp_millis(),
+            build_ms,
+            build_version: version,
+            statuses,
+            status,
+            pass_rate: reliability((t.passed + t.flaky) as u64, t.failed as u64),
+            flaky: t.flaky,
+            p50_s,
+            p95_s,
+            metrics,
+        });
+    }
+    batches.sort_by_key(|b| (b.build_ms, b.created_ms, b.run_id));
+
+    let count = |s: &str| batches.iter().filter(|b| b.status == s).count() as i64;
+    let totals = Totals {
+        batches: batches.len() as i64,
+        tests: batches.iter().map(|b| b.statuses.total()).sum(),
+        error_batches: count("ERROR"),
+        fail_block_batches: count("BLOCKER"),
+        fail_warn_batches: count("WARNING"),
+        passed_batches: count("PASSED"),
+    };
+    let mut experiences: Vec<ExperienceRow> = tests
+        .into_iter()
+        .map(|t| ExperienceRow {
+            test_id: t.test_id,
+            name: resim::experience_name(&t.scope, &t.name),
+            counts: StatusCounts { passed: t.passed, warning: t.warning, blocker: t.blocker, error: 0, cancelled: t.cancelled },
+        })
+        .collect();
+    experiences.sort_by(|a, b| {
+        let key = |c: &StatusCounts| (c.error, c.blocker, c.warning, c.cancelled, c.passed);
+        key(&b.counts).cmp(&key(&a.counts)).then_with(|| a.name.cmp(&b.name))
+    });
+    let timed_jobs: i64 = by_build.values().map(|v| v.len() as i64).sum();
+    let job_metric_status_counts = if timed_jobs > 0 {
+        vec![MetricStatusRow { name: "duration".into(), passed: timed_jobs, fail_warn: 0, fail_block: 0 }]
+    } else {
+        vec![]
+    };
+    let mut series: Vec<MetricSeries> = Vec::new();
+    for b in &batches {
+        for (name, value) in &b.metrics {
+            let Some(v) = value else { continue };
+            match series.iter_mut().find(|s| &s.name == name) {
+                Some(s) => s.points.push((b.build_ms, *v)),
+                None => {
+                    series.push(MetricSeries { name: name.clone(), unit: resim::batch_metric_unit(name), points: vec![(b.build_ms, *v)] })
+                }
+            }
+        }
+    }
+    let batch_metric_status_counts = series
+        .iter()
+        .map(|s| MetricStatusRow { name: s.name.clone(), passed: s.points.len() as i64, fail_warn: 0, fail_block: 0 })
+        .collect();
+    let duration_by_build = by_build.into_iter().filter_map(|((ms, version), v)| box_of(ms, version, v)).collect();
+    Ok(NativeReport {
+        batches,
+        totals,
+        experiences,
+        job_metric_status_counts,
+        batch_metric_status_counts,
+        duration_by_build,
+        batch_metrics: series,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_builds_box_is_its_job_durations_quartiles() {
+        let b = box_of(5, "c1".into(), vec![4.0, 1.0, 3.0, 2.0, 5.0]).unwrap();
+        assert_eq!((b.jobs, b.min, b.q1, b.median, b.q3, b.max), (5, 1.0, 2.0, 3.0, 4.0, 5.0));
+        assert_eq!(box_of(5, "c1".into(), vec![]), None);
+    }
+}
