@@ -163,8 +163,7 @@ fn box_of(build_ms: i64, version: String, mut v: Vec<f64>) -> Option<BuildBox> {
 pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport, AnalysisError> {
     let p = Project::of(store).await?;
     let runs = window_runs(store, w).await?;
-    let (tests, durations) = tokio::join!(store.reports().test_statuses(w), store.reports().job_durations(w));
-    let (tests, durations) = (tests?, durations?);
+    let verdict_store::reports::WindowJobs { tests, durations } = store.reports().window_jobs(w).await?;
     let selection = RunSelection { branch: w.branch.clone(), since_ms: w.since_ms, until_ms: w.until_ms, ..Default::default() };
     let mut named: HashMap<i64, Vec<(String, f64)>> = HashMap::new();
     for m in store.run_metrics(w.suite_id, &selection).await? {

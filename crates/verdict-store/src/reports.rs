@@ -74,36 +74,87 @@ pub struct ReportWindow {
 
 pub(crate) const WINDOW_RUNS: &str =
     "SELECT id FROM runs WHERE suite_id = ?1 AND (?2 IS NULL OR branch = ?2) AND created_at >= ?3 AND created_at < ?4";
-pub(crate) const TEST_STATUSES: &str = "SELECT t.id, t.scope, t.name, c.p, c.w, c.b, c.c FROM (
-       SELECT rt.test_id, sum(CASE WHEN rt.status & 11 = 1 THEN 1 ELSE 0 END) AS p, sum(CASE WHEN rt.status & 8 = 8 THEN 1 ELSE 0 END) AS w,
-              sum(CASE WHEN rt.status & 10 = 2 THEN 1 ELSE 0 END) AS b, sum(CASE WHEN rt.status & 11 = 0 THEN 1 ELSE 0 END) AS c
-       FROM runs r JOIN run_tests rt ON rt.run_id = r.id
-       WHERE r.suite_id = ?1 AND (?2 IS NULL OR r.branch = ?2) AND r.created_at >= ?3 AND r.created_at < ?4
-       GROUP BY rt.test_id) c JOIN tests t ON t.id = c.test_id";
-/// One run's timed results, for its tests' summed durations.
-pub(crate) const RUN_DURATIONS: &str = "SELECT test_id, duration FROM executions WHERE run_id = ?1 AND duration IS NOT NULL";
+/// One run's (run, test) rows: a test's combined status and summed seconds in it.
+pub(crate) const RUN_JOB_ROWS: &str = "SELECT test_id, status, duration FROM run_tests WHERE run_id = ?1";
+/// The suite's tests seen since `?2`: pass an hour before the window, as
+/// `last_seen` is refreshed at most hourly.
+pub(crate) const TESTS_SEEN_SINCE: &str = "SELECT id, scope, name FROM tests WHERE suite_id = ?1 AND last_seen >= ?2";
+pub(crate) const LAST_SEEN_SLACK_MS: i64 = 3_600_000;
 
-/// Sum `(test, seconds)` rows per test: each job's duration.
-pub(crate) fn job_seconds(rows: impl Iterator<Item = (i64, f64)>) -> Vec<f64> {
-    let mut by_test: std::collections::HashMap<i64, f64> = std::collections::HashMap::new();
-    for (test, s) in rows {
-        *by_test.entry(test).or_default() += s;
+/// What a native report reads of a window's (run, test) rows, reduced as
+/// they are read: per test its runs by conflated status, per run its jobs' seconds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WindowJobs {
+    pub tests: Vec<TestStatusCounts>,
+    /// Per run, its timed jobs' durations (s), in no order.
+    pub durations: Vec<(i64, Vec<f64>)>,
+}
+
+/// Per test, `[passed, warning, blocker, cancelled]`, from `run_tests.status`
+/// (the mapping of `verdict_core::resim::status`).
+#[derive(Debug, Default)]
+pub(crate) struct JobTally {
+    pub per_test: std::collections::HashMap<i64, [i64; 4]>,
+    pub durations: Vec<(i64, Vec<f64>)>,
+}
+
+impl JobTally {
+    pub fn add_run(&mut self, run_id: i64, rows: impl Iterator<Item = (i64, i64, Option<f64>)>) {
+        let mut seconds = Vec::new();
+        for (test, status, duration) in rows {
+            let slot = if status & 8 != 0 {
+                1
+            } else if status & 2 != 0 {
+                2
+            } else if status & 1 != 0 {
+                0
+            } else {
+                3
+            };
+            self.per_test.entry(test).or_default()[slot] += 1;
+            seconds.extend(duration);
+        }
+        self.durations.push((run_id, seconds));
     }
-    by_test.into_values().collect()
+
+    pub fn merge(mut self, other: JobTally) -> JobTally {
+        for (test, c) in other.per_test {
+            let mine = self.per_test.entry(test).or_default();
+            for k in 0..4 {
+                mine[k] += c[k];
+            }
+        }
+        self.durations.extend(other.durations);
+        self
+    }
+
+    /// Named by `tests` (id, scope, name); tests without a name row are left out.
+    pub fn named(self, tests: impl Iterator<Item = (i64, String, String)>) -> WindowJobs {
+        let mut per_test = self.per_test;
+        let tests = tests
+            .filter_map(|(id, scope, name)| {
+                per_test.remove(&id).map(|[passed, warning, blocker, cancelled]| TestStatusCounts {
+                    test_id: id,
+                    scope,
+                    name,
+                    passed,
+                    warning,
+                    blocker,
+                    cancelled,
+                })
+            })
+            .collect();
+        WindowJobs { tests, durations: self.durations }
+    }
 }
 
 pub(crate) const REPORT_COLS: &str =
     "id, suite_id, branch, name, start_ms, end_ms, respect_revision, created_at, metrics_status, metrics_at";
 pub(crate) const RUN_JOBS: &str = "SELECT rt.test_id, t.scope, t.name, rt.status FROM run_tests rt JOIN tests t ON t.id = rt.test_id
      WHERE rt.run_id = ?1 AND rt.test_id > ?2 ORDER BY rt.test_id LIMIT ?3";
-pub(crate) const RUN_JOB: &str = "SELECT rt.test_id, t.scope, t.name, rt.status FROM run_tests rt JOIN tests t ON t.id = rt.test_id
+pub(crate) const RUN_JOB: &str =
+    "SELECT rt.test_id, t.scope, t.name, rt.status, rt.duration FROM run_tests rt JOIN tests t ON t.id = rt.test_id
      WHERE rt.run_id = ?1 AND rt.test_id = ?2";
-/// The summed duration of one test's timed results in one run, through the
-/// (test_id, created_at) index: a run's executions were written between its
-/// creation and its last update.
-pub(crate) const JOB_SECONDS: &str = "SELECT sum(e.duration) FROM runs r JOIN executions e
-       ON e.test_id = ?2 AND e.created_at BETWEEN r.created_at AND r.updated_at AND e.run_id = r.id
-     WHERE r.id = ?1";
 pub(crate) const FIRST_RUN_OF_COMMIT: &str =
     "SELECT id, created_at FROM runs WHERE suite_id = ?1 AND commit_sha = ?2 ORDER BY created_at, id LIMIT 1";
 pub(crate) const SUITE_BRANCHES: &str = "SELECT DISTINCT branch FROM runs WHERE suite_id = ?1 AND branch IS NOT NULL";
@@ -123,10 +174,10 @@ pub trait ReportsStore: Send + Sync {
     async fn run_job(&self, run_id: i64, test_id: i64) -> Result<Option<(RunJob, Option<f64>)>, StoreError>;
     /// Per commit, the first run that carried it (commits never seen are left out).
     async fn first_runs(&self, suite_id: i64, commits: &[String]) -> Result<Vec<FirstRun>, StoreError>;
-    /// Per test that ran in the window, its runs by conflated status.
-    async fn test_statuses(&self, window: &ReportWindow) -> Result<Vec<TestStatusCounts>, StoreError>;
-    /// Per run of the window, its timed jobs' durations (s; a test's results in the run summed), in no order.
-    async fn job_durations(&self, window: &ReportWindow) -> Result<Vec<(i64, Vec<f64>)>, StoreError>;
+    /// The window's (run, test) rows, reduced: per test its runs by
+    /// conflated status, per run its timed jobs' durations (s; a test's
+    /// results in the run summed).
+    async fn window_jobs(&self, window: &ReportWindow) -> Result<WindowJobs, StoreError>;
     /// Every branch a run of the suite named.
     async fn suite_branches(&self, suite_id: i64) -> Result<Vec<String>, StoreError>;
 }

@@ -1562,6 +1562,19 @@ async fn reports_and_the_rows_resim_reads(store: Arc<dyn Store>) {
     assert_eq!(r.run_job(one.run_id, jobs[1].test_id).await.unwrap().unwrap().1, None, "untimed");
     assert_eq!(r.run_job(two.run_id, jobs[0].test_id).await.unwrap(), None, "a did not run in run two");
 
+    let window = verdict_store::reports::ReportWindow { suite_id: s.id, branch: Some("main".into()), since_ms: 0, until_ms: i64::MAX };
+    let mut w = r.window_jobs(&window).await.unwrap();
+    w.tests.sort_by(|a, b| a.name.cmp(&b.name));
+    let counts: Vec<(&str, [i64; 4])> = w.tests.iter().map(|t| (t.name.as_str(), [t.passed, t.warning, t.blocker, t.cancelled])).collect();
+    assert_eq!(
+        counts,
+        vec![("a", [1, 1, 0, 0]), ("b", [0, 0, 0, 1])],
+        "run one: a flaked, b skipped; run three: a passed; run two is on dev"
+    );
+    w.durations.sort_by_key(|(run, _)| *run);
+    assert_eq!(w.durations.len(), 2);
+    assert_eq!(w.durations[0], (one.run_id, vec![1.5]));
+
     let firsts = r.first_runs(s.id, &["c1".into(), "c2".into(), "never".into()]).await.unwrap();
     let mut firsts: Vec<(String, i64)> = firsts.into_iter().map(|f| (f.commit_sha, f.run_id)).collect();
     firsts.sort();

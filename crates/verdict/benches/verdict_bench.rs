@@ -1,7 +1,7 @@
 //! Verdict's benchmarks, each printing a ratio against a peer or a limit
 //! measured in the same run. Run by hand:
 //!
-//!   cargo bench -p verdict --bench verdict_bench -- [ingest|junit|reads|clusters|aggregate|plan|webhooks|all]
+//!   cargo bench -p verdict --bench verdict_bench -- [ingest|junit|reads|clusters|aggregate|plan|webhooks|reports|all]
 //!
 //! PostgreSQL figures need VERDICT_TEST_DATABASE_URL (default
 //! postgres://postgres@127.0.0.1:5432/test). Record results in bench/RESULTS.md.
@@ -14,6 +14,8 @@ use verdict_core::{SuiteSlug, Upload};
 use verdict_store::testing::{Backend, TestStore};
 use verdict_store::{NewSuite, Page, TestFilter, token};
 
+#[path = "verdict_bench/reports.rs"]
+mod reports;
 #[path = "verdict_bench/webhooks.rs"]
 mod webhooks;
 
@@ -45,6 +47,9 @@ fn main() {
     }
     if which == "plan" || which == "all" {
         rt.block_on(plan_bench());
+    }
+    if which == "reports" || which == "all" {
+        rt.block_on(reports::reports());
     }
     if which == "webhooks" || which == "all" {
         rt.block_on(webhooks::webhooks());

@@ -91,12 +91,8 @@ impl ReportsStore for PgStore {
     }
 
     async fn run_job(&self, run_id: i64, test_id: i64) -> Result<Option<(RunJob, Option<f64>)>, StoreError> {
-        let c = self.client().await?;
-        let Some(row) = c.query_opt(&dollars(RUN_JOB), &[&run_id, &test_id]).await? else {
-            return Ok(None);
-        };
-        let seconds: Option<f64> = c.query_one(&dollars(JOB_SECONDS), &[&run_id, &test_id]).await?.get(0);
-        Ok(Some((job_of(&row), seconds)))
+        let row = self.client().await?.query_opt(&dollars(RUN_JOB), &[&run_id, &test_id]).await?;
+        Ok(row.map(|r| (job_of(&r), r.get(4))))
     }
 
     async fn first_runs(&self, suite_id: i64, commits: &[String]) -> Result<Vec<FirstRun>, StoreError> {
@@ -112,42 +108,26 @@ impl ReportsStore for PgStore {
         Ok(rows.iter().map(|r| FirstRun { commit_sha: r.get(0), run_id: r.get(1), created_ms: r.get(2) }).collect())
     }
 
-    async fn test_statuses(&self, window: &ReportWindow) -> Result<Vec<TestStatusCounts>, StoreError> {
-        let w = window;
-        let rows = self
-            .client()
-            .await?
-            .query(&dollars(TEST_STATUSES).replace("$2 IS NULL", "$2::text IS NULL"), &[&w.suite_id, &w.branch, &w.since_ms, &w.until_ms])
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| TestStatusCounts {
-                test_id: r.get(0),
-                scope: r.get(1),
-                name: r.get(2),
-                passed: r.get(3),
-                warning: r.get(4),
-                blocker: r.get(5),
-                cancelled: r.get(6),
-            })
-            .collect())
-    }
-
-    async fn job_durations(&self, window: &ReportWindow) -> Result<Vec<(i64, Vec<f64>)>, StoreError> {
+    async fn window_jobs(&self, window: &ReportWindow) -> Result<WindowJobs, StoreError> {
         let w = window;
         let c = self.client().await?;
         let runs = c
             .query(&dollars(WINDOW_RUNS).replace("$2 IS NULL", "$2::text IS NULL"), &[&w.suite_id, &w.branch, &w.since_ms, &w.until_ms])
             .await?;
         let run_ids: Vec<i64> = runs.iter().map(|r| r.get(0)).collect();
-        let rows = c
-            .query("SELECT run_id, test_id, duration FROM executions WHERE run_id = ANY($1) AND duration IS NOT NULL", &[&run_ids])
-            .await?;
-        let mut per_run: std::collections::HashMap<i64, Vec<(i64, f64)>> = run_ids.iter().map(|id| (*id, vec![])).collect();
-        for r in &rows {
-            per_run.entry(r.get(0)).or_default().push((r.get(1), r.get(2)));
+        let rows =
+            c.query("SELECT run_id, test_id, status, duration FROM run_tests WHERE run_id = ANY($1) ORDER BY run_id", &[&run_ids]).await?;
+        let mut tally = JobTally::default();
+        let mut at = 0;
+        for &run in &run_ids {
+            let start = at;
+            while at < rows.len() && rows[at].get::<_, i64>(0) == run {
+                at += 1;
+            }
+            tally.add_run(run, rows[start..at].iter().map(|r| (r.get(1), i64::from(r.get::<_, i16>(2)), r.get(3))));
         }
-        Ok(per_run.into_iter().map(|(run, rows)| (run, job_seconds(rows.into_iter()))).collect())
+        let tests = c.query(&dollars(TESTS_SEEN_SINCE), &[&w.suite_id, &w.since_ms.saturating_sub(LAST_SEEN_SLACK_MS)]).await?;
+        Ok(tally.named(tests.iter().map(|r| (r.get(0), r.get(1), r.get(2)))))
     }
 
     async fn suite_branches(&self, suite_id: i64) -> Result<Vec<String>, StoreError> {

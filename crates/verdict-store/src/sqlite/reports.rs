@@ -107,11 +107,7 @@ impl ReportsStore for SqliteStore {
 
     async fn run_job(&self, run_id: i64, test_id: i64) -> Result<Option<(RunJob, Option<f64>)>, StoreError> {
         self.read_here(move |c| {
-            let Some(job) = c.prepare_cached(RUN_JOB)?.query_row(params![run_id, test_id], job_of).optional()? else {
-                return Ok(None);
-            };
-            let seconds: Option<f64> = c.prepare_cached(JOB_SECONDS)?.query_row(params![run_id, test_id], |r| r.get(0))?;
-            Ok(Some((job, seconds)))
+            Ok(c.prepare_cached(RUN_JOB)?.query_row(params![run_id, test_id], |r| Ok((job_of(r)?, r.get(4)?))).optional()?)
         })
         .await
     }
@@ -131,42 +127,41 @@ impl ReportsStore for SqliteStore {
         .await
     }
 
-    async fn test_statuses(&self, window: &ReportWindow) -> Result<Vec<TestStatusCounts>, StoreError> {
+    async fn window_jobs(&self, window: &ReportWindow) -> Result<WindowJobs, StoreError> {
         let w = window.clone();
-        self.read(move |c| {
-            Ok(c.prepare_cached(TEST_STATUSES)?
-                .query_map(params![w.suite_id, w.branch, w.since_ms, w.until_ms], |r| {
-                    Ok(TestStatusCounts {
-                        test_id: r.get(0)?,
-                        scope: r.get(1)?,
-                        name: r.get(2)?,
-                        passed: r.get(3)?,
-                        warning: r.get(4)?,
-                        blocker: r.get(5)?,
-                        cancelled: r.get(6)?,
-                    })
-                })?
-                .collect::<Result<_, _>>()?)
-        })
-        .await
-    }
-
-    async fn job_durations(&self, window: &ReportWindow) -> Result<Vec<(i64, Vec<f64>)>, StoreError> {
-        let w = window.clone();
-        self.read(move |c| {
-            let runs: Vec<i64> = c
-                .prepare_cached(WINDOW_RUNS)?
-                .query_map(params![w.suite_id, w.branch, w.since_ms, w.until_ms], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            let mut each = c.prepare_cached(RUN_DURATIONS)?;
-            let mut out = Vec::with_capacity(runs.len());
-            for run in runs {
-                let rows: Vec<(i64, f64)> = each.query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-                out.push((run, job_seconds(rows.into_iter())));
-            }
-            Ok(out)
-        })
-        .await
+        let runs: Vec<i64> = self
+            .read_here(move |c| {
+                Ok(c.prepare_cached(WINDOW_RUNS)?
+                    .query_map(params![w.suite_id, w.branch, w.since_ms, w.until_ms], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?)
+            })
+            .await?;
+        // Two halves on two reader connections: the rows are read in parallel.
+        let half = runs.len().div_ceil(2);
+        let tally = |runs: Vec<i64>| {
+            self.read(move |c| {
+                let mut rows = c.prepare_cached(RUN_JOB_ROWS)?;
+                let mut tally = JobTally::default();
+                for run in runs {
+                    let got: Vec<(i64, i64, Option<f64>)> =
+                        rows.query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+                    tally.add_run(run, got.into_iter());
+                }
+                Ok(tally)
+            })
+        };
+        let (second, first) = (runs[half..].to_vec(), runs[..half].to_vec());
+        let (a, b) = tokio::join!(tally(first), tally(second));
+        let tally = a?.merge(b?);
+        let (suite_id, since) = (window.suite_id, window.since_ms.saturating_sub(LAST_SEEN_SLACK_MS));
+        let tests: Vec<(i64, String, String)> = self
+            .read(move |c| {
+                Ok(c.prepare_cached(TESTS_SEEN_SINCE)?
+                    .query_map(params![suite_id, since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<Result<_, _>>()?)
+            })
+            .await?;
+        Ok(tally.named(tests.into_iter()))
     }
 
     async fn suite_branches(&self, suite_id: i64) -> Result<Vec<String>, StoreError> {
