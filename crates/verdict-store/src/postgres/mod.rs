@@ -62,6 +62,8 @@ const MIGRATION_LOCK: i64 = 0x0076_6572_6469_6374; // "verdict"
 
 pub struct PgStore {
     pool: Pool,
+    /// The ReSim project UUID once read (it never changes once made).
+    project: std::sync::Arc<tokio::sync::OnceCell<uuid::Uuid>>,
 }
 
 impl PgStore {
@@ -87,7 +89,7 @@ impl PgStore {
     async fn connect_with(config: tokio_postgres::Config) -> Result<Self, StoreError> {
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager).max_size(16).build().map_err(|e| StoreError::Database(format!("connection pool: {e}")))?;
-        let store = PgStore { pool };
+        let store = PgStore { pool, project: Default::default() };
         store.migrate().await?;
         Ok(store)
     }

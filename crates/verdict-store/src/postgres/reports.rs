@@ -31,11 +31,7 @@ fn job_of(r: &Row) -> RunJob {
 #[async_trait]
 impl ReportsStore for PgStore {
     async fn project_id(&self) -> Result<Uuid, StoreError> {
-        let c = self.client().await?;
-        let fresh = Uuid::new_v4().to_string();
-        c.execute("INSERT INTO server_identity (name, value) VALUES ('resim_project', $1) ON CONFLICT DO NOTHING", &[&fresh]).await?;
-        let value: String = c.query_one("SELECT value FROM server_identity WHERE name = 'resim_project'", &[]).await?.get(0);
-        Uuid::parse_str(&value).map_err(|e| StoreError::Database(format!("stored project id {value:?}: {e}")))
+        self.project.get_or_try_init(|| self.make_project_id()).await.copied()
     }
 
     async fn create_report(&self, report: NewReport) -> Result<StoredReport, StoreError> {
@@ -133,5 +129,15 @@ impl ReportsStore for PgStore {
     async fn suite_branches(&self, suite_id: i64) -> Result<Vec<String>, StoreError> {
         let rows = self.client().await?.query(&dollars(SUITE_BRANCHES), &[&suite_id]).await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+}
+
+impl PgStore {
+    async fn make_project_id(&self) -> Result<Uuid, StoreError> {
+        let c = self.client().await?;
+        let fresh = Uuid::new_v4().to_string();
+        c.execute("INSERT INTO server_identity (name, value) VALUES ('resim_project', $1) ON CONFLICT DO NOTHING", &[&fresh]).await?;
+        let value: String = c.query_one("SELECT value FROM server_identity WHERE name = 'resim_project'", &[]).await?.get(0);
+        Uuid::parse_str(&value).map_err(|e| StoreError::Database(format!("stored project id {value:?}: {e}")))
     }
 }

@@ -57,6 +57,8 @@ pub struct SqliteStore {
     readers: Arc<Mutex<Vec<Connection>>>,
     counts: Arc<monitor::Counts>,
     inbox: Arc<inbox::Inbox>,
+    /// The ReSim project UUID once read (it never changes once made).
+    project: Arc<tokio::sync::OnceCell<uuid::Uuid>>,
 }
 
 impl SqliteStore {
@@ -77,7 +79,7 @@ impl SqliteStore {
         migrate(&conn)?;
         let inbox = inbox::Inbox::open(&conn)?;
         let writer = Writer::start(conn, Box::new(inbox::Mover(inbox.clone())));
-        Ok(SqliteStore { path: path.to_owned(), writer, readers: Arc::default(), counts: Arc::default(), inbox })
+        Ok(SqliteStore { path: path.to_owned(), writer, readers: Arc::default(), counts: Arc::default(), inbox, project: Arc::default() })
     }
 
     pub fn path(&self) -> &Path {

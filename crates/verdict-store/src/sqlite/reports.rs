@@ -31,25 +31,7 @@ fn job_of(r: &Row) -> rusqlite::Result<RunJob> {
 #[async_trait]
 impl ReportsStore for SqliteStore {
     async fn project_id(&self) -> Result<Uuid, StoreError> {
-        let read = |c: &rusqlite::Connection| -> Result<Option<String>, StoreError> {
-            Ok(c.prepare_cached("SELECT value FROM server_identity WHERE name = 'resim_project'")?
-                .query_row([], |r| r.get(0))
-                .optional()?)
-        };
-        let value = match self.read_here(read).await? {
-            Some(v) => v,
-            None => {
-                let fresh = Uuid::new_v4().to_string();
-                self.writer
-                    .write_small(move |c| {
-                        c.prepare_cached("INSERT INTO server_identity (name, value) VALUES ('resim_project', ?1) ON CONFLICT DO NOTHING")?
-                            .execute([fresh])?;
-                        read(c)?.ok_or_else(|| StoreError::Database("the project id was not kept".into()))
-                    })
-                    .await?
-            }
-        };
-        Uuid::parse_str(&value).map_err(|e| StoreError::Database(format!("stored project id {value:?}: {e}")))
+        self.project.get_or_try_init(|| self.make_project_id()).await.copied()
     }
 
     async fn create_report(&self, report: NewReport) -> Result<StoredReport, StoreError> {
@@ -166,5 +148,29 @@ impl ReportsStore for SqliteStore {
 
     async fn suite_branches(&self, suite_id: i64) -> Result<Vec<String>, StoreError> {
         self.read(move |c| Ok(c.prepare_cached(SUITE_BRANCHES)?.query_map([suite_id], |r| r.get(0))?.collect::<Result<_, _>>()?)).await
+    }
+}
+
+impl SqliteStore {
+    async fn make_project_id(&self) -> Result<Uuid, StoreError> {
+        let read = |c: &rusqlite::Connection| -> Result<Option<String>, StoreError> {
+            Ok(c.prepare_cached("SELECT value FROM server_identity WHERE name = 'resim_project'")?
+                .query_row([], |r| r.get(0))
+                .optional()?)
+        };
+        let value = match self.read_here(read).await? {
+            Some(v) => v,
+            None => {
+                let fresh = Uuid::new_v4().to_string();
+                self.writer
+                    .write_small(move |c| {
+                        c.prepare_cached("INSERT INTO server_identity (name, value) VALUES ('resim_project', ?1) ON CONFLICT DO NOTHING")?
+                            .execute([fresh])?;
+                        read(c)?.ok_or_else(|| StoreError::Database("the project id was not kept".into()))
+                    })
+                    .await?
+            }
+        };
+        Uuid::parse_str(&value).map_err(|e| StoreError::Database(format!("stored project id {value:?}: {e}")))
     }
 }
