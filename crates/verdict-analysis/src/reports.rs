@@ -96,6 +96,14 @@ pub struct BuildBox {
     pub max: f64,
 }
 
+/// One job metric's distribution per build (`duration` first, then the named ones by name).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobMetricSeries {
+    pub name: String,
+    pub unit: Option<&'static str>,
+    pub by_build: Vec<BuildBox>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MetricSeries {
     pub name: String,
@@ -113,7 +121,7 @@ pub struct NativeReport {
     pub experiences: Vec<ExperienceRow>,
     pub job_metric_status_counts: Vec<MetricStatusRow>,
     pub batch_metric_status_counts: Vec<MetricStatusRow>,
-    pub duration_by_build: Vec<BuildBox>,
+    pub job_metrics: Vec<JobMetricSeries>,
     pub batch_metrics: Vec<MetricSeries>,
 }
 
@@ -176,6 +184,12 @@ pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport,
     let firsts: HashMap<String, i64> =
         store.reports().first_runs(w.suite_id, &commits).await?.into_iter().map(|f| (f.commit_sha, f.created_ms)).collect();
     let mut durations: HashMap<i64, Vec<f64>> = durations.into_iter().collect();
+    let mut named_jobs: HashMap<i64, Vec<(String, f64)>> = HashMap::new();
+    for (run, name, value) in store.reports().window_job_metrics(w).await? {
+        named_jobs.entry(run).or_default().push((name, value));
+    }
+    // Per named job metric, its values per build.
+    let mut named_by_build: BTreeMap<String, BTreeMap<(i64, String), Vec<f64>>> = BTreeMap::new();
 
     let mut batches = Vec::with_capacity(runs.len());
     let mut by_build: BTreeMap<(i64, String), Vec<f64>> = BTreeMap::new();
@@ -192,6 +206,9 @@ pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport,
         let mut jobs = durations.remove(&run.id).unwrap_or_default();
         let (p50_s, p95_s) = (quantile(&mut jobs, 0.5), quantile(&mut jobs, 0.95));
         by_build.entry((build_ms, version.clone())).or_default().extend(&jobs);
+        for (name, value) in named_jobs.remove(&run.id).unwrap_or_default() {
+            named_by_build.entry(name).or_default().entry((build_ms, version.clone())).or_default().push(value);
+        }
         let mut metrics: Vec<(String, Option<f64>)> = resim::builtin_batch_metrics(&run).into_iter().map(|m| (m.name, m.value)).collect();
         for (name, value) in named.remove(&run.id).unwrap_or_default() {
             if !metrics.iter().any(|(n, _)| *n == name) {
@@ -237,12 +254,25 @@ pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport,
         let key = |c: &StatusCounts| (c.error, c.blocker, c.warning, c.cancelled, c.passed);
         key(&b.counts).cmp(&key(&a.counts)).then_with(|| a.name.cmp(&b.name))
     });
-    let timed_jobs: i64 = by_build.values().map(|v| v.len() as i64).sum();
-    let job_metric_status_counts = if timed_jobs > 0 {
-        vec![MetricStatusRow { name: "duration".into(), passed: timed_jobs, fail_warn: 0, fail_block: 0 }]
-    } else {
-        vec![]
+    let boxes = |by: BTreeMap<(i64, String), Vec<f64>>| -> Vec<BuildBox> {
+        by.into_iter().filter_map(|((ms, version), v)| box_of(ms, version, v)).collect()
     };
+    let mut job_metrics = Vec::new();
+    if by_build.values().any(|v| !v.is_empty()) {
+        job_metrics.push(JobMetricSeries { name: "duration".into(), unit: Some("s"), by_build: boxes(by_build) });
+    }
+    for (name, by) in named_by_build.into_iter().filter(|(n, _)| n != "duration") {
+        job_metrics.push(JobMetricSeries { name, unit: None, by_build: boxes(by) });
+    }
+    let job_metric_status_counts = job_metrics
+        .iter()
+        .map(|m| MetricStatusRow {
+            name: m.name.clone(),
+            passed: m.by_build.iter().map(|b| b.jobs as i64).sum(),
+            fail_warn: 0,
+            fail_block: 0,
+        })
+        .collect();
     let mut series: Vec<MetricSeries> = Vec::new();
     for b in &batches {
         for (name, value) in &b.metrics {
@@ -259,14 +289,13 @@ pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport,
         .iter()
         .map(|s| MetricStatusRow { name: s.name.clone(), passed: s.points.len() as i64, fail_warn: 0, fail_block: 0 })
         .collect();
-    let duration_by_build = by_build.into_iter().filter_map(|((ms, version), v)| box_of(ms, version, v)).collect();
     Ok(NativeReport {
         batches,
         totals,
         experiences,
         job_metric_status_counts,
         batch_metric_status_counts,
-        duration_by_build,
+        job_metrics,
         batch_metrics: series,
     })
 }

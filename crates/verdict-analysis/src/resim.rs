@@ -376,7 +376,8 @@ fn metric(name: &str, value: Option<f64>, unit: Option<&'static str>) -> MetricV
     MetricView { name: name.to_owned(), value, unit, status: MetricStatus::Passed }
 }
 
-/// `GET …/batches/{b}/jobs/{j}/metrics`: the job's `duration` (s) when its results were timed.
+/// `GET …/batches/{b}/jobs/{j}/metrics`: the job's `duration` (s) when its
+/// results were timed, then its named numbers (`metric:NAME` properties).
 pub async fn job_metrics(
     store: &dyn Store,
     p: &Project,
@@ -390,7 +391,9 @@ pub async fn job_metrics(
         return Err(missing());
     }
     let (job, seconds) = store.reports().run_job(run_id, test_id).await?.ok_or_else(missing)?;
-    let metrics = seconds.map(|s| metric("duration", Some(s), Some("s"))).into_iter().collect();
+    let mut metrics: Vec<MetricView> = seconds.map(|s| metric("duration", Some(s), Some("s"))).into_iter().collect();
+    let named = store.reports().job_metrics(run_id, test_id).await?;
+    metrics.extend(named.iter().filter(|(n, _)| n != "duration").map(|(n, v)| metric(n, Some(*v), None)));
     Ok((job_view(p, run_id, &job), metrics))
 }
 

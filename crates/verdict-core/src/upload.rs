@@ -250,6 +250,11 @@ impl ExecutionRecord {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Properties(BTreeMap<String, Vec<String>>);
 
+/// A property named `metric:NAME` with a number is a named number of the
+/// execution (JUnit `<property name="metric:NAME" value="1.25"/>`, or the
+/// Buildkite JSON extension `metrics: {"NAME": 1.25}`): a job metric.
+pub const METRIC_PREFIX: &str = "metric:";
+
 impl Properties {
     /// Add a value; false (and nothing added) when a new name would pass
     /// `caps::MAX_PROPERTIES` names.
@@ -284,6 +289,23 @@ impl Properties {
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).and_then(|v| v.first()).map(String::as_str)
+    }
+
+    /// The named numbers among them (`metric:NAME` with a finite number;
+    /// the last value of a repeated name), by name.
+    pub fn metrics(&self) -> Vec<(&str, f64)> {
+        if self.0.is_empty() {
+            return Vec::new();
+        }
+        let end = format!("{}\u{10FFFF}", METRIC_PREFIX);
+        self.0
+            .range::<str, _>((std::ops::Bound::Included(METRIC_PREFIX), std::ops::Bound::Excluded(end.as_str())))
+            .filter_map(|(name, values)| {
+                let metric = name.strip_prefix(METRIC_PREFIX).filter(|m| !m.is_empty())?;
+                let v: f64 = values.last()?.trim().parse().ok().filter(|v: &f64| v.is_finite())?;
+                Some((metric, v))
+            })
+            .collect()
     }
 
     /// Every value of `name`, in order.
@@ -475,6 +497,23 @@ pub fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metric_properties_are_named_numbers() {
+        let mut p = Properties::default();
+        for (k, v) in [
+            ("metric:latency", "1.25"),
+            ("metric:latency", "2.5"),
+            ("metric:bad", "fast"),
+            ("metric:", "3"),
+            ("other", "4"),
+            ("metric:inf", "inf"),
+            ("metric:n", " 7 "),
+        ] {
+            p.push(k.into(), v.into());
+        }
+        assert_eq!(p.metrics(), vec![("latency", 2.5), ("n", 7.0)]);
+    }
 
     fn tags(pairs: &[(&str, &str)]) -> TagMap {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

@@ -443,6 +443,7 @@ impl<'de> Visitor<'de> for ResultSeed<'_> {
         let mut r = ExecutionRecord::new(String::new(), String::new(), Outcome::Unknown);
         let mut name = None;
         let mut problem: Option<String> = None;
+        let mut metrics: Vec<(String, String)> = Vec::new();
         while let Some(k) = key(&mut map)? {
             if problem.is_some() {
                 map.next_value::<IgnoredAny>()?;
@@ -485,6 +486,7 @@ impl<'de> Visitor<'de> for ResultSeed<'_> {
                     other => Err(format!("attempt must be a number, got {}", other.kind())),
                 },
                 "properties" => map.next_value_seed(PropertiesSeed)?.map(|p| r.properties = p),
+                "metrics" => map.next_value_seed(MetricsSeed)?.map(|m| metrics = m),
                 "tags" => map.next_value_seed(TagsSeed)?.map(|t| r.tags = t),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -500,6 +502,9 @@ impl<'de> Visitor<'de> for ResultSeed<'_> {
             return Ok(Err("name is required".into()));
         };
         r.name = name;
+        for (metric, value) in metrics {
+            r.properties.push(format!("{}{metric}", verdict_core::upload::METRIC_PREFIX), value);
+        }
         Ok(Ok(r))
     }
     wrong_array!('de);
@@ -905,6 +910,45 @@ impl<'de> Visitor<'de> for SpanValueSeed<'_> {
 }
 
 // ------------------------------------------------- properties and tags
+
+/// Verdict's `metrics` extension: names to numbers, per result (a test's
+/// named numbers in this execution, as ReSim's job metrics). Kept as the
+/// properties `metric:NAME`, the JUnit spelling of the same thing.
+struct MetricsSeed;
+
+impl<'de> DeserializeSeed<'de> for MetricsSeed {
+    type Value = Result<Vec<(String, String)>, String>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl MetricsSeed {
+    fn wrong(&self, kind: &str) -> String {
+        format!("metrics must be an object of names to numbers, got {kind}")
+    }
+}
+
+impl<'de> Visitor<'de> for MetricsSeed {
+    type Value = Result<Vec<(String, String)>, String>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object of named numbers")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let (mut out, mut bad) = (Vec::new(), None);
+        while let Some((name, len)) = long_key(&mut map, caps::MAX_NAME_BYTES)? {
+            let name = if len > name.len() { caps::cut_and_mark(name, caps::MAX_NAME_BYTES) } else { name };
+            match map.next_value_seed(LooseSeed(0))? {
+                Loose::Number(text, v) if v.is_finite() => out.push((name, text)),
+                other => bad = Some(format!("metrics must map names to finite numbers: {name:?} is {}", other.kind())),
+            }
+        }
+        Ok(bad.map_or(Ok(out), Err))
+    }
+    null_is!(Ok(Vec::new()));
+    wrong_array!('de);
+    other_kinds!();
+}
 
 /// Verdict's `properties` extension: names to a string or an array of
 /// strings, within `caps::MAX_PROPERTIES` names and values per name; a

@@ -540,3 +540,25 @@ mod junit_amplification {
         assert!(d.last().unwrap().expanded[0].contains("10 more failures not kept"), "{:?}", d.last());
     }
 }
+
+#[test]
+fn named_numbers_of_a_result_from_junit_properties_and_json_metrics() {
+    let xml = br#"<testsuite name="s"><testcase classname="sim" name="merge" time="1.5">
+        <properties><property name="metric:min_distance" value="0.75"/><property name="owner" value="x"/></properties>
+      </testcase></testsuite>"#;
+    let up = upload_junit(xml).unwrap();
+    assert_eq!(up.executions[0].properties.metrics(), vec![("min_distance", 0.75)]);
+    let body = br#"{"format":"json","run_env":{"key":"k"},"data":[
+        {"scope":"sim","name":"merge","result":"passed","metrics":{"min_distance":1.25,"latency_ms":12},"properties":{"owner":"x"}}]}"#;
+    let up = buildkite::parse_json_body(body).unwrap();
+    let e = &up.executions[0];
+    assert_eq!(e.properties.metrics(), vec![("latency_ms", 12.0), ("min_distance", 1.25)]);
+    assert_eq!(e.properties.get("owner"), Some("x"), "properties given beside metrics are kept");
+    // A value that is not a number makes the result invalid: skipped, counted, with the reason.
+    let bad = br#"{"format":"json","run_env":{"key":"k"},"data":[
+        {"name":"a","result":"passed","metrics":{"m":"fast"}},{"name":"b","result":"passed"}]}"#;
+    let up = buildkite::parse_json_body(bad).unwrap();
+    assert_eq!(up.executions.len(), 1);
+    assert_eq!(up.skipped.len(), 1);
+    assert!(up.skipped.reasons()[0].contains("metrics must map names to finite numbers"), "{:?}", up.skipped);
+}

@@ -333,3 +333,16 @@ mod tests {
         assert_eq!(day_of(-1), -1);
     }
 }
+
+/// The upload's named numbers as `job_metrics` rows `(test_id, name, value)`:
+/// one per (test, name), the last result's value winning, in (test, name)
+/// order (the lock order of concurrent writers). Empty for most uploads.
+pub fn job_metric_rows(up: &Upload, test_of: &[usize], test_ids: &[i64]) -> Vec<(i64, String, f64)> {
+    let mut rows: std::collections::BTreeMap<(i64, String), f64> = std::collections::BTreeMap::new();
+    for (e, &t) in up.executions.iter().zip(test_of) {
+        for (name, value) in e.properties.metrics() {
+            rows.insert((test_ids[t], name.to_owned()), value);
+        }
+    }
+    rows.into_iter().map(|((t, n), v)| (t, n, v)).collect()
+}

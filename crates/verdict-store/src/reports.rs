@@ -155,6 +155,9 @@ pub(crate) const RUN_JOBS: &str = "SELECT rt.test_id, t.scope, t.name, rt.status
 pub(crate) const RUN_JOB: &str =
     "SELECT rt.test_id, t.scope, t.name, rt.status, rt.duration FROM run_tests rt JOIN tests t ON t.id = rt.test_id
      WHERE rt.run_id = ?1 AND rt.test_id = ?2";
+pub(crate) const JOB_METRICS: &str = "SELECT name, value FROM job_metrics WHERE run_id = ?1 AND test_id = ?2 ORDER BY name";
+pub(crate) const WINDOW_JOB_METRICS: &str = "SELECT m.run_id, m.name, m.value FROM runs r JOIN job_metrics m ON m.run_id = r.id
+     WHERE r.suite_id = ?1 AND (?2 IS NULL OR r.branch = ?2) AND r.created_at >= ?3 AND r.created_at < ?4";
 pub(crate) const FIRST_RUN_OF_COMMIT: &str =
     "SELECT id, created_at FROM runs WHERE suite_id = ?1 AND commit_sha = ?2 ORDER BY created_at, id LIMIT 1";
 pub(crate) const SUITE_BRANCHES: &str = "SELECT DISTINCT branch FROM runs WHERE suite_id = ?1 AND branch IS NOT NULL";
@@ -172,6 +175,10 @@ pub trait ReportsStore: Send + Sync {
     async fn run_jobs(&self, run_id: i64, after_test_id: i64, limit: i64) -> Result<Vec<RunJob>, StoreError>;
     /// One test's result in one run, with its summed duration (s) when timed.
     async fn run_job(&self, run_id: i64, test_id: i64) -> Result<Option<(RunJob, Option<f64>)>, StoreError>;
+    /// One job's named numbers (`metric:NAME`), by name.
+    async fn job_metrics(&self, run_id: i64, test_id: i64) -> Result<Vec<(String, f64)>, StoreError>;
+    /// Every named number of the window's jobs: `(run_id, name, value)`.
+    async fn window_job_metrics(&self, window: &ReportWindow) -> Result<Vec<(i64, String, f64)>, StoreError>;
     /// Per commit, the first run that carried it (commits never seen are left out).
     async fn first_runs(&self, suite_id: i64, commits: &[String]) -> Result<Vec<FirstRun>, StoreError>;
     /// The window's (run, test) rows, reduced: per test its runs by

@@ -1575,6 +1575,21 @@ async fn reports_and_the_rows_resim_reads(store: Arc<dyn Store>) {
     assert_eq!(w.durations.len(), 2);
     assert_eq!(w.durations[0], (one.run_id, vec![1.5]));
 
+    // Named numbers: the last result's value wins; an upload without any writes none.
+    let mut m1 = exec("s", "m", Outcome::Passed, Some(1.0));
+    m1.properties.push("metric:min_distance".into(), "0.5".into());
+    let mut m2 = exec("s", "m", Outcome::Passed, Some(1.0));
+    m2.attempt = 1;
+    m2.properties.push("metric:min_distance".into(), "0.75".into());
+    m2.properties.push("metric:speed".into(), "3".into());
+    let four = store.write_upload(s.id, upload("four", Some("main"), Some("c3"), vec![m1, m2])).await.unwrap();
+    let m = r.run_jobs(four.run_id, 0, 10).await.unwrap().remove(0).test_id;
+    assert_eq!(r.job_metrics(four.run_id, m).await.unwrap(), vec![("min_distance".into(), 0.75), ("speed".into(), 3.0)]);
+    assert_eq!(r.job_metrics(one.run_id, jobs[0].test_id).await.unwrap(), vec![]);
+    let mut named = r.window_job_metrics(&window).await.unwrap();
+    named.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(named, vec![(four.run_id, "min_distance".into(), 0.75), (four.run_id, "speed".into(), 3.0)]);
+
     let firsts = r.first_runs(s.id, &["c1".into(), "c2".into(), "never".into()]).await.unwrap();
     let mut firsts: Vec<(String, i64)> = firsts.into_iter().map(|f| (f.commit_sha, f.run_id)).collect();
     firsts.sort();

@@ -110,7 +110,7 @@ def check_metrics(path, expect, native):
     check(True, "metrics.binproto validates")
     metrics = {m.name: m for m in msg.job_level_metrics.metrics}
     for name in ("test_status_over_time", "high_level_totals", "experience_status_counts", "job_metric_status_counts",
-                 "batch_metric_status_counts", "duration_distribution", "pass_rate_over_time"):
+                 "batch_metric_status_counts", "duration_distribution", "min_distance_distribution", "pass_rate_over_time"):
         check(name in metrics, f"metric {name}")
     if "high_level_totals" in metrics:
         header, cols = table(metrics["high_level_totals"])
@@ -125,6 +125,11 @@ def check_metrics(path, expect, native):
                 "Number of fail block batches": t["fail_block_batches"], "Number of fail warn batches": t["fail_warn_batches"],
                 "Number of passed batches": t["passed_batches"]}
         check(totals == mine, f"high-level totals equal Verdict's native report {mine}")
+    if "job_metric_status_counts" in metrics:
+        header, cols = table(metrics["job_metric_status_counts"])
+        names = list(cols[0])
+        native_names = [m["name"] for m in native["job_metric_status_counts"]]
+        check(sorted(names) == sorted(native_names) == ["duration", "min_distance"], f"job metrics {names} == the native report's {native_names}")
     if "experience_status_counts" in metrics:
         header, cols = table(metrics["experience_status_counts"])
         rows = {}
@@ -135,7 +140,8 @@ def check_metrics(path, expect, native):
         check(list(cols[0])[0] == "sim merge", f"the most failing experience first ({list(cols[0])[:2]})")
         names = {"passed": "PASSED", "warning": "WARNING", "blocker": "BLOCKER", "error": "ERROR", "cancelled": "CANCELLED"}
         mine = {e["name"]: {names[k]: v for k, v in e["counts"].items() if v} for e in native["experiences"]}
-        check(mine == rows, "per-experience counts equal Verdict's native report")
+        diff = {k: (mine.get(k), rows.get(k)) for k in set(mine) | set(rows) if mine.get(k) != rows.get(k)}
+        check(mine == rows, f"per-experience counts equal Verdict's native report {dict(list(diff.items())[:3])}")
         check([e["name"] for e in native["experiences"]][0] == list(cols[0])[0], "the native report lists the same test first")
 
 

@@ -53,6 +53,7 @@ pub struct MetricLine {
 }
 
 pub struct BoxLine {
+    pub metric: String,
     pub build: String,
     pub when: String,
     pub jobs: usize,
@@ -81,6 +82,11 @@ struct ReportHtml {
 
 fn at(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).map(format::utc).unwrap_or_default()
+}
+
+/// A job metric's value: seconds as durations, named numbers as they are.
+fn value(v: f64, unit: Option<&str>) -> String {
+    if unit == Some("s") { format::seconds(Some(v)) } else { number(v) }
 }
 
 fn number(v: f64) -> String {
@@ -204,17 +210,20 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
         })
         .collect();
     let boxes = report
-        .duration_by_build
+        .job_metrics
         .iter()
-        .map(|b| BoxLine {
-            build: format::short_sha(&b.version),
-            when: at(b.build_ms),
-            jobs: b.jobs,
-            min: format::seconds(Some(b.min)),
-            q1: format::seconds(Some(b.q1)),
-            median: format::seconds(Some(b.median)),
-            q3: format::seconds(Some(b.q3)),
-            max: format::seconds(Some(b.max)),
+        .flat_map(|m| {
+            m.by_build.iter().map(move |b| BoxLine {
+                metric: if m.unit.is_some() { format!("{} ({})", m.name, m.unit.unwrap_or("")) } else { m.name.clone() },
+                build: format::short_sha(&b.version),
+                when: at(b.build_ms),
+                jobs: b.jobs,
+                min: value(b.min, m.unit),
+                q1: value(b.q1, m.unit),
+                median: value(b.median, m.unit),
+                q3: value(b.q3, m.unit),
+                max: value(b.max, m.unit),
+            })
         })
         .collect();
     let path = format!("{base}/report");

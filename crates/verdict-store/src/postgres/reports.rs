@@ -110,7 +110,9 @@ impl ReportsStore for PgStore {
         let runs = c
             .query(&dollars(WINDOW_RUNS).replace("$2 IS NULL", "$2::text IS NULL"), &[&w.suite_id, &w.branch, &w.since_ms, &w.until_ms])
             .await?;
-        let run_ids: Vec<i64> = runs.iter().map(|r| r.get(0)).collect();
+        let mut run_ids: Vec<i64> = runs.iter().map(|r| r.get(0)).collect();
+        // In the rows' order: the walk below takes each run's rows in turn.
+        run_ids.sort_unstable();
         let rows =
             c.query("SELECT run_id, test_id, status, duration FROM run_tests WHERE run_id = ANY($1) ORDER BY run_id", &[&run_ids]).await?;
         let mut tally = JobTally::default();
@@ -124,6 +126,18 @@ impl ReportsStore for PgStore {
         }
         let tests = c.query(&dollars(TESTS_SEEN_SINCE), &[&w.suite_id, &w.since_ms.saturating_sub(LAST_SEEN_SLACK_MS)]).await?;
         Ok(tally.named(tests.iter().map(|r| (r.get(0), r.get(1), r.get(2)))))
+    }
+
+    async fn job_metrics(&self, run_id: i64, test_id: i64) -> Result<Vec<(String, f64)>, StoreError> {
+        let rows = self.client().await?.query(&dollars(JOB_METRICS), &[&run_id, &test_id]).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn window_job_metrics(&self, window: &ReportWindow) -> Result<Vec<(i64, String, f64)>, StoreError> {
+        let w = window;
+        let sql = dollars(WINDOW_JOB_METRICS).replace("$2 IS NULL", "$2::text IS NULL");
+        let rows = self.client().await?.query(&sql, &[&w.suite_id, &w.branch, &w.since_ms, &w.until_ms]).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
 
     async fn suite_branches(&self, suite_id: i64) -> Result<Vec<String>, StoreError> {

@@ -171,6 +171,23 @@ pub(super) async fn write(
         &[&run_id, &upload_id, &now, &e_test, &e_outcome, &e_duration, &e_attempt, &e_reason, &e_detail, &e_tags, &e_outputs, &clusters.ids],
     )
     .await?;
+    let metrics = crate::plan::job_metric_rows(up, &plan.test_of, &test_ids);
+    if !metrics.is_empty() {
+        let (m_test, m_name, m_value): (Vec<i64>, Vec<String>, Vec<f64>) =
+            metrics.into_iter().fold((vec![], vec![], vec![]), |(mut t, mut n, mut v), (a, b, c)| {
+                t.push(a);
+                n.push(b);
+                v.push(c);
+                (t, n, v)
+            });
+        tx.execute(
+            "INSERT INTO job_metrics (run_id, test_id, name, value)
+             SELECT $1, t, n, v FROM unnest($2::bigint[], $3::text[], $4::float8[]) AS u(t, n, v)
+             ON CONFLICT (run_id, test_id, name) DO UPDATE SET value = EXCLUDED.value",
+            &[&run_id, &m_test, &m_name, &m_value],
+        )
+        .await?;
+    }
     if !clusters.groups.is_empty() {
         super::clusters::write(tx, suite_id, run_id, now, &clusters, &test_ids).await?;
         let run = (run_id, env.commit_sha.as_deref());

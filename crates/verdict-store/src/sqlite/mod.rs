@@ -49,6 +49,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (21, include_str!("migrations/0021_webhook_rotation.sql")),
     (22, include_str!("migrations/0022_aggregate_verdicts.sql")),
     (23, include_str!("migrations/0023_reports.sql")),
+    (24, include_str!("migrations/0024_job_metrics.sql")),
 ];
 
 pub struct SqliteStore {

@@ -146,6 +146,25 @@ impl ReportsStore for SqliteStore {
         Ok(tally.named(tests.into_iter()))
     }
 
+    async fn job_metrics(&self, run_id: i64, test_id: i64) -> Result<Vec<(String, f64)>, StoreError> {
+        self.read_here(move |c| {
+            Ok(c.prepare_cached(JOB_METRICS)?
+                .query_map(params![run_id, test_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn window_job_metrics(&self, window: &ReportWindow) -> Result<Vec<(i64, String, f64)>, StoreError> {
+        let w = window.clone();
+        self.read(move |c| {
+            Ok(c.prepare_cached(WINDOW_JOB_METRICS)?
+                .query_map(params![w.suite_id, w.branch, w.since_ms, w.until_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     async fn suite_branches(&self, suite_id: i64) -> Result<Vec<String>, StoreError> {
         self.read(move |c| Ok(c.prepare_cached(SUITE_BRANCHES)?.query_map([suite_id], |r| r.get(0))?.collect::<Result<_, _>>()?)).await
     }

@@ -1,7 +1,7 @@
 use super::now_ms;
 use crate::clusters::{ClusterPlan, StoredRule, has_reasons, plan_clusters};
 use crate::error::StoreError;
-use crate::plan::{WritePlan, day_of, detail_json, outputs_json, run_count_delta, tags_json, test_row_is_stale};
+use crate::plan::{WritePlan, day_of, detail_json, job_metric_rows, outputs_json, run_count_delta, tags_json, test_row_is_stale};
 use crate::views::*;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
@@ -144,6 +144,16 @@ pub(super) fn upload(c: &Connection, suite_id: i64, up: &Upload, now: i64) -> Re
                 outputs_json(e),
                 cluster
             ])?;
+        }
+    }
+    let metrics = job_metric_rows(up, &plan.test_of, &test_ids);
+    if !metrics.is_empty() {
+        let mut insert = c.prepare_cached(
+            "INSERT INTO job_metrics (run_id, test_id, name, value) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (run_id, test_id, name) DO UPDATE SET value = excluded.value",
+        )?;
+        for (test_id, name, value) in metrics {
+            insert.execute(params![run_id, test_id, name, value])?;
         }
     }
     write_clusters(c, suite_id, run_id, now, &clusters, &test_ids)?;

@@ -1,0 +1,11 @@
+-- Named numbers of a test in a run (ReSim's job metrics): the properties
+-- `metric:NAME` of its results (JUnit) or their `metrics` (Buildkite JSON),
+-- the last one written winning. Written with the upload, only by uploads
+-- that carry some.
+CREATE TABLE job_metrics (
+  run_id BIGINT NOT NULL,
+  test_id BIGINT NOT NULL,
+  name TEXT NOT NULL,
+  value DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (run_id, test_id, name)
+);
