@@ -1734,10 +1734,20 @@ async fn webhooks_are_signed_retried_with_one_id_logged_and_disabled_by_410(back
         format!(":mute: *muted*: <{}/s/web/tests/{test_id}|cart › applies &lt;coupon&gt; &amp; tax> by api:alice: flaky in CI", s.url)
     );
 
-    // The log: newest first, each delivery with its attempts.
+    // The log: newest first, each delivery with its attempts. The sender
+    // records attempts in batches (up to a second after they were sent), so
+    // the log may trail what the receiver has seen: wait for it.
     let log_url = format!("{api}/{hook_id}/deliveries");
-    let (st, log) = call(reqwest::Method::GET, log_url.clone(), Some(&manage), None).await;
-    assert_eq!(st, 200, "{log}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let log = loop {
+        let (st, log) = call(reqwest::Method::GET, log_url.clone(), Some(&manage), None).await;
+        assert_eq!(st, 200, "{log}");
+        let settled = log["deliveries"].as_array().is_some_and(|d| d.len() == 2 && d.iter().all(|d| d["state"] == "delivered"));
+        if settled || std::time::Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     let deliveries = log["deliveries"].as_array().unwrap();
     assert_eq!(deliveries.len(), 2);
     let c = deliveries.iter().find(|d| d["type"] == "cluster.created").unwrap();
