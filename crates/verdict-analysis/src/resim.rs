@@ -301,7 +301,8 @@ pub async fn batches(store: &dyn Store, p: &Project, search: &str, page_token: O
     let more = runs.len() == PAGE_SIZE as usize;
     let builds = builds_of(store, p, suite_id, &runs).await?;
     let items = runs.into_iter().zip(builds).map(|(run, build)| batch_view(p, run, build)).collect();
-    Ok(Paged { items, next: more.then(|| token("b", (page + 1) * BATCH_PIN_SCALE + pin)) })
+    let next = (page + 1).checked_mul(BATCH_PIN_SCALE).and_then(|p| p.checked_add(pin)).filter(|_| more);
+    Ok(Paged { items, next: next.map(|n| token("b", n)) })
 }
 
 /// A batch token packs the page and the pinned "until" (ms) in one number.
