@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 use verdict_core::resim::status::conflated_batch;
 use verdict_core::resim::{Kind, MetricStatus};
-use verdict_core::stats::{Proportion, quantile, reliability};
+use verdict_core::stats::{Proportion, quantiles, reliability};
 use verdict_store::reports::ReportWindow;
 use verdict_store::{Page, Run, RunFilter, RunSelection, Store};
 
@@ -154,17 +154,9 @@ pub fn window_of(r: &ReportView) -> ReportWindow {
 }
 
 fn box_of(build_ms: i64, version: String, mut v: Vec<f64>) -> Option<BuildBox> {
-    let q = |v: &mut Vec<f64>, p| quantile(v, p);
-    Some(BuildBox {
-        build_ms,
-        version,
-        jobs: v.len(),
-        min: q(&mut v, 0.0)?,
-        q1: q(&mut v, 0.25)?,
-        median: q(&mut v, 0.5)?,
-        q3: q(&mut v, 0.75)?,
-        max: q(&mut v, 1.0)?,
-    })
+    let jobs = v.len();
+    let [min, q1, median, q3, max] = quantiles(&mut v, &[0.0, 0.25, 0.5, 0.75, 1.0])?[..] else { return None };
+    Some(BuildBox { build_ms, version, jobs, min, q1, median, q3, max })
 }
 
 /// The native report over `w`.
@@ -204,7 +196,10 @@ pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport,
         let version = run.run_env.commit_sha.clone().unwrap_or_else(|| run.run_env.key.clone());
         let build_ms = run.run_env.commit_sha.as_ref().and_then(|c| firsts.get(c).copied()).unwrap_or(run.created_at.timestamp_millis());
         let mut jobs = durations.remove(&run.id).unwrap_or_default();
-        let (p50_s, p95_s) = (quantile(&mut jobs, 0.5), quantile(&mut jobs, 0.95));
+        let (p50_s, p95_s) = match quantiles(&mut jobs, &[0.5, 0.95]).as_deref() {
+            Some(&[p50, p95]) => (Some(p50), Some(p95)),
+            _ => (None, None),
+        };
         by_build.entry((build_ms, version.clone())).or_default().extend(&jobs);
         for (name, value) in named_jobs.remove(&run.id).unwrap_or_default() {
             named_by_build.entry(name).or_default().entry((build_ms, version.clone())).or_default().push(value);

@@ -61,8 +61,56 @@ pub fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
     Some(values[lo] + (values[hi] - values[lo]) * (pos - lo as f64))
 }
 
+/// Several quantiles of `values` (each in `0..=1`, linear interpolation as
+/// `quantile`) without sorting them: an order statistic each, found by
+/// selection on the part of the slice right of the last one (O(n) apiece).
+/// `qs` must be ascending; the values are reordered.
+pub fn quantiles(values: &mut [f64], qs: &[f64]) -> Option<Vec<f64>> {
+    if values.is_empty() {
+        return None;
+    }
+    let n = values.len();
+    let mut out = Vec::with_capacity(qs.len());
+    // Indices below `done` are never selected again (the last one selected holds its order statistic).
+    let mut done = 0;
+    let nth = |values: &mut [f64], k: usize, done: &mut usize| -> f64 {
+        if k >= *done {
+            values[*done..].select_nth_unstable_by(k - *done, f64::total_cmp);
+            *done = k + 1;
+        }
+        values[k]
+    };
+    for &q in qs {
+        let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        let a = nth(values, lo, &mut done);
+        let b = if hi == lo { a } else { nth(values, hi, &mut done) };
+        out.push(a + (b - a) * (pos - lo as f64));
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn quantiles_by_selection_equal_quantiles_by_sorting() {
+        let data: Vec<f64> = (0..1001).map(|i| ((i * 7919) % 1009) as f64 / 10.0).collect();
+        let qs = [0.0, 0.25, 0.5, 0.5, 0.75, 0.95, 1.0];
+        let mut a = data.clone();
+        let got = quantiles(&mut a, &qs).unwrap();
+        for (q, g) in qs.iter().zip(got) {
+            let mut b = data.clone();
+            assert_eq!(Some(g), quantile(&mut b, *q), "q {q}");
+        }
+        for n in 1..6 {
+            let v: Vec<f64> = (0..n).map(|i| (n - i) as f64).collect();
+            for q in [0.0, 0.3, 0.5, 0.95, 1.0] {
+                assert_eq!(quantiles(&mut v.clone(), &[q]).unwrap()[0], quantile(&mut v.clone(), q).unwrap(), "n {n} q {q}");
+            }
+        }
+        assert_eq!(quantiles(&mut [], &[0.5]), None);
+    }
+
     use super::*;
 
     fn close(a: f64, b: f64) -> bool {

@@ -113,8 +113,9 @@ impl ReportsStore for PgStore {
         let mut run_ids: Vec<i64> = runs.iter().map(|r| r.get(0)).collect();
         // In the rows' order: the walk below takes each run's rows in turn.
         run_ids.sort_unstable();
-        let rows =
-            c.query("SELECT run_id, test_id, status, duration FROM run_tests WHERE run_id = ANY($1) ORDER BY run_id", &[&run_ids]).await?;
+        let rows = c
+            .query("SELECT run_id, test_id, status, duration FROM run_tests WHERE run_id = ANY($1) ORDER BY run_id, test_id", &[&run_ids])
+            .await?;
         let mut tally = JobTally::default();
         let mut at = 0;
         for &run in &run_ids {

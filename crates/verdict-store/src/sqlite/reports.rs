@@ -125,9 +125,12 @@ impl ReportsStore for SqliteStore {
                 let mut rows = c.prepare_cached(RUN_JOB_ROWS)?;
                 let mut tally = JobTally::default();
                 for run in runs {
-                    let got: Vec<(i64, i64, Option<f64>)> =
-                        rows.query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
-                    tally.add_run(run, got.into_iter());
+                    let mut failed = None;
+                    let got = rows.query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                    tally.add_run(run, got.map_while(|row| row.map_err(|e| failed = Some(e)).ok()));
+                    if let Some(e) = failed {
+                        return Err(e.into());
+                    }
                 }
                 Ok(tally)
             })
