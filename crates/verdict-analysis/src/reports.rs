@@ -12,8 +12,8 @@ use crate::resim::{self, Project, ReportView};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
+use verdict_core::resim::Kind;
 use verdict_core::resim::status::conflated_batch;
-use verdict_core::resim::{Kind, MetricStatus};
 use verdict_core::stats::{Proportion, quantiles, reliability};
 use verdict_store::reports::ReportWindow;
 use verdict_store::{Page, Run, RunFilter, RunSelection, Store};
@@ -53,8 +53,16 @@ pub struct BatchRow {
     /// Percentiles of the run's job durations (s).
     pub p50_s: Option<f64>,
     pub p95_s: Option<f64>,
-    /// The batch metrics, as `/batches/{b}/metrics` lists them.
-    pub metrics: Vec<(String, Option<f64>)>,
+    /// The batch metrics, as `/batches/{b}/metrics` lists them, each with its status.
+    pub metrics: Vec<BatchMetric>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BatchMetric {
+    pub name: String,
+    pub value: Option<f64>,
+    /// PASSED, or FAIL_WARN / FAIL_BLOCK by the suite's `batch_metric_thresholds`.
+    pub status: &'static str,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -183,13 +191,17 @@ pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport,
     // Per named job metric, its values per build.
     let mut named_by_build: BTreeMap<String, BTreeMap<(i64, String), Vec<f64>>> = BTreeMap::new();
 
+    let th = resim::thresholds(store, w.suite_id).await?;
     let mut batches = Vec::with_capacity(runs.len());
     let mut by_build: BTreeMap<(i64, String), Vec<f64>> = BTreeMap::new();
     for run in runs {
         let t = run.tests;
         let statuses = StatusCounts { passed: t.passed, warning: t.flaky, blocker: t.failed, error: 0, cancelled: t.skipped };
         let jobs_metrics = resim::jobs_metrics_of(&run);
-        let status = match conflated_batch(run.infra, MetricStatus::Passed, jobs_metrics) {
+        let (metrics, batch_metrics) = resim::run_batch_metrics(&run, &named.remove(&run.id).unwrap_or_default(), &th);
+        let metrics: Vec<BatchMetric> =
+            metrics.into_iter().map(|m| BatchMetric { name: m.name, value: m.value, status: m.status.as_str() }).collect();
+        let status = match conflated_batch(run.infra, batch_metrics, jobs_metrics) {
             "COMPLETE" => "PASSED",
             other => other,
         };
@@ -203,12 +215,6 @@ pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport,
         by_build.entry((build_ms, version.clone())).or_default().extend(&jobs);
         for (name, value) in named_jobs.remove(&run.id).unwrap_or_default() {
             named_by_build.entry(name).or_default().entry((build_ms, version.clone())).or_default().push(value);
-        }
-        let mut metrics: Vec<(String, Option<f64>)> = resim::builtin_batch_metrics(&run).into_iter().map(|m| (m.name, m.value)).collect();
-        for (name, value) in named.remove(&run.id).unwrap_or_default() {
-            if !metrics.iter().any(|(n, _)| *n == name) {
-                metrics.push((name, Some(value)));
-            }
         }
         batches.push(BatchRow {
             run_id: run.id,
@@ -269,21 +275,32 @@ pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport,
         })
         .collect();
     let mut series: Vec<MetricSeries> = Vec::new();
+    let mut batch_metric_status_counts: Vec<MetricStatusRow> = Vec::new();
     for b in &batches {
-        for (name, value) in &b.metrics {
-            let Some(v) = value else { continue };
-            match series.iter_mut().find(|s| &s.name == name) {
-                Some(s) => s.points.push((b.build_ms, *v)),
+        for m in &b.metrics {
+            let Some(v) = m.value else { continue };
+            match series.iter_mut().find(|s| s.name == m.name) {
+                Some(s) => s.points.push((b.build_ms, v)),
+                None => series.push(MetricSeries {
+                    name: m.name.clone(),
+                    unit: resim::batch_metric_unit(&m.name),
+                    points: vec![(b.build_ms, v)],
+                }),
+            }
+            let row = match batch_metric_status_counts.iter_mut().position(|r| r.name == m.name) {
+                Some(i) => &mut batch_metric_status_counts[i],
                 None => {
-                    series.push(MetricSeries { name: name.clone(), unit: resim::batch_metric_unit(name), points: vec![(b.build_ms, *v)] })
+                    batch_metric_status_counts.push(MetricStatusRow { name: m.name.clone(), passed: 0, fail_warn: 0, fail_block: 0 });
+                    batch_metric_status_counts.last_mut().expect("just pushed")
                 }
+            };
+            match m.status {
+                "FAIL_BLOCK" => row.fail_block += 1,
+                "FAIL_WARN" => row.fail_warn += 1,
+                _ => row.passed += 1,
             }
         }
     }
-    let batch_metric_status_counts = series
-        .iter()
-        .map(|s| MetricStatusRow { name: s.name.clone(), passed: s.points.len() as i64, fail_warn: 0, fail_block: 0 })
-        .collect();
     Ok(NativeReport {
         batches,
         totals,

@@ -235,9 +235,8 @@ async fn builds_of(store: &dyn Store, p: &Project, suite_id: i64, runs: &[Run]) 
         .collect())
 }
 
-fn batch_view(p: &Project, run: Run, build: Uuid) -> BatchView {
+fn batch_view(p: &Project, run: Run, build: Uuid, batch_metrics: MetricStatus) -> BatchView {
     let jobs_metrics = jobs_metrics_of(&run);
-    let batch_metrics = MetricStatus::Passed;
     BatchView {
         id: p.ids.of(Kind::Batch, run.id),
         suite: p.ids.of(Kind::Suite, run.suite_id),
@@ -300,7 +299,27 @@ pub async fn batches(store: &dyn Store, p: &Project, search: &str, page_token: O
     // A full page may be the last: the next one is then empty, as ReSim's paging allows.
     let more = runs.len() == PAGE_SIZE as usize;
     let builds = builds_of(store, p, suite_id, &runs).await?;
-    let items = runs.into_iter().zip(builds).map(|(run, build)| batch_view(p, run, build)).collect();
+    let th = thresholds(store, suite_id).await?;
+    // Named run metrics only when a threshold names one.
+    let mut named: std::collections::HashMap<i64, Vec<(String, f64)>> = std::collections::HashMap::new();
+    if th.keys().any(|k| !BUILTIN_BATCH_METRICS.contains(&k.as_str())) && !runs.is_empty() {
+        let oldest = runs.iter().map(|r| r.created_at.timestamp_millis()).min().unwrap_or(0);
+        let newest = runs.iter().map(|r| r.created_at.timestamp_millis()).max().unwrap_or(0);
+        let selection =
+            verdict_store::RunSelection { branch: filter.branch.clone(), since_ms: oldest, until_ms: newest + 1, ..Default::default() };
+        let ids: std::collections::HashSet<i64> = runs.iter().map(|r| r.id).collect();
+        for m in store.run_metrics(suite_id, &selection).await?.into_iter().filter(|m| ids.contains(&m.run_id)) {
+            named.entry(m.run_id).or_default().push((m.name, m.value));
+        }
+    }
+    let items = runs
+        .into_iter()
+        .zip(builds)
+        .map(|(run, build)| {
+            let (_, status) = run_batch_metrics(&run, named.get(&run.id).map_or(&[][..], Vec::as_slice), &th);
+            batch_view(p, run, build, status)
+        })
+        .collect();
     let next = (page + 1).checked_mul(BATCH_PIN_SCALE).and_then(|p| p.checked_add(pin)).filter(|_| more);
     Ok(Paged { items, next: next.map(|n| token("b", n)) })
 }
@@ -318,10 +337,7 @@ fn batch_position(page_token: Option<&str>) -> Result<(i64, Option<i64>), Analys
 
 /// One batch (run) by UUID, with its build.
 pub async fn batch(store: &dyn Store, p: &Project, id: &str) -> Result<BatchView, AnalysisError> {
-    let run_id = p.decode(Kind::Batch, "batch", id)?;
-    let run = store.run(run_id).await?.ok_or_else(|| AnalysisError::NotFound(format!("no batch {id}")))?.run;
-    let build = builds_of(store, p, run.suite_id, std::slice::from_ref(&run)).await?.remove(0);
-    Ok(batch_view(p, run, build))
+    Ok(batch_metrics(store, p, id).await?.0)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -411,7 +427,38 @@ pub fn builtin_batch_metrics(run: &Run) -> Vec<MetricView> {
         .collect()
 }
 
+/// A suite's batch metric thresholds (the setting `batch_metric_thresholds`).
+pub type Thresholds = std::collections::BTreeMap<String, verdict_core::resim::status::MetricThreshold>;
+
+pub async fn thresholds(store: &dyn Store, suite_id: i64) -> Result<Thresholds, AnalysisError> {
+    Ok(store.flaky().flaky_settings(suite_id).await?.batch_metric_thresholds)
+}
+
+/// Each metric's status by its threshold (PASSED without one), and the worst of them.
+pub fn judge(thresholds: &Thresholds, metrics: &mut [MetricView]) -> MetricStatus {
+    let mut worst = MetricStatus::Passed;
+    for m in metrics {
+        m.status = thresholds.get(&m.name).map_or(MetricStatus::Passed, |t| t.status_of(m.value));
+        worst = worst.worst(m.status);
+    }
+    worst
+}
+
+/// A run's batch metrics: the built-in ones, then its named run metrics (a
+/// name the built-ins use is theirs), judged by the suite's thresholds.
+pub fn run_batch_metrics(run: &Run, named: &[(String, f64)], thresholds: &Thresholds) -> (Vec<MetricView>, MetricStatus) {
+    let mut out = builtin_batch_metrics(run);
+    let extra: Vec<MetricView> =
+        named.iter().filter(|(n, _)| !out.iter().any(|m| &m.name == n)).map(|(n, v)| metric(n, Some(*v), None)).collect();
+    out.extend(extra);
+    let worst = judge(thresholds, &mut out);
+    (out, worst)
+}
+
 /// The unit of a built-in batch metric (a run's named metrics have none).
+/// The batch metrics every run has.
+pub const BUILTIN_BATCH_METRICS: [&str; 4] = ["tests", "failed", "pass_rate", "duration"];
+
 pub fn batch_metric_unit(name: &str) -> Option<&'static str> {
     match name {
         "pass_rate" => Some("%"),
@@ -425,17 +472,11 @@ pub fn batch_metric_unit(name: &str) -> Option<&'static str> {
 pub async fn batch_metrics(store: &dyn Store, p: &Project, batch_id: &str) -> Result<(BatchView, Vec<MetricView>), AnalysisError> {
     let run_id = p.decode(Kind::Batch, "batch", batch_id)?;
     let detail = store.run(run_id).await?.ok_or_else(|| AnalysisError::NotFound(format!("no batch {batch_id}")))?;
-    let mut out = builtin_batch_metrics(&detail.run);
-    out.extend(
-        detail
-            .metrics
-            .iter()
-            .filter(|(n, _)| !out.iter().any(|m| &m.name == *n))
-            .map(|(n, v)| metric(n, Some(*v), None))
-            .collect::<Vec<_>>(),
-    );
+    let named: Vec<(String, f64)> = detail.metrics.iter().map(|(n, v)| (n.clone(), *v)).collect();
+    let th = thresholds(store, detail.run.suite_id).await?;
+    let (out, status) = run_batch_metrics(&detail.run, &named, &th);
     let build = builds_of(store, p, detail.run.suite_id, std::slice::from_ref(&detail.run)).await?.remove(0);
-    Ok((batch_view(p, detail.run, build), out))
+    Ok((batch_view(p, detail.run, build, status), out))
 }
 
 #[derive(Debug, Clone, PartialEq)]

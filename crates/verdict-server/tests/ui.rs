@@ -28,6 +28,7 @@ both!(
     aggregate_and_compare_pages_show_the_cli_computations,
     the_flaky_page_ranks_and_explains,
     the_failures_pages_group_by_cause,
+    batch_metric_thresholds_fail_report_batches,
 );
 
 const HOSTILE_NAME: &str = "<script>alert(1)</script>";
@@ -611,5 +612,67 @@ async fn the_failures_pages_group_by_cause(backend: Backend) {
     // The run page names its causes, linked to their pages.
     let r = page(&s, &format!("/s/web/runs/{}?{VIEW}", runs[1])).await;
     assert!(r.body.contains(&format!("/s/web/failures/{id}?")), "the run page links the cluster");
+    s.finish().await;
+}
+
+/// A suite's threshold on a batch metric fails the runs past it, in the
+/// ReSim API and in the native report alike; a bad threshold is refused.
+async fn batch_metric_thresholds_fail_report_batches(backend: Backend) {
+    let s = Server::start(backend).await;
+    let patch = |body: Value| {
+        let (http, url, auth) = (s.http.clone(), format!("{}/api/v1/suites/web/settings", s.url), s.auth());
+        async move { http.patch(url).header("Authorization", auth).json(&body).send().await.unwrap().status() }
+    };
+    assert_eq!(patch(json!({"batch_metric_thresholds": {"pass_rate": {}}})).await, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        patch(json!({"batch_metric_thresholds": {"pass_rate": {"fails_below": 1, "colour": 2}}})).await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let set = json!({"batch_metric_thresholds": {"duration": {"fails_above": 5, "status": "FAIL_WARN"}, "disruption": {"fails_above": 1}}});
+    assert_eq!(patch(set).await, StatusCode::OK);
+    // Three passing runs: one slow (10 s), one with a named metric past its bound, one within both.
+    for (key, secs) in [("slow", 10.0), ("disrupted", 1.0), ("fine", 1.0)] {
+        let body = json!({"format": "json", "run_env": {"key": key, "branch": "main"}, "data": [{"name": "t", "result": "passed", "history": {"duration": secs}}]});
+        let (st, reply) = s.post_json(&body).await;
+        assert_eq!(st, StatusCode::ACCEPTED, "{reply}");
+        if key == "disrupted" {
+            let (st, m) = s.post_metrics(&reply["run_id"], &s.token, &json!({"metrics": {"disruption": 3.0}})).await;
+            assert_eq!(st.as_u16() / 100, 2, "{m}");
+        }
+    }
+    let report = json_of(&s, &format!("/api/v1/suites/web/report?{VIEW}")).await;
+    let status_of = |key: &str| report["batches"].as_array().unwrap().iter().find(|b| b["name"] == key).unwrap()["status"].clone();
+    assert_eq!((status_of("slow"), status_of("disrupted"), status_of("fine")), (json!("WARNING"), json!("BLOCKER"), json!("PASSED")));
+    assert_eq!(report["totals"]["fail_warn_batches"], 1);
+    let counts = report["batch_metric_status_counts"].as_array().unwrap();
+    let row = |n: &str| counts.iter().find(|r| r["name"] == n).cloned().unwrap();
+    assert_eq!((row("duration")["fail_warn"].as_i64(), row("duration")["passed"].as_i64()), (Some(1), Some(2)));
+    assert_eq!(row("disruption")["fail_block"].as_i64(), Some(1));
+    // The same through ReSim's API: the batch list and one batch's metrics.
+    let (_, suites) = s.get("/api/v1/suites").await;
+    assert_eq!(suites.as_array().unwrap().len(), 1);
+    let project = {
+        let (st, reports) = s.get("/resim/v1/projects/00000000-0000-4000-8000-000000000000/reports").await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{reports}");
+        let msg = reports["message"].as_str().unwrap().to_owned();
+        msg.rsplit(' ').next().unwrap().to_owned()
+    };
+    let any_batch = report["batches"][0]["batch_id"].as_str().unwrap().to_owned();
+    let (st, batch) = s.get(&format!("/resim/v1/projects/{project}/batches/{any_batch}")).await;
+    assert_eq!(st, StatusCode::OK, "{batch}");
+    let search = format!("test_suite_id = \"{}\"", batch["testSuiteID"].as_str().unwrap());
+    let url = reqwest::Url::parse_with_params(&format!("{}/resim/v1/projects/{project}/batches", s.url), &[("search", search)]).unwrap();
+    let listed: Value = s.http.get(url).send().await.unwrap().json().await.unwrap();
+    let by_name = |n: &str| listed["batches"].as_array().unwrap().iter().find(|b| b["friendlyName"] == n).cloned().unwrap();
+    assert_eq!(
+        (by_name("slow")["batchMetricsStatus"].as_str(), by_name("slow")["conflatedStatus"].as_str()),
+        (Some("FAIL_WARN"), Some("WARNING"))
+    );
+    assert_eq!(by_name("disrupted")["batchMetricsStatus"].as_str(), Some("FAIL_BLOCK"));
+    assert_eq!(by_name("fine")["conflatedStatus"].as_str(), Some("COMPLETE"));
+    let slow = by_name("slow")["batchID"].as_str().unwrap().to_owned();
+    let (_, metrics) = s.get(&format!("/resim/v1/projects/{project}/batches/{slow}/metrics")).await;
+    let duration = metrics["batchMetrics"].as_array().unwrap().iter().find(|m| m["name"] == "duration").cloned().unwrap();
+    assert_eq!((duration["value"].as_f64(), duration["status"].as_str()), (Some(10.0), Some("FAIL_WARN")));
     s.finish().await;
 }

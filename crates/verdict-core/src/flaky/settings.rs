@@ -54,6 +54,10 @@ pub struct Settings {
     pub quarantine_auto: bool,
     /// The track auto-quarantine follows; `None` is the suite's default branch.
     pub quarantine_branch: Option<String>,
+    /// Test-suite reports: thresholds on batch (run) metrics by name — the
+    /// built-in `tests`, `failed`, `pass_rate`, `duration`, or a named run
+    /// metric — that make a run a BLOCKER or WARNING batch.
+    pub batch_metric_thresholds: std::collections::BTreeMap<String, crate::resim::status::MetricThreshold>,
 }
 
 impl Default for Settings {
@@ -84,6 +88,7 @@ impl Default for Settings {
             quarantine_branch: None,
             cluster_numbers: crate::clusters::Numbers::Mask,
             cluster_masks: Vec::new(),
+            batch_metric_thresholds: Default::default(),
         }
     }
 }
@@ -150,6 +155,12 @@ impl Settings {
         }
         if self.tracked_branches.len() > 10 {
             return Err("at most 10 tracked_branches".into());
+        }
+        if self.batch_metric_thresholds.len() > crate::resim::status::MAX_THRESHOLDS {
+            return Err(format!("at most {} batch_metric_thresholds", crate::resim::status::MAX_THRESHOLDS));
+        }
+        for (name, t) in &self.batch_metric_thresholds {
+            t.validate(name)?;
         }
         Ok(())
     }

@@ -49,6 +49,61 @@ impl MetricStatus {
     }
 }
 
+/// A suite's threshold on one batch metric (setting `batch_metric_thresholds`):
+/// a value above `fails_above` or below `fails_below` fails the metric with
+/// `status` (`FAIL_BLOCK` by default, or `FAIL_WARN`), which makes its batch
+/// a BLOCKER (or WARNING).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricThreshold {
+    #[serde(default)]
+    pub fails_above: Option<f64>,
+    #[serde(default)]
+    pub fails_below: Option<f64>,
+    #[serde(default)]
+    pub status: FailLevel,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FailLevel {
+    #[default]
+    FailBlock,
+    FailWarn,
+}
+
+/// Thresholds kept per suite, and the longest metric name one may name.
+pub const MAX_THRESHOLDS: usize = 50;
+pub const MAX_THRESHOLD_NAME_CHARS: usize = 200;
+
+impl MetricThreshold {
+    pub fn status_of(&self, value: Option<f64>) -> MetricStatus {
+        let fail = match self.status {
+            FailLevel::FailBlock => MetricStatus::FailBlock,
+            FailLevel::FailWarn => MetricStatus::FailWarn,
+        };
+        value.map_or(MetricStatus::Passed, |v| MetricStatus::of_value(v, self.fails_above, self.fails_below, fail))
+    }
+
+    pub fn validate(&self, name: &str) -> Result<(), String> {
+        if name.is_empty() || name.chars().count() > MAX_THRESHOLD_NAME_CHARS {
+            return Err(format!("batch_metric_thresholds: a metric name is 1 to {MAX_THRESHOLD_NAME_CHARS} characters"));
+        }
+        if self.fails_above.is_none() && self.fails_below.is_none() {
+            return Err(format!("batch_metric_thresholds.{name}: give fails_above, fails_below or both"));
+        }
+        if [self.fails_above, self.fails_below].iter().flatten().any(|v| !v.is_finite()) {
+            return Err(format!("batch_metric_thresholds.{name}: the bounds must be finite numbers"));
+        }
+        if let (Some(above), Some(below)) = (self.fails_above, self.fails_below)
+            && below > above
+        {
+            return Err(format!("batch_metric_thresholds.{name}: fails_below is above fails_above, so every value fails"));
+        }
+        Ok(())
+    }
+}
+
 /// ReSim's `ConflatedJobStatus` of one test in one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ConflatedJob {
@@ -136,6 +191,22 @@ mod tests {
         assert_eq!(ConflatedJob::of_run_test(1 | 2), ConflatedJob::Blocker);
         assert_eq!(ConflatedJob::of_run_test(4), ConflatedJob::Cancelled);
         assert_eq!(ConflatedJob::of_run_test(4 | 1), ConflatedJob::Passed);
+    }
+
+    #[test]
+    fn a_threshold_fails_its_metric_above_or_below_its_bounds() {
+        let t: MetricThreshold = serde_json::from_str(r#"{"fails_below": 95}"#).unwrap();
+        assert_eq!(t.status_of(Some(90.0)), MetricStatus::FailBlock);
+        assert_eq!(t.status_of(Some(95.0)), MetricStatus::Passed);
+        assert_eq!(t.status_of(None), MetricStatus::Passed, "no value, nothing to fail");
+        let w: MetricThreshold = serde_json::from_str(r#"{"fails_above": 60, "status": "FAIL_WARN"}"#).unwrap();
+        assert_eq!(w.status_of(Some(61.0)), MetricStatus::FailWarn);
+        assert!(serde_json::from_str::<MetricThreshold>(r#"{"fails_above": 1, "colour": 2}"#).is_err());
+        assert!(serde_json::from_str::<MetricThreshold>(r#"{}"#).unwrap().validate("x").unwrap_err().contains("give fails_above"));
+        let crossed = MetricThreshold { fails_above: Some(1.0), fails_below: Some(2.0), status: FailLevel::FailBlock };
+        assert!(crossed.validate("x").unwrap_err().contains("every value fails"));
+        assert!(t.validate(&"n".repeat(201)).is_err());
+        assert!(t.validate("pass_rate").is_ok());
     }
 
     #[test]
