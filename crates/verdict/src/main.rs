@@ -24,6 +24,13 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if !matches!(cli.command, cli::Command::Serve(_)) {
+        // A reader that goes away (`verdict report show … | head`) ends a
+        // command quietly, as it does any Unix tool, instead of a panic in
+        // `println!`. Sockets are not affected: Rust writes them with
+        // MSG_NOSIGNAL. The server keeps ignoring SIGPIPE.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match cli.command {
         cli::Command::Upload(args) => upload::run(args),
         cli::Command::Serve(args) => runtime().block_on(serve::run(cli.store, args)),

@@ -78,45 +78,57 @@ async fn go(store: StoreArgs, cmd: ReportCommand) -> Result<(), String> {
                 .map_err(|e| format!("cannot open the database: {e}"))?;
             let p = Project::of(store.as_ref()).await.map_err(|e| e.to_string())?;
             let r = resim::report(store.as_ref(), &p, &id).await.map_err(|e| e.to_string())?;
-            let runs = report_runs(store.as_ref(), &p, &r).await?;
+            let report = verdict_analysis::reports::native(store.as_ref(), &verdict_analysis::reports::window_of(&r))
+                .await
+                .map_err(|e| e.to_string())?;
             if json {
                 let v = serde_json::json!({
                     "id": r.id, "project": p.id(), "name": r.name, "branch": r.branch_name,
                     "start": show_time(r.start_ms), "end": show_time(r.end_ms),
                     "respect_revision_boundary": r.respect_revision,
-                    "runs": runs.iter().map(|(id, created, status)| serde_json::json!({"id": id, "created_at": show_time(*created), "status": status})).collect::<Vec<_>>(),
+                    "report": report,
                 });
                 println!("{}", serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
                 return Ok(());
             }
+            let t = &report.totals;
             println!("report  {} ({})", r.id, r.name);
             println!("project {}", p.id());
             println!("branch  {}, from {} to {}", r.branch_name, show_time(r.start_ms), show_time(r.end_ms));
-            println!("{} runs", runs.len());
-            for (id, created, status) in runs {
-                println!("  run {id:<8} {}  {status}", show_time(created));
+            println!("{} runs", t.batches);
+            println!(
+                "{} jobs; runs: {} passed, {} warning, {} blocker, {} error",
+                t.tests, t.passed_batches, t.fail_warn_batches, t.fail_block_batches, t.error_batches
+            );
+            println!(
+                "\n{:<10} {:<12} {:<8} {:>6} {:>6} {:>6} {:>6}  PASS RATE (95% CI)",
+                "RUN", "BUILD", "STATUS", "PASS", "WARN", "BLOCK", "CANC"
+            );
+            for b in &report.batches {
+                let rate = b
+                    .pass_rate
+                    .map_or_else(|| "—".to_owned(), |p| format!("{:.1}% [{:.1}–{:.1}]", p.rate * 100.0, p.low * 100.0, p.high * 100.0));
+                let build: String = b.build_version.chars().take(12).collect();
+                let s = &b.statuses;
+                println!(
+                    "{:<10} {build:<12} {:<8} {:>6} {:>6} {:>6} {:>6}  {rate}",
+                    b.name, b.status, s.passed, s.warning, s.blocker, s.cancelled
+                );
+            }
+            let failing: Vec<_> = report.experiences.iter().filter(|e| e.counts.blocker + e.counts.warning > 0).take(SHOWN_TESTS).collect();
+            if !failing.is_empty() {
+                println!("\nmost failing tests (blocker, warning runs):");
+                for e in failing {
+                    println!("  {:>5} {:>5}  {}", e.counts.blocker, e.counts.warning, e.name);
+                }
             }
         }
     }
     Ok(())
 }
 
-/// The runs a report covers, oldest first: (run id, created ms, conflated status).
-async fn report_runs(store: &dyn verdict_store::Store, p: &Project, r: &ReportView) -> Result<Vec<(i64, i64, &'static str)>, String> {
-    let search = resim::report_search(r);
-    let mut out = vec![];
-    let mut token: Option<String> = None;
-    loop {
-        let page = resim::batches(store, p, &search, token.as_deref()).await.map_err(|e| e.to_string())?;
-        out.extend(page.items.iter().map(|b| (b.run.id, b.run.created_at.timestamp_millis(), b.conflated)));
-        match page.next {
-            Some(t) => token = Some(t),
-            None => break,
-        }
-    }
-    out.reverse();
-    Ok(out)
-}
+/// Tests listed under "most failing" (`--json` has them all).
+const SHOWN_TESTS: usize = 10;
 
 #[cfg(test)]
 mod tests {

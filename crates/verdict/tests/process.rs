@@ -157,8 +157,24 @@ both!(
     sigkill_mid_analysis_loses_and_repeats_nothing,
     plan_shares_agree_across_nodes_and_fall_back_when_the_server_is_down,
     sigkill_between_webhook_attempts_resends_with_the_same_id_once,
-    upload_writes_the_step_summary_and_annotates_the_build
+    upload_writes_the_step_summary_and_annotates_the_build,
+    a_reader_that_goes_away_ends_a_command_quietly
 );
+
+/// `verdict suite list | head -0`: the command stops at the closed pipe,
+/// without a panic (it used to print "failed printing to stdout").
+fn a_reader_that_goes_away_ends_a_command_quietly(env: &Env) {
+    for i in 0..40 {
+        env.create_suite(&format!("s{i}"));
+    }
+    let mut child = env.cmd().args(["suite", "list"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    use std::os::unix::process::ExitStatusExt;
+    assert!(out.status.success() || out.status.signal() == Some(libc::SIGPIPE), "{:?}", out.status);
+}
 
 const RESULTS_PER_UPLOAD: usize = 300;
 
