@@ -151,8 +151,13 @@ pub fn parse_selection<'a>(get: impl Fn(&str) -> Option<&'a str>, now_ms: i64) -
 
 const DATE: &str = "a date (YYYY-MM-DD, 00:00 UTC) or an RFC 3339 time";
 
+/// RFC 3339 with milliseconds, UTC (`2024-03-01T00:00:00.000Z`): how Verdict writes times on the wire.
+pub fn rfc3339_ms(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// `YYYY-MM-DD` (00:00 UTC) or RFC 3339, in milliseconds since the epoch.
-fn instant(s: &str) -> Option<i64> {
+pub fn instant(s: &str) -> Option<i64> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return d.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis());
     }

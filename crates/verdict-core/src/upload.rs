@@ -294,12 +294,10 @@ impl Properties {
     /// The named numbers among them (`metric:NAME` with a finite number;
     /// the last value of a repeated name), by name.
     pub fn metrics(&self) -> Vec<(&str, f64)> {
-        if self.0.is_empty() {
-            return Vec::new();
-        }
-        let end = format!("{}\u{10FFFF}", METRIC_PREFIX);
+        // Called for every result of every upload: a range of the sorted names, no allocation.
         self.0
-            .range::<str, _>((std::ops::Bound::Included(METRIC_PREFIX), std::ops::Bound::Excluded(end.as_str())))
+            .range::<str, _>((std::ops::Bound::Included(METRIC_PREFIX), std::ops::Bound::Unbounded))
+            .take_while(|(name, _)| name.starts_with(METRIC_PREFIX))
             .filter_map(|(name, values)| {
                 let metric = name.strip_prefix(METRIC_PREFIX).filter(|m| !m.is_empty())?;
                 let v: f64 = values.last()?.trim().parse().ok().filter(|v: &f64| v.is_finite())?;

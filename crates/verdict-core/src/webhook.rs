@@ -197,9 +197,7 @@ pub fn envelope(kind: &str, at_ms: i64, data: &Value, base: &str) -> Vec<u8> {
     serde_json::to_vec(&body).expect("a JSON value serialises")
 }
 
-fn rfc3339(at_ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(at_ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+use crate::range::rfc3339_ms as rfc3339;
 
 /// Messages are stored with paths (`/s/app/tests/7`): the server's public
 /// URL is its configuration, not the store's.

@@ -443,7 +443,7 @@ impl<'de> Visitor<'de> for ResultSeed<'_> {
         let mut r = ExecutionRecord::new(String::new(), String::new(), Outcome::Unknown);
         let mut name = None;
         let mut problem: Option<String> = None;
-        let mut metrics: Vec<(String, String)> = Vec::new();
+        let mut metrics: (Vec<(String, String)>, usize) = (Vec::new(), 0);
         while let Some(k) = key(&mut map)? {
             if problem.is_some() {
                 map.next_value::<IgnoredAny>()?;
@@ -502,8 +502,14 @@ impl<'de> Visitor<'de> for ResultSeed<'_> {
             return Ok(Err("name is required".into()));
         };
         r.name = name;
+        let (metrics, mut dropped) = metrics;
         for (metric, value) in metrics {
-            r.properties.push(format!("{}{metric}", verdict_core::upload::METRIC_PREFIX), value);
+            if !r.properties.push(format!("{}{metric}", verdict_core::upload::METRIC_PREFIX), value) {
+                dropped += 1;
+            }
+        }
+        if dropped > 0 {
+            r.properties.push_dropped_marker(dropped);
         }
         Ok(Ok(r))
     }
@@ -917,7 +923,7 @@ impl<'de> Visitor<'de> for SpanValueSeed<'_> {
 struct MetricsSeed;
 
 impl<'de> DeserializeSeed<'de> for MetricsSeed {
-    type Value = Result<Vec<(String, String)>, String>;
+    type Value = Result<(Vec<(String, String)>, usize), String>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
@@ -930,22 +936,24 @@ impl MetricsSeed {
 }
 
 impl<'de> Visitor<'de> for MetricsSeed {
-    type Value = Result<Vec<(String, String)>, String>;
+    type Value = Result<(Vec<(String, String)>, usize), String>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an object of named numbers")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let (mut out, mut bad) = (Vec::new(), None);
+        let (mut out, mut dropped, mut bad) = (Vec::new(), 0usize, None);
         while let Some((name, len)) = long_key(&mut map, caps::MAX_NAME_BYTES)? {
             let name = if len > name.len() { caps::cut_and_mark(name, caps::MAX_NAME_BYTES) } else { name };
             match map.next_value_seed(LooseSeed(0))? {
+                // Past the properties' cap they could not be kept anyway: read over, not built.
+                Loose::Number(_, v) if v.is_finite() && out.len() >= caps::MAX_PROPERTIES => dropped += 1,
                 Loose::Number(text, v) if v.is_finite() => out.push((name, text)),
                 other => bad = Some(format!("metrics must map names to finite numbers: {name:?} is {}", other.kind())),
             }
         }
-        Ok(bad.map_or(Ok(out), Err))
+        Ok(bad.map_or(Ok((out, dropped)), Err))
     }
-    null_is!(Ok(Vec::new()));
+    null_is!(Ok((Vec::new(), 0)));
     wrong_array!('de);
     other_kinds!();
 }

@@ -554,6 +554,13 @@ fn named_numbers_of_a_result_from_junit_properties_and_json_metrics() {
     let e = &up.executions[0];
     assert_eq!(e.properties.metrics(), vec![("latency_ms", 12.0), ("min_distance", 1.25)]);
     assert_eq!(e.properties.get("owner"), Some("x"), "properties given beside metrics are kept");
+    // Past the properties' cap (100 names) the rest are counted, not kept.
+    let many: serde_json::Map<String, serde_json::Value> = (0..150).map(|i| (format!("m{i:03}"), serde_json::json!(i))).collect();
+    let body = serde_json::json!({"format": "json", "run_env": {"key": "k"}, "data": [{"name": "t", "result": "passed", "metrics": many}]});
+    let up = buildkite::parse_json_body(&serde_json::to_vec(&body).unwrap()).unwrap();
+    let p = &up.executions[0].properties;
+    assert_eq!(p.metrics().len(), 100);
+    assert_eq!(p.values("(truncated by Verdict)"), ["50 more properties not kept"]);
     // A value that is not a number makes the result invalid: skipped, counted, with the reason.
     let bad = br#"{"format":"json","run_env":{"key":"k"},"data":[
         {"name":"a","result":"passed","metrics":{"m":"fast"}},{"name":"b","result":"passed"}]}"#;

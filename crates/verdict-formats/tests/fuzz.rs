@@ -169,7 +169,7 @@ fn parsers_hold_their_properties_on_mutated_inputs() {
     assert!(junit_accepted > 100, "the mutations should leave many files valid: {junit_accepted}");
 
     let mut json_corpus = fixtures("../verdict-server/tests/fixtures", "json");
-    json_corpus.push(br#"{"format":"json","run_env":{"key":"k","branch":"b","number":3},"tags":{"t":"v"},"data":[{"name":"n","scope":"s","result":"failed","failure_reason":"r","failure_expanded":[{"expanded":["a","b"],"backtrace":["c"]}],"history":{"duration":0.5,"children":[{"section":"sql","detail":{"query":"q"},"children":[{}]}]},"attempt":1,"properties":{"p":["a","b"],"q":"c"},"tags":{"x":"y"},"system_out":"o"}]}"#.to_vec());
+    json_corpus.push(br#"{"format":"json","run_env":{"key":"k","branch":"b","number":3},"tags":{"t":"v"},"data":[{"name":"n","scope":"s","result":"failed","failure_reason":"r","failure_expanded":[{"expanded":["a","b"],"backtrace":["c"]}],"history":{"duration":0.5,"children":[{"section":"sql","detail":{"query":"q"},"children":[{}]}]},"attempt":1,"properties":{"p":["a","b"],"q":"c"},"metrics":{"m":1.5,"n":-2e3},"tags":{"x":"y"},"system_out":"o"}]}"#.to_vec());
     let json_dict: &[&[u8]] = &[
         b"{",
         b"}",
@@ -190,6 +190,7 @@ fn parsers_hold_their_properties_on_mutated_inputs() {
         b"\"history\":{\"children\":[[[[",
         b"\"attempt\":4294967296",
         b"\"properties\":{\"p\":[1]}",
+        b"\"metrics\":{\"m\":1e999}",
         b"\"data\":",
         b"\"format\":\"junit\"",
         b"\"run_env\":{\"key\":\"k\"}",

@@ -59,9 +59,7 @@ async fn project(state: &AppState, named: &str) -> Result<Project, ApiError> {
     Ok(p)
 }
 
-fn time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+use verdict_core::range::rfc3339_ms as time;
 
 fn page(key: &str, items: Vec<Value>, next: Option<String>) -> Json<Value> {
     Json(json!({ key: items, "nextPageToken": next.unwrap_or_default() }))
@@ -227,7 +225,7 @@ struct ReportInput {
     _pool_labels: Option<Vec<String>>,
 }
 
-fn rfc3339_ms(what: &str, text: &str) -> Result<i64, ApiError> {
+fn parse_rfc3339(what: &str, text: &str) -> Result<i64, ApiError> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.timestamp_millis())
         .map_err(|_| ApiError::bad_request(format!("{what}: {text:?} is not an RFC 3339 time")))
@@ -268,8 +266,8 @@ async fn create_report(
     let ask = ReportAsk {
         branch,
         name: input.name,
-        start_ms: rfc3339_ms("startTimestamp", &input.start_timestamp)?,
-        end_ms: input.end_timestamp.as_deref().map(|t| rfc3339_ms("endTimestamp", t)).transpose()?.unwrap_or(now),
+        start_ms: parse_rfc3339("startTimestamp", &input.start_timestamp)?,
+        end_ms: input.end_timestamp.as_deref().map(|t| parse_rfc3339("endTimestamp", t)).transpose()?.unwrap_or(now),
         respect_revision: input.respect_revision_boundary.unwrap_or(false),
     };
     let r = resim::create_report(store, &suite, ask, now).await?;

@@ -232,8 +232,7 @@ async fn stored_report(State(s): State<AppState>, Path(id): Path<String>) -> Res
     let r = resim::report(store, &p, &id).await?;
     let suite = suite_by_id(&s, r.suite_id).await?;
     let native = reports::native(store, &reports::window_of(&r)).await?;
-    let time =
-        |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let time = verdict_core::range::rfc3339_ms;
     Ok(Json(serde_json::json!({
         "id": r.id,
         "project": p.id(),

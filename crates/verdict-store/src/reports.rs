@@ -101,15 +101,14 @@ pub(crate) struct JobTally {
     pub durations: Vec<(i64, Vec<f64>)>,
 }
 
+/// The `[passed, warning, blocker, cancelled]` slot of a `run_tests.status`.
 fn slot_of(status: i64) -> usize {
-    if status & 8 != 0 {
-        1
-    } else if status & 2 != 0 {
-        2
-    } else if status & 1 != 0 {
-        0
-    } else {
-        3
+    use verdict_core::resim::ConflatedJob::*;
+    match verdict_core::resim::ConflatedJob::of_run_test(status) {
+        Passed => 0,
+        Warning => 1,
+        Blocker => 2,
+        Error | Cancelled => 3,
     }
 }
 

@@ -31,14 +31,10 @@ fn length_ms(text: &str) -> Result<i64, String> {
     Ok(n * unit)
 }
 
-/// An RFC 3339 time or a UTC date.
+/// An RFC 3339 time or a UTC date, as the dashboard's `from`/`to` take them.
 fn time_ms(flag: &str, text: &str) -> Result<i64, String> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(t.timestamp_millis());
-    }
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().timestamp_millis())
-        .map_err(|_| format!("--{flag} {text:?}: an RFC 3339 time (2024-03-01T00:00:00Z) or a date (2024-03-01)"))
+    verdict_core::range::instant(text)
+        .ok_or_else(|| format!("--{flag} {text:?}: an RFC 3339 time (2024-03-01T00:00:00Z) or a date (2024-03-01)"))
 }
 
 fn show_time(ms: i64) -> String {

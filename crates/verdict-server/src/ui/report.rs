@@ -96,7 +96,7 @@ fn number(v: f64) -> String {
 /// The report page over a stored report's window (ReSim's bounds are
 /// exclusive; the page's `from` is inclusive, so it starts 1 ms later).
 pub fn page_path(slug: &str, r: &ReportView) -> String {
-    let t = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let t = verdict_core::range::rfc3339_ms;
     let pairs = [("branch", r.branch_name.as_str()), ("from", &t(r.start_ms + 1)), ("to", &t(r.end_ms))];
     format!("/s/{}/report{}", encode(slug, false), format::query(&pairs))
 }
