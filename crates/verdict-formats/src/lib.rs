@@ -7,6 +7,7 @@ mod buildkite_json;
 mod error;
 pub mod junit;
 pub mod pytest_monitor;
+pub mod resim_metrics;
 mod xml_text;
 
 pub use error::FormatError;
