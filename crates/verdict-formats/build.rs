@@ -8,7 +8,5 @@ fn main() {
         println!("cargo:rerun-if-changed={p}");
     }
     let descriptors = protox::compile(protos, ["proto"]).unwrap_or_else(|e| panic!("proto/: {e}"));
-    prost_build::Config::new()
-        .compile_fds(descriptors)
-        .unwrap_or_else(|e| panic!("cannot generate the metrics types: {e}"));
+    prost_build::Config::new().compile_fds(descriptors).unwrap_or_else(|e| panic!("cannot generate the metrics types: {e}"));
 }

@@ -67,9 +67,54 @@ run_backend() {
     fi
   done
 
-  # Bad input: 4xx with a message, never a 5xx.
-  local project
+  local project rid
   project=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["projectID"])' "$work/report_config.json")
+  rid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["reportID"])' "$work/report_config.json")
+
+  # verdict report run: the real program writes metrics.binproto, Verdict
+  # validates and stores it; the twin, ReSim's reportMetrics and the page show it.
+  local run=("$VERDICT" "${args[@]}" report run "$rid" --api-url "$api" --token "${read_token:-any}")
+  for v in "${VERSIONS[@]}"; do
+    local program=("$CLIENTS/resim-0.16/bin/python" -W ignore -m resim.metrics.default_report_metrics --report-config {config} --output-path {output})
+    # 1.x needs the documented alias (the spec, 8.1): check.py --program adds it and runs the same module.
+    [ "$v" = 0.16.0 ] || program=("$CLIENTS/resim-${v%.0}/bin/python" -W ignore "$HERE/resim/check.py" --program {config} {output})
+    if "${run[@]}" -- "${program[@]}" >"$work/run-$v.log" 2>&1 && grep -q '^stored 11 metrics for report' "$work/run-$v.log" \
+       && python3 "$HERE/resim/stored.py" "$base" "$rid" "$project" "${read_token:-any}" "$work/expect.json" >"$work/stored-$v.log" 2>&1; then
+      echo "[$backend] ok   verdict report run with resim-open-core $v: stored, $(grep -c '^ok ' "$work/stored-$v.log") checks of the twin, reportMetrics and the page"
+    else
+      echo "[$backend] FAIL verdict report run with resim-open-core $v:"; tail -5 "$work/run-$v.log" | sed "s/^/[$backend]   /"
+      sed "s/^/[$backend]   /" "$work/stored-$v.log" 2>/dev/null; fails=$((fails + 1))
+    fi
+  done
+  if [ "$backend" = sqlite ]; then
+    # No placeholders: ReSim's own fixed paths under /tmp/resim, as the program defaults to them.
+    if "${run[@]}" -- "$CLIENTS/resim-0.16/bin/python" -W ignore -m resim.metrics.default_report_metrics >"$work/run-fixed.log" 2>&1 \
+       && grep -q '^stored 11 metrics' "$work/run-fixed.log" && [ ! -e /tmp/resim/inputs/report_config.json ]; then
+      echo "[$backend] ok   verdict report run on ReSim's fixed paths (the config, which holds the token, removed after)"
+    else echo "[$backend] FAIL verdict report run on ReSim's fixed paths:"; tail -5 "$work/run-fixed.log"; fails=$((fails + 1)); fi
+  fi
+  # A program that fails, writes nothing or writes garbage: exit 1, a message, nothing changed.
+  local before
+  before=$(curl -sf "${auth[@]}" "$base/api/v1/reports/$rid" | python3 -c 'import json,sys; print(json.load(sys.stdin)["metrics_stored"])')
+  local empty
+  empty=$("$VERDICT" "${args[@]}" report create --suite sim --branch main --from 2001-01-01 --to 2001-01-02 | sed -n 's/^report  //p')
+  refused_run() {  # what, words the message must hold, report, command...
+    local what=$1 words=$2 report=$3 code=0; shift 3
+    "$VERDICT" "${args[@]}" report run "$report" --api-url "$api" --token "${read_token:-any}" -- "$@" >"$work/refused.log" 2>&1 || code=$?
+    if [ "$code" = 1 ] && grep -q "$words" "$work/refused.log"; then echo "[$backend] ok   verdict report run refuses $what"
+    else echo "[$backend] FAIL verdict report run and $what: exit $code"; tail -3 "$work/refused.log"; fails=$((fails + 1)); fi
+  }
+  refused_run "a program that fails" "exited with status 3" "$rid" sh -c 'exit 3'
+  refused_run "a program that writes no file" "wrote no .*metrics.binproto" "$rid" sh -c ': {output}'
+  refused_run "a file that is not metrics" "not a resim.metrics.proto.JobMetrics" "$rid" sh -c 'printf "\377\377junk" > {output}'
+  refused_run "a report of no batches (the program writes nothing)" "covers no batches" "$empty" \
+    "$CLIENTS/resim-0.16/bin/python" -W ignore -m resim.metrics.default_report_metrics --report-config {config} --output-path {output}
+  local after
+  after=$(curl -sf "${auth[@]}" "$base/api/v1/reports/$rid" | python3 -c 'import json,sys; print(json.load(sys.stdin)["metrics_stored"])')
+  if [ "$before" = "$after" ] && [ "$before" != None ]; then echo "[$backend] ok   the refused runs left the stored metrics as they were"
+  else echo "[$backend] FAIL the stored metrics changed: $before -> $after"; fails=$((fails + 1)); fi
+
+  # Bad input: 4xx with a message, never a 5xx.
   expect_status() {  # status, what, curl args...
     local want=$1 what=$2; shift 2
     local got

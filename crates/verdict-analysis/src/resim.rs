@@ -8,6 +8,10 @@
 //! commit a build, named by the first run that carried it; a test an
 //! experience; a test's result in a run a job.
 
+mod program;
+
+pub use program::{ReportMetricRow, program_metrics, report_metric_rows, store_program_metrics};
+
 use crate::AnalysisError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

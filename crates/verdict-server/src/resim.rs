@@ -192,11 +192,41 @@ async fn list_reports(
     Ok(page("reports", list.items.iter().map(|r| report_json(&p, r)).collect(), list.next))
 }
 
-async fn report_metrics(State(state): State<AppState>, Path((named, report)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+/// The metrics a report-metrics program wrote for the report (`verdict
+/// report run`), one row per metric of its file: SCALAR with the value and
+/// unit, else COMPOSITE (the spec's §5.4); none until a program ran.
+async fn report_metrics(
+    State(state): State<AppState>,
+    Path((named, report)): Path<(String, String)>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
     let p = project(&state, &named).await?;
-    resim::report(state.store.as_ref(), &p, &report).await?;
-    // A report-metrics program's output, once `verdict report run` stored one: not built yet.
-    Ok(Json(json!({"reportMetrics": [], "nextPageToken": ""})))
+    let store = state.store.as_ref();
+    let r = resim::report(store, &p, &report).await?;
+    let rows = resim::report_metric_rows(store, &p, &r, q.page_token.as_deref()).await?;
+    let created = r.metrics_at_ms.map(time);
+    let items = rows
+        .items
+        .iter()
+        .map(|m| {
+            json!({
+                "metricID": m.id,
+                "reportID": r.id,
+                "projectID": p.id(),
+                "name": m.name,
+                "type": if m.scalar { "SCALAR" } else { "COMPOSITE" },
+                "value": m.value,
+                "unit": m.unit,
+                "status": m.status,
+                "eventMetric": m.event_metric,
+                "creationTimestamp": created,
+                "dataIDs": [],
+                "userID": "",
+                "orgID": "",
+            })
+        })
+        .collect();
+    Ok(page("reportMetrics", items, rows.next))
 }
 
 /// ReSim's `ReportInput`; unknown keys are refused.

@@ -231,7 +231,9 @@ async fn stored_report(State(s): State<AppState>, Path(id): Path<String>) -> Res
     let p = resim::Project::of(store).await?;
     let r = resim::report(store, &p, &id).await?;
     let suite = suite_by_id(&s, r.suite_id).await?;
-    let native = reports::native(store, &reports::window_of(&r)).await?;
+    let window = reports::window_of(&r);
+    let (native, program) = tokio::join!(reports::native(store, &window), resim::program_metrics(store, &p, &r));
+    let (native, program) = (native?, program?);
     let time = verdict_core::range::rfc3339_ms;
     Ok(Json(serde_json::json!({
         "id": r.id,
@@ -244,5 +246,9 @@ async fn stored_report(State(s): State<AppState>, Path(id): Path<String>) -> Res
         "respect_revision_boundary": r.respect_revision,
         "page": crate::ui::report_page_path(&suite.slug, &r),
         "report": native,
+        // What a report-metrics program wrote (`verdict report run`), as the page shows it; null until one ran.
+        "metrics_status": r.metrics_status,
+        "metrics_stored": r.metrics_at_ms.map(time),
+        "program_metrics": program,
     })))
 }

@@ -29,6 +29,7 @@ both!(
     the_flaky_page_ranks_and_explains,
     the_failures_pages_group_by_cause,
     batch_metric_thresholds_fail_report_batches,
+    program_metrics_show_on_the_report_page,
 );
 
 const HOSTILE_NAME: &str = "<script>alert(1)</script>";
@@ -674,5 +675,185 @@ async fn batch_metric_thresholds_fail_report_batches(backend: Backend) {
     let (_, metrics) = s.get(&format!("/resim/v1/projects/{project}/batches/{slow}/metrics")).await;
     let duration = metrics["batchMetrics"].as_array().unwrap().iter().find(|m| m["name"] == "duration").cloned().unwrap();
     assert_eq!((duration["value"].as_f64(), duration["status"].as_str()), (Some(10.0), Some("FAIL_WARN")));
+    s.finish().await;
+}
+
+/// A report-metrics program's file as `verdict report run` stores it: one
+/// metric of each kind the page shows (hostile names and text included)
+/// and one it does not draw.
+fn program_file() -> Vec<u8> {
+    use prost::Message;
+    use verdict_formats::resim_metrics::pb::{self, metric_values::MetricValues as V};
+    use verdict_formats::resim_metrics::resim::proto::Uuid;
+    let id = |n: u8| Some(Uuid { data: format!("00000000-0000-4000-8000-0000000000{n:02x}") });
+    let job = pb::JobId { id: id(0xff) };
+    let data = |n: u8, name: &str, t: pb::MetricsDataType, series: pb::series::Series| pb::MetricsData {
+        metrics_data_id: Some(pb::MetricsDataId { id: id(n) }),
+        data_type: t as i32,
+        name: name.into(),
+        data: Some(pb::metrics_data::Data::Series(pb::Series { series: Some(series) })),
+        ..Default::default()
+    };
+    let plotly = |json: &str| {
+        fn value(v: Value) -> prost_types::Value {
+            use prost_types::value::Kind;
+            let kind = match v {
+                Value::Null => Kind::NullValue(0),
+                Value::Bool(b) => Kind::BoolValue(b),
+                Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap()),
+                Value::String(s) => Kind::StringValue(s),
+                Value::Array(a) => Kind::ListValue(prost_types::ListValue { values: a.into_iter().map(value).collect() }),
+                Value::Object(o) => Kind::StructValue(prost_types::Struct { fields: o.into_iter().map(|(k, v)| (k, value(v))).collect() }),
+            };
+            prost_types::Value { kind: Some(kind) }
+        }
+        match value(serde_json::from_str(json).unwrap()).kind {
+            Some(prost_types::value::Kind::StructValue(s)) => V::PlotlyMetricValues(pb::PlotlyMetricValues { json: Some(s) }),
+            _ => unreachable!(),
+        }
+    };
+    let metric = |n: u8, name: &str, t: pb::MetricType, status: pb::MetricStatus, values: V| pb::Metric {
+        metric_id: Some(pb::MetricId { id: id(n) }),
+        name: name.into(),
+        r#type: t as i32,
+        description: format!("about {name}"),
+        status: status as i32,
+        importance: pb::MetricImportance::HighImportance as i32,
+        metric_values: Some(pb::MetricValues { metric_values: Some(values) }),
+        parent_id: Some(pb::metric::ParentId::JobId(job.clone())),
+        order: Some(f32::from(n)),
+        should_display: Some(true),
+        ..Default::default()
+    };
+    use pb::{MetricStatus as S, MetricType as T};
+    let metrics = vec![
+        metric(
+            1,
+            HOSTILE_NAME,
+            T::ScalarMetricType,
+            S::FailWarnMetricStatus,
+            V::ScalarMetricValues(pb::ScalarMetricValues { value: Some(2.5), unit: Some("m".into()), failure_definition: None }),
+        ),
+        metric(
+            2,
+            "notes",
+            T::TextMetricType,
+            S::PassedMetricStatus,
+            V::TextMetricValues(pb::TextMetricValues { text: format!("# Notes\n\n**ok** {HOSTILE_REASON} [click](javascript:alert(1))") }),
+        ),
+        metric(
+            3,
+            "totals",
+            T::PlotlyMetricType,
+            S::NotApplicableMetricStatus,
+            plotly(&format!(
+                r#"{{"data":[{{"type":"table","header":{{"values":["Name","Value"]}},"cells":{{"values":[["runs","{HOSTILE_REASON}"],[4,2]]}}}}]}}"#
+            )),
+        ),
+        metric(
+            4,
+            "trend",
+            T::PlotlyMetricType,
+            S::NotApplicableMetricStatus,
+            plotly(
+                r#"{"layout":{"xaxis":{"title":{"text":"Time"}}},"data":[{"type":"scatter","name":"</svg>","x":["2024-03-03 02:00:00+00:00","2024-03-10 02:00:00+00:00"],"y":{"dtype":"f8","bdata":"AAAAAAAA9j8AAAAAAAADQA=="}}]}"#,
+            ),
+        ),
+        metric(
+            5,
+            "spread",
+            T::HistogramMetricType,
+            S::PassedMetricStatus,
+            V::HistogramMetricValues(pb::HistogramMetricValues {
+                values_data_id: Some(pb::MetricsDataId { id: id(0x10) }),
+                statuses_data_id: Some(pb::MetricsDataId { id: id(0x11) }),
+                buckets: vec![pb::histogram_metric_values::Bucket { lower: Some(0.0), upper: Some(1.0) }],
+                lower_bound: Some(0.0),
+                upper_bound: Some(1.0),
+                x_axis_name: None,
+            }),
+        ),
+    ];
+    pb::JobMetrics {
+        job_id: Some(job),
+        job_level_metrics: Some(pb::MetricCollection { metrics, metrics_status: S::FailWarnMetricStatus as i32 }),
+        metrics_data: vec![
+            data(
+                0x10,
+                "spread values",
+                pb::MetricsDataType::DoubleSeriesDataType,
+                pb::series::Series::Doubles(pb::DoubleSeries { series: vec![0.5] }),
+            ),
+            data(
+                0x11,
+                "spread statuses",
+                pb::MetricsDataType::MetricStatusSeriesDataType,
+                pb::series::Series::Statuses(pb::MetricStatusSeries { series: vec![S::PassedMetricStatus as i32] }),
+            ),
+        ],
+        metrics_status: S::FailWarnMetricStatus as i32,
+        events: vec![],
+    }
+    .encode_to_vec()
+}
+
+/// `verdict report run`'s store step: a valid file is kept and shown on the
+/// report page (escaped), in the twin and in ReSim's reportMetrics; an
+/// invalid one is refused and changes nothing.
+async fn program_metrics_show_on_the_report_page(backend: Backend) {
+    use verdict_analysis::resim;
+    let s = Server::start(backend).await;
+    seed(&s).await;
+    let store = s.store.store.as_ref();
+    let suite = store.suites().await.unwrap().into_iter().find(|x| x.slug == "web").unwrap();
+    let ask = resim::ReportAsk {
+        branch: "main".into(),
+        name: Some("nightly".into()),
+        start_ms: 0,
+        end_ms: chrono::Utc::now().timestamp_millis() + 86_400_000,
+        respect_revision: false,
+    };
+    let r = resim::create_report(store, &suite, ask, 1).await.unwrap();
+    let p = resim::Project::of(store).await.unwrap();
+    let empty = page(&s, &format!("/reports/{}", r.id)).await;
+    assert!(
+        empty.body.contains("No report-metrics program has run for this report yet"),
+        "an empty state says what to run: {} {}",
+        empty.status,
+        &empty.body[empty.body.find("<main").unwrap_or(0)..]
+    );
+    let shown = resim::store_program_metrics(store, &p, &r, program_file(), 1_000).await.unwrap();
+    assert_eq!((shown.metrics.len(), shown.status), (5, "FAIL_WARN"));
+    let mut broken = program_file();
+    broken.truncate(broken.len() - 3);
+    let refused = resim::store_program_metrics(store, &p, &r, broken, 2_000).await.unwrap_err().to_string();
+    assert!(refused.starts_with("metrics.binproto: "), "{refused}");
+
+    let twin = json_of(&s, &format!("/api/v1/reports/{}", r.id)).await;
+    assert_eq!(twin["metrics_status"], "FAIL_WARN");
+    assert_eq!(twin["metrics_stored"], "1970-01-01T00:00:01.000Z", "the refused file changed nothing");
+    let kinds: Vec<&str> =
+        twin["program_metrics"]["metrics"].as_array().unwrap().iter().map(|m| m["shown"]["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["scalar", "text", "table", "chart", "not_shown"]);
+    let rows = json_of(&s, &format!("/resim/v1/projects/{}/reports/{}/metrics", p.id(), r.id)).await;
+    let first = &rows["reportMetrics"][0];
+    assert_eq!((first["type"].as_str(), first["value"].as_f64(), first["unit"].as_str()), (Some("SCALAR"), Some(2.5), Some("m")));
+    assert_eq!(rows["reportMetrics"][1]["type"], "COMPOSITE");
+
+    let shown = page(&s, &format!("/reports/{}", r.id)).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    let body = &shown.body;
+    for name in ["notes", "totals", "trend", "spread"] {
+        assert!(body.contains(&format!(r#"<h3 class="metric">{name} "#)), "{name} is shown");
+    }
+    assert!(body.contains("2.5 m") && body.contains("<h1>Notes</h1>") && body.contains("<strong>ok</strong>"));
+    assert!(body.contains("<td>runs</td><td>4</td>"), "the table's cells");
+    assert!(body.contains("Not drawn: HISTOGRAM_METRIC_TYPE"), "a type not drawn is named");
+    assert!(body.contains("<desc>about trend</desc>"), "the figure is drawn");
+    for hostile in [HOSTILE_NAME, HOSTILE_REASON, "</svg>\""] {
+        assert!(!body.contains(hostile), "{hostile} stays text: {}", &body[body.find(hostile).unwrap().saturating_sub(300)..][..400]);
+    }
+    assert!(!body.contains("href=\"javascript"), "no script link");
+    assert!(body.contains("FAIL_WARN</span> · 5 metrics"), "the file's status and size");
     s.finish().await;
 }

@@ -200,6 +200,8 @@ mod tests {
 
 pub(crate) const REPORT_COLS: &str =
     "id, suite_id, branch, name, start_ms, end_ms, respect_revision, created_at, metrics_status, metrics_at";
+pub(crate) const SET_REPORT_METRICS: &str = "UPDATE reports SET metrics = ?2, metrics_status = ?3, metrics_at = ?4 WHERE id = ?1";
+pub(crate) const REPORT_METRICS: &str = "SELECT metrics FROM reports WHERE id = ?1 AND metrics IS NOT NULL";
 pub(crate) const RUN_JOBS: &str = "SELECT rt.test_id, t.scope, t.name, rt.status FROM run_tests rt JOIN tests t ON t.id = rt.test_id
      WHERE rt.run_id = ?1 AND rt.test_id > ?2 ORDER BY rt.test_id LIMIT ?3";
 pub(crate) const RUN_JOB: &str =
@@ -219,6 +221,12 @@ pub trait ReportsStore: Send + Sync {
     /// Store a report; `Conflict` past `MAX_REPORTS_PER_SUITE`.
     async fn create_report(&self, report: NewReport) -> Result<StoredReport, StoreError>;
     async fn report(&self, id: i64) -> Result<Option<StoredReport>, StoreError>;
+    /// Keep a report-metrics program's output (`metrics.binproto`, already
+    /// validated) and its overall status, replacing any earlier; false when
+    /// the report does not exist.
+    async fn set_report_metrics(&self, id: i64, metrics: Vec<u8>, status: String, at_ms: i64) -> Result<bool, StoreError>;
+    /// The stored output, once a program ran.
+    async fn report_metrics(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError>;
     /// Reports by id, oldest first, after `after_id`; of one suite or of all.
     async fn reports(&self, suite_id: Option<i64>, after_id: i64, limit: i64) -> Result<Vec<StoredReport>, StoreError>;
     /// A run's tests in test-id order, after `after_test_id`.

@@ -1534,6 +1534,17 @@ async fn reports_and_the_rows_resim_reads(store: Arc<dyn Store>) {
     assert_eq!(ids(r.reports(Some(s.id), 0, 10).await.unwrap()), vec![stored.id, second.id]);
     assert_eq!(ids(r.reports(None, stored.id, 10).await.unwrap()), vec![second.id]);
     assert_eq!(ids(r.reports(Some(s.id + 1), 0, 10).await.unwrap()), Vec::<i64>::new());
+    // A program's metrics: kept whole with their status, replaced by the next run's.
+    assert_eq!(r.report_metrics(stored.id).await.unwrap(), None);
+    assert!(r.set_report_metrics(stored.id, vec![0, 1, 255], "FAIL_WARN".into(), 4_000).await.unwrap());
+    assert!(r.set_report_metrics(second.id, vec![7], "PASSED".into(), 4_001).await.unwrap());
+    assert!(!r.set_report_metrics(second.id + 1000, vec![7], "PASSED".into(), 4_001).await.unwrap());
+    assert_eq!(r.report_metrics(stored.id).await.unwrap(), Some(vec![0, 1, 255]));
+    let kept = r.report(stored.id).await.unwrap().unwrap();
+    assert_eq!((kept.metrics_status.as_deref(), kept.metrics_at_ms), (Some("FAIL_WARN"), Some(4_000)));
+    assert!(r.set_report_metrics(stored.id, vec![9; 70_000], "PASSED".into(), 5_000).await.unwrap());
+    assert_eq!(r.report_metrics(stored.id).await.unwrap(), Some(vec![9; 70_000]));
+    assert_eq!(r.report_metrics(second.id).await.unwrap(), Some(vec![7]));
 
     // Commit c1 first in run one (two results of a, one retried), again in run three.
     let mut retried = exec("s", "a", Outcome::Passed, Some(0.5));

@@ -67,7 +67,7 @@ pub enum Command {
     /// A suite's owners file (TESTOWNERS or CODEOWNERS syntax): upload, show, and whose a path is.
     #[command(subcommand)]
     Owners(OwnersCommand),
-    /// Test-suite reports (ReSim's model): create one over a window of a branch's runs, show it.
+    /// Test-suite reports (ReSim's model): create one over a window of a branch's runs, show it, run a report-metrics program for it.
     #[command(subcommand)]
     Report(ReportCommand),
 }
@@ -103,8 +103,8 @@ pub enum ReportCommand {
         /// The apiURL written in report_config.json.
         #[arg(long, env = "VERDICT_RESIM_API_URL", default_value = "http://127.0.0.1:8080/resim/v1")]
         api_url: String,
-        /// The authToken written in report_config.json: the server's read token, when it has one.
-        #[arg(long, env = "VERDICT_READ_TOKEN", hide_env_values = true, default_value = "")]
+        /// The authToken written in report_config.json: the server's read token, when it has one (when the read API is open any bearer works; ReSim's client refuses an empty one).
+        #[arg(long, env = "VERDICT_READ_TOKEN", hide_env_values = true, default_value = "open")]
         token: String,
     },
     /// Print a report (by its ID) and the batches (runs) it covers.
@@ -112,6 +112,29 @@ pub enum ReportCommand {
         id: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Run a ReSim report-metrics program for a report and store the metrics.binproto it writes.
+    #[command(
+        after_help = "Writes report_config.json for the report, runs COMMAND, then validates and stores its metrics.binproto as the report's metrics (shown on its report page and by GET /resim/v1/projects/P/reports/R/metrics). In COMMAND, {config} and {output} stand for the two files' paths, in a fresh temporary directory; without them the program gets ReSim's fixed paths, /tmp/resim/inputs/report_config.json and /tmp/resim/outputs/metrics.binproto (or --inputs-dir, --outputs-dir), and runs hold a lock so two do not collide. The program reads the report through the ReSim API of a running `verdict serve` at --api-url.\n\nExample: verdict report run REPORT -- python -m resim.metrics.default_report_metrics --report-config {config} --output-path {output}\n\nExit status: 0 when the metrics were stored; 1 when the program failed, wrote nothing or wrote an invalid file (nothing is stored); 2 for invalid arguments, an unknown report or a database error."
+    )]
+    Run {
+        /// The report's ID (as `verdict report create` printed it).
+        id: String,
+        /// The apiURL written in report_config.json: this server's ReSim API.
+        #[arg(long, env = "VERDICT_RESIM_API_URL", default_value = "http://127.0.0.1:8080/resim/v1")]
+        api_url: String,
+        /// The authToken written in report_config.json: the server's read token, when it has one (when the read API is open any bearer works; ReSim's client refuses an empty one).
+        #[arg(long, env = "VERDICT_READ_TOKEN", hide_env_values = true, default_value = "open")]
+        token: String,
+        /// Where report_config.json goes when COMMAND does not say {config} (default /tmp/resim/inputs).
+        #[arg(long)]
+        inputs_dir: Option<std::path::PathBuf>,
+        /// Where the program writes metrics.binproto when COMMAND does not say {output} (default /tmp/resim/outputs).
+        #[arg(long)]
+        outputs_dir: Option<std::path::PathBuf>,
+        /// The program and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
     },
 }
 

@@ -11,6 +11,7 @@ mod owners;
 mod plan;
 mod quarantine;
 mod report;
+mod report_run;
 mod run;
 mod serve;
 mod stats;

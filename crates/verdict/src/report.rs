@@ -1,5 +1,5 @@
-//! `verdict report create|show`: test-suite reports on the store (ReSim's
-//! model; see `verdict_analysis::resim`).
+//! `verdict report create|show|run`: test-suite reports on the store
+//! (ReSim's model; see `verdict_analysis::resim`; `run` in `report_run`).
 
 use crate::cli::{ReportCommand, StoreArgs};
 use std::process::ExitCode;
@@ -8,10 +8,26 @@ use verdict_analysis::resim::{self, Project, ReportAsk, ReportView};
 pub async fn run(store: StoreArgs, cmd: ReportCommand) -> ExitCode {
     match go(store, cmd).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Failure::Setup(e)) => {
             eprintln!("verdict report: {e}");
             ExitCode::from(2)
         }
+        Err(Failure::Program(e)) => {
+            eprintln!("verdict report run: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Exit 2: the arguments, the report or the store; exit 1: the program `report run` ran.
+enum Failure {
+    Setup(String),
+    Program(String),
+}
+
+impl From<String> for Failure {
+    fn from(e: String) -> Failure {
+        Failure::Setup(e)
     }
 }
 
@@ -45,7 +61,7 @@ fn config_json(p: &Project, r: &ReportView, api_url: &str, token: &str) -> serde
     serde_json::json!({"authToken": token, "apiURL": api_url, "projectID": p.id(), "reportID": r.id})
 }
 
-async fn go(store: StoreArgs, cmd: ReportCommand) -> Result<(), String> {
+async fn go(store: StoreArgs, cmd: ReportCommand) -> Result<(), Failure> {
     let now = crate::now_ms();
     match cmd {
         ReportCommand::Create { suite, branch, length, from, to, name, respect_revision_boundary, config_out, api_url, token } => {
@@ -67,6 +83,16 @@ async fn go(store: StoreArgs, cmd: ReportCommand) -> Result<(), String> {
             println!("report  {}", r.id);
             println!("project {}", p.id());
             println!("{config}");
+        }
+        ReportCommand::Run { id, api_url, token, inputs_dir, outputs_dir, command } => {
+            let store = verdict_store::open(store.database_url.as_deref(), &store.data_dir)
+                .await
+                .map_err(|e| Failure::Setup(format!("cannot open the database: {e}")))?;
+            let ask = crate::report_run::RunAsk { id, api_url, token, inputs_dir, outputs_dir, command };
+            crate::report_run::run(store.as_ref(), ask, crate::now_ms).await.map_err(|e| match e {
+                crate::report_run::RunError::Setup(m) => Failure::Setup(m),
+                crate::report_run::RunError::Program(m) => Failure::Program(m),
+            })?;
         }
         ReportCommand::Show { id, json } => {
             let store = verdict_store::open(store.database_url.as_deref(), &store.data_dir)

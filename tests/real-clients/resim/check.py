@@ -7,6 +7,8 @@ uploaded. On open-core 1.x, the generated JobMetric/BatchMetric lack the
 documented alias `type` -> `type_` is added, nothing else is patched.
 
 Usage: check.py REPORT_CONFIG EXPECT.json OUT_DIR [--revision-report REPORT_CONFIG]
+       check.py --program REPORT_CONFIG OUTPUT  (only default_report_metrics, with the
+       1.x alias: the program `verdict report run` runs)
 """
 
 import asyncio
@@ -146,6 +148,9 @@ def check_metrics(path, expect, native):
 
 
 def main():
+    if sys.argv[1] == "--program":
+        run_report_metrics(sys.argv[2], sys.argv[3])
+        return
     config_path, expect_path, out_dir = sys.argv[1], sys.argv[2], sys.argv[3]
     cfg, expect = json.load(open(config_path)), json.load(open(expect_path))
     check_fetch(cfg, expect, "fetch_batches_for_report")

@@ -8,6 +8,7 @@ mod plotly;
 mod validate;
 mod view;
 
+pub use plotly::{MAX_TABLE_ROWS, show_number};
 pub use validate::validate;
 pub use view::{Bars, BarsCategory, Chart, ProgramMetric, ProgramMetrics, Shown, Trace, TraceKind, Xs};
 
@@ -50,8 +51,8 @@ pub fn decode(bytes: &[u8]) -> Result<pb::JobMetrics, MetricsError> {
     if bytes.is_empty() {
         return Err(bad("the file is empty"));
     }
-    let message = <pb::JobMetrics as prost::Message>::decode(bytes)
-        .map_err(|e| bad(format!("not a resim.metrics.proto.JobMetrics message: {e}")))?;
+    let message =
+        <pb::JobMetrics as prost::Message>::decode(bytes).map_err(|e| bad(format!("not a resim.metrics.proto.JobMetrics message: {e}")))?;
     validate(&message)?;
     Ok(message)
 }
@@ -152,7 +153,9 @@ mod tests {
         );
         refused(
             |m| {
-                if let Some(pb::metrics_data::Data::Series(s)) = m.metrics_data.iter_mut().find(|d| d.name == "batch_ids").unwrap().data.as_mut() {
+                if let Some(pb::metrics_data::Data::Series(s)) =
+                    m.metrics_data.iter_mut().find(|d| d.name == "batch_ids").unwrap().data.as_mut()
+                {
                     s.series = Some(pb::series::Series::Doubles(pb::DoubleSeries { series: vec![] }));
                 }
             },
@@ -164,7 +167,9 @@ mod tests {
                 x.r#type = t as i32;
                 x.metric_values = Some(pb::MetricValues {
                     metric_values: Some(match t {
-                        pb::MetricType::TextMetricType => pb::metric_values::MetricValues::TextMetricValues(pb::TextMetricValues { text: text.into() }),
+                        pb::MetricType::TextMetricType => {
+                            pb::metric_values::MetricValues::TextMetricValues(pb::TextMetricValues { text: text.into() })
+                        }
                         _ => pb::metric_values::MetricValues::ScalarMetricValues(pb::ScalarMetricValues {
                             value: text.parse().ok(),
                             ..Default::default()

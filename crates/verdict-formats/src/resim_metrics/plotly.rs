@@ -85,7 +85,7 @@ pub(crate) fn array(kind: Option<&Kind>) -> Option<Vec<Item>> {
 }
 
 /// A number as a table shows it: whole numbers without a fraction.
-pub(crate) fn show_number(n: f64) -> String {
+pub fn show_number(n: f64) -> String {
     if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { format!("{n}") }
 }
 
@@ -136,27 +136,24 @@ fn numbers(items: Vec<Item>) -> Vec<f64> {
 }
 
 fn table(trace: &Struct) -> Shown {
-    let header: Vec<String> = object(trace, "header")
-        .and_then(|h| array(field(h, "values")))
-        .unwrap_or_default()
-        .iter()
-        .map(show)
-        .collect();
+    let header: Vec<String> =
+        object(trace, "header").and_then(|h| array(field(h, "values"))).unwrap_or_default().iter().map(show).collect();
     let columns: Vec<Vec<Item>> = match object(trace, "cells").and_then(|c| field(c, "values")) {
         Some(Kind::ListValue(l)) => l.values.iter().map(|c| array(c.kind.as_ref()).unwrap_or_else(|| vec![item(c)])).collect(),
         _ => vec![],
     };
     let rows_total = columns.iter().map(Vec::len).max().unwrap_or(0);
-    let rows = (0..rows_total.min(MAX_TABLE_ROWS))
-        .map(|r| columns.iter().map(|c| c.get(r).map(show).unwrap_or_default()).collect())
-        .collect();
+    let rows =
+        (0..rows_total.min(MAX_TABLE_ROWS)).map(|r| columns.iter().map(|c| c.get(r).map(show).unwrap_or_default()).collect()).collect();
     Shown::Table { header, rows, rows_total }
 }
 
 /// A figure as Verdict shows it, or why it is not shown.
 pub(crate) fn figure(json: &Struct) -> Shown {
     let traces: Vec<&Struct> = match field(json, "data") {
-        Some(Kind::ListValue(l)) => l.values.iter().filter_map(|v| if let Some(Kind::StructValue(s)) = &v.kind { Some(s) } else { None }).collect(),
+        Some(Kind::ListValue(l)) => {
+            l.values.iter().filter_map(|v| if let Some(Kind::StructValue(s)) = &v.kind { Some(s) } else { None }).collect()
+        }
         _ => vec![],
     };
     if traces.is_empty() {
@@ -226,10 +223,16 @@ mod tests {
 
     #[test]
     fn a_table_is_read_column_by_column() {
-        let s = parse(r#"{"data":[{"type":"table","header":{"values":["Name","Value"]},"cells":{"values":[["batches","tests"],[4.0,16.5]]}}]}"#);
+        let s = parse(
+            r#"{"data":[{"type":"table","header":{"values":["Name","Value"]},"cells":{"values":[["batches","tests"],[4.0,16.5]]}}]}"#,
+        );
         assert_eq!(
             figure(&s),
-            Shown::Table { header: vec!["Name".into(), "Value".into()], rows: vec![vec!["batches".into(), "4".into()], vec!["tests".into(), "16.5".into()]], rows_total: 2 }
+            Shown::Table {
+                header: vec!["Name".into(), "Value".into()],
+                rows: vec![vec!["batches".into(), "4".into()], vec!["tests".into(), "16.5".into()]],
+                rows_total: 2
+            }
         );
     }
 

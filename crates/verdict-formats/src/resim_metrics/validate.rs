@@ -244,7 +244,9 @@ fn metric_values(m: &pb::Metric, map: &DataMap) -> Result<(), MetricsError> {
             check(!v.image_data_ids.is_empty(), || format!("image list metric {name:?} has no images"))?;
             for id in &v.image_data_ids {
                 let d = lookup(map, &Some(id.clone()), name)?;
-                check(data_type(d) == T::ExternalFileDataType, || format!("image list metric {name:?}: {:?} is not an external file", d.name))?;
+                check(data_type(d) == T::ExternalFileDataType, || {
+                    format!("image list metric {name:?}: {:?} is not an external file", d.name)
+                })?;
             }
             Ok(())
         }
@@ -293,8 +295,7 @@ fn metric(m: &pb::Metric, map: &DataMap, file_job: Option<&str>) -> Result<(), M
     check(status_set(m.status), || format!("metric {name:?} has no status"))?;
     metric_values(m, map)?;
     check(m.importance != pb::MetricImportance::NoSpecifiedImportance as i32, || format!("metric {name:?} has no importance"))?;
-    let pb::metric::ParentId::JobId(parent) =
-        m.parent_id.as_ref().ok_or_else(|| bad(format!("metric {name:?} has no job_id")))?;
+    let pb::metric::ParentId::JobId(parent) = m.parent_id.as_ref().ok_or_else(|| bad(format!("metric {name:?} has no job_id")))?;
     uuid(parent.id.as_ref(), &format!("metric {name:?}: job_id"))?;
     check(m.tags.iter().all(|t| !t.key.is_empty() && !t.value.is_empty()), || format!("metric {name:?}: a tag has an empty key or value"))?;
     check(values_match_type(m), || format!("metric {name:?}: its values do not match its type {}", super::type_name(m.r#type)))?;
@@ -347,7 +348,9 @@ fn event(e: &pb::Event, metrics: &HashMap<&str, &pb::Metric>) -> Result<(), Metr
     for id in &e.metrics {
         let u = id.id.as_ref();
         uuid(u, &format!("event {name:?}: a metric ID"))?;
-        let m = metrics.get(u.map_or("", |u| u.data.as_str())).ok_or_else(|| bad(format!("event {name:?}: a metric it names is not in the file")))?;
+        let m = metrics
+            .get(u.map_or("", |u| u.data.as_str()))
+            .ok_or_else(|| bad(format!("event {name:?}: a metric it names is not in the file")))?;
         check(names.insert(m.name.as_str()), || format!("event {name:?}: its metrics' names must be unique"))?;
     }
     check(status_set(e.status), || format!("event {name:?} has no status"))?;

@@ -37,14 +37,25 @@ pub struct ProgramMetric {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Shown {
-    Scalar { value: f64, unit: Option<String> },
+    Scalar {
+        value: f64,
+        unit: Option<String>,
+    },
     /// Markdown, as written (the page escapes it).
-    Text { markdown: String },
+    Text {
+        markdown: String,
+    },
     /// Rows past `plotly::MAX_TABLE_ROWS` are counted in `rows_total`, not kept.
-    Table { header: Vec<String>, rows: Vec<Vec<String>>, rows_total: usize },
+    Table {
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+        rows_total: usize,
+    },
     Chart(Chart),
     Bars(Bars),
-    NotShown { why: String },
+    NotShown {
+        why: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -124,7 +135,9 @@ fn times_ms(map: &DataMap, id: &pb::MetricsDataId) -> Vec<i64> {
 
 fn shown(values: Option<&V>, map: &DataMap) -> Shown {
     match values {
-        Some(V::ScalarMetricValues(v)) => Shown::Scalar { value: v.value.unwrap_or(f64::NAN), unit: v.unit.clone().filter(|u| !u.is_empty()) },
+        Some(V::ScalarMetricValues(v)) => {
+            Shown::Scalar { value: v.value.unwrap_or(f64::NAN), unit: v.unit.clone().filter(|u| !u.is_empty()) }
+        }
         Some(V::TextMetricValues(v)) => Shown::Text { markdown: v.text.clone() },
         Some(V::PlotlyMetricValues(v)) => v.json.as_ref().map_or(Shown::NotShown { why: "no figure".into() }, plotly::figure),
         Some(V::BatchwiseBarChartMetricValues(v)) => Shown::Bars(Bars {
@@ -165,7 +178,11 @@ fn shown(values: Option<&V>, map: &DataMap) -> Shown {
 impl ProgramMetrics {
     /// What is shown of a validated file (`super::decode`).
     pub fn of(m: &pb::JobMetrics) -> ProgramMetrics {
-        let map: DataMap = m.metrics_data.iter().map(|d| (d.metrics_data_id.as_ref().and_then(|i| i.id.as_ref()).map_or("", |u| u.data.as_str()), d)).collect();
+        let map: DataMap = m
+            .metrics_data
+            .iter()
+            .map(|d| (d.metrics_data_id.as_ref().and_then(|i| i.id.as_ref()).map_or("", |u| u.data.as_str()), d))
+            .collect();
         let listed = m.job_level_metrics.as_ref().map_or(&[][..], |c| &c.metrics[..]);
         let mut metrics: Vec<ProgramMetric> = listed
             .iter()

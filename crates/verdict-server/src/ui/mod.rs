@@ -7,10 +7,12 @@
 mod assets;
 pub(crate) use report::page_path as report_page_path;
 mod failures;
+mod figures;
 mod flaky;
 mod format;
 mod frame;
 mod overview;
+mod program_metrics;
 mod readiness;
 mod report;
 mod run;

@@ -1,10 +1,12 @@
 //! `/s/{suite}/report?branch=&from=&to=`: the native test-suite report over
 //! the page's branch and range (what ReSim's default report metrics show,
 //! from the store), and `/reports/{id}`: a stored report, as a redirect to
-//! that page over its window. JSON twins: `/api/v1/suites/{suite}/report`
-//! and `/api/v1/reports/{id}`.
+//! that page over its window with `report=` naming it, so the page adds the
+//! metrics its report-metrics program wrote (`verdict report run`). JSON
+//! twins: `/api/v1/suites/{suite}/report` and `/api/v1/reports/{id}`.
 
 use super::format::{self, encode};
+use super::program_metrics::{self, ProgramBlock};
 use super::{Frame, PageError, link, respond, svg};
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -64,10 +66,26 @@ pub struct BoxLine {
     pub max: String,
 }
 
+/// The stored report a page shows (`report=`), with its program's metrics.
+pub struct StoredLine {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    /// The report's window (bounds exclusive, as ReSim's).
+    pub window: String,
+    pub status: String,
+    pub class: &'static str,
+    pub stored: String,
+    pub count: usize,
+    pub blocks: Vec<ProgramBlock>,
+    pub cli: String,
+}
+
 #[derive(askama::Template)]
 #[template(path = "report.html")]
 struct ReportHtml {
     frame: Frame,
+    stored: Option<StoredLine>,
     name: String,
     branch: String,
     report: NativeReport,
@@ -97,7 +115,15 @@ fn number(v: f64) -> String {
 /// exclusive; the page's `from` is inclusive, so it starts 1 ms later).
 pub fn page_path(slug: &str, r: &ReportView) -> String {
     let t = verdict_core::range::rfc3339_ms;
-    let pairs = [("branch", r.branch_name.as_str()), ("from", &t(r.start_ms + 1)), ("to", &t(r.end_ms))];
+    let (id, from, to) = (r.id.to_string(), t(r.start_ms + 1), t(r.end_ms));
+    // A window longer than a page's range is still the report's: the page
+    // reads it from the report (`report=`), the controls show their default.
+    let fits = r.end_ms - r.start_ms - 1 <= verdict_core::range::MAX_RANGE_DAYS * 86_400_000;
+    let pairs: Vec<(&str, &str)> = if fits {
+        vec![("branch", r.branch_name.as_str()), ("from", &from), ("to", &to), ("report", &id)]
+    } else {
+        vec![("branch", r.branch_name.as_str()), ("report", &id)]
+    };
     format!("/s/{}/report{}", encode(slug, false), format::query(&pairs))
 }
 
@@ -109,10 +135,45 @@ pub async fn stored(State(state): State<AppState>, Path(id): Path<String>) -> Re
     Ok((StatusCode::FOUND, [(header::LOCATION, page_path(&suite.slug, &r))]).into_response())
 }
 
+/// The report `report=` names, which must be of this suite, and its program's metrics.
+async fn stored_line(state: &AppState, suite_id: i64, id: &str) -> Result<(StoredLine, ReportView), PageError> {
+    let store = state.store.as_ref();
+    let p = resim::Project::of(store).await?;
+    let r = resim::report(store, &p, id).await?;
+    if r.suite_id != suite_id {
+        return Err(PageError::not_found(format!("report {id} is of another suite")));
+    }
+    let metrics = resim::program_metrics(store, &p, &r).await?;
+    let status = r.metrics_status.clone().unwrap_or_else(|| "NO_STATUS_REPORTED".into());
+    let line = StoredLine {
+        id: r.id.to_string(),
+        name: format::cut(&r.name, NAME_CHARS),
+        created: at(r.created_ms),
+        window: format!("{} to {}", at(r.start_ms), at(r.end_ms)),
+        class: program_metrics::status_class(&status),
+        status,
+        stored: r.metrics_at_ms.map(at).unwrap_or_default(),
+        count: metrics.as_ref().map_or(0, |m| m.metrics.len()),
+        blocks: metrics.as_ref().map(program_metrics::blocks).unwrap_or_default(),
+        cli: format!(
+            "verdict report run {} -- python -m resim.metrics.default_report_metrics --report-config {{config}} --output-path {{output}}",
+            r.id
+        ),
+    };
+    Ok((line, r))
+}
+
 pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Result<Response, PageError> {
-    let super::SuitePage { suite, view, mut timing, .. } = page;
-    let window = crate::twins::report_window(&suite, &view);
+    let super::SuitePage { suite, view, mut timing, query, .. } = page;
     let range = view.run_range(suite.id);
+    // A stored report is shown over its own window, whatever the range controls say.
+    let (stored, window) = match query.text("report") {
+        Some(id) => {
+            let (line, r) = stored_line(&state, suite.id, &id).await?;
+            (Some(line), reports::window_of(&r))
+        }
+        None => (None, crate::twins::report_window(&suite, &view)),
+    };
     let (report, branches) = tokio::join!(reports::native(state.store.as_ref(), &window), state.store.dashboard().branches(&range));
     let (report, branches) = (report?, branches?);
     timing.queried();
@@ -227,16 +288,20 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
         })
         .collect();
     let path = format!("{base}/report");
-    let frame = Frame::new(format!("Report · {}", suite.name))
+    let mut frame = Frame::new(format!("Report · {}", suite.name))
         .in_suite(&suite.slug, &suite.name, &view, "report")
         .crumb("Report", link(&path, &view, &[]))
         .with_controls(&path, &view, &branches, &[])
-        .twin("report", link(&format!("/api/v1/suites/{}/report", encode(&suite.slug, false)), &view, &[]))
-        .cli(format!("verdict report create --suite {} --branch {}", suite.slug, view.branch))
-        .served(state.store.backend(), &timing);
+        .twin("report", link(&format!("/api/v1/suites/{}/report", encode(&suite.slug, false)), &view, &[]));
+    frame = match &stored {
+        Some(s) => frame.twin("stored report and its metrics", format!("/api/v1/reports/{}", s.id)).cli(s.cli.clone()),
+        None => frame.cli(format!("verdict report create --suite {} --branch {}", suite.slug, view.branch)),
+    };
+    let frame = frame.served(state.store.backend(), &timing);
     let tests_more = report.experiences.len().saturating_sub(TESTS_SHOWN);
     let html = ReportHtml {
         frame,
+        stored,
         name: suite.name.clone(),
         branch: view.branch.clone(),
         report,

@@ -69,6 +69,16 @@ impl ReportsStore for PgStore {
         Ok(row.as_ref().map(report_of))
     }
 
+    async fn set_report_metrics(&self, id: i64, metrics: Vec<u8>, status: String, at_ms: i64) -> Result<bool, StoreError> {
+        let sql = dollars(SET_REPORT_METRICS);
+        Ok(self.client().await?.execute(&sql, &[&id, &metrics, &status, &at_ms]).await? == 1)
+    }
+
+    async fn report_metrics(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let sql = dollars(REPORT_METRICS);
+        Ok(self.client().await?.query_opt(&sql, &[&id]).await?.map(|r| r.get(0)))
+    }
+
     async fn reports(&self, suite_id: Option<i64>, after_id: i64, limit: i64) -> Result<Vec<StoredReport>, StoreError> {
         let rows = self
             .client()

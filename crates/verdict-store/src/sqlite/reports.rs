@@ -69,6 +69,14 @@ impl ReportsStore for SqliteStore {
         .await
     }
 
+    async fn set_report_metrics(&self, id: i64, metrics: Vec<u8>, status: String, at_ms: i64) -> Result<bool, StoreError> {
+        self.writer.write_small(move |c| Ok(c.prepare_cached(SET_REPORT_METRICS)?.execute(params![id, metrics, status, at_ms])? == 1)).await
+    }
+
+    async fn report_metrics(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read_here(move |c| Ok(c.prepare_cached(REPORT_METRICS)?.query_row([id], |r| r.get(0)).optional()?)).await
+    }
+
     async fn reports(&self, suite_id: Option<i64>, after_id: i64, limit: i64) -> Result<Vec<StoredReport>, StoreError> {
         self.read_here(move |c| {
             Ok(c.prepare_cached(&format!(
