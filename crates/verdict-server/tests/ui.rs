@@ -695,22 +695,8 @@ fn program_file() -> Vec<u8> {
         ..Default::default()
     };
     let plotly = |json: &str| {
-        fn value(v: Value) -> prost_types::Value {
-            use prost_types::value::Kind;
-            let kind = match v {
-                Value::Null => Kind::NullValue(0),
-                Value::Bool(b) => Kind::BoolValue(b),
-                Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap()),
-                Value::String(s) => Kind::StringValue(s),
-                Value::Array(a) => Kind::ListValue(prost_types::ListValue { values: a.into_iter().map(value).collect() }),
-                Value::Object(o) => Kind::StructValue(prost_types::Struct { fields: o.into_iter().map(|(k, v)| (k, value(v))).collect() }),
-            };
-            prost_types::Value { kind: Some(kind) }
-        }
-        match value(serde_json::from_str(json).unwrap()).kind {
-            Some(prost_types::value::Kind::StructValue(s)) => V::PlotlyMetricValues(pb::PlotlyMetricValues { json: Some(s) }),
-            _ => unreachable!(),
-        }
+        let figure = verdict_formats::resim_metrics::json_struct(serde_json::from_str(json).unwrap());
+        V::PlotlyMetricValues(pb::PlotlyMetricValues { json: figure })
     };
     let metric = |n: u8, name: &str, t: pb::MetricType, status: pb::MetricStatus, values: V| pb::Metric {
         metric_id: Some(pb::MetricId { id: id(n) }),

@@ -8,7 +8,7 @@ mod plotly;
 mod validate;
 mod view;
 
-pub use plotly::{MAX_TABLE_ROWS, show_number};
+pub use plotly::{MAX_TABLE_ROWS, json_struct, show_number};
 pub use validate::validate;
 pub use view::{Bars, BarsCategory, Chart, ProgramMetric, ProgramMetrics, Shown, Trace, TraceKind, Xs};
 

@@ -9,6 +9,27 @@ use base64::Engine;
 use prost_types::value::Kind;
 use prost_types::{Struct, Value};
 
+/// A JSON object as the protobuf `Struct` a program stores a figure in
+/// (`None` for a value that is not an object): for building files in tests.
+pub fn json_struct(v: serde_json::Value) -> Option<Struct> {
+    fn value(v: serde_json::Value) -> Value {
+        use serde_json::Value as J;
+        let kind = match v {
+            J::Null => Kind::NullValue(0),
+            J::Bool(b) => Kind::BoolValue(b),
+            J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(f64::NAN)),
+            J::String(s) => Kind::StringValue(s),
+            J::Array(a) => Kind::ListValue(prost_types::ListValue { values: a.into_iter().map(value).collect() }),
+            J::Object(o) => Kind::StructValue(Struct { fields: o.into_iter().map(|(k, v)| (k, value(v))).collect() }),
+        };
+        Value { kind: Some(kind) }
+    }
+    match value(v).kind {
+        Some(Kind::StructValue(s)) => Some(s),
+        _ => None,
+    }
+}
+
 /// Table rows kept for a page; the count of all rows is kept beside them.
 pub const MAX_TABLE_ROWS: usize = 1_000;
 
@@ -203,22 +224,7 @@ mod tests {
     use super::*;
 
     fn parse(json: &str) -> Struct {
-        fn value(v: serde_json::Value) -> Value {
-            use serde_json::Value as J;
-            let kind = match v {
-                J::Null => Kind::NullValue(0),
-                J::Bool(b) => Kind::BoolValue(b),
-                J::Number(n) => Kind::NumberValue(n.as_f64().unwrap()),
-                J::String(s) => Kind::StringValue(s),
-                J::Array(a) => Kind::ListValue(prost_types::ListValue { values: a.into_iter().map(value).collect() }),
-                J::Object(o) => Kind::StructValue(Struct { fields: o.into_iter().map(|(k, v)| (k, value(v))).collect() }),
-            };
-            Value { kind: Some(kind) }
-        }
-        match value(serde_json::from_str(json).unwrap()).kind {
-            Some(Kind::StructValue(s)) => s,
-            _ => unreachable!(),
-        }
+        json_struct(serde_json::from_str(json).unwrap()).unwrap()
     }
 
     #[test]
