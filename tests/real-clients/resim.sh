@@ -78,7 +78,7 @@ run_backend() {
     local program=("$CLIENTS/resim-0.16/bin/python" -W ignore -m resim.metrics.default_report_metrics --report-config {config} --output-path {output})
     # 1.x needs the documented alias (the spec, 8.1): check.py --program adds it and runs the same module.
     [ "$v" = 0.16.0 ] || program=("$CLIENTS/resim-${v%.0}/bin/python" -W ignore "$HERE/resim/check.py" --program {config} {output})
-    if "${run[@]}" -- "${program[@]}" >"$work/run-$v.log" 2>&1 && grep -q '^stored 11 metrics for report' "$work/run-$v.log" \
+    if "${run[@]}" -- "${program[@]}" >"$work/run-$v.log" 2>&1 && grep -q '^stored 15 metrics for report' "$work/run-$v.log" \
        && python3 "$HERE/resim/stored.py" "$base" "$rid" "$project" "${read_token:-any}" "$work/expect.json" >"$work/stored-$v.log" 2>&1; then
       echo "[$backend] ok   verdict report run with resim-open-core $v: stored, $(grep -c '^ok ' "$work/stored-$v.log") checks of the twin, reportMetrics and the page"
     else
@@ -89,7 +89,7 @@ run_backend() {
   if [ "$backend" = sqlite ]; then
     # No placeholders: ReSim's own fixed paths under /tmp/resim, as the program defaults to them.
     if "${run[@]}" -- "$CLIENTS/resim-0.16/bin/python" -W ignore -m resim.metrics.default_report_metrics >"$work/run-fixed.log" 2>&1 \
-       && grep -q '^stored 11 metrics' "$work/run-fixed.log" && [ ! -e /tmp/resim/inputs/report_config.json ]; then
+       && grep -q '^stored 15 metrics' "$work/run-fixed.log" && [ ! -e /tmp/resim/inputs/report_config.json ]; then
       echo "[$backend] ok   verdict report run on ReSim's fixed paths (the config, which holds the token, removed after)"
     else echo "[$backend] FAIL verdict report run on ReSim's fixed paths:"; tail -5 "$work/run-fixed.log"; fails=$((fails + 1)); fi
   fi

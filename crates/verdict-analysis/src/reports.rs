@@ -53,6 +53,9 @@ pub struct BatchRow {
     /// Percentiles of the run's job durations (s).
     pub p50_s: Option<f64>,
     pub p95_s: Option<f64>,
+    /// The median of its jobs' pytest-monitor memory (MB) and CPU (%), where sampled.
+    pub p50_memory_mb: Option<f64>,
+    pub p50_cpu_percent: Option<f64>,
     /// The batch metrics, as `/batches/{b}/metrics` lists them, each with its status.
     pub metrics: Vec<BatchMetric>,
 }
@@ -186,8 +189,16 @@ pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport,
     let mut durations: HashMap<i64, Vec<f64>> = durations.into_iter().collect();
     let mut named_jobs: HashMap<i64, Vec<(String, f64)>> = HashMap::new();
     for (run, name, value) in store.reports().window_job_metrics(w).await? {
-        named_jobs.entry(run).or_default().push((name, value));
+        if !resim::is_reserved(&name) {
+            named_jobs.entry(run).or_default().push((name, value));
+        }
     }
+    // Per run, its jobs' pytest-monitor samples as `RESOURCE_METRICS` values.
+    let mut resources: HashMap<i64, Vec<[f64; 4]>> = HashMap::new();
+    for r in store.reports().window_job_resources(w).await? {
+        resources.entry(r.run_id).or_default().push(resim::resource_values(&r));
+    }
+    let mut resources_by_build: [BTreeMap<(i64, String), Vec<f64>>; 4] = Default::default();
     // Per named job metric, its values per build.
     let mut named_by_build: BTreeMap<String, BTreeMap<(i64, String), Vec<f64>>> = BTreeMap::new();
 
@@ -216,6 +227,14 @@ pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport,
         for (name, value) in named_jobs.remove(&run.id).unwrap_or_default() {
             named_by_build.entry(name).or_default().entry((build_ms, version.clone())).or_default().push(value);
         }
+        // A session's own run (no results) has samples but no jobs: left out.
+        let sampled = if statuses.total() > 0 { resources.remove(&run.id).unwrap_or_default() } else { vec![] };
+        let column = |k: usize| -> Vec<f64> { sampled.iter().map(|v| v[k]).collect() };
+        let (mut memory, mut cpu) = (column(0), column(1));
+        for (k, by) in resources_by_build.iter_mut().enumerate() {
+            by.entry((build_ms, version.clone())).or_default().extend(column(k));
+        }
+        let p50 = |v: &mut Vec<f64>| quantiles(v, &[0.5]).map(|q| q[0]);
         batches.push(BatchRow {
             run_id: run.id,
             batch_id: p.ids.of(Kind::Batch, run.id),
@@ -229,6 +248,8 @@ pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport,
             flaky: t.flaky,
             p50_s,
             p95_s,
+            p50_memory_mb: p50(&mut memory),
+            p50_cpu_percent: p50(&mut cpu),
             metrics,
         });
     }
@@ -262,7 +283,12 @@ pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport,
     if by_build.values().any(|v| !v.is_empty()) {
         job_metrics.push(JobMetricSeries { name: "duration".into(), unit: Some("s"), by_build: boxes(by_build) });
     }
-    for (name, by) in named_by_build.into_iter().filter(|(n, _)| n != "duration") {
+    for ((name, unit), by) in resim::RESOURCE_METRICS.iter().zip(resources_by_build) {
+        if by.values().any(|v| !v.is_empty()) {
+            job_metrics.push(JobMetricSeries { name: (*name).to_owned(), unit: Some(unit), by_build: boxes(by) });
+        }
+    }
+    for (name, by) in named_by_build {
         job_metrics.push(JobMetricSeries { name, unit: None, by_build: boxes(by) });
     }
     let job_metric_status_counts = job_metrics

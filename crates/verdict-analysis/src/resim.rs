@@ -413,9 +413,27 @@ pub async fn job_metrics(
     }
     let (job, seconds) = store.reports().run_job(run_id, test_id).await?.ok_or_else(missing)?;
     let mut metrics: Vec<MetricView> = seconds.map(|s| metric("duration", Some(s), Some("s"))).into_iter().collect();
+    if let Some(r) = store.reports().job_resources(run_id, test_id).await? {
+        metrics.extend(RESOURCE_METRICS.iter().zip(resource_values(&r)).map(|((name, unit), v)| metric(name, Some(v), Some(unit))));
+    }
     let named = store.reports().job_metrics(run_id, test_id).await?;
-    metrics.extend(named.iter().filter(|(n, _)| n != "duration").map(|(n, v)| metric(n, Some(*v), None)));
+    metrics.extend(named.iter().filter(|(n, _)| !is_reserved(n)).map(|(n, v)| metric(n, Some(*v), None)));
     Ok((job_view(p, run_id, &job), metrics))
+}
+
+/// The job metrics a pytest-monitor sample gives, with their units: its
+/// memory (MB), CPU (% of wall time: pytest-monitor's ratio × 100), user
+/// and kernel time (s).
+pub const RESOURCE_METRICS: [(&str, &str); 4] = [("memory_mb", "MB"), ("cpu_percent", "%"), ("user_time", "s"), ("kernel_time", "s")];
+
+pub fn resource_values(r: &verdict_store::reports::JobResources) -> [f64; 4] {
+    [r.memory_mb, r.cpu_usage * 100.0, r.user_time, r.kernel_time]
+}
+
+/// Job metric names Verdict fills itself (`duration` and the sampled
+/// resources): a named number sent under one of them is not reported.
+pub fn is_reserved(name: &str) -> bool {
+    name == "duration" || RESOURCE_METRICS.iter().any(|(n, _)| *n == name)
 }
 
 /// A run's built-in batch metrics: `tests`, `failed`, `pass_rate` (% of

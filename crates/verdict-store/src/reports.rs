@@ -62,6 +62,18 @@ pub struct TestStatusCounts {
     pub cancelled: i64,
 }
 
+/// A job's pytest-monitor sample (the last one when a test has several in a
+/// run): memory in MB, CPU as a share of wall time, user and kernel seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobResources {
+    pub run_id: i64,
+    pub test_id: i64,
+    pub memory_mb: f64,
+    pub cpu_usage: f64,
+    pub user_time: f64,
+    pub kernel_time: f64,
+}
+
 /// Which runs a native report covers: a suite's runs on one branch (or all)
 /// created in `[since_ms, until_ms)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -210,6 +222,40 @@ pub(crate) const RUN_JOB: &str =
 pub(crate) const JOB_METRICS: &str = "SELECT name, value FROM job_metrics WHERE run_id = ?1 AND test_id = ?2 ORDER BY name";
 pub(crate) const WINDOW_JOB_METRICS: &str = "SELECT m.run_id, m.name, m.value FROM runs r JOIN job_metrics m ON m.run_id = r.id
      WHERE r.suite_id = ?1 AND (?2 IS NULL OR r.branch = ?2) AND r.created_at >= ?3 AND r.created_at < ?4";
+/// The samples of jobs: those of their own run (a pytest-monitor session is
+/// a run), or of a pytest-monitor session of the same CI build (the same
+/// commit and build number) when the results came by another way; samples
+/// of modules left out. Ordered so the last of each (run, test) is the
+/// latest sample. `runs` picks the runs (`r`), `tests` narrows the samples (`m`).
+pub(crate) fn job_resources_sql(runs: &str, tests: &str) -> String {
+    let cols = "m.test_id, m.mem_usage, m.cpu_usage, m.user_time, m.kernel_time, m.id";
+    let samples = format!("m.kind = 'function' AND m.test_id IS NOT NULL{tests}");
+    format!(
+        "SELECT run_id, test_id, mem_usage, cpu_usage, user_time, kernel_time FROM (
+           SELECT r.id AS run_id, {cols} AS sample FROM runs r JOIN monitor_metrics m ON m.run_id = r.id WHERE {runs} AND {samples}
+           UNION ALL
+           SELECT r.id, {cols} FROM runs r
+             JOIN runs s ON s.suite_id = r.suite_id AND s.commit_sha = r.commit_sha AND s.number = r.number AND s.id <> r.id
+             JOIN monitor_metrics m ON m.run_id = s.id WHERE {runs} AND {samples}
+         ) x ORDER BY run_id, test_id, sample"
+    )
+}
+pub(crate) const WINDOW_RESOURCE_RUNS: &str =
+    "r.suite_id = ?1 AND (?2 IS NULL OR r.branch = ?2) AND r.created_at >= ?3 AND r.created_at < ?4";
+pub(crate) const ONE_JOB: (&str, &str) = ("r.id = ?1", " AND m.test_id = ?2");
+
+/// One sample per (run, test): the latest, of rows ordered by `job_resources_sql`.
+pub(crate) fn latest_per_job(rows: impl Iterator<Item = JobResources>) -> Vec<JobResources> {
+    let mut out: Vec<JobResources> = Vec::new();
+    for r in rows {
+        match out.last_mut() {
+            Some(last) if last.run_id == r.run_id && last.test_id == r.test_id => *last = r,
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
 pub(crate) const FIRST_RUN_OF_COMMIT: &str =
     "SELECT id, created_at FROM runs WHERE suite_id = ?1 AND commit_sha = ?2 ORDER BY created_at, id LIMIT 1";
 pub(crate) const SUITE_BRANCHES: &str = "SELECT DISTINCT branch FROM runs WHERE suite_id = ?1 AND branch IS NOT NULL";
@@ -237,6 +283,10 @@ pub trait ReportsStore: Send + Sync {
     async fn job_metrics(&self, run_id: i64, test_id: i64) -> Result<Vec<(String, f64)>, StoreError>;
     /// Every named number of the window's jobs: `(run_id, name, value)`.
     async fn window_job_metrics(&self, window: &ReportWindow) -> Result<Vec<(i64, String, f64)>, StoreError>;
+    /// The pytest-monitor samples of the window's jobs (see `job_resources_sql`), one per job.
+    async fn window_job_resources(&self, window: &ReportWindow) -> Result<Vec<JobResources>, StoreError>;
+    /// One job's sample, when it has one.
+    async fn job_resources(&self, run_id: i64, test_id: i64) -> Result<Option<JobResources>, StoreError>;
     /// Per commit, the first run that carried it (commits never seen are left out).
     async fn first_runs(&self, suite_id: i64, commits: &[String]) -> Result<Vec<FirstRun>, StoreError>;
     /// The window's (run, test) rows, reduced: per test its runs by

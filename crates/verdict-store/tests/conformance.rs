@@ -1601,6 +1601,43 @@ async fn reports_and_the_rows_resim_reads(store: Arc<dyn Store>) {
     named.sort_by(|a, b| a.1.cmp(&b.1));
     assert_eq!(named, vec![(four.run_id, "min_distance".into(), 0.75), (four.run_id, "speed".into(), 3.0)]);
 
+    // pytest-monitor samples of a job: a session of the same CI build (commit
+    // c5, build 7) as the results' run; the latest sample of a test counts, a
+    // module's sample and another build's session do not.
+    let mut with_build = upload("five", Some("main"), Some("c5"), vec![exec("s", "a", Outcome::Passed, Some(1.0))]);
+    with_build.run_env.number = Some("7".into());
+    let five = store.write_upload(s.id, with_build).await.unwrap();
+    let mon = store.monitor();
+    mon.add_context(s.id, monitor_context()).await.unwrap();
+    for (h, build) in [("build7", "7"), ("build8", "8")] {
+        let mut session = monitor_session(h);
+        session.scm_ref = Some("c5".into());
+        session.description.0.push(("pipeline_build_no".into(), verdict_core::monitor::DescriptionValue::String(build.into())));
+        mon.add_session(s.id, session).await.unwrap();
+    }
+    let sample = |session: &str, kind: &str, mem: f64| {
+        let mut m = monitor_sample(0, session);
+        (m.item_path, m.item_variant, m.kind, m.mem_usage, m.cpu_usage, m.user_time, m.kernel_time) =
+            ("s".into(), "a".into(), kind.into(), mem, 0.5, 1.0, 0.25);
+        m
+    };
+    for m in [
+        sample("build7", "function", 50.0),
+        sample("build7", "function", 60.0),
+        sample("build7", "module", 99.0),
+        sample("build8", "function", 70.0),
+    ] {
+        mon.add_metric(s.id, m).await.unwrap();
+    }
+    let a = r.run_jobs(five.run_id, 0, 10).await.unwrap().remove(0).test_id;
+    let got = r.job_resources(five.run_id, a).await.unwrap().unwrap();
+    assert_eq!((got.memory_mb, got.cpu_usage, got.user_time, got.kernel_time), (60.0, 0.5, 1.0, 0.25));
+    assert_eq!(r.job_resources(one.run_id, a).await.unwrap(), None, "run one has no build number, so no session");
+    let all = r.window_job_resources(&window).await.unwrap();
+    let of_five: Vec<f64> = all.iter().filter(|x| x.run_id == five.run_id).map(|x| x.memory_mb).collect();
+    assert_eq!(of_five, vec![60.0], "one sample per job: the latest of its build's session");
+    assert!(all.iter().all(|x| x.memory_mb != 70.0), "build 8's session run has no branch, so it is not on main");
+
     let firsts = r.first_runs(s.id, &["c1".into(), "c2".into(), "never".into()]).await.unwrap();
     let mut firsts: Vec<(String, i64)> = firsts.into_iter().map(|f| (f.commit_sha, f.run_id)).collect();
     firsts.sort();

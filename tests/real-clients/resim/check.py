@@ -112,7 +112,8 @@ def check_metrics(path, expect, native):
     check(True, "metrics.binproto validates")
     metrics = {m.name: m for m in msg.job_level_metrics.metrics}
     for name in ("test_status_over_time", "high_level_totals", "experience_status_counts", "job_metric_status_counts",
-                 "batch_metric_status_counts", "duration_distribution", "min_distance_distribution", "pass_rate_over_time"):
+                 "batch_metric_status_counts", "duration_distribution", "min_distance_distribution", "pass_rate_over_time",
+                 "memory_mb_distribution", "cpu_percent_distribution"):
         check(name in metrics, f"metric {name}")
     if "high_level_totals" in metrics:
         header, cols = table(metrics["high_level_totals"])
@@ -131,7 +132,12 @@ def check_metrics(path, expect, native):
         header, cols = table(metrics["job_metric_status_counts"])
         names = list(cols[0])
         native_names = [m["name"] for m in native["job_metric_status_counts"]]
-        check(sorted(names) == sorted(native_names) == ["duration", "min_distance"], f"job metrics {names} == the native report's {native_names}")
+        want = ["cpu_percent", "duration", "kernel_time", "memory_mb", "min_distance", "user_time"]
+        check(sorted(names) == sorted(native_names) == want, f"job metrics {names} == the native report's {native_names}")
+    if "memory_mb_distribution" in metrics:
+        fig = MessageToDict(metrics["memory_mb_distribution"].metric_values.plotly_metric_values.json)
+        ys = sorted(column(fig["data"][0]["y"]))
+        check(ys == sorted(expect["memory_mb"].values()), f"memory_mb: each sampled job's latest sample ({ys[:3]}...)")
     if "experience_status_counts" in metrics:
         header, cols = table(metrics["experience_status_counts"])
         rows = {}
@@ -147,6 +153,26 @@ def check_metrics(path, expect, native):
         check([e["name"] for e in native["experiences"]][0] == list(cols[0])[0], "the native report lists the same test first")
 
 
+def check_resources(cfg, expect):
+    """A sampled job's metrics through the ReSim API: pytest-monitor's sample of the same CI build."""
+    import urllib.parse
+    import urllib.request
+    api, p = cfg["apiURL"].rstrip("/"), cfg["projectID"]
+    get = lambda path: json.load(urllib.request.urlopen(urllib.request.Request(
+        f"{api}/projects/{p}/{path}", headers={"Authorization": f"Bearer {cfg['authToken']}"})))
+    batches, _ = asyncio.run(fetch(cfg))
+    key, mem = next(iter(expect["memory_mb"].items()))
+    batch = next(b for b in batches if b.friendly_name == key)
+    jobs = get(f"batches/{batch.batch_id}/jobs")["jobs"]
+    job = next(j for j in jobs if j["experienceName"] == "sim left-turn")
+    got = {m["name"]: (m["value"], m["unit"]) for m in get(f"batches/{batch.batch_id}/jobs/{job['jobID']}/metrics")["metrics"]}
+    want = {"memory_mb": (mem, "MB"), "cpu_percent": (87.5, "%"), "user_time": (1.5, "s"), "kernel_time": (0.25, "s")}
+    check(all(got.get(k) == v for k, v in want.items()), f"job {key}/left-turn has its session's resources {want}: {got}")
+    other = next(j for j in jobs if j["experienceName"] == "sim merge")
+    names = [m["name"] for m in get(f"batches/{batch.batch_id}/jobs/{other['jobID']}/metrics")["metrics"]]
+    check("memory_mb" not in names, "a job without samples has no resource metrics")
+
+
 def main():
     if sys.argv[1] == "--program":
         run_report_metrics(sys.argv[2], sys.argv[3])
@@ -157,6 +183,7 @@ def main():
     if "--revision-report" in sys.argv:
         rev = json.load(open(sys.argv[sys.argv.index("--revision-report") + 1]))
         check_fetch(rev, expect, "respectRevisionBoundary")
+    check_resources(cfg, expect)
     out = f"{out_dir}/metrics.binproto"
     run_report_metrics(config_path, out)
     check_metrics(out, expect, native_report(cfg))

@@ -6,7 +6,11 @@ real-client test, and write what a report over the middle window must hold
 Usage: seed.py BASE_URL UPLOAD_TOKEN OUT.json
 Runs: 2 on main before the window, then (window) 104 runs on main with four
 experiences, one run on main with 154 tests, 3 runs on dev, then 2 on main
-after it. Prints nothing; OUT.json has the window and the expectations.
+after it. Every 13th window run also has a pytest-monitor session of the
+same CI build (its commit and build number, in pytest-monitor's wire format
+at /t/TOKEN/api/v1) with samples of `sim left-turn`, which become that job's
+memory_mb, cpu_percent, user_time and kernel_time. Prints nothing; OUT.json
+has the window and the expectations.
 """
 
 import json
@@ -25,6 +29,26 @@ def post(key, branch, commit, results):
         "Authorization": f'Token token="{TOKEN}"', "Content-Type": "application/json"})
     with urllib.request.urlopen(req) as r:
         assert r.status == 202, r.status
+
+
+def monitor(path, body):
+    req = urllib.request.Request(f"{BASE}/t/{TOKEN}/api/v1/{path}", data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        assert r.status == 201, r.status
+
+
+def monitor_session(key, commit, i):
+    """A pytest-monitor session of run `key`'s CI build (no branch: the session's own run is not on main)."""
+    h = f"session-{key}"
+    monitor("sessions/", {"session_h": h, "run_date": "2026-12-01T00:00:00", "scm_ref": commit,
+                          "description": {"pipeline_build_no": key}})
+    for mem in (10.0, 40.0 + i):  # the later sample of a test is the one that counts
+        monitor("metrics/", {"session_h": h, "context_h": "ctx", "item_start_time": "2026-12-01T00:00:00",
+                             "item_path": "sim", "item": "left-turn", "item_variant": "left-turn",
+                             "item_fs_loc": "sim.py", "kind": "function", "component": "", "total_time": 2.0,
+                             "user_time": 1.5, "kernel_time": 0.25, "cpu_usage": 0.875, "mem_usage": mem})
+    return 40.0 + i
 
 
 def result(name, outcome, duration=1.0, attempt=None):
@@ -61,6 +85,10 @@ def batch_status(statuses):
 
 
 def main():
+    monitor("contexts/", {"cpu_count": 2, "cpu_frequency": 2445.4, "cpu_type": "", "cpu_vendor": "AMD", "ram_total": 24105,
+                          "machine_node": "ci", "machine_type": "x86_64", "machine_arch": "64bit", "system_info": "Linux",
+                          "python_info": "3.11.7", "h": "ctx"})
+    memory = {}
     for k in ("pre-1", "pre-2"):
         post(k, "main", "c-pre", experiences(1)[0])
     time.sleep(1.1)
@@ -71,6 +99,8 @@ def main():
         rs, statuses = experiences(i)
         key = f"w-{i:03d}"
         post(key, "main", f"c-{i // 2}", rs)
+        if i % 13 == 0:
+            memory[key] = monitor_session(key, f"c-{i // 2}", i)
         names.append(key)
         batches.append(batch_status(statuses))
         for exp, st in statuses.items():
@@ -100,6 +130,7 @@ def main():
         "fail_warn_batches": batches.count("WARNING"),
         "passed_batches": batches.count("PASSED"),
         "experience_counts": counts,
+        "memory_mb": memory,
     }, open(OUT, "w"), indent=1)
 
 

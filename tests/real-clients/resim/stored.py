@@ -74,6 +74,10 @@ page = get(twin["page"])
 check(all(f'<h3 class="metric">{n} ' in page for n in names), "the report page shows every stored metric")
 check(page.count("<svg") >= 8, f"with its figures drawn ({page.count('<svg')} SVGs)")
 check("Number of fail block batches" in page, "and its tables")
+check("Resource use per run" in page and "MB</td>" in page, "Verdict's own report shows the sampled runs' memory")
+sampled = [b for b in twin["report"]["batches"] if b["p50_memory_mb"] is not None]
+check(sorted(b["p50_memory_mb"] for b in sampled) == sorted(expect["memory_mb"].values()),
+      f"p50 memory per sampled run: {len(sampled)} runs, the session's latest sample")
 
 if failures:
     print(f"{len(failures)} checks failed", file=sys.stderr)

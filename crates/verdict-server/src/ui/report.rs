@@ -34,6 +34,8 @@ pub struct BatchLine {
     pub rate: String,
     pub p50: String,
     pub p95: String,
+    pub memory: String,
+    pub cpu: String,
 }
 
 pub struct TestLine {
@@ -91,6 +93,8 @@ struct ReportHtml {
     report: NativeReport,
     statuses: String,
     durations: String,
+    /// Memory and CPU per run (empty without pytest-monitor samples).
+    resources: String,
     batches: Vec<BatchLine>,
     tests: Vec<TestLine>,
     tests_more: usize,
@@ -238,8 +242,28 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
             rate: format::rate(&b.pass_rate),
             p50: format::seconds(b.p50_s),
             p95: format::seconds(b.p95_s),
+            memory: b.p50_memory_mb.map_or_else(|| "–".into(), |v| format!("{v:.1} MB")),
+            cpu: b.p50_cpu_percent.map_or_else(|| "–".into(), |v| format!("{v:.0}%")),
         })
         .collect();
+    // pytest-monitor's resources per run, where its samples are linked to the runs' jobs.
+    let sampled = report.batches.iter().any(|b| b.p50_memory_mb.is_some());
+    let resource_chart = |values: Vec<Option<f64>>, unit: &str, desc: &str| {
+        svg::points_chart(&[], &[svg::Line { class: "p50", values }], &columns, 120, unit, desc)
+    };
+    let resources = if sampled {
+        format!(
+            "{}{}",
+            resource_chart(report.batches.iter().map(|b| b.p50_memory_mb).collect(), "MB", "median memory of the run's sampled tests (MB)"),
+            resource_chart(
+                report.batches.iter().map(|b| b.p50_cpu_percent).collect(),
+                "%",
+                "median CPU of the run's sampled tests (% of wall time)"
+            )
+        )
+    } else {
+        String::new()
+    };
     let tests = report
         .experiences
         .iter()
@@ -307,6 +331,7 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
         report,
         statuses,
         durations,
+        resources,
         batches,
         tests,
         tests_more,

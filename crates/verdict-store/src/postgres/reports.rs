@@ -28,6 +28,17 @@ fn job_of(r: &Row) -> RunJob {
     RunJob { test_id: r.get(0), scope: r.get(1), name: r.get(2), status: i64::from(r.get::<_, i16>(3)) }
 }
 
+fn resources_of(r: &Row) -> JobResources {
+    JobResources {
+        run_id: r.get(0),
+        test_id: r.get(1),
+        memory_mb: r.get(2),
+        cpu_usage: r.get(3),
+        user_time: r.get(4),
+        kernel_time: r.get(5),
+    }
+}
+
 #[async_trait]
 impl ReportsStore for PgStore {
     async fn project_id(&self) -> Result<Uuid, StoreError> {
@@ -77,6 +88,23 @@ impl ReportsStore for PgStore {
     async fn report_metrics(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
         let sql = dollars(REPORT_METRICS);
         Ok(self.client().await?.query_opt(&sql, &[&id]).await?.map(|r| r.get(0)))
+    }
+
+    async fn window_job_resources(&self, w: &ReportWindow) -> Result<Vec<JobResources>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &dollars(&job_resources_sql(WINDOW_RESOURCE_RUNS, "")).replace("$2 IS NULL", "$2::text IS NULL"),
+                &[&w.suite_id, &w.branch, &w.since_ms, &w.until_ms],
+            )
+            .await?;
+        Ok(latest_per_job(rows.iter().map(resources_of)))
+    }
+
+    async fn job_resources(&self, run_id: i64, test_id: i64) -> Result<Option<JobResources>, StoreError> {
+        let rows = self.client().await?.query(&dollars(&job_resources_sql(ONE_JOB.0, ONE_JOB.1)), &[&run_id, &test_id]).await?;
+        Ok(latest_per_job(rows.iter().map(resources_of)).pop())
     }
 
     async fn reports(&self, suite_id: Option<i64>, after_id: i64, limit: i64) -> Result<Vec<StoredReport>, StoreError> {

@@ -50,6 +50,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (22, include_str!("migrations/0022_aggregate_verdicts.sql")),
     (23, include_str!("migrations/0023_reports.sql")),
     (24, include_str!("migrations/0024_job_metrics.sql")),
+    (25, include_str!("migrations/0025_monitor_by_run.sql")),
 ];
 
 pub struct SqliteStore {

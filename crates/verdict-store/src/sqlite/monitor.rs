@@ -79,7 +79,7 @@ impl MonitorStore for SqliteStore {
 
 impl SqliteStore {
     /// Every sample acknowledged so far is in `monitor_metrics` when this returns.
-    async fn settle(&self) -> Result<(), StoreError> {
+    pub(crate) async fn settle(&self) -> Result<(), StoreError> {
         if self.inbox.is_empty() {
             return Ok(());
         }

@@ -24,6 +24,17 @@ fn report_of(r: &Row) -> rusqlite::Result<StoredReport> {
     })
 }
 
+fn resources_of(r: &Row) -> rusqlite::Result<JobResources> {
+    Ok(JobResources {
+        run_id: r.get(0)?,
+        test_id: r.get(1)?,
+        memory_mb: r.get(2)?,
+        cpu_usage: r.get(3)?,
+        user_time: r.get(4)?,
+        kernel_time: r.get(5)?,
+    })
+}
+
 fn job_of(r: &Row) -> rusqlite::Result<RunJob> {
     Ok(RunJob { test_id: r.get(0)?, scope: r.get(1)?, name: r.get(2)?, status: r.get(3)? })
 }
@@ -75,6 +86,32 @@ impl ReportsStore for SqliteStore {
 
     async fn report_metrics(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
         self.read_here(move |c| Ok(c.prepare_cached(REPORT_METRICS)?.query_row([id], |r| r.get(0)).optional()?)).await
+    }
+
+    async fn window_job_resources(&self, w: &ReportWindow) -> Result<Vec<JobResources>, StoreError> {
+        // Samples acknowledged but still in the inbox are read too.
+        self.settle().await?;
+        let w = w.clone();
+        self.read_here(move |c| {
+            let rows = c
+                .prepare_cached(&job_resources_sql(WINDOW_RESOURCE_RUNS, ""))?
+                .query_map(params![w.suite_id, w.branch, w.since_ms, w.until_ms], resources_of)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(latest_per_job(rows.into_iter()))
+        })
+        .await
+    }
+
+    async fn job_resources(&self, run_id: i64, test_id: i64) -> Result<Option<JobResources>, StoreError> {
+        self.settle().await?;
+        self.read_here(move |c| {
+            let rows = c
+                .prepare_cached(&job_resources_sql(ONE_JOB.0, ONE_JOB.1))?
+                .query_map(params![run_id, test_id], resources_of)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(latest_per_job(rows.into_iter()).pop())
+        })
+        .await
     }
 
     async fn reports(&self, suite_id: Option<i64>, after_id: i64, limit: i64) -> Result<Vec<StoredReport>, StoreError> {
