@@ -203,6 +203,7 @@ pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport,
     let mut named_by_build: BTreeMap<String, BTreeMap<(i64, String), Vec<f64>>> = BTreeMap::new();
 
     let th = resim::thresholds(store, w.suite_id).await?;
+    let job_th = resim::job_thresholds(store, w.suite_id).await?;
     let mut batches = Vec::with_capacity(runs.len());
     let mut by_build: BTreeMap<(i64, String), Vec<f64>> = BTreeMap::new();
     for run in runs {
@@ -276,30 +277,33 @@ pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport,
         let key = |c: &StatusCounts| (c.error, c.blocker, c.warning, c.cancelled, c.passed);
         key(&b.counts).cmp(&key(&a.counts)).then_with(|| a.name.cmp(&b.name))
     });
-    let boxes = |by: BTreeMap<(i64, String), Vec<f64>>| -> Vec<BuildBox> {
-        by.into_iter().filter_map(|((ms, version), v)| box_of(ms, version, v)).collect()
-    };
     let mut job_metrics = Vec::new();
-    if by_build.values().any(|v| !v.is_empty()) {
-        job_metrics.push(JobMetricSeries { name: "duration".into(), unit: Some("s"), by_build: boxes(by_build) });
-    }
-    for ((name, unit), by) in resim::RESOURCE_METRICS.iter().zip(resources_by_build) {
-        if by.values().any(|v| !v.is_empty()) {
-            job_metrics.push(JobMetricSeries { name: (*name).to_owned(), unit: Some(unit), by_build: boxes(by) });
+    let mut job_metric_status_counts = Vec::new();
+    // Each job metric: its distribution per build, and its values by status (the suite's `job_metric_thresholds`).
+    let mut add = |name: String, unit: Option<&'static str>, by: BTreeMap<(i64, String), Vec<f64>>| {
+        if by.values().all(|v| v.is_empty()) {
+            return;
         }
+        let mut row = MetricStatusRow { name: name.clone(), passed: 0, fail_warn: 0, fail_block: 0 };
+        let threshold = job_th.get(&name);
+        for v in by.values().flatten() {
+            match threshold.map_or(verdict_core::resim::MetricStatus::Passed, |t| t.status_of(Some(*v))) {
+                verdict_core::resim::MetricStatus::FailBlock => row.fail_block += 1,
+                verdict_core::resim::MetricStatus::FailWarn => row.fail_warn += 1,
+                _ => row.passed += 1,
+            }
+        }
+        job_metric_status_counts.push(row);
+        let by_build = by.into_iter().filter_map(|((ms, version), v)| box_of(ms, version, v)).collect();
+        job_metrics.push(JobMetricSeries { name, unit, by_build });
+    };
+    add("duration".into(), Some("s"), by_build);
+    for ((name, unit), by) in resim::RESOURCE_METRICS.iter().zip(resources_by_build) {
+        add((*name).to_owned(), Some(unit), by);
     }
     for (name, by) in named_by_build {
-        job_metrics.push(JobMetricSeries { name, unit: None, by_build: boxes(by) });
+        add(name, None, by);
     }
-    let job_metric_status_counts = job_metrics
-        .iter()
-        .map(|m| MetricStatusRow {
-            name: m.name.clone(),
-            passed: m.by_build.iter().map(|b| b.jobs as i64).sum(),
-            fail_warn: 0,
-            fail_block: 0,
-        })
-        .collect();
     let mut series: Vec<MetricSeries> = Vec::new();
     let mut batch_metric_status_counts: Vec<MetricStatusRow> = Vec::new();
     for b in &batches {

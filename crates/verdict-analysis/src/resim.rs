@@ -418,6 +418,7 @@ pub async fn job_metrics(
     }
     let named = store.reports().job_metrics(run_id, test_id).await?;
     metrics.extend(named.iter().filter(|(n, _)| !is_reserved(n)).map(|(n, v)| metric(n, Some(*v), None)));
+    judge(&job_thresholds(store, job.suite_id).await?, &mut metrics);
     Ok((job_view(p, run_id, &job), metrics))
 }
 
@@ -454,6 +455,12 @@ pub type Thresholds = std::collections::BTreeMap<String, verdict_core::resim::st
 
 pub async fn thresholds(store: &dyn Store, suite_id: i64) -> Result<Thresholds, AnalysisError> {
     Ok(store.flaky().flaky_settings(suite_id).await?.batch_metric_thresholds)
+}
+
+/// A suite's job metric thresholds (the setting `job_metric_thresholds`):
+/// they mark a job's metric, not the job (its status is its test's outcome).
+pub async fn job_thresholds(store: &dyn Store, suite_id: i64) -> Result<Thresholds, AnalysisError> {
+    Ok(store.flaky().flaky_settings(suite_id).await?.job_metric_thresholds)
 }
 
 /// Each metric's status by its threshold (PASSED without one), and the worst of them.

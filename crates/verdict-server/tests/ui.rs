@@ -631,6 +631,12 @@ async fn batch_metric_thresholds_fail_report_batches(backend: Backend) {
     );
     let set = json!({"batch_metric_thresholds": {"duration": {"fails_above": 5, "status": "FAIL_WARN"}, "disruption": {"fails_above": 1}}});
     assert_eq!(patch(set).await, StatusCode::OK);
+    assert_eq!(
+        patch(json!({"job_metric_thresholds": {"duration": {"fails_below": 3, "fails_above": 1}}})).await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // A job whose test took over 4 s: its duration metric fails, the job (a passed test) stays PASSED.
+    assert_eq!(patch(json!({"job_metric_thresholds": {"duration": {"fails_above": 4}}})).await, StatusCode::OK);
     // Three passing runs: one slow (10 s), one with a named metric past its bound, one within both.
     for (key, secs) in [("slow", 10.0), ("disrupted", 1.0), ("fine", 1.0)] {
         let body = json!({"format": "json", "run_env": {"key": key, "branch": "main"}, "data": [{"name": "t", "result": "passed", "history": {"duration": secs}}]});
@@ -649,6 +655,9 @@ async fn batch_metric_thresholds_fail_report_batches(backend: Backend) {
     let row = |n: &str| counts.iter().find(|r| r["name"] == n).cloned().unwrap();
     assert_eq!((row("duration")["fail_warn"].as_i64(), row("duration")["passed"].as_i64()), (Some(1), Some(2)));
     assert_eq!(row("disruption")["fail_block"].as_i64(), Some(1));
+    let jobs = report["job_metric_status_counts"].as_array().unwrap();
+    let duration = jobs.iter().find(|r| r["name"] == "duration").cloned().unwrap();
+    assert_eq!((duration["fail_block"].as_i64(), duration["passed"].as_i64()), (Some(1), Some(2)), "{jobs:?}");
     // The same through ReSim's API: the batch list and one batch's metrics.
     let (_, suites) = s.get("/api/v1/suites").await;
     assert_eq!(suites.as_array().unwrap().len(), 1);
@@ -675,6 +684,12 @@ async fn batch_metric_thresholds_fail_report_batches(backend: Backend) {
     let (_, metrics) = s.get(&format!("/resim/v1/projects/{project}/batches/{slow}/metrics")).await;
     let duration = metrics["batchMetrics"].as_array().unwrap().iter().find(|m| m["name"] == "duration").cloned().unwrap();
     assert_eq!((duration["value"].as_f64(), duration["status"].as_str()), (Some(10.0), Some("FAIL_WARN")));
+    let (_, jobs) = s.get(&format!("/resim/v1/projects/{project}/batches/{slow}/jobs")).await;
+    let job = &jobs["jobs"][0];
+    assert_eq!(job["conflatedStatus"], "PASSED", "a job metric's threshold marks the metric, not the job");
+    let (_, metrics) = s.get(&format!("/resim/v1/projects/{project}/batches/{slow}/jobs/{}/metrics", job["jobID"].as_str().unwrap())).await;
+    let duration = metrics["metrics"].as_array().unwrap().iter().find(|m| m["name"] == "duration").cloned().unwrap();
+    assert_eq!((duration["value"].as_f64(), duration["status"].as_str()), (Some(10.0), Some("FAIL_BLOCK")));
     s.finish().await;
 }
 

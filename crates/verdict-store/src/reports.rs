@@ -36,6 +36,7 @@ pub struct StoredReport {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunJob {
     pub test_id: i64,
+    pub suite_id: i64,
     pub scope: String,
     pub name: String,
     pub status: i64,
@@ -214,10 +215,11 @@ pub(crate) const REPORT_COLS: &str =
     "id, suite_id, branch, name, start_ms, end_ms, respect_revision, created_at, metrics_status, metrics_at";
 pub(crate) const SET_REPORT_METRICS: &str = "UPDATE reports SET metrics = ?2, metrics_status = ?3, metrics_at = ?4 WHERE id = ?1";
 pub(crate) const REPORT_METRICS: &str = "SELECT metrics FROM reports WHERE id = ?1 AND metrics IS NOT NULL";
-pub(crate) const RUN_JOBS: &str = "SELECT rt.test_id, t.scope, t.name, rt.status FROM run_tests rt JOIN tests t ON t.id = rt.test_id
+pub(crate) const RUN_JOBS: &str =
+    "SELECT rt.test_id, t.scope, t.name, rt.status, t.suite_id FROM run_tests rt JOIN tests t ON t.id = rt.test_id
      WHERE rt.run_id = ?1 AND rt.test_id > ?2 ORDER BY rt.test_id LIMIT ?3";
 pub(crate) const RUN_JOB: &str =
-    "SELECT rt.test_id, t.scope, t.name, rt.status, rt.duration FROM run_tests rt JOIN tests t ON t.id = rt.test_id
+    "SELECT rt.test_id, t.scope, t.name, rt.status, t.suite_id, rt.duration FROM run_tests rt JOIN tests t ON t.id = rt.test_id
      WHERE rt.run_id = ?1 AND rt.test_id = ?2";
 pub(crate) const JOB_METRICS: &str = "SELECT name, value FROM job_metrics WHERE run_id = ?1 AND test_id = ?2 ORDER BY name";
 pub(crate) const WINDOW_JOB_METRICS: &str = "SELECT m.run_id, m.name, m.value FROM runs r JOIN job_metrics m ON m.run_id = r.id

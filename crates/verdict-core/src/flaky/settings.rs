@@ -58,6 +58,10 @@ pub struct Settings {
     /// built-in `tests`, `failed`, `pass_rate`, `duration`, or a named run
     /// metric — that make a run a BLOCKER or WARNING batch.
     pub batch_metric_thresholds: std::collections::BTreeMap<String, crate::resim::status::MetricThreshold>,
+    /// Thresholds on job metrics by name — `duration`, pytest-monitor's
+    /// `memory_mb`, `cpu_percent`, `user_time`, `kernel_time`, or a named
+    /// number — that mark a job's metric FAIL_BLOCK or FAIL_WARN.
+    pub job_metric_thresholds: std::collections::BTreeMap<String, crate::resim::status::MetricThreshold>,
 }
 
 impl Default for Settings {
@@ -89,6 +93,7 @@ impl Default for Settings {
             cluster_numbers: crate::clusters::Numbers::Mask,
             cluster_masks: Vec::new(),
             batch_metric_thresholds: Default::default(),
+            job_metric_thresholds: Default::default(),
         }
     }
 }
@@ -156,11 +161,15 @@ impl Settings {
         if self.tracked_branches.len() > 10 {
             return Err("at most 10 tracked_branches".into());
         }
-        if self.batch_metric_thresholds.len() > crate::resim::status::MAX_THRESHOLDS {
-            return Err(format!("at most {} batch_metric_thresholds", crate::resim::status::MAX_THRESHOLDS));
-        }
-        for (name, t) in &self.batch_metric_thresholds {
-            t.validate(name)?;
+        for (setting, thresholds) in
+            [("batch_metric_thresholds", &self.batch_metric_thresholds), ("job_metric_thresholds", &self.job_metric_thresholds)]
+        {
+            if thresholds.len() > crate::resim::status::MAX_THRESHOLDS {
+                return Err(format!("at most {} {setting}", crate::resim::status::MAX_THRESHOLDS));
+            }
+            for (name, t) in thresholds {
+                t.validate(setting, name)?;
+            }
         }
         Ok(())
     }

@@ -49,10 +49,11 @@ impl MetricStatus {
     }
 }
 
-/// A suite's threshold on one batch metric (setting `batch_metric_thresholds`):
-/// a value above `fails_above` or below `fails_below` fails the metric with
-/// `status` (`FAIL_BLOCK` by default, or `FAIL_WARN`), which makes its batch
-/// a BLOCKER (or WARNING).
+/// A suite's threshold on one batch metric (setting `batch_metric_thresholds`)
+/// or job metric (`job_metric_thresholds`): a value above `fails_above` or
+/// below `fails_below` fails the metric with `status` (`FAIL_BLOCK` by
+/// default, or `FAIL_WARN`). A failed batch metric makes its batch a BLOCKER
+/// (or WARNING); a failed job metric is marked on the metric only.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricThreshold {
@@ -85,20 +86,21 @@ impl MetricThreshold {
         value.map_or(MetricStatus::Passed, |v| MetricStatus::of_value(v, self.fails_above, self.fails_below, fail))
     }
 
-    pub fn validate(&self, name: &str) -> Result<(), String> {
+    /// A threshold of the setting `setting` (`batch_metric_thresholds` or `job_metric_thresholds`) on metric `name`.
+    pub fn validate(&self, setting: &str, name: &str) -> Result<(), String> {
         if name.is_empty() || name.chars().count() > MAX_THRESHOLD_NAME_CHARS {
-            return Err(format!("batch_metric_thresholds: a metric name is 1 to {MAX_THRESHOLD_NAME_CHARS} characters"));
+            return Err(format!("{setting}: a metric name is 1 to {MAX_THRESHOLD_NAME_CHARS} characters"));
         }
         if self.fails_above.is_none() && self.fails_below.is_none() {
-            return Err(format!("batch_metric_thresholds.{name}: give fails_above, fails_below or both"));
+            return Err(format!("{setting}.{name}: give fails_above, fails_below or both"));
         }
         if [self.fails_above, self.fails_below].iter().flatten().any(|v| !v.is_finite()) {
-            return Err(format!("batch_metric_thresholds.{name}: the bounds must be finite numbers"));
+            return Err(format!("{setting}.{name}: the bounds must be finite numbers"));
         }
         if let (Some(above), Some(below)) = (self.fails_above, self.fails_below)
             && below > above
         {
-            return Err(format!("batch_metric_thresholds.{name}: fails_below is above fails_above, so every value fails"));
+            return Err(format!("{setting}.{name}: fails_below is above fails_above, so every value fails"));
         }
         Ok(())
     }
@@ -202,11 +204,17 @@ mod tests {
         let w: MetricThreshold = serde_json::from_str(r#"{"fails_above": 60, "status": "FAIL_WARN"}"#).unwrap();
         assert_eq!(w.status_of(Some(61.0)), MetricStatus::FailWarn);
         assert!(serde_json::from_str::<MetricThreshold>(r#"{"fails_above": 1, "colour": 2}"#).is_err());
-        assert!(serde_json::from_str::<MetricThreshold>(r#"{}"#).unwrap().validate("x").unwrap_err().contains("give fails_above"));
+        assert!(
+            serde_json::from_str::<MetricThreshold>(r#"{}"#)
+                .unwrap()
+                .validate("job_metric_thresholds", "x")
+                .unwrap_err()
+                .contains("give fails_above")
+        );
         let crossed = MetricThreshold { fails_above: Some(1.0), fails_below: Some(2.0), status: FailLevel::FailBlock };
-        assert!(crossed.validate("x").unwrap_err().contains("every value fails"));
-        assert!(t.validate(&"n".repeat(201)).is_err());
-        assert!(t.validate("pass_rate").is_ok());
+        assert!(crossed.validate("batch_metric_thresholds", "x").unwrap_err().contains("batch_metric_thresholds.x: fails_below is above"));
+        assert!(t.validate("job_metric_thresholds", &"n".repeat(201)).is_err());
+        assert!(t.validate("batch_metric_thresholds", "pass_rate").is_ok());
     }
 
     #[test]

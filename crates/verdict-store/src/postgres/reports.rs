@@ -25,7 +25,7 @@ fn report_of(r: &Row) -> StoredReport {
 }
 
 fn job_of(r: &Row) -> RunJob {
-    RunJob { test_id: r.get(0), scope: r.get(1), name: r.get(2), status: i64::from(r.get::<_, i16>(3)) }
+    RunJob { test_id: r.get(0), scope: r.get(1), name: r.get(2), status: i64::from(r.get::<_, i16>(3)), suite_id: r.get(4) }
 }
 
 fn resources_of(r: &Row) -> JobResources {
@@ -126,7 +126,7 @@ impl ReportsStore for PgStore {
 
     async fn run_job(&self, run_id: i64, test_id: i64) -> Result<Option<(RunJob, Option<f64>)>, StoreError> {
         let row = self.client().await?.query_opt(&dollars(RUN_JOB), &[&run_id, &test_id]).await?;
-        Ok(row.map(|r| (job_of(&r), r.get(4))))
+        Ok(row.map(|r| (job_of(&r), r.get(5))))
     }
 
     async fn first_runs(&self, suite_id: i64, commits: &[String]) -> Result<Vec<FirstRun>, StoreError> {

@@ -36,7 +36,7 @@ fn resources_of(r: &Row) -> rusqlite::Result<JobResources> {
 }
 
 fn job_of(r: &Row) -> rusqlite::Result<RunJob> {
-    Ok(RunJob { test_id: r.get(0)?, scope: r.get(1)?, name: r.get(2)?, status: r.get(3)? })
+    Ok(RunJob { test_id: r.get(0)?, scope: r.get(1)?, name: r.get(2)?, status: r.get(3)?, suite_id: r.get(4)? })
 }
 
 #[async_trait]
@@ -134,7 +134,7 @@ impl ReportsStore for SqliteStore {
 
     async fn run_job(&self, run_id: i64, test_id: i64) -> Result<Option<(RunJob, Option<f64>)>, StoreError> {
         self.read_here(move |c| {
-            Ok(c.prepare_cached(RUN_JOB)?.query_row(params![run_id, test_id], |r| Ok((job_of(r)?, r.get(4)?))).optional()?)
+            Ok(c.prepare_cached(RUN_JOB)?.query_row(params![run_id, test_id], |r| Ok((job_of(r)?, r.get(5)?))).optional()?)
         })
         .await
     }
