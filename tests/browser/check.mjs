@@ -5,7 +5,9 @@
 // branch and window controls change the page; pages work without scripts;
 // sign-in works with a read token. Saves screenshots and timings.
 //
-// Usage: node check.mjs BASE_URL SIGNED_BASE_URL READ_TOKEN OUT_DIR
+// A stored report shows its report-metrics program's figures.
+//
+// Usage: node check.mjs BASE_URL SIGNED_BASE_URL READ_TOKEN OUT_DIR REPORT_ID
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -13,7 +15,7 @@ import path from "node:path";
 // playwright-core lives where run.sh installed it (PLAYWRIGHT_MODULES), not beside this file.
 const { chromium } = createRequire(path.join(process.env.PLAYWRIGHT_MODULES, "noop.js"))("playwright-core");
 
-const [base, signedBase, readToken, out] = process.argv.slice(2);
+const [base, signedBase, readToken, out, reportId] = process.argv.slice(2);
 const shots = path.join(out, "screenshots");
 fs.mkdirSync(shots, { recursive: true });
 const failures = [];
@@ -116,6 +118,15 @@ check(reportTwin.totals.batches > 0 && shownRuns === reportTwin.totals.batches, 
 check((await page.locator("h2:has-text('Tests, most failing first') + table tbody tr").count()) > 0, "report: tests, most failing first");
 await page.locator("svg.chart a[href*='/runs/']").first().click();
 check(/\/s\/web\/runs\/\d+/.test(new URL(page.url()).pathname), `report: a bar opens its run (${page.url()})`);
+
+// A stored report with its program's metrics (the captured default_report_metrics file).
+await visit("stored-report", `${base}/reports/${reportId}`);
+const metricHeads = await page.locator("#program-metrics h3.metric").allTextContents();
+check(metricHeads.length === 7 && metricHeads[0].startsWith("test_status_over_time"), `stored report: the program's 7 metrics in its order (${metricHeads.length})`);
+const figures = await visibleBoxes(page, "#program-metrics svg.chart");
+check(figures.length === 3 && figures.every(Boolean), `stored report: the batchwise bars, the box and the line drawn (${figures.length})`);
+check((await page.locator("#program-metrics table tbody tr").count()) >= 6, "stored report: its plotly tables as tables");
+await page.locator("#program-metrics").screenshot({ path: path.join(shots, "stored-report-metrics.png") });
 
 // Failures by cause: the list, then one cause with its tests and latest failures.
 await visit("webhooks", `${base}/s/web/webhooks`, { charts: false, rows: false });

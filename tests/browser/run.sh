@@ -58,6 +58,12 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && 
 printf '* @web-team\n' >"$work/TESTOWNERS"
 "$VERDICT" --data-dir "$work/data" owners upload --suite web "$work/TESTOWNERS" >/dev/null 2>&1
 python3 "$HERE/seed.py" "http://127.0.0.1:$port" "$web" "$api" >/dev/null
+# A stored report with a report-metrics program's output: the file ReSim's
+# default program wrote in the harness capture, "written" by a program that copies it.
+report_id=$("$VERDICT" --data-dir "$work/data" report create --suite web --branch main --length 14d 2>/dev/null | sed -n 's/^report  //p')
+"$VERDICT" --data-dir "$work/data" report run "$report_id" -- \
+  cp "$ROOT/crates/verdict-formats/tests/fixtures/resim/E2_metrics.binproto" {output} >"$work/report-run.log" 2>&1 \
+  || { echo "browser: verdict report run failed:" >&2; cat "$work/report-run.log" >&2; exit 1; }
 # The same data behind a read token, for the sign-in check.
 signed=$(free_port)
 "$VERDICT" --data-dir "$work/data" serve --listen "127.0.0.1:$signed" --read-token reader-secret >"$work/signed.log" 2>&1 &
@@ -66,7 +72,7 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$signed/healthz" >/dev/null &
 
 rm -rf "$OUT/screenshots"
 rc=0
-PLAYWRIGHT_MODULES="$OUT/npm/node_modules" node "$HERE/check.mjs" "http://127.0.0.1:$port" "http://127.0.0.1:$signed" reader-secret "$OUT" || rc=$?
+PLAYWRIGHT_MODULES="$OUT/npm/node_modules" node "$HERE/check.mjs" "http://127.0.0.1:$port" "http://127.0.0.1:$signed" reader-secret "$OUT" "$report_id" || rc=$?
 if grep -qiE "panicked|ERROR" "$work/server.log" "$work/signed.log"; then
   echo "browser: the server logged errors:" >&2; grep -iE "panicked|ERROR" "$work/server.log" "$work/signed.log" >&2; rc=1
 fi

@@ -79,8 +79,15 @@ fn frame(out: &mut String, y: Scale, x_labels: &[(i64, String)], x_title: Option
     for v in [y.lo, (y.lo + y.hi) / 2.0, y.hi] {
         let _ = write!(out, r#"<text class="tick" x="{}" y="{}">{}</text>"#, LEFT - 4, y.at(v) + 4, esc(&label(v)));
     }
-    for (x, text) in x_labels {
-        let _ = write!(out, r#"<text class="tick mid" x="{x}" y="{}">{}</text>"#, BOTTOM + 14, esc(text));
+    // Two labels (the axis' ends) hang inward, so neither is cut at the edge; more are centred.
+    let ends = x_labels.len() == 2;
+    for (i, (x, text)) in x_labels.iter().enumerate() {
+        let anchor = match (ends, i) {
+            (true, 0) => "r",
+            (true, _) => "",
+            _ => "mid",
+        };
+        let _ = write!(out, r#"<text class="tick {anchor}" x="{x}" y="{}">{}</text>"#, BOTTOM + 14, esc(text));
     }
     if let Some(t) = x_title {
         let _ = write!(out, r#"<text class="tick mid" x="{}" y="{}">{}</text>"#, (LEFT + RIGHT) / 2, H - 10, esc(t));
