@@ -70,6 +70,18 @@ pub enum Command {
     /// Test-suite reports (ReSim's model): create one over a window of a branch's runs, show it, run a report-metrics program for it.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// A consistent copy of the embedded SQLite store, taken while the server runs (SQLite's online backup).
+    #[command(
+        after_help = "Copies --data-dir's verdict.db into FILE (a new file) as of the moment the copy starts; uploads go on meanwhile and are in the next backup. The copy is checked (SQLite quick_check) and renamed into place, so FILE is never partial; it is a store: serve it with --data-dir on a directory holding it as verdict.db. For PostgreSQL use pg_dump (README, \"Backups\"). Exit status: 0, or 2 for a missing store, an existing FILE, PostgreSQL, or a database error."
+    )]
+    Backup(BackupArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// The file to write (it must not exist).
+    #[arg(long)]
+    pub to: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,6 +1,7 @@
 //! `verdict`: the server and the CLI in one binary.
 
 mod aggregate;
+mod backup;
 mod ci;
 mod cli;
 mod compare;
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         cli::Command::Summary(args) => summary::run(args),
         cli::Command::Owners(cmd) => runtime().block_on(owners::run(cli.store, cmd)),
         cli::Command::Report(cmd) => runtime().block_on(report::run(cli.store, cmd)),
+        cli::Command::Backup(args) => backup::run(cli.store, args),
     }
 }
 

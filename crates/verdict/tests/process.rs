@@ -158,8 +158,73 @@ both!(
     plan_shares_agree_across_nodes_and_fall_back_when_the_server_is_down,
     sigkill_between_webhook_attempts_resends_with_the_same_id_once,
     upload_writes_the_step_summary_and_annotates_the_build,
-    a_reader_that_goes_away_ends_a_command_quietly
+    a_reader_that_goes_away_ends_a_command_quietly,
+    a_backup_taken_during_uploads_is_a_whole_store
 );
+
+/// `verdict backup` while uploads stream in: the copy is a whole store
+/// (every upload answered 202 before it began is in it, no run in part),
+/// which a server serves from another directory; an existing file is
+/// refused; on PostgreSQL it points at pg_dump.
+fn a_backup_taken_during_uploads_is_a_whole_store(env: &Env) {
+    let copy_dir = env.store.dir.path().join("copy");
+    let file = copy_dir.join("verdict.db");
+    if env.store.database_url.is_some() {
+        let out = env.cmd().args(["backup", "--to"]).arg(&file).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"), "{}", String::from_utf8_lossy(&out.stderr));
+        return;
+    }
+    let token = env.create_suite("web");
+    let port = free_port();
+    let _server = env.serve(port);
+    let send = move |http: &reqwest::blocking::Client, key: &str| {
+        http.post(format!("http://127.0.0.1:{port}/v1/uploads"))
+            .header("Authorization", format!("Token token=\"{token}\""))
+            .json(&upload_body(key, RESULTS_PER_UPLOAD))
+            .send()
+    };
+    let senders = Senders::start(4, 202, Arc::new(send));
+    let before = senders.wait_for(20);
+    std::fs::create_dir_all(&copy_dir).unwrap();
+    let out = env.cmd().args(["backup", "--to"]).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(said.contains(" runs, ") && said.contains("1 suites"), "{said}");
+    senders.wait_for(before.len() + 10); // the server went on taking uploads
+    senders.stop();
+    let again = env.cmd().args(["backup", "--to"]).arg(&file).output().unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+    assert_eq!(std::fs::read_dir(&copy_dir).unwrap().count(), 1, "no partial file is left beside the copy");
+
+    let copy_port = free_port();
+    let mut copy = Command::new(BIN)
+        .args(["--data-dir"])
+        .arg(&copy_dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{copy_port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::blocking::get(format!("http://127.0.0.1:{copy_port}/healthz")).is_err() {
+        assert!(Instant::now() < deadline, "a server on the copy did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let runs = get(copy_port, "/api/v1/suites/web/runs?per_page=500");
+    let runs = runs.as_array().unwrap();
+    for key in &before {
+        assert!(runs.iter().any(|r| r["key"] == key.as_str()), "upload {key}, accepted before the backup, is not in it");
+    }
+    for r in runs {
+        let detail = get(copy_port, &format!("/api/v1/runs/{}", r["id"]));
+        assert_eq!(detail["total"], RESULTS_PER_UPLOAD, "run {} is in the copy in part", r["key"]);
+    }
+    assert!(said.contains(&format!("{} runs", runs.len())), "the summary counts the copy's runs: {said}");
+    let _ = copy.kill();
+    let _ = copy.wait();
+}
 
 /// `verdict suite list | head -0`: the command stops at the closed pipe,
 /// without a panic (it used to print "failed printing to stdout").
@@ -178,42 +243,72 @@ fn a_reader_that_goes_away_ends_a_command_quietly(env: &Env) {
 
 const RESULTS_PER_UPLOAD: usize = 300;
 
-/// Eight threads each send one request after another (`send` with a key no
-/// other request uses) until `enough` have been answered `accepted_status`;
-/// then the server gets SIGKILL. The keys that were answered so, all of them.
+/// Threads that each send one request after another (`send` with a key no
+/// other request uses), keeping the keys answered `accepted_status`, until
+/// stopped or the server is gone.
+struct Senders {
+    accepted: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+}
+
+type SendFn = dyn Fn(&reqwest::blocking::Client, &str) -> reqwest::Result<reqwest::blocking::Response> + Send + Sync;
+
+impl Senders {
+    fn start(threads: usize, accepted_status: u16, send: Arc<SendFn>) -> Senders {
+        let (accepted, stop) = (Arc::new(Mutex::new(Vec::<String>::new())), Arc::new(AtomicBool::new(false)));
+        let workers = (0..threads)
+            .map(|w| {
+                let (accepted, stop, send) = (accepted.clone(), stop.clone(), send.clone());
+                std::thread::spawn(move || {
+                    let http = reqwest::blocking::Client::new();
+                    for i in 0.. {
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let key = format!("w{w}_{i}");
+                        match send(&http, &key) {
+                            Ok(r) if r.status() == accepted_status => accepted.lock().unwrap().push(key),
+                            Ok(r) => panic!("unexpected status {} while the server runs", r.status()),
+                            Err(_) => break, // the server is gone
+                        }
+                    }
+                })
+            })
+            .collect();
+        Senders { accepted, stop, workers }
+    }
+
+    /// Wait until `n` requests were accepted; the keys accepted so far.
+    fn wait_for(&self, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.accepted.lock().unwrap().len() < n {
+            assert!(Instant::now() < deadline, "requests stalled");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.accepted.lock().unwrap().clone()
+    }
+
+    /// Stop and join the threads; every key accepted.
+    fn stop(self) -> Vec<String> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.workers.into_iter().for_each(|w| w.join().unwrap());
+        self.accepted.lock().unwrap().clone()
+    }
+}
+
+/// Eight senders until `enough` have been answered `accepted_status`; then
+/// the server gets SIGKILL. The keys that were answered so, all of them.
 fn send_until_killed(
     server: &mut ServerProcess,
     enough: usize,
     accepted_status: u16,
     send: impl Fn(&reqwest::blocking::Client, &str) -> reqwest::Result<reqwest::blocking::Response> + Send + Sync + 'static,
 ) -> Vec<String> {
-    let (accepted, stop, send) = (Arc::new(Mutex::new(Vec::<String>::new())), Arc::new(AtomicBool::new(false)), Arc::new(send));
-    let workers: Vec<_> = (0..8)
-        .map(|w| {
-            let (accepted, stop, send) = (accepted.clone(), stop.clone(), send.clone());
-            std::thread::spawn(move || {
-                let http = reqwest::blocking::Client::new();
-                for i in 0.. {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let key = format!("w{w}_{i}");
-                    match send(&http, &key) {
-                        Ok(r) if r.status() == accepted_status => accepted.lock().unwrap().push(key),
-                        Ok(r) => panic!("unexpected status {} before the kill", r.status()),
-                        Err(_) => break, // the server is gone
-                    }
-                }
-            })
-        })
-        .collect();
-    while accepted.lock().unwrap().len() < enough {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let senders = Senders::start(8, accepted_status, Arc::new(send));
+    senders.wait_for(enough);
     server.kill(); // SIGKILL
-    stop.store(true, Ordering::SeqCst);
-    workers.into_iter().for_each(|w| w.join().unwrap());
-    let accepted = accepted.lock().unwrap().clone();
+    let accepted = senders.stop();
     assert!(accepted.len() >= enough);
     accepted
 }

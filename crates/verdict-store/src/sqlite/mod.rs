@@ -1,6 +1,7 @@
 //! The embedded default: one SQLite file in WAL mode, one writing connection
 //! (driven by its own thread, see `writer`), a few read connections.
 
+pub mod backup;
 mod clusters;
 mod controls;
 mod dashboard;
