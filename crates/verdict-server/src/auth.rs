@@ -127,7 +127,7 @@ pub async fn require_read_token_on_reads(State(state): State<AppState>, req: Req
     Ok(next.run(req).await)
 }
 
-fn check_read_token(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn check_read_token(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     if has_read_access(state, headers) {
         Ok(())
     } else {

@@ -38,7 +38,9 @@ pub async fn upload(State(state): State<AppState>, headers: HeaderMap, body: Bod
         if multipart { parse_multipart(&headers, bytes).await? } else { off_thread(move || buildkite::parse_json_body(&bytes)).await? };
     let skipped = upload.skipped.len();
     let reasons: Vec<String> = upload.skipped.reasons().iter().take(MAX_REASONS).cloned().collect();
+    let (format, results, writing) = (upload.format.clone(), upload.executions.len(), std::time::Instant::now());
     let receipt = state.store.write_upload(suite.id, upload).await?;
+    state.telemetry.upload_stored(&format, results, skipped, writing.elapsed());
     tracing::info!(suite = %suite.slug, run_id = receipt.run_id, queued = receipt.queued, skipped, "upload stored");
     // The run's page: collectors print it and CI logs link it.
     let run_url = format!("{}/s/{}/runs/{}", state.config.public_url.trim_end_matches('/'), suite.slug, receipt.run_id);

@@ -12,6 +12,7 @@ pub mod flaky;
 mod metrics;
 mod owners;
 mod params;
+mod prometheus;
 pub mod pytest_monitor;
 mod quarantine;
 mod resim;
@@ -103,18 +104,21 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     suites: Arc<suite_cache::SuiteCache>,
     memory: Arc<budget::MemoryBudget>,
+    /// What `GET /metrics` reports (this server's counts since it started).
+    telemetry: Arc<prometheus::Telemetry>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
         let memory = Arc::new(budget::MemoryBudget::new(config.max_parse_memory));
-        AppState { store, config: Arc::new(config), suites: Arc::default(), memory }
+        AppState { store, config: Arc::new(config), suites: Arc::default(), memory, telemetry: Arc::default() }
     }
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health))
+        .route("/metrics", get(prometheus::scrape))
         .route("/v1/uploads", post(buildkite::upload))
         .route("/v1/test-ownerships", post(owners::upload))
         .route("/v1/summary", get(summary::get))
@@ -133,6 +137,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ui::routes(state.clone()))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn(refuse_nul_in_uri))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), prometheus::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -48,6 +48,7 @@ macro_rules! both {
 }
 
 both!(
+    metrics_are_prometheus_text_with_bounded_labels,
     captured_collector_bodies_are_stored,
     documented_curl_multipart_uploads,
     every_token_header_form,
@@ -2047,4 +2048,51 @@ async fn run_summaries_compare_with_the_base_and_render_markdown(backend: Backen
     let r = closed.http.get(format!("{}/v1/summary?run=1", closed.url)).send().await.unwrap();
     assert_eq!(r.status(), 401);
     closed.finish().await;
+}
+
+/// `GET /metrics` parses as Prometheus text: uploads, results and refusals
+/// counted, requests by route pattern (never by the path sent, so a token in
+/// a path never shows), the store's gauges; behind the read token when set.
+async fn metrics_are_prometheus_text_with_bounded_labels(backend: Backend) {
+    let s = Server::start_with(backend, Some("reader")).await;
+    let data: Vec<Value> = (0..7).map(|i| json!({"name": format!("t{i}"), "result": "passed"})).collect();
+    let (st, _) = s.post_json(&json!({"format": "json", "run_env": {"key": "k1"}, "data": data})).await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let (st, _) = s.post_json_with("vdt_wrong", &json!({"format": "json", "run_env": {"key": "k2"}, "data": []})).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let leaked = format!("{}/t/{}/api/v1/contexts/", s.url, s.token);
+    assert_eq!(s.http.get(&leaked).send().await.unwrap().status().as_u16() / 100, 2, "a pytest-monitor read through the token path");
+    assert_eq!(
+        s.http.get(format!("{}/metrics", s.url)).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "the read token is needed"
+    );
+    let r = s.http.get(format!("{}/metrics", s.url)).bearer_auth("reader").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = r.text().await.unwrap();
+    assert!(!text.contains(&s.token), "the upload token never appears");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let value = |name: &str, labels: &[(&str, &str)]| -> Option<f64> {
+        scrape.samples.iter().find(|x| x.metric == name && labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v))).map(|x| match x.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+            _ => f64::NAN,
+        })
+    };
+    assert_eq!(value("verdict_uploads_accepted_total", &[("format", "json")]), Some(1.0));
+    assert_eq!(value("verdict_results_accepted_total", &[]), Some(7.0));
+    assert_eq!(value("verdict_requests_refused_total", &[("status", "401")]), Some(2.0), "the bad token and the scrape without one");
+    assert_eq!(value("verdict_http_requests_total", &[("route", "/v1/uploads"), ("status", "202")]), Some(1.0));
+    let routes: Vec<&str> =
+        scrape.samples.iter().filter(|x| x.metric == "verdict_http_requests_total").filter_map(|x| x.labels.get("route")).collect();
+    assert!(routes.contains(&"/t/:token/api/v1/contexts/"), "the route's pattern: {routes:?}");
+    assert!(value("verdict_database_size_bytes", &[]).unwrap() > 0.0);
+    assert!(value("verdict_store_write_queue", &[]).is_some());
+    let latency =
+        scrape.samples.iter().find(|x| x.metric == "verdict_http_request_duration_seconds" && x.labels.get("route") == Some("/v1/uploads"));
+    assert!(matches!(latency.map(|x| &x.value), Some(prometheus_parse::Value::Histogram(_))), "a latency histogram per route");
+    let writes = scrape.samples.iter().find(|x| x.metric == "verdict_store_write_results").unwrap();
+    let prometheus_parse::Value::Histogram(buckets) = &writes.value else { panic!("a histogram") };
+    assert_eq!(buckets.iter().find(|b| b.less_than == 10.0).map(|b| b.count), Some(1.0), "one write of 7 results");
+    s.finish().await;
 }

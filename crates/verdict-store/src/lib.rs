@@ -21,5 +21,5 @@ pub mod views;
 pub mod webhooks;
 
 pub use error::StoreError;
-pub use store::{HistoryFilter, Page, RunFilter, RunSelection, Store, TestFilter, open};
+pub use store::{HistoryFilter, Page, RunFilter, RunSelection, Store, StoreGauges, TestFilter, open};
 pub use views::*;

@@ -100,9 +100,24 @@ impl Default for RunSelection {
 
 /// Everything Verdict persists. Each write is one transaction: all or nothing,
 /// durable when the call returns `Ok`.
+/// What an operator watches of a store (`GET /metrics`); `None` where the
+/// store has no such thing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoreGauges {
+    /// Writes waiting for the writer (SQLite: jobs queued for its one
+    /// connection; PostgreSQL: requests waiting for a pooled connection).
+    pub write_queue: u64,
+    /// pytest-monitor samples acknowledged and not yet moved to their table (SQLite).
+    pub monitor_inbox: Option<u64>,
+    /// The database's size on disk (SQLite: the file and its WAL; PostgreSQL: `pg_database_size`).
+    pub size_bytes: u64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
+
+    async fn gauges(&self) -> Result<StoreGauges, StoreError>;
 
     /// pytest-monitor's contexts, sessions and resource samples.
     fn monitor(&self) -> &dyn crate::monitor::MonitorStore;

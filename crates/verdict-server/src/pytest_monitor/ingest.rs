@@ -86,5 +86,6 @@ pub async fn post_metric(State(s): State<AppState>, args: PathArgs, headers: Hea
     let raw = crate::body::read(&s, &headers, raw, crate::body::BodyUse::Small).await?;
     let metric = parse_metric(&body(&raw)?)?;
     s.store.monitor().add_metric(suite.id, metric.clone()).await?;
+    s.telemetry.sample_stored();
     Ok(paging::json(StatusCode::CREATED, &metric))
 }

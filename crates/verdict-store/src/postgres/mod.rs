@@ -136,6 +136,11 @@ impl Store for PgStore {
         "postgres"
     }
 
+    async fn gauges(&self) -> Result<crate::StoreGauges, StoreError> {
+        let size: i64 = self.client().await?.query_one("SELECT pg_database_size(current_database())", &[]).await?.get(0);
+        Ok(crate::StoreGauges { write_queue: self.pool.status().waiting as u64, monitor_inbox: None, size_bytes: size.max(0) as u64 })
+    }
+
     fn monitor(&self) -> &dyn crate::monitor::MonitorStore {
         self
     }

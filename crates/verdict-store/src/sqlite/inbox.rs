@@ -28,6 +28,11 @@ impl Inbox {
         Ok(Arc::new(Inbox { waiting: AtomicI64::new(waiting), last_move: Mutex::new(Instant::now()) }))
     }
 
+    /// Samples acknowledged and not yet moved.
+    pub fn waiting(&self) -> u64 {
+        self.waiting.load(Ordering::Acquire).max(0) as u64
+    }
+
     pub fn is_empty(&self) -> bool {
         self.waiting.load(Ordering::Acquire) == 0
     }

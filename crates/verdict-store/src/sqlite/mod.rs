@@ -170,6 +170,19 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    async fn gauges(&self) -> Result<crate::StoreGauges, StoreError> {
+        let size = |suffix: &str| {
+            let mut name = self.path.clone().into_os_string();
+            name.push(suffix);
+            std::fs::metadata(&name).map_or(0, |m| m.len())
+        };
+        Ok(crate::StoreGauges {
+            write_queue: self.writer.queued() as u64,
+            monitor_inbox: Some(self.inbox.waiting()),
+            size_bytes: size("") + size("-wal"),
+        })
+    }
+
     fn monitor(&self) -> &dyn crate::monitor::MonitorStore {
         self
     }

@@ -157,6 +157,11 @@ impl Writer {
     /// of it fsync, and a few ms for the one commit in a thousand or so that
     /// checkpoints the WAL. Only one caller at a time can, so the other
     /// workers stay free. Large jobs (uploads) must use `write`.
+    /// Jobs handed to the writer thread and not yet taken into a transaction.
+    pub fn queued(&self) -> usize {
+        self.shared.queued.load(Ordering::SeqCst)
+    }
+
     pub async fn write_small<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
