@@ -13,6 +13,9 @@ use std::path::PathBuf;
     about = "Self-hosted test analytics: ingest CI test results, keep their history, find what is flaky, broken or slow."
 )]
 pub struct Cli {
+    /// A TOML file of settings (keys: the long flags of serve and the store, e.g. listen, data-dir, read-token); flags and environment variables override it.
+    #[arg(long, global = true, env = "VERDICT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(subcommand)]
@@ -75,6 +78,18 @@ pub enum Command {
         after_help = "Copies --data-dir's verdict.db into FILE (a new file) as of the moment the copy starts; uploads go on meanwhile and are in the next backup. The copy is checked (SQLite quick_check) and renamed into place, so FILE is never partial; it is a store: serve it with --data-dir on a directory holding it as verdict.db. For PostgreSQL use pg_dump (README, \"Backups\"). Exit status: 0, or 2 for a missing store, an existing FILE, PostgreSQL, or a database error."
     )]
     Backup(BackupArgs),
+    /// Config files: check one.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand, Debug)]
+#[command(
+    after_help = "A config file is TOML with one key per setting, named as the long flag (listen, data-dir, database-url, public-url, read-token, max-body-bytes, max-decompressed-bytes, body-timeout-secs, max-connections, max-parse-memory, pytest-monitor-suite, log-format; - or _). Give it with --config FILE or VERDICT_CONFIG; a flag or an environment variable overrides the file, which overrides the defaults. Exit status: 0 when the file is good, 2 otherwise (the message names the line)."
+)]
+pub enum ConfigCommand {
+    /// Check a config file: every key known, every value one its flag takes.
+    Check { file: PathBuf },
 }
 
 #[derive(Args, Debug)]

@@ -5,6 +5,7 @@ mod backup;
 mod ci;
 mod cli;
 mod compare;
+mod config;
 mod failures;
 mod flaky;
 mod historical;
@@ -25,6 +26,18 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // The config file's settings become the defaults the flags and the environment override.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(path) = config::path_from(&args) {
+        match config::load(&path) {
+            // Safety: no other thread runs yet.
+            Ok(settings) => unsafe { config::apply(&settings) },
+            Err(e) => {
+                eprintln!("verdict: config file {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let cli = cli::Cli::parse();
     if !matches!(cli.command, cli::Command::Serve(_)) {
         // A reader that goes away (`verdict report show … | head`) ends a
@@ -51,6 +64,16 @@ fn main() -> ExitCode {
         cli::Command::Owners(cmd) => runtime().block_on(owners::run(cli.store, cmd)),
         cli::Command::Report(cmd) => runtime().block_on(report::run(cli.store, cmd)),
         cli::Command::Backup(args) => backup::run(cli.store, args),
+        cli::Command::Config(cli::ConfigCommand::Check { file }) => match config::check(&file) {
+            Ok(n) => {
+                println!("{}: ok, {n} settings", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("verdict config check: {e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 

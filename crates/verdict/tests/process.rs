@@ -543,6 +543,66 @@ fn cli_upload_splits_retries_and_never_breaks_the_build(env: &Env) {
     assert!(String::from_utf8_lossy(&list.stdout).contains("web"));
 }
 
+/// `verdict serve --config FILE`: the file's settings apply, an environment
+/// variable overrides the file and a flag overrides both; a bad file stops
+/// the server with the file and line named; `verdict config check` agrees.
+#[test]
+fn a_config_file_is_overridden_by_the_environment_and_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let file = dir.path().join("verdict.toml");
+    let data = dir.path().join("data");
+    std::fs::write(
+        &file,
+        format!(
+            "# the server's settings\nlisten = \"127.0.0.1:{port}\"\ndata_dir = {:?}\nread-token = \"from-file\"\n",
+            data.display().to_string()
+        ),
+    )
+    .unwrap();
+    let check = Command::new(BIN).args(["config", "check"]).arg(&file).output().unwrap();
+    assert!(check.status.success() && String::from_utf8_lossy(&check.stdout).contains("ok, 3 settings"), "{check:?}");
+    // Which read token a server started so takes: the one that opens /metrics.
+    let token_of = |env: Option<&str>, flag: Option<&str>| -> String {
+        let mut c = Command::new(BIN);
+        for v in ["VERDICT_READ_TOKEN", "VERDICT_LISTEN", "VERDICT_DATA_DIR", "VERDICT_DATABASE_URL", "VERDICT_CONFIG"] {
+            c.env_remove(v);
+        }
+        c.arg("--config").arg(&file).arg("serve").stdout(Stdio::null()).stderr(Stdio::null());
+        if let Some(t) = env {
+            c.env("VERDICT_READ_TOKEN", t);
+        }
+        if let Some(t) = flag {
+            c.args(["--read-token", t]);
+        }
+        let mut server = ServerProcess(Some(c.spawn().unwrap()));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz")).is_err() {
+            assert!(Instant::now() < deadline, "the server did not come up on the file's port");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let http = reqwest::blocking::Client::new();
+        let opens = |t: &str| http.get(format!("http://127.0.0.1:{port}/metrics")).bearer_auth(t).send().unwrap().status() == 200;
+        let token = ["from-file", "from-env", "from-flag"].into_iter().find(|t| opens(t)).unwrap_or("none").to_owned();
+        server.kill();
+        token
+    };
+    assert_eq!(token_of(None, None), "from-file");
+    assert_eq!(token_of(Some("from-env"), None), "from-env");
+    assert_eq!(token_of(Some("from-env"), Some("from-flag")), "from-flag");
+    assert!(data.join("verdict.db").exists(), "the file's data-dir was used");
+
+    std::fs::write(&file, "listen = \"127.0.0.1:1\"\n\nmax_connections = \"many\"\ncolour = 1\n").unwrap();
+    let out = Command::new(BIN).arg("--config").arg(&file).args(["serve"]).env_remove("VERDICT_CONFIG").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err.contains(&format!("{}:4: unknown key \"colour\"", file.display())), "{err}");
+    std::fs::write(&file, "max_connections = \"many\"\n").unwrap();
+    let check = Command::new(BIN).args(["config", "check"]).arg(&file).output().unwrap();
+    assert_eq!(check.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&check.stderr).contains(":1: max-connections: invalid value 'many'"), "{check:?}");
+}
+
 #[test]
 fn stats_required_passes_explains_the_rule() {
     let out = Command::new(BIN).args(["stats", "required-passes", "--attempts", "10", "--working-percentage", "95.7"]).output().unwrap();
