@@ -27,6 +27,33 @@ pub struct TestStore {
     schema: Option<String>,
 }
 
+/// A new PostgreSQL schema with nothing in it (no migrations run): its URL,
+/// for server processes to migrate and share, and its name, for `drop_schema`.
+pub async fn empty_postgres_schema() -> (String, String) {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    let schema = format!("e_{}_{nanos}", std::process::id());
+    let (client, conn) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is required for this test ({}): {e}", pg_url()));
+    tokio::spawn(conn);
+    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("create the test schema");
+    let sep = if pg_url().contains('?') { '&' } else { '?' };
+    (format!("{}{sep}options=-c%20search_path%3D{schema}", pg_url()), schema)
+}
+
+pub async fn drop_schema(schema: &str) {
+    let (client, conn) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls).await.expect("connect to drop the schema");
+    tokio::spawn(conn);
+    client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.expect("drop the test schema");
+}
+
+/// One number from a PostgreSQL database by URL.
+pub async fn pg_scalar(url: &str, sql: &str) -> i64 {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect");
+    tokio::spawn(conn);
+    client.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+}
+
 impl TestStore {
     pub async fn new(backend: Backend) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");

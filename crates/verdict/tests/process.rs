@@ -1379,3 +1379,126 @@ fn upload_writes_the_step_summary_and_annotates_the_build(env: &Env) {
     assert_eq!(down.status.code(), Some(1), "the server is down");
     assert!(String::from_utf8_lossy(&down.stderr).contains("cannot reach"));
 }
+
+/// Two `verdict serve` nodes on one PostgreSQL database, as behind a load
+/// balancer: started at the same moment on an empty schema (the migrations
+/// run once, under the advisory lock), 16 uploaders spread over both, one
+/// node SIGKILLed mid-stream; every upload answered 202 by either node is
+/// wholly stored, both nodes read the same, a token rotated by the CLI stops
+/// working on both within the suite cache's second, and pytest-monitor
+/// samples sent to one are listed by the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_one_postgres() {
+    let (url, schema) = verdict_store::testing::empty_postgres_schema().await;
+    let checked = {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || two_nodes(&url)).await
+    };
+    let migrations = verdict_store::testing::pg_scalar(&url, "SELECT count(*) FROM schema_migrations").await;
+    let latest = verdict_store::testing::pg_scalar(&url, "SELECT max(version) FROM schema_migrations").await;
+    verdict_store::testing::drop_schema(&schema).await;
+    checked.unwrap();
+    assert_eq!(migrations, latest, "each migration applied once");
+}
+
+fn two_nodes(url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = || {
+        let mut c = Command::new(BIN);
+        for v in ["VERDICT_DATABASE_URL", "VERDICT_TOKEN", "VERDICT_CONFIG", "VERDICT_READ_TOKEN", "BUILDKITE_ANALYTICS_TOKEN"] {
+            c.env_remove(v);
+        }
+        c.arg("--data-dir").arg(dir.path().join("unused")).args(["--database-url", url]);
+        c
+    };
+    let start = |port: u16| {
+        let child =
+            cmd().args(["serve", "--listen", &format!("127.0.0.1:{port}")]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        ServerProcess(Some(child))
+    };
+    let up = |port: u16| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz")).is_err() {
+            assert!(Instant::now() < deadline, "node on {port} did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let (a, b) = (free_port(), free_port());
+    let (mut node_a, _node_b) = (start(a), start(b));
+    up(a);
+    up(b);
+    let out = cmd().args(["suite", "create", "web"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+
+    // Even threads upload to node a, odd ones to node b.
+    let sender_token = token.clone();
+    let send = move |http: &reqwest::blocking::Client, key: &str| {
+        let w: usize = key[1..key.find('_').unwrap()].parse().unwrap();
+        let port = if w % 2 == 0 { a } else { b };
+        http.post(format!("http://127.0.0.1:{port}/v1/uploads"))
+            .header("Authorization", format!("Token token=\"{sender_token}\""))
+            .json(&upload_body(key, RESULTS_PER_UPLOAD))
+            .send()
+    };
+    let senders = Senders::start(16, 202, Arc::new(send));
+    let before = senders.wait_for(40);
+    node_a.kill(); // SIGKILL, uploads to it in flight
+    senders.wait_for(before.len() + 30); // node b goes on
+    let accepted = senders.stop();
+    let on_a: Vec<&String> = accepted.iter().filter(|k| k[1..k.find('_').unwrap()].parse::<usize>().unwrap() % 2 == 0).collect();
+    assert!(!on_a.is_empty() && on_a.len() < accepted.len(), "both nodes took uploads");
+
+    let a = free_port();
+    let _node_a = start(a);
+    up(a);
+    let runs_b = get(b, "/api/v1/suites/web/runs?per_page=500");
+    for key in &accepted {
+        assert!(runs_b.as_array().unwrap().iter().any(|r| r["key"] == key.as_str()), "accepted upload {key} is missing");
+    }
+    for r in runs_b.as_array().unwrap() {
+        assert_eq!(get(b, &format!("/api/v1/runs/{}", r["id"]))["total"], RESULTS_PER_UPLOAD, "run {} is there in part", r["key"]);
+    }
+    assert!(get(a, "/api/v1/suites/web/runs?per_page=500") == runs_b, "both nodes read the same runs");
+    // A fixed range, so both answers cover the same instants.
+    let day = |d: i64| (chrono::Utc::now() + chrono::Duration::days(d)).format("%Y-%m-%d").to_string();
+    let summary = format!("/api/v1/suites/web/summary?branch=*&from={}&to={}", day(-1), day(1));
+    assert!(get(a, &summary) == get(b, &summary), "both nodes summarise the suite alike");
+
+    // The old token, just used on both nodes (so cached there), then rotated by the CLI.
+    let http = reqwest::blocking::Client::new();
+    let upload = |port: u16, token: &str, key: &str| {
+        http.post(format!("http://127.0.0.1:{port}/v1/uploads"))
+            .header("Authorization", format!("Token token=\"{token}\""))
+            .json(&upload_body(key, 1))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!((upload(a, &token, "cached-a"), upload(b, &token, "cached-b")), (202, 202));
+    let out = cmd().args(["suite", "token", "rotate", "web"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rotated = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    std::thread::sleep(Duration::from_millis(1_100)); // the suite cache's TTL (1 s), and a margin
+    assert_eq!((upload(a, &token, "old-a"), upload(b, &token, "old-b")), (401, 401), "the old token is refused by both nodes");
+    assert_eq!((upload(a, &rotated, "new-a"), upload(b, &rotated, "new-b")), (202, 202));
+
+    // pytest-monitor: a session and a sample through node a, listed by node b.
+    let monitor = |port: u16, path: &str, body: Value| {
+        http.post(format!("http://127.0.0.1:{port}/t/{rotated}/api/v1/{path}")).json(&body).send().unwrap().status().as_u16()
+    };
+    let context = json!({"cpu_count": 2, "cpu_frequency": 2445.4, "cpu_type": "", "cpu_vendor": "AMD", "ram_total": 24105,
+        "machine_node": "ci", "machine_type": "x86_64", "machine_arch": "64bit", "system_info": "Linux", "python_info": "3.11.7", "h": "ctx"});
+    assert_eq!(monitor(a, "contexts/", context), 201);
+    assert_eq!(
+        monitor(a, "sessions/", json!({"session_h": "s1", "run_date": "2026-12-01T00:00:00", "scm_ref": "abc", "description": {}})),
+        201
+    );
+    let sample = json!({"session_h": "s1", "context_h": "ctx", "item_start_time": "2026-12-01T00:00:00", "item_path": "pkg.t",
+        "item": "test_x", "item_variant": "test_x", "item_fs_loc": "pkg/t.py", "kind": "function", "component": "",
+        "total_time": 1, "user_time": 0.5, "kernel_time": 0.1, "cpu_usage": 0.6, "mem_usage": 2.5});
+    assert_eq!(monitor(a, "metrics/", sample), 201);
+    let listed: Value = http.get(format!("http://127.0.0.1:{b}/t/{rotated}/api/v1/sessions/s1/metrics")).send().unwrap().json().unwrap();
+    assert_eq!(listed["metrics"].as_array().map(Vec::len), Some(1), "{listed}");
+}
