@@ -16,6 +16,7 @@ mod prometheus;
 pub mod pytest_monitor;
 mod quarantine;
 mod resim;
+mod retention;
 mod suite_cache;
 mod suite_links;
 mod summary;
@@ -72,6 +73,8 @@ pub struct ServerConfig {
     /// Memory that request bodies being read, inflated and parsed may hold
     /// at once (see `budget`); past it, uploads wait their turn.
     pub max_parse_memory: usize,
+    /// Keep executions and pytest-monitor samples this many days (`retention`); `None`: forever.
+    pub retention_days: Option<u32>,
 }
 
 impl ServerConfig {
@@ -91,6 +94,7 @@ impl Default for ServerConfig {
             max_decompressed_bytes: 128 * 1024 * 1024,
             body_timeout: std::time::Duration::from_secs(120),
             pytest_monitor_suite: None,
+            retention_days: None,
             max_connections: 4096,
             header_timeout: std::time::Duration::from_secs(30),
             max_parse_memory: 1024 * 1024 * 1024,
@@ -194,6 +198,7 @@ async fn accept_loop(
     let analysis = AbortOnDrop(tokio::spawn(flaky::analysis_loop(state.store.clone())));
     // Deliveries go out beside the server, never on an upload's path.
     let sender = AbortOnDrop(tokio::spawn(webhook_sender::delivery_loop(state.store.clone(), config.public_url.clone())));
+    let _retention = config.retention_days.map(|days| AbortOnDrop(tokio::spawn(retention::expiry_loop(state.store.clone(), days))));
     let app = router(state);
     let connections = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();

@@ -119,6 +119,13 @@ pub trait Store: Send + Sync + 'static {
 
     async fn gauges(&self) -> Result<StoreGauges, StoreError>;
 
+    /// Retention: delete up to `batch` executions (their outputs with them)
+    /// and up to `batch` pytest-monitor samples created before `cut_ms`,
+    /// oldest first, in one transaction; how many of each went. Rollups,
+    /// runs and their per-test results (`run_tests`), test states, clusters
+    /// and reports stay, so trends read from them do not change.
+    async fn expire_history(&self, cut_ms: i64, batch: i64) -> Result<(u64, u64), StoreError>;
+
     /// pytest-monitor's contexts, sessions and resource samples.
     fn monitor(&self) -> &dyn crate::monitor::MonitorStore;
 
@@ -185,6 +192,14 @@ pub trait Store: Send + Sync + 'static {
     /// Every metric value of the runs `selection` picks, oldest run first, then by name.
     async fn run_metrics(&self, suite_id: i64, selection: &RunSelection) -> Result<Vec<RunMetric>, StoreError>;
 }
+
+/// The statements of `Store::expire_history` (`?1` the cut, `?2` the batch):
+/// ids grow with time, so the oldest rows are the lowest ids and each batch
+/// starts where the last ended.
+pub(crate) const EXPIRE_EXECUTIONS: &str =
+    "DELETE FROM executions WHERE id IN (SELECT id FROM executions WHERE created_at < ?1 ORDER BY id LIMIT ?2)";
+pub(crate) const EXPIRE_SAMPLES: &str =
+    "DELETE FROM monitor_metrics WHERE id IN (SELECT id FROM monitor_metrics WHERE created_at < ?1 ORDER BY id LIMIT ?2)";
 
 /// Open the store a user configured: PostgreSQL when a URL is given, else
 /// the embedded SQLite file under `data_dir`.

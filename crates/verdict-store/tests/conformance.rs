@@ -56,7 +56,60 @@ macro_rules! conformance_raw {
     };
 }
 
-conformance_raw!(quiet_tracks_skip_clean_runs_and_reads_catch_them_up);
+conformance_raw!(quiet_tracks_skip_clean_runs_and_reads_catch_them_up, retention_cuts_raw_history_and_keeps_rollups);
+
+/// `expire_history`: executions and pytest-monitor samples older than the cut
+/// go in batches, oldest first; the rollups (and what reads them), runs and
+/// their per-test results stay as they were; a second pass finds nothing.
+async fn retention_cuts_raw_history_and_keeps_rollups(f: &TestStore) {
+    let store = &f.store;
+    let s = suite(store, "kept").await;
+    let day = 86_400_000;
+    let now = chrono::Utc::now().timestamp_millis();
+    for (i, age_days) in [40, 30, 20, 1].into_iter().enumerate() {
+        let execs = vec![
+            exec("s", "a", Outcome::Passed, Some(1.0)),
+            exec("s", "b", if i % 2 == 0 { Outcome::Failed } else { Outcome::Passed }, Some(2.0)),
+        ];
+        store.import_upload(s.id, upload(&format!("r{i}"), Some("main"), Some("c"), execs), now - age_days * day).await.unwrap();
+    }
+    let m = store.monitor();
+    m.add_context(s.id, monitor_context()).await.unwrap();
+    m.add_session(s.id, monitor_session("s1")).await.unwrap();
+    // Past the size whose counts the SQLite store carries forward (1,000).
+    for i in 0..1_100 {
+        m.add_metric(s.id, monitor_sample(i, "s1")).await.unwrap();
+    }
+    let filter = TestFilter { days: 90, branch: Some("main".into()), page: Page::new(1, 100), only: None };
+    let counts = |v: Vec<verdict_store::TestStats>| {
+        v.into_iter().map(|t| (t.test.name, format!("{:?}", t.counts), t.executions, t.flaky)).collect::<Vec<_>>()
+    };
+    let before = counts(store.tests(s.id, &filter).await.unwrap());
+    let runs_before = store.runs(s.id, &RunFilter::default()).await.unwrap().len();
+    assert_eq!(f.scalar("SELECT count(*) FROM executions").await, 8);
+    // Cut at 25 days: the 40- and 30-day-old runs' 4 executions go, 3 at a time.
+    let cut = now - 25 * day;
+    assert_eq!(store.expire_history(cut, 3).await.unwrap(), (3, 0));
+    assert_eq!(store.expire_history(cut, 3).await.unwrap(), (1, 0));
+    assert_eq!(store.expire_history(cut, 3).await.unwrap(), (0, 0));
+    assert_eq!(f.scalar(&format!("SELECT count(*) FROM executions WHERE created_at < {cut}")).await, 0);
+    assert_eq!(f.scalar("SELECT count(*) FROM executions").await, 4, "the raw history stops at the cut");
+    assert_eq!(counts(store.tests(s.id, &filter).await.unwrap()), before, "what the rollups say is unchanged");
+    assert_eq!(store.runs(s.id, &RunFilter::default()).await.unwrap().len(), runs_before, "the runs stay");
+    assert_eq!(f.scalar("SELECT count(*) FROM run_tests").await, 8, "and their per-test results");
+    // Samples: a cut after they arrived takes them all, oldest first; a count
+    // kept from before (SQLite carries large ones forward) follows each batch.
+    use verdict_store::monitor::{MetricFilter, MonitorList};
+    let all = MonitorList::Metrics(MetricFilter::All);
+    assert_eq!(m.count(s.id, &all).await.unwrap(), 1_100);
+    let later = chrono::Utc::now().timestamp_millis() + 1;
+    assert_eq!(store.expire_history(later, 500).await.unwrap(), (4, 500));
+    assert_eq!(m.count(s.id, &all).await.unwrap(), 600, "a count follows a deletion");
+    assert_eq!(store.expire_history(later, 500).await.unwrap(), (0, 500));
+    assert_eq!(store.expire_history(later, 500).await.unwrap(), (0, 100));
+    assert_eq!(store.expire_history(later, 500).await.unwrap(), (0, 0));
+    assert_eq!(m.count(s.id, &all).await.unwrap(), 0);
+}
 
 async fn suite(store: &Arc<dyn Store>, slug: &str) -> Suite {
     store

@@ -85,7 +85,7 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 #[command(
-    after_help = "A config file is TOML with one key per setting, named as the long flag (listen, data-dir, database-url, public-url, read-token, max-body-bytes, max-decompressed-bytes, body-timeout-secs, max-connections, max-parse-memory, pytest-monitor-suite, log-format; - or _). Give it with --config FILE or VERDICT_CONFIG; a flag or an environment variable overrides the file, which overrides the defaults. Exit status: 0 when the file is good, 2 otherwise (the message names the line)."
+    after_help = "A config file is TOML with one key per setting, named as the long flag (listen, data-dir, database-url, public-url, read-token, max-body-bytes, max-decompressed-bytes, body-timeout-secs, max-connections, max-parse-memory, pytest-monitor-suite, log-format, retention-days; - or _). Give it with --config FILE or VERDICT_CONFIG; a flag or an environment variable overrides the file, which overrides the defaults. Exit status: 0 when the file is good, 2 otherwise (the message names the line)."
 )]
 pub enum ConfigCommand {
     /// Check a config file: every key known, every value one its flag takes.
@@ -633,6 +633,9 @@ pub struct ServeArgs {
     /// Log format: text or json.
     #[arg(long, env = "VERDICT_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+    /// Delete executions (with their outputs) and pytest-monitor samples older than this many days, hourly; rollups, runs, states, clusters and reports stay. Default: keep everything.
+    #[arg(long, env = "VERDICT_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub retention_days: Option<u32>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -24,6 +24,7 @@ pub async fn run(store_args: StoreArgs, args: ServeArgs) -> ExitCode {
         pytest_monitor_suite: args.pytest_monitor_suite,
         max_connections,
         max_parse_memory: args.max_parse_memory,
+        retention_days: args.retention_days,
         ..ServerConfig::default()
     };
     let where_ = match &store_args.database_url {

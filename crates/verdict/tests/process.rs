@@ -159,8 +159,48 @@ both!(
     sigkill_between_webhook_attempts_resends_with_the_same_id_once,
     upload_writes_the_step_summary_and_annotates_the_build,
     a_reader_that_goes_away_ends_a_command_quietly,
-    a_backup_taken_during_uploads_is_a_whole_store
+    a_backup_taken_during_uploads_is_a_whole_store,
+    retention_days_deletes_old_history_in_the_background
 );
+
+/// `verdict serve --retention-days 10` on a store with history 30 and 1 days
+/// old: the old executions go (at start, then hourly), the recent ones and
+/// every run stay, and the tests list (from the rollups) says the same as
+/// before.
+fn retention_days_deletes_old_history_in_the_background(env: &Env) {
+    env.create_suite("web");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // The store the CLI and the server open (the test store's SQLite file is another).
+    let store = rt.block_on(verdict_store::open(env.store.database_url.as_deref(), &env.store.dir.path().join("data"))).unwrap();
+    let day = 86_400_000;
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut runs = Vec::new();
+    rt.block_on(async {
+        let suite = store.suites().await.unwrap().into_iter().find(|s| s.slug.as_str() == "web").unwrap();
+        for (key, age) in [("old", 30), ("recent", 1)] {
+            let upload = verdict_formats::buildkite::parse_json_body(upload_body(key, 5).to_string().as_bytes()).unwrap();
+            runs.push(store.import_upload(suite.id, upload, now - age * day).await.unwrap().run_id);
+        }
+    });
+    drop(store);
+    let executions = |port: u16| -> Vec<usize> {
+        runs.iter().map(|r| get(port, &format!("/api/v1/runs/{r}/executions")).as_array().map_or(0, Vec::len)).collect()
+    };
+    let port = free_port();
+    let before = {
+        let _server = env.serve(port);
+        assert_eq!(executions(port), vec![5, 5]);
+        get(port, "/api/v1/suites/web/tests?days=90")
+    };
+    let _server = env.serve_with(port, &["--retention-days", "10"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while executions(port) != vec![0, 5] {
+        assert!(Instant::now() < deadline, "retention did not delete the 30-day-old executions: {:?}", executions(port));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(get(port, "/api/v1/suites/web/runs").as_array().unwrap().len(), 2, "the runs stay");
+    assert_eq!(get(port, "/api/v1/suites/web/tests?days=90"), before, "the tests list, from the rollups, is unchanged");
+}
 
 /// `verdict backup` while uploads stream in: the copy is a whole store
 /// (every upload answered 202 before it began is in it, no run in part),

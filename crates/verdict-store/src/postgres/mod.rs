@@ -136,6 +136,15 @@ impl Store for PgStore {
         "postgres"
     }
 
+    async fn expire_history(&self, cut_ms: i64, batch: i64) -> Result<(u64, u64), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let executions = tx.execute(&dollars(crate::store::EXPIRE_EXECUTIONS), &[&cut_ms, &batch]).await?;
+        let samples = tx.execute(&dollars(crate::store::EXPIRE_SAMPLES), &[&cut_ms, &batch]).await?;
+        tx.commit().await?;
+        Ok((executions, samples))
+    }
+
     async fn gauges(&self) -> Result<crate::StoreGauges, StoreError> {
         let size: i64 = self.client().await?.query_one("SELECT pg_database_size(current_database())", &[]).await?.get(0);
         Ok(crate::StoreGauges { write_queue: self.pool.status().waiting as u64, monitor_inbox: None, size_bytes: size.max(0) as u64 })

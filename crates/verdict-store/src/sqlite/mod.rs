@@ -170,6 +170,18 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    async fn expire_history(&self, cut_ms: i64, batch: i64) -> Result<(u64, u64), StoreError> {
+        // Samples still in the inbox are moved first, so none is missed or kept.
+        self.settle().await?;
+        self.writer
+            .write(move |c| {
+                let executions = c.prepare_cached(crate::store::EXPIRE_EXECUTIONS)?.execute(rusqlite::params![cut_ms, batch])?;
+                let samples = c.prepare_cached(crate::store::EXPIRE_SAMPLES)?.execute(rusqlite::params![cut_ms, batch])?;
+                Ok((executions as u64, samples as u64))
+            })
+            .await
+    }
+
     async fn gauges(&self) -> Result<crate::StoreGauges, StoreError> {
         let size = |suffix: &str| {
             let mut name = self.path.clone().into_os_string();

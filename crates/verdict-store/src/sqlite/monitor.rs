@@ -95,10 +95,11 @@ impl SqliteStore {
 /// Counts of large sample listings, carried forward. Samples are only ever
 /// appended, and SQLite's one writer gives them ids in commit order, so a
 /// listing's count up to id N stays right, and only the samples after N need
-/// counting (counting 5M index entries takes over 100 ms). If samples are
-/// ever deleted or updated, this cache must go.
+/// counting (counting 5M index entries takes over 100 ms). Retention deletes
+/// the oldest samples (lowest ids first), so each count is kept with the
+/// lowest id it saw, and a count whose lowest id is gone is redone.
 #[derive(Default)]
-pub(crate) struct Counts(Mutex<HashMap<String, (i64, i64)>>);
+pub(crate) struct Counts(Mutex<HashMap<String, (i64, i64, i64)>>);
 
 impl Counts {
     /// Smaller counts are cheap to redo, and not keeping them bounds the cache.
@@ -113,9 +114,12 @@ fn count(c: &Connection, counts: &Counts, suite_id: i64, list: &MonitorList) -> 
         return Ok(c.prepare_cached(&sql)?.query_row(params_from_iter(values(suite_id, texts, None)), |r| r.get(0))?);
     }
     let key = format!("{suite_id}\0{sql}\0{}", texts.join("\0"));
-    let newest: i64 = c.prepare_cached("SELECT coalesce(max(id), 0) FROM monitor_metrics")?.query_row([], |r| r.get(0))?;
+    let (oldest, newest): (i64, i64) = c
+        .prepare_cached("SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM monitor_metrics")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let cached = counts.0.lock().expect("count cache").get(&key).copied();
-    let (since, before) = cached.filter(|(since, _)| *since <= newest).unwrap_or((0, 0));
+    let (since, before) =
+        cached.filter(|(since, _, low)| *since <= newest && *low == oldest).map_or((0, 0), |(since, before, _)| (since, before));
     let n = texts.len() + 2;
     // `id <= newest`: a sample committed after `newest` was read must not be counted as before it.
     let sql = format!("{sql} AND id > ?{n} AND id <= ?{}", n + 1);
@@ -126,7 +130,7 @@ fn count(c: &Connection, counts: &Counts, suite_id: i64, list: &MonitorList) -> 
         if kept.len() >= Counts::MOST {
             kept.clear();
         }
-        kept.insert(key, (newest, total));
+        kept.insert(key, (newest, total, oldest));
     }
     Ok(total)
 }
