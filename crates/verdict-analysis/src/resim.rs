@@ -181,6 +181,14 @@ pub async fn report(store: &dyn Store, p: &Project, id: &str) -> Result<ReportVi
     Ok(ReportView::of(p, stored))
 }
 
+/// Reports a suite's page lists.
+pub const LISTED_REPORTS: i64 = 50;
+
+/// A suite's latest stored reports, newest first (the report page's list).
+pub async fn suite_reports(store: &dyn Store, p: &Project, suite_id: i64) -> Result<Vec<ReportView>, AnalysisError> {
+    Ok(store.reports().latest_reports(suite_id, LISTED_REPORTS).await?.into_iter().map(|r| ReportView::of(p, r)).collect())
+}
+
 pub async fn reports(store: &dyn Store, p: &Project, page_token: Option<&str>) -> Result<Paged<ReportView>, AnalysisError> {
     let after = position("r", page_token)?;
     let limit = i64::from(PAGE_SIZE);

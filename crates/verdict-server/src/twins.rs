@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/suites/{slug}/compare", get(compare))
         .route("/stats/required-passes", get(required_passes))
         .route("/suites/{slug}/report", get(suite_report))
+        .route("/suites/{slug}/reports", get(suite_reports))
         .route("/reports/{id}", get(stored_report))
 }
 
@@ -212,6 +213,31 @@ async fn suite_report(
     let suite = suite_of(&s, &slug).await?;
     let view = view_of(&s, &suite, &Params(q)).await?;
     Ok(Json(verdict_analysis::reports::native(s.store.as_ref(), &report_window(&suite, &view)).await?))
+}
+
+/// A stored report as lists show it.
+pub(crate) fn report_entry(slug: &str, r: &verdict_analysis::resim::ReportView) -> serde_json::Value {
+    let time = verdict_core::range::rfc3339_ms;
+    serde_json::json!({
+        "id": r.id,
+        "name": r.name,
+        "branch": r.branch_name,
+        "start": time(r.start_ms),
+        "end": time(r.end_ms),
+        "created": time(r.created_ms),
+        "metrics_status": r.metrics_status,
+        "metrics_stored": r.metrics_at_ms.map(time),
+        "page": crate::ui::report_page_path(slug, r),
+    })
+}
+
+/// The suite's latest stored reports, newest first (the report page's list).
+async fn suite_reports(State(s): State<AppState>, Path(slug): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    use verdict_analysis::resim;
+    let suite = suite_of(&s, &slug).await?;
+    let p = resim::Project::of(s.store.as_ref()).await?;
+    let list = resim::suite_reports(s.store.as_ref(), &p, suite.id).await?;
+    Ok(Json(serde_json::Value::Array(list.iter().map(|r| report_entry(&suite.slug, r)).collect())))
 }
 
 /// What a page's view covers, as a report's window.

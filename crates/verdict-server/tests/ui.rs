@@ -856,5 +856,11 @@ async fn program_metrics_show_on_the_report_page(backend: Backend) {
     }
     assert!(!body.contains("href=\"javascript"), "no script link");
     assert!(body.contains("FAIL_WARN</span> · 5 metrics"), "the file's status and size");
+    // The suite's report page lists it, as its twin does.
+    let listed = json_of(&s, "/api/v1/suites/web/reports").await;
+    assert_eq!((listed[0]["name"].as_str(), listed[0]["metrics_status"].as_str()), (Some("nightly"), Some("FAIL_WARN")));
+    let list_page = page(&s, &format!("/s/web/report?{VIEW}")).await;
+    let href = listed[0]["page"].as_str().unwrap().replace('&', "&#38;");
+    assert!(list_page.body.contains(&format!(r#"<a href="{href}">nightly</a>"#)), "the page links the stored report");
     s.finish().await;
 }

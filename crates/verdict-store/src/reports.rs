@@ -213,6 +213,7 @@ mod tests {
 
 pub(crate) const REPORT_COLS: &str =
     "id, suite_id, branch, name, start_ms, end_ms, respect_revision, created_at, metrics_status, metrics_at";
+pub(crate) const LATEST_REPORTS: &str = "WHERE suite_id = ?1 ORDER BY id DESC LIMIT ?2";
 pub(crate) const SET_REPORT_METRICS: &str = "UPDATE reports SET metrics = ?2, metrics_status = ?3, metrics_at = ?4 WHERE id = ?1";
 pub(crate) const REPORT_METRICS: &str = "SELECT metrics FROM reports WHERE id = ?1 AND metrics IS NOT NULL";
 pub(crate) const RUN_JOBS: &str =
@@ -275,6 +276,8 @@ pub trait ReportsStore: Send + Sync {
     async fn set_report_metrics(&self, id: i64, metrics: Vec<u8>, status: String, at_ms: i64) -> Result<bool, StoreError>;
     /// The stored output, once a program ran.
     async fn report_metrics(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// A suite's latest reports, newest first.
+    async fn latest_reports(&self, suite_id: i64, limit: i64) -> Result<Vec<StoredReport>, StoreError>;
     /// Reports by id, oldest first, after `after_id`; of one suite or of all.
     async fn reports(&self, suite_id: Option<i64>, after_id: i64, limit: i64) -> Result<Vec<StoredReport>, StoreError>;
     /// A run's tests in test-id order, after `after_test_id`.

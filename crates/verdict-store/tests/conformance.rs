@@ -1587,6 +1587,8 @@ async fn reports_and_the_rows_resim_reads(store: Arc<dyn Store>) {
     assert_eq!(ids(r.reports(Some(s.id), 0, 10).await.unwrap()), vec![stored.id, second.id]);
     assert_eq!(ids(r.reports(None, stored.id, 10).await.unwrap()), vec![second.id]);
     assert_eq!(ids(r.reports(Some(s.id + 1), 0, 10).await.unwrap()), Vec::<i64>::new());
+    assert_eq!(ids(r.latest_reports(s.id, 10).await.unwrap()), vec![second.id, stored.id], "newest first");
+    assert_eq!(ids(r.latest_reports(s.id, 1).await.unwrap()), vec![second.id]);
     // A program's metrics: kept whole with their status, replaced by the next run's.
     assert_eq!(r.report_metrics(stored.id).await.unwrap(), None);
     assert!(r.set_report_metrics(stored.id, vec![0, 1, 255], "FAIL_WARN".into(), 4_000).await.unwrap());

@@ -83,11 +83,23 @@ pub struct StoredLine {
     pub cli: String,
 }
 
+/// A stored report in the page's list.
+pub struct ListedReport {
+    pub href: String,
+    pub name: String,
+    pub branch: String,
+    pub window: String,
+    pub created: String,
+    pub status: String,
+    pub class: &'static str,
+}
+
 #[derive(askama::Template)]
 #[template(path = "report.html")]
 struct ReportHtml {
     frame: Frame,
     stored: Option<StoredLine>,
+    listed: Vec<ListedReport>,
     name: String,
     branch: String,
     report: NativeReport,
@@ -178,8 +190,28 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
         }
         None => (None, crate::twins::report_window(&suite, &view)),
     };
-    let (report, branches) = tokio::join!(reports::native(state.store.as_ref(), &window), state.store.dashboard().branches(&range));
+    let project = resim::Project::of(state.store.as_ref()).await?;
+    let (report, branches, listed) = tokio::join!(
+        reports::native(state.store.as_ref(), &window),
+        state.store.dashboard().branches(&range),
+        resim::suite_reports(state.store.as_ref(), &project, suite.id)
+    );
     let (report, branches) = (report?, branches?);
+    let listed = listed?
+        .iter()
+        .map(|r| {
+            let status = r.metrics_status.clone().unwrap_or_else(|| "no program run".into());
+            ListedReport {
+                href: page_path(&suite.slug, r),
+                name: format::cut(&r.name, NAME_CHARS),
+                branch: format::cut(&r.branch_name, NAME_CHARS),
+                window: format!("{} to {}", at(r.start_ms), at(r.end_ms)),
+                created: at(r.created_ms),
+                class: program_metrics::status_class(&status),
+                status,
+            }
+        })
+        .collect();
     timing.queried();
     let base = format!("/s/{}", encode(&suite.slug, false));
     let stacks: Vec<svg::Stack> = report
@@ -316,7 +348,8 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
         .in_suite(&suite.slug, &suite.name, &view, "report")
         .crumb("Report", link(&path, &view, &[]))
         .with_controls(&path, &view, &branches, &[])
-        .twin("report", link(&format!("/api/v1/suites/{}/report", encode(&suite.slug, false)), &view, &[]));
+        .twin("report", link(&format!("/api/v1/suites/{}/report", encode(&suite.slug, false)), &view, &[]))
+        .twin("stored reports", format!("/api/v1/suites/{}/reports", encode(&suite.slug, false)));
     frame = match &stored {
         Some(s) => frame.twin("stored report and its metrics", format!("/api/v1/reports/{}", s.id)).cli(s.cli.clone()),
         None => frame.cli(format!("verdict report create --suite {} --branch {}", suite.slug, view.branch)),
@@ -326,6 +359,7 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
     let html = ReportHtml {
         frame,
         stored,
+        listed,
         name: suite.name.clone(),
         branch: view.branch.clone(),
         report,

@@ -107,6 +107,11 @@ impl ReportsStore for PgStore {
         Ok(latest_per_job(rows.iter().map(resources_of)).pop())
     }
 
+    async fn latest_reports(&self, suite_id: i64, limit: i64) -> Result<Vec<StoredReport>, StoreError> {
+        let sql = dollars(&format!("SELECT {REPORT_COLS} FROM reports {LATEST_REPORTS}"));
+        Ok(self.client().await?.query(&sql, &[&suite_id, &limit]).await?.iter().map(report_of).collect())
+    }
+
     async fn reports(&self, suite_id: Option<i64>, after_id: i64, limit: i64) -> Result<Vec<StoredReport>, StoreError> {
         let rows = self
             .client()

@@ -114,6 +114,15 @@ impl ReportsStore for SqliteStore {
         .await
     }
 
+    async fn latest_reports(&self, suite_id: i64, limit: i64) -> Result<Vec<StoredReport>, StoreError> {
+        self.read_here(move |c| {
+            Ok(c.prepare_cached(&format!("SELECT {REPORT_COLS} FROM reports {LATEST_REPORTS}"))?
+                .query_map(params![suite_id, limit], report_of)?
+                .collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     async fn reports(&self, suite_id: Option<i64>, after_id: i64, limit: i64) -> Result<Vec<StoredReport>, StoreError> {
         self.read_here(move |c| {
             Ok(c.prepare_cached(&format!(
