@@ -82,6 +82,14 @@ fn lock(inputs: &Path) -> Result<File, RunError> {
     Ok(file)
 }
 
+/// The config holds a token: readable by this user only (`/tmp/resim` is shared).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?.write_all(bytes)
+}
+
 fn args(command: &[String], place: &Place) -> Vec<String> {
     command
         .iter()
@@ -118,7 +126,8 @@ pub async fn run(store: &dyn Store, ask: RunAsk, now_ms: impl Fn() -> i64) -> Re
         Err(e) => return Err(setup(format!("cannot remove the old {}: {e}", place.output.display()))),
     }
     let config = serde_json::json!({"authToken": ask.token, "apiURL": ask.api_url, "projectID": p.id(), "reportID": report.id});
-    std::fs::write(&place.config, format!("{config:#}\n")).map_err(|e| setup(format!("cannot write {}: {e}", place.config.display())))?;
+    write_private(&place.config, format!("{config:#}\n").as_bytes())
+        .map_err(|e| setup(format!("cannot write {}: {e}", place.config.display())))?;
     let argv = args(&ask.command, &place);
     eprintln!("verdict report run: {} (config {}, output {})", argv.join(" "), place.config.display(), place.output.display());
     let status = tokio::process::Command::new(&argv[0]).args(&argv[1..]).status().await;
@@ -144,6 +153,17 @@ pub async fn run(store: &dyn Store, ask: RunAsk, now_ms: impl Fn() -> i64) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_config_is_private_to_its_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        std::fs::write(&path, "left by another run").unwrap();
+        write_private(&path, b"{}").unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read(&path).unwrap(), b"{}");
+    }
 
     #[test]
     fn placeholders_become_the_chosen_paths() {
