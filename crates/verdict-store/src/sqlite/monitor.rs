@@ -115,7 +115,9 @@ fn count(c: &Connection, counts: &Counts, suite_id: i64, list: &MonitorList) -> 
     }
     let key = format!("{suite_id}\0{sql}\0{}", texts.join("\0"));
     let (oldest, newest): (i64, i64) = c
-        .prepare_cached("SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM monitor_metrics")?
+        // Two subqueries: SQLite answers a lone min() or max() from the key's
+        // ends, but both in one SELECT scan the whole table.
+        .prepare_cached("SELECT coalesce((SELECT min(id) FROM monitor_metrics), 0), coalesce((SELECT max(id) FROM monitor_metrics), 0)")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let cached = counts.0.lock().expect("count cache").get(&key).copied();
     let (since, before) =
