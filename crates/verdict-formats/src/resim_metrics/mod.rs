@@ -186,6 +186,24 @@ mod tests {
     }
 
     #[test]
+    fn timestamps_at_the_ends_of_the_range_do_not_overflow() {
+        let m = changed(|m| {
+            for d in &mut m.metrics_data {
+                if let Some(pb::metrics_data::Data::Series(pb::Series { series: Some(pb::series::Series::Timestamps(t)) })) =
+                    d.data.as_mut()
+                {
+                    for (i, ts) in t.series.iter_mut().enumerate() {
+                        ts.seconds = if i % 2 == 0 { i64::MAX } else { i64::MIN };
+                    }
+                }
+            }
+        })
+        .unwrap();
+        let Shown::Bars(bars) = &ProgramMetrics::of(&m).metrics[0].shown else { panic!() };
+        assert!(bars.categories[0].points.iter().all(|p| p.0 == i64::MAX || p.0 == i64::MIN));
+    }
+
+    #[test]
     fn bytes_that_are_not_the_message_are_refused() {
         assert!(decode(b"").unwrap_err().0.contains("empty"));
         assert!(decode(b"\xff\xff\xff").unwrap_err().0.contains("not a resim.metrics.proto.JobMetrics"));

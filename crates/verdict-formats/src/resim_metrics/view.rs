@@ -128,7 +128,10 @@ fn doubles(map: &DataMap, id: &pb::MetricsDataId) -> Vec<f64> {
 
 fn times_ms(map: &DataMap, id: &pb::MetricsDataId) -> Vec<i64> {
     match series(map, id) {
-        Some(S::Timestamps(t)) => t.series.iter().map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000).collect(),
+        // Saturating: the validator does not bound a series' timestamps.
+        Some(S::Timestamps(t)) => {
+            t.series.iter().map(|t| t.seconds.saturating_mul(1000).saturating_add(i64::from(t.nanos) / 1_000_000)).collect()
+        }
         _ => vec![],
     }
 }
