@@ -94,6 +94,21 @@ pub struct MetricStatusRow {
     pub fail_block: i64,
 }
 
+impl MetricStatusRow {
+    fn new(name: &str) -> MetricStatusRow {
+        MetricStatusRow { name: name.to_owned(), passed: 0, fail_warn: 0, fail_block: 0 }
+    }
+
+    /// One value of the metric with its status (ReSim's name); anything but a failure counts as passed.
+    fn count(&mut self, status: &str) {
+        match status {
+            "FAIL_BLOCK" => self.fail_block += 1,
+            "FAIL_WARN" => self.fail_warn += 1,
+            _ => self.passed += 1,
+        }
+    }
+}
+
 /// The distribution of the job durations of one build's runs (s).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BuildBox {
@@ -202,8 +217,8 @@ pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport,
     // Per named job metric, its values per build.
     let mut named_by_build: BTreeMap<String, BTreeMap<(i64, String), Vec<f64>>> = BTreeMap::new();
 
-    let th = resim::thresholds(store, w.suite_id).await?;
-    let job_th = resim::job_thresholds(store, w.suite_id).await?;
+    let settings = store.flaky().flaky_settings(w.suite_id).await?;
+    let (th, job_th) = (settings.batch_metric_thresholds, settings.job_metric_thresholds);
     let mut batches = Vec::with_capacity(runs.len());
     let mut by_build: BTreeMap<(i64, String), Vec<f64>> = BTreeMap::new();
     for run in runs {
@@ -284,14 +299,10 @@ pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport,
         if by.values().all(|v| v.is_empty()) {
             return;
         }
-        let mut row = MetricStatusRow { name: name.clone(), passed: 0, fail_warn: 0, fail_block: 0 };
+        let mut row = MetricStatusRow::new(&name);
         let threshold = job_th.get(&name);
         for v in by.values().flatten() {
-            match threshold.map_or(verdict_core::resim::MetricStatus::Passed, |t| t.status_of(Some(*v))) {
-                verdict_core::resim::MetricStatus::FailBlock => row.fail_block += 1,
-                verdict_core::resim::MetricStatus::FailWarn => row.fail_warn += 1,
-                _ => row.passed += 1,
-            }
+            row.count(threshold.map_or(verdict_core::resim::MetricStatus::Passed, |t| t.status_of(Some(*v))).as_str());
         }
         job_metric_status_counts.push(row);
         let by_build = by.into_iter().filter_map(|((ms, version), v)| box_of(ms, version, v)).collect();
@@ -320,15 +331,11 @@ pub async fn native(store: &dyn Store, w: &ReportWindow) -> Result<NativeReport,
             let row = match batch_metric_status_counts.iter_mut().position(|r| r.name == m.name) {
                 Some(i) => &mut batch_metric_status_counts[i],
                 None => {
-                    batch_metric_status_counts.push(MetricStatusRow { name: m.name.clone(), passed: 0, fail_warn: 0, fail_block: 0 });
+                    batch_metric_status_counts.push(MetricStatusRow::new(&m.name));
                     batch_metric_status_counts.last_mut().expect("just pushed")
                 }
             };
-            match m.status {
-                "FAIL_BLOCK" => row.fail_block += 1,
-                "FAIL_WARN" => row.fail_warn += 1,
-                _ => row.passed += 1,
-            }
+            row.count(m.status);
         }
     }
     Ok(NativeReport {

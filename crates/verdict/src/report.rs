@@ -57,7 +57,8 @@ fn show_time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-fn config_json(p: &Project, r: &ReportView, api_url: &str, token: &str) -> serde_json::Value {
+/// A report-metrics program's `report_config.json` for report `r` (the ReSim spec, §2).
+pub(crate) fn config_json(p: &Project, r: &ReportView, api_url: &str, token: &str) -> serde_json::Value {
     serde_json::json!({"authToken": token, "apiURL": api_url, "projectID": p.id(), "reportID": r.id})
 }
 

@@ -125,7 +125,7 @@ pub async fn run(store: &dyn Store, ask: RunAsk, now_ms: impl Fn() -> i64) -> Re
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(setup(format!("cannot remove the old {}: {e}", place.output.display()))),
     }
-    let config = serde_json::json!({"authToken": ask.token, "apiURL": ask.api_url, "projectID": p.id(), "reportID": report.id});
+    let config = crate::report::config_json(&p, &report, &ask.api_url, &ask.token);
     write_private(&place.config, format!("{config:#}\n").as_bytes())
         .map_err(|e| setup(format!("cannot write {}: {e}", place.config.display())))?;
     let argv = args(&ask.command, &place);

@@ -105,6 +105,15 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Wait (at most 30 s) until a server on `port` answers `/healthz`.
+fn wait_until_up(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz")).is_err() {
+        assert!(Instant::now() < deadline, "{what} on port {port} did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -239,19 +248,17 @@ fn a_backup_taken_during_uploads_is_a_whole_store(env: &Env) {
     assert_eq!(std::fs::read_dir(&copy_dir).unwrap().count(), 1, "no partial file is left beside the copy");
 
     let copy_port = free_port();
-    let mut copy = Command::new(BIN)
-        .args(["--data-dir"])
-        .arg(&copy_dir)
-        .args(["serve", "--listen", &format!("127.0.0.1:{copy_port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while reqwest::blocking::get(format!("http://127.0.0.1:{copy_port}/healthz")).is_err() {
-        assert!(Instant::now() < deadline, "a server on the copy did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut copy = ServerProcess(Some(
+        Command::new(BIN)
+            .args(["--data-dir"])
+            .arg(&copy_dir)
+            .args(["serve", "--listen", &format!("127.0.0.1:{copy_port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_until_up(copy_port, "a server on the copy");
     let runs = get(copy_port, "/api/v1/suites/web/runs?per_page=500");
     let runs = runs.as_array().unwrap();
     for key in &before {
@@ -262,8 +269,7 @@ fn a_backup_taken_during_uploads_is_a_whole_store(env: &Env) {
         assert_eq!(detail["total"], RESULTS_PER_UPLOAD, "run {} is in the copy in part", r["key"]);
     }
     assert!(said.contains(&format!("{} runs", runs.len())), "the summary counts the copy's runs: {said}");
-    let _ = copy.kill();
-    let _ = copy.wait();
+    copy.kill();
 }
 
 /// `verdict suite list | head -0`: the command stops at the closed pipe,
@@ -616,11 +622,7 @@ fn a_config_file_is_overridden_by_the_environment_and_flags() {
             c.args(["--read-token", t]);
         }
         let mut server = ServerProcess(Some(c.spawn().unwrap()));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz")).is_err() {
-            assert!(Instant::now() < deadline, "the server did not come up on the file's port");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until_up(port, "the server on the file's port");
         let http = reqwest::blocking::Client::new();
         let opens = |t: &str| http.get(format!("http://127.0.0.1:{port}/metrics")).bearer_auth(t).send().unwrap().status() == 200;
         let token = ["from-file", "from-env", "from-flag"].into_iter().find(|t| opens(t)).unwrap_or("none").to_owned();
@@ -1456,13 +1458,7 @@ fn two_nodes(url: &str) {
             cmd().args(["serve", "--listen", &format!("127.0.0.1:{port}")]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         ServerProcess(Some(child))
     };
-    let up = |port: u16| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while reqwest::blocking::get(format!("http://127.0.0.1:{port}/healthz")).is_err() {
-            assert!(Instant::now() < deadline, "node on {port} did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
+    let up = |port: u16| wait_until_up(port, "a node");
     let (a, b) = (free_port(), free_port());
     let (mut node_a, _node_b) = (start(a), start(b));
     up(a);

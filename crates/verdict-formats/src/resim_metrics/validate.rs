@@ -19,8 +19,8 @@ fn uuid(id: Option<&super::resim::proto::Uuid>, what: &str) -> Result<(), Metric
     uuid::Uuid::parse_str(text).map(|_| ()).map_err(|_| bad(format!("{what}: {text:?} is not a UUID")))
 }
 
-fn id_of(id: &Option<pb::MetricsDataId>) -> &str {
-    id.as_ref().and_then(|i| i.id.as_ref()).map_or("", |u| u.data.as_str())
+fn id_of(id: Option<&pb::MetricsDataId>) -> &str {
+    id.and_then(|i| i.id.as_ref()).map_or("", |u| u.data.as_str())
 }
 
 fn data_type(d: &pb::MetricsData) -> T {
@@ -90,8 +90,8 @@ fn agree(a: &pb::MetricsData, b: &pb::MetricsData) -> Result<(), MetricsError> {
     }
 }
 
-fn lookup<'a>(map: &DataMap<'a>, id: &Option<pb::MetricsDataId>, what: &str) -> Result<&'a pb::MetricsData, MetricsError> {
-    uuid(id.as_ref().and_then(|i| i.id.as_ref()), what)?;
+fn lookup<'a>(map: &DataMap<'a>, id: Option<&pb::MetricsDataId>, what: &str) -> Result<&'a pb::MetricsData, MetricsError> {
+    uuid(id.and_then(|i| i.id.as_ref()), what)?;
     map.get(id_of(id)).copied().ok_or_else(|| bad(format!("{what}: no data series has ID {}", id_of(id))))
 }
 
@@ -100,8 +100,8 @@ fn lookup<'a>(map: &DataMap<'a>, id: &Option<pb::MetricsDataId>, what: &str) -> 
 /// index, of an allowed type), and of one shape.
 fn values_and_statuses(
     map: &DataMap,
-    values: &Option<pb::MetricsDataId>,
-    statuses: &Option<pb::MetricsDataId>,
+    values: Option<&pb::MetricsDataId>,
+    statuses: Option<&pb::MetricsDataId>,
     allowed_values: &[T],
     allowed_index: &[T],
     metric: &str,
@@ -147,13 +147,13 @@ fn metric_values(m: &pb::Metric, map: &DataMap) -> Result<(), MetricsError> {
                 Some(Index::StringIndex(_)) => (&indexed_double, &string_index),
                 _ => (&double_index, ALL_SERIES),
             };
-            values_and_statuses(map, &v.value_data_id, &v.status_data_id, allowed, index, name)
+            values_and_statuses(map, v.value_data_id.as_ref(), v.status_data_id.as_ref(), allowed, index, name)
         }
         V::DoubleOverTimeMetricValues(v) => {
             lengths(v.doubles_over_time_data_id.len(), v.statuses_over_time_data_id.len())?;
             lengths(v.doubles_over_time_data_id.len(), v.failure_definition.len())?;
             for (d, s) in v.doubles_over_time_data_id.iter().zip(&v.statuses_over_time_data_id) {
-                values_and_statuses(map, &Some(d.clone()), &Some(s.clone()), &indexed_double, &time_index, name)?;
+                values_and_statuses(map, Some(d), Some(s), &indexed_double, &time_index, name)?;
             }
             Ok(())
         }
@@ -162,7 +162,7 @@ fn metric_values(m: &pb::Metric, map: &DataMap) -> Result<(), MetricsError> {
             lengths(v.x_doubles_data_id.len(), v.statuses_data_id.len())?;
             for ((x, y), s) in v.x_doubles_data_id.iter().zip(&v.y_doubles_data_id).zip(&v.statuses_data_id) {
                 for d in [x, y] {
-                    values_and_statuses(map, &Some(d.clone()), &Some(s.clone()), &double_index, &time_index, name)?;
+                    values_and_statuses(map, Some(d), Some(s), &double_index, &time_index, name)?;
                 }
             }
             Ok(())
@@ -170,7 +170,7 @@ fn metric_values(m: &pb::Metric, map: &DataMap) -> Result<(), MetricsError> {
         V::BarChartMetricValues(v) => {
             lengths(v.values_data_id.len(), v.statuses_data_id.len())?;
             for (d, s) in v.values_data_id.iter().zip(&v.statuses_data_id) {
-                values_and_statuses(map, &Some(d.clone()), &Some(s.clone()), &indexed_double, &string_index, name)?;
+                values_and_statuses(map, Some(d), Some(s), &indexed_double, &string_index, name)?;
             }
             Ok(())
         }
@@ -183,17 +183,17 @@ fn metric_values(m: &pb::Metric, map: &DataMap) -> Result<(), MetricsError> {
             }
             uuid(v.project_id.as_ref(), &format!("metric {name:?}: project_id"))?;
             for ((d, t), s) in v.values_data_id.iter().zip(&v.times_data_id).zip(&v.statuses_data_id) {
-                values_and_statuses(map, &Some(d.clone()), &Some(s.clone()), &indexed_double, &uuid_index, name)?;
-                values_and_statuses(map, &Some(t.clone()), &Some(s.clone()), &[T::IndexedTimestampSeriesDataType], &uuid_index, name)?;
+                values_and_statuses(map, Some(d), Some(s), &indexed_double, &uuid_index, name)?;
+                values_and_statuses(map, Some(t), Some(s), &[T::IndexedTimestampSeriesDataType], &uuid_index, name)?;
             }
             Ok(())
         }
         V::StatesOverTimeMetricValues(v) => {
             lengths(v.states_over_time_data_id.len(), v.statuses_over_time_data_id.len())?;
             for (d, s) in v.states_over_time_data_id.iter().zip(&v.statuses_over_time_data_id) {
-                let d = Some(d.clone());
-                values_and_statuses(map, &d, &Some(s.clone()), &[T::IndexedStringSeriesDataType], &time_index, name)?;
-                let data = lookup(map, &d, name)?;
+                let d = Some(d);
+                values_and_statuses(map, d, Some(s), &[T::IndexedStringSeriesDataType], &time_index, name)?;
+                let data = lookup(map, d, name)?;
                 let serieses: Vec<&pb::Series> = match &data.data {
                     Some(Data::Series(s)) => vec![s],
                     Some(Data::SeriesPerCategory(c)) => c.category_to_series.values().collect(),
@@ -214,7 +214,7 @@ fn metric_values(m: &pb::Metric, map: &DataMap) -> Result<(), MetricsError> {
             Ok(())
         }
         V::HistogramMetricValues(v) => {
-            values_and_statuses(map, &v.values_data_id, &v.statuses_data_id, &double_index, ALL_SERIES, name)?;
+            values_and_statuses(map, v.values_data_id.as_ref(), v.statuses_data_id.as_ref(), &double_index, ALL_SERIES, name)?;
             // Unset optionals read as 0.0, as in the Python bindings the rules come from.
             let (lower_bound, upper_bound) = (v.lower_bound.unwrap_or(0.0), v.upper_bound.unwrap_or(0.0));
             let mut last_upper: Option<f64> = None;
@@ -237,13 +237,13 @@ fn metric_values(m: &pb::Metric, map: &DataMap) -> Result<(), MetricsError> {
         V::TextMetricValues(v) => check(!v.text.is_empty(), || format!("text metric {name:?} has no text")),
         V::ImageMetricValues(v) => {
             check(v.image_data_id.is_some(), || format!("image metric {name:?} has no image"))?;
-            let d = lookup(map, &v.image_data_id, name)?;
+            let d = lookup(map, v.image_data_id.as_ref(), name)?;
             check(data_type(d) == T::ExternalFileDataType, || format!("image metric {name:?}: {:?} is not an external file", d.name))
         }
         V::ImageListMetricValues(v) => {
             check(!v.image_data_ids.is_empty(), || format!("image list metric {name:?} has no images"))?;
             for id in &v.image_data_ids {
-                let d = lookup(map, &Some(id.clone()), name)?;
+                let d = lookup(map, Some(id), name)?;
                 check(data_type(d) == T::ExternalFileDataType, || {
                     format!("image list metric {name:?}: {:?} is not an external file", d.name)
                 })?;
@@ -333,7 +333,7 @@ fn data(d: &pb::MetricsData, map: &DataMap) -> Result<(), MetricsError> {
         check(series_matches(s, t), || format!("data {name:?}: the series is not of its type {}", t.as_str_name()))?;
     }
     if d.is_indexed {
-        let index = lookup(map, &d.index_data_id, &format!("data {name:?}: its index"))?;
+        let index = lookup(map, d.index_data_id.as_ref(), &format!("data {name:?}: its index"))?;
         agree(d, index)?;
         check(d.index_data_type == index.data_type, || format!("data {name:?}: index_data_type is not its index's type"))?;
     }
@@ -365,10 +365,9 @@ pub fn validate(m: &pb::JobMetrics) -> Result<(), MetricsError> {
     let mut map: DataMap = HashMap::new();
     for d in &m.metrics_data {
         uuid(d.metrics_data_id.as_ref().and_then(|i| i.id.as_ref()), &format!("data {:?}: its ID", d.name))?;
-        map.insert(id_of(&d.metrics_data_id), d);
+        map.insert(id_of(d.metrics_data_id.as_ref()), d);
     }
     check(map.len() == m.metrics_data.len(), || "two data series share an ID".to_owned())?;
-    let collection = m.job_level_metrics.clone().unwrap_or_default();
     let mut metrics: HashMap<&str, &pb::Metric> = HashMap::new();
     let listed = m.job_level_metrics.as_ref().map_or(&[][..], |c| &c.metrics[..]);
     for x in listed {
@@ -384,7 +383,9 @@ pub fn validate(m: &pb::JobMetrics) -> Result<(), MetricsError> {
     for x in listed {
         metric(x, &map, job_id(&m.job_id))?;
     }
-    check(status_set(collection.metrics_status), || "job_level_metrics has no metrics_status".to_owned())?;
+    check(status_set(m.job_level_metrics.as_ref().map_or(0, |c| c.metrics_status)), || {
+        "job_level_metrics has no metrics_status".to_owned()
+    })?;
     check(status_set(m.metrics_status), || "the file has no metrics_status".to_owned())?;
     let mut names = HashSet::new();
     for x in listed.iter().filter(|x| !x.event_metric.unwrap_or(false)) {
