@@ -11,7 +11,7 @@
 //! installed (`fuzz/`).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use verdict_formats::{buildkite, junit, pytest_monitor};
+use verdict_formats::{buildkite, junit, pytest_monitor, resim_metrics};
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
@@ -222,4 +222,20 @@ fn parsers_hold_their_properties_on_mutated_inputs() {
         }
         Ok(ok.contains(&true))
     });
+
+    // metrics.binproto (what `verdict report run` reads from a program): the
+    // captured default_report_metrics files; what decodes and validates must
+    // also turn into what a page shows.
+    let binproto_corpus = fixtures("tests/fixtures/resim", "binproto");
+    let binproto_dict: &[&[u8]] =
+        &[b"\x0a\x00", b"\x12\xff\xff\xff\x0f", b"\x20\x05", b"\x0a\x24", b"\x3a\x02\x0a\x00", b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"];
+    let binproto_accepted = run("metrics.binproto", &binproto_corpus, binproto_dict, |b| match resim_metrics::decode(b) {
+        Ok(m) => {
+            let shown = resim_metrics::ProgramMetrics::of(&m);
+            serde_json::to_vec(&shown).map_err(|e| format!("the shown metrics do not serialise: {e}"))?;
+            Ok(true)
+        }
+        Err(_) => Ok(false),
+    });
+    assert!(binproto_accepted >= binproto_corpus.len(), "{binproto_accepted}");
 }

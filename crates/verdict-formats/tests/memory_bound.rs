@@ -109,6 +109,46 @@ fn parsing_costs_a_small_multiple_of_the_input() {
             verdict_formats::buildkite::parse_json_body(body.as_bytes()).map(|u| u.executions.len()).map_err(|e| e.message)
         });
     }
+    reading_kept_program_metrics_costs_a_small_multiple_of_them();
+}
+
+/// A metrics.binproto whose one plotly metric's figure is `json`, built by
+/// encoding: the captured file with its second metric's figure replaced.
+fn binproto_with_figure(list: prost_types::ListValue) -> Vec<u8> {
+    use prost::Message;
+    use verdict_formats::resim_metrics::pb;
+    let captured = include_bytes!("fixtures/resim/E2_metrics.binproto");
+    let mut m = pb::JobMetrics::decode(&captured[..]).unwrap();
+    let metric = &mut m.job_level_metrics.as_mut().unwrap().metrics[1];
+    let mut figure = prost_types::Struct::default();
+    figure.fields.insert("data".into(), prost_types::Value { kind: Some(prost_types::value::Kind::ListValue(list)) });
+    metric.metric_values = Some(pb::MetricValues {
+        metric_values: Some(pb::metric_values::MetricValues::PlotlyMetricValues(pb::PlotlyMetricValues { json: Some(figure) })),
+    });
+    m.encode_to_vec()
+}
+
+/// A program's file is decoded once, when `verdict report run` stores it (a
+/// file of tiny elements can cost far more than its size there: 2,000,000
+/// empty values, 4 MB, peaked at 271 MB); pages read the view kept beside
+/// it, whose reading costs a small multiple of its size. (Called from the
+/// one test: the allocator counts every thread.)
+fn reading_kept_program_metrics_costs_a_small_multiple_of_them() {
+    use prost_types::{ListValue, Struct, Value, value::Kind};
+    let numbers = |n: usize| Value {
+        kind: Some(Kind::ListValue(ListValue { values: (0..n).map(|i| Value { kind: Some(Kind::NumberValue(i as f64)) }).collect() })),
+    };
+    let trace = Struct { fields: [("y".to_owned(), numbers(1_000_000)), ("x".to_owned(), numbers(1_000_000))].into_iter().collect() };
+    let bytes = binproto_with_figure(ListValue { values: vec![Value { kind: Some(Kind::StructValue(trace)) }] });
+    check_peak("a figure of 1,000,000 points, decoded", &bytes, || {
+        let m = verdict_formats::resim_metrics::decode(&bytes).map_err(|e| e.to_string())?;
+        Ok(verdict_formats::resim_metrics::ProgramMetrics::of(&m).metrics.len())
+    });
+    let shown = verdict_formats::resim_metrics::ProgramMetrics::of(&verdict_formats::resim_metrics::decode(&bytes).unwrap());
+    let view = serde_json::to_string(&shown).unwrap();
+    check_peak("its kept view, read back", view.as_bytes(), || {
+        serde_json::from_str::<verdict_formats::resim_metrics::ProgramMetrics>(&view).map(|m| m.metrics.len()).map_err(|e| e.to_string())
+    });
 }
 
 /// Parse with `f` and check its peak heap against the size of `input`.

@@ -824,7 +824,7 @@ async fn program_metrics_show_on_the_report_page(backend: Backend) {
         &empty.body[empty.body.find("<main").unwrap_or(0)..]
     );
     let shown = resim::store_program_metrics(store, &p, &r, program_file(), 1_000).await.unwrap();
-    assert_eq!((shown.metrics.len(), shown.status), (5, "FAIL_WARN"));
+    assert_eq!((shown.metrics.len(), shown.status.as_str()), (5, "FAIL_WARN"));
     let mut broken = program_file();
     broken.truncate(broken.len() - 3);
     let refused = resim::store_program_metrics(store, &p, &r, broken, 2_000).await.unwrap_err().to_string();

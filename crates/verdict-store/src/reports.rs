@@ -214,8 +214,10 @@ mod tests {
 pub(crate) const REPORT_COLS: &str =
     "id, suite_id, branch, name, start_ms, end_ms, respect_revision, created_at, metrics_status, metrics_at";
 pub(crate) const LATEST_REPORTS: &str = "WHERE suite_id = ?1 ORDER BY id DESC LIMIT ?2";
-pub(crate) const SET_REPORT_METRICS: &str = "UPDATE reports SET metrics = ?2, metrics_status = ?3, metrics_at = ?4 WHERE id = ?1";
+pub(crate) const SET_REPORT_METRICS: &str =
+    "UPDATE reports SET metrics = ?2, metrics_view = ?3, metrics_status = ?4, metrics_at = ?5 WHERE id = ?1";
 pub(crate) const REPORT_METRICS: &str = "SELECT metrics FROM reports WHERE id = ?1 AND metrics IS NOT NULL";
+pub(crate) const REPORT_METRICS_VIEW: &str = "SELECT metrics_view FROM reports WHERE id = ?1 AND metrics_view IS NOT NULL";
 pub(crate) const RUN_JOBS: &str =
     "SELECT rt.test_id, t.scope, t.name, rt.status, t.suite_id FROM run_tests rt JOIN tests t ON t.id = rt.test_id
      WHERE rt.run_id = ?1 AND rt.test_id > ?2 ORDER BY rt.test_id LIMIT ?3";
@@ -271,11 +273,13 @@ pub trait ReportsStore: Send + Sync {
     async fn create_report(&self, report: NewReport) -> Result<StoredReport, StoreError>;
     async fn report(&self, id: i64) -> Result<Option<StoredReport>, StoreError>;
     /// Keep a report-metrics program's output (`metrics.binproto`, already
-    /// validated) and its overall status, replacing any earlier; false when
-    /// the report does not exist.
-    async fn set_report_metrics(&self, id: i64, metrics: Vec<u8>, status: String, at_ms: i64) -> Result<bool, StoreError>;
+    /// validated), what a page shows of it (`view`, JSON) and its overall
+    /// status, replacing any earlier; false when the report does not exist.
+    async fn set_report_metrics(&self, id: i64, metrics: Vec<u8>, view: String, status: String, at_ms: i64) -> Result<bool, StoreError>;
     /// The stored output, once a program ran.
     async fn report_metrics(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError>;
+    /// What a page shows of it, once a program ran.
+    async fn report_metrics_view(&self, id: i64) -> Result<Option<String>, StoreError>;
     /// A suite's latest reports, newest first.
     async fn latest_reports(&self, suite_id: i64, limit: i64) -> Result<Vec<StoredReport>, StoreError>;
     /// Reports by id, oldest first, after `after_id`; of one suite or of all.

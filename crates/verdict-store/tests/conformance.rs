@@ -1591,13 +1591,15 @@ async fn reports_and_the_rows_resim_reads(store: Arc<dyn Store>) {
     assert_eq!(ids(r.latest_reports(s.id, 1).await.unwrap()), vec![second.id]);
     // A program's metrics: kept whole with their status, replaced by the next run's.
     assert_eq!(r.report_metrics(stored.id).await.unwrap(), None);
-    assert!(r.set_report_metrics(stored.id, vec![0, 1, 255], "FAIL_WARN".into(), 4_000).await.unwrap());
-    assert!(r.set_report_metrics(second.id, vec![7], "PASSED".into(), 4_001).await.unwrap());
-    assert!(!r.set_report_metrics(second.id + 1000, vec![7], "PASSED".into(), 4_001).await.unwrap());
+    assert_eq!(r.report_metrics_view(stored.id).await.unwrap(), None);
+    assert!(r.set_report_metrics(stored.id, vec![0, 1, 255], "{\"v\":1}".into(), "FAIL_WARN".into(), 4_000).await.unwrap());
+    assert!(r.set_report_metrics(second.id, vec![7], "{}".into(), "PASSED".into(), 4_001).await.unwrap());
+    assert!(!r.set_report_metrics(second.id + 1000, vec![7], "{}".into(), "PASSED".into(), 4_001).await.unwrap());
     assert_eq!(r.report_metrics(stored.id).await.unwrap(), Some(vec![0, 1, 255]));
+    assert_eq!(r.report_metrics_view(stored.id).await.unwrap().as_deref(), Some("{\"v\":1}"));
     let kept = r.report(stored.id).await.unwrap().unwrap();
     assert_eq!((kept.metrics_status.as_deref(), kept.metrics_at_ms), (Some("FAIL_WARN"), Some(4_000)));
-    assert!(r.set_report_metrics(stored.id, vec![9; 70_000], "PASSED".into(), 5_000).await.unwrap());
+    assert!(r.set_report_metrics(stored.id, vec![9; 70_000], "{}".into(), "PASSED".into(), 5_000).await.unwrap());
     assert_eq!(r.report_metrics(stored.id).await.unwrap(), Some(vec![9; 70_000]));
     assert_eq!(r.report_metrics(second.id).await.unwrap(), Some(vec![7]));
 

@@ -14,7 +14,10 @@ fn stored_id(p: &Project, r: &ReportView) -> Result<i64, AnalysisError> {
 }
 
 /// Validate a program's output and keep it as the report's metrics,
-/// replacing earlier ones; an invalid file changes nothing.
+/// replacing earlier ones; an invalid file changes nothing. What a page shows
+/// of it is derived here, once, and kept beside it: decoding a file can cost
+/// many times its size (a list of empty values is 2 bytes each in the file
+/// and tens in memory), so reads never decode it again.
 pub async fn store_program_metrics(
     store: &dyn Store,
     p: &Project,
@@ -24,7 +27,10 @@ pub async fn store_program_metrics(
 ) -> Result<ProgramMetrics, AnalysisError> {
     let message = resim_metrics::decode(&bytes).map_err(|e| AnalysisError::Invalid(format!("metrics.binproto: {e}")))?;
     let shown = ProgramMetrics::of(&message);
-    if !store.reports().set_report_metrics(stored_id(p, r)?, bytes, shown.status.to_owned(), now_ms).await? {
+    drop(message);
+    let view =
+        serde_json::to_string(&shown).map_err(|e| AnalysisError::Invalid(format!("metrics.binproto: cannot keep what it shows: {e}")))?;
+    if !store.reports().set_report_metrics(stored_id(p, r)?, bytes, view, shown.status.clone(), now_ms).await? {
         return Err(AnalysisError::NotFound(format!("no report {}", r.id)));
     }
     Ok(shown)
@@ -32,10 +38,9 @@ pub async fn store_program_metrics(
 
 /// The report's program metrics, once a program's output was stored.
 pub async fn program_metrics(store: &dyn Store, p: &Project, r: &ReportView) -> Result<Option<ProgramMetrics>, AnalysisError> {
-    let Some(bytes) = store.reports().report_metrics(stored_id(p, r)?).await? else { return Ok(None) };
-    // Validated when stored; a later Verdict stricter than the one that stored it says so.
-    let message = resim_metrics::decode(&bytes).map_err(|e| AnalysisError::Invalid(format!("the stored metrics.binproto: {e}")))?;
-    Ok(Some(ProgramMetrics::of(&message)))
+    let Some(view) = store.reports().report_metrics_view(stored_id(p, r)?).await? else { return Ok(None) };
+    let shown = serde_json::from_str(&view).map_err(|e| AnalysisError::Invalid(format!("the stored program metrics: {e}")))?;
+    Ok(Some(shown))
 }
 
 /// One row of `GET …/reports/{r}/metrics`: a metric of the program's file,
@@ -47,7 +52,7 @@ pub struct ReportMetricRow {
     pub scalar: bool,
     pub value: Option<f64>,
     pub unit: Option<String>,
-    pub status: &'static str,
+    pub status: String,
     pub event_metric: bool,
 }
 

@@ -186,6 +186,25 @@ mod tests {
     }
 
     #[test]
+    fn what_a_page_shows_is_kept_as_json_and_read_back_whole() {
+        let shown = ProgramMetrics::of(&decode(CAPTURED).unwrap());
+        let back: ProgramMetrics = serde_json::from_str(&serde_json::to_string(&shown).unwrap()).unwrap();
+        assert_eq!(back, shown);
+        // Numbers JSON cannot hold come back as NaN, not as an error.
+        let chart = Shown::Chart(Chart {
+            x_title: None,
+            y_title: None,
+            traces: vec![Trace { kind: TraceKind::Line, name: None, x: Xs::Numbers(vec![f64::INFINITY, 1.0]), y: vec![f64::NAN, 2.0] }],
+        });
+        let Shown::Chart(c) = serde_json::from_str::<Shown>(&serde_json::to_string(&chart).unwrap()).unwrap() else { panic!() };
+        assert!(c.traces[0].y[0].is_nan() && c.traces[0].y[1] == 2.0);
+        assert!(matches!(&c.traces[0].x, Xs::Numbers(v) if v[0].is_nan() && v[1] == 1.0));
+        let scalar = Shown::Scalar { value: f64::INFINITY, unit: None };
+        let back: Shown = serde_json::from_str(&serde_json::to_string(&scalar).unwrap()).unwrap();
+        assert!(matches!(back, Shown::Scalar { value, .. } if value.is_nan()));
+    }
+
+    #[test]
     fn timestamps_at_the_ends_of_the_range_do_not_overflow() {
         let m = changed(|m| {
             for d in &mut m.metrics_data {

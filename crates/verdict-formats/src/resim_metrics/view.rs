@@ -5,20 +5,20 @@
 
 use super::pb::{self, metric_values::MetricValues as V, metrics_data::Data, series::Series as S};
 use super::{plotly, status_name, type_name};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProgramMetrics {
     pub job_id: String,
     /// The file's overall status (ReSim's API names: PASSED, FAIL_WARN, …).
-    pub status: &'static str,
+    pub status: String,
     /// Ordered as the program ordered them (`order`, then as written).
     pub metrics: Vec<ProgramMetric>,
     pub events: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProgramMetric {
     pub id: String,
     pub name: String,
@@ -26,7 +26,7 @@ pub struct ProgramMetric {
     /// The proto type name, e.g. `PLOTLY_METRIC_TYPE`.
     #[serde(rename = "type")]
     pub metric_type: String,
-    pub status: &'static str,
+    pub status: String,
     pub should_display: bool,
     pub blocking: bool,
     pub event_metric: bool,
@@ -34,10 +34,11 @@ pub struct ProgramMetric {
     pub shown: Shown,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Shown {
     Scalar {
+        #[serde(deserialize_with = "lenient::number")]
         value: f64,
         unit: Option<String>,
     },
@@ -58,14 +59,14 @@ pub enum Shown {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Chart {
     pub x_title: Option<String>,
     pub y_title: Option<String>,
     pub traces: Vec<Trace>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TraceKind {
     Line,
@@ -75,25 +76,26 @@ pub enum TraceKind {
     Bar,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trace {
     pub kind: TraceKind,
     pub name: Option<String>,
     pub x: Xs,
+    #[serde(deserialize_with = "lenient::numbers")]
     pub y: Vec<f64>,
 }
 
 /// An x axis: times (ms since the epoch), numbers, or labels.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "values", rename_all = "snake_case")]
 pub enum Xs {
     Times(Vec<i64>),
-    Numbers(Vec<f64>),
+    Numbers(#[serde(deserialize_with = "lenient::numbers")] Vec<f64>),
     Labels(Vec<String>),
 }
 
 /// A batchwise bar chart: per category, a value at each batch's time.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bars {
     pub x_title: Option<String>,
     pub y_title: Option<String>,
@@ -101,12 +103,31 @@ pub struct Bars {
     pub categories: Vec<BarsCategory>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BarsCategory {
     pub name: String,
     pub color: Option<String>,
     /// `(ms since the epoch, value)`, as written.
+    #[serde(deserialize_with = "lenient::points")]
     pub points: Vec<(i64, f64)>,
+}
+
+/// JSON has no NaN or infinity (serde_json writes them as null): a kept view
+/// reads null back as NaN, which the pages skip as they skip NaN.
+mod lenient {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+
+    pub fn numbers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<Option<f64>>::deserialize(d)?.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    }
+
+    pub fn points<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(i64, f64)>, D::Error> {
+        Ok(Vec::<(i64, Option<f64>)>::deserialize(d)?.into_iter().map(|(t, v)| (t, v.unwrap_or(f64::NAN))).collect())
+    }
 }
 
 type DataMap<'a> = HashMap<&'a str, &'a pb::MetricsData>;
@@ -194,7 +215,7 @@ impl ProgramMetrics {
                 name: x.name.clone(),
                 description: x.description.clone(),
                 metric_type: type_name(x.r#type),
-                status: status_name(x.status),
+                status: status_name(x.status).to_owned(),
                 should_display: x.should_display.unwrap_or(true),
                 blocking: x.blocking.unwrap_or(false),
                 event_metric: x.event_metric.unwrap_or(false),
@@ -211,7 +232,7 @@ impl ProgramMetrics {
         });
         ProgramMetrics {
             job_id: m.job_id.as_ref().and_then(|j| j.id.as_ref()).map_or_else(String::new, |u| u.data.clone()),
-            status: status_name(m.metrics_status),
+            status: status_name(m.metrics_status).to_owned(),
             metrics,
             events: m.events.len(),
         }

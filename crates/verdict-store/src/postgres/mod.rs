@@ -47,6 +47,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (23, include_str!("migrations/0023_reports.sql")),
     (24, include_str!("migrations/0024_job_metrics.sql")),
     (25, include_str!("migrations/0025_monitor_by_run.sql")),
+    (26, include_str!("migrations/0026_report_metrics_view.sql")),
 ];
 /// SQL written for both dialects (`?1`, `?2`, ...) as PostgreSQL takes it (`$1`, `$2`, ...).
 pub(crate) fn dollars(sql: &str) -> String {

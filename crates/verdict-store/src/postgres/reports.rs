@@ -80,9 +80,14 @@ impl ReportsStore for PgStore {
         Ok(row.as_ref().map(report_of))
     }
 
-    async fn set_report_metrics(&self, id: i64, metrics: Vec<u8>, status: String, at_ms: i64) -> Result<bool, StoreError> {
+    async fn set_report_metrics(&self, id: i64, metrics: Vec<u8>, view: String, status: String, at_ms: i64) -> Result<bool, StoreError> {
         let sql = dollars(SET_REPORT_METRICS);
-        Ok(self.client().await?.execute(&sql, &[&id, &metrics, &status, &at_ms]).await? == 1)
+        Ok(self.client().await?.execute(&sql, &[&id, &metrics, &view, &status, &at_ms]).await? == 1)
+    }
+
+    async fn report_metrics_view(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let sql = dollars(REPORT_METRICS_VIEW);
+        Ok(self.client().await?.query_opt(&sql, &[&id]).await?.map(|r| r.get(0)))
     }
 
     async fn report_metrics(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {

@@ -80,8 +80,14 @@ impl ReportsStore for SqliteStore {
         .await
     }
 
-    async fn set_report_metrics(&self, id: i64, metrics: Vec<u8>, status: String, at_ms: i64) -> Result<bool, StoreError> {
-        self.writer.write_small(move |c| Ok(c.prepare_cached(SET_REPORT_METRICS)?.execute(params![id, metrics, status, at_ms])? == 1)).await
+    async fn set_report_metrics(&self, id: i64, metrics: Vec<u8>, view: String, status: String, at_ms: i64) -> Result<bool, StoreError> {
+        self.writer
+            .write_small(move |c| Ok(c.prepare_cached(SET_REPORT_METRICS)?.execute(params![id, metrics, view, status, at_ms])? == 1))
+            .await
+    }
+
+    async fn report_metrics_view(&self, id: i64) -> Result<Option<String>, StoreError> {
+        self.read_here(move |c| Ok(c.prepare_cached(REPORT_METRICS_VIEW)?.query_row([id], |r| r.get(0)).optional()?)).await
     }
 
     async fn report_metrics(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
