@@ -116,6 +116,10 @@ const reportTwin = await (await page.request.get(`${base}/api/v1/suites/web/repo
 const shownRuns = Number(await page.locator("[data-json='totals.batches']").textContent());
 check(reportTwin.totals.batches > 0 && shownRuns === reportTwin.totals.batches, `report: ${shownRuns} runs, as its twin says (${reportTwin.totals.batches})`);
 check((await page.locator("h2:has-text('Tests, most failing first') + table tbody tr").count()) > 0, "report: tests, most failing first");
+check(await page.locator("h2:has-text('Resource use per run')").isVisible(), "report: the sampled run's memory and CPU");
+check((await page.locator("h2:has-text('Stored reports') + p + table tbody tr").count()) === 1, "report: the stored report is listed");
+await page.locator("h2:has-text('Resource use per run') + p + svg").screenshot({ path: path.join(shots, "report-resources.png") });
+await page.locator("h2:has-text('Stored reports') + p + table").screenshot({ path: path.join(shots, "report-stored-list.png") });
 await page.locator("svg.chart a[href*='/runs/']").first().click();
 check(/\/s\/web\/runs\/\d+/.test(new URL(page.url()).pathname), `report: a bar opens its run (${page.url()})`);
 

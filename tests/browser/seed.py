@@ -51,6 +51,8 @@ for i in range(60):
         env.update({"job": "e2e", "payload": "4.16.0"})
     reply = post("/v1/uploads", {"format": "json", "run_env": env, "data": data}, web_token)
     run_ids.append(int(reply["run_id"]))
+    if branch == "main":
+        last_main_build = (env["commit_sha"], env["number"])
     if i % 7 == 3:
         # A retried job: test_flaky failed in a second upload to the same run.
         post("/v1/uploads", {"format": "json", "run_env": {"key": f"build-{i}"},
@@ -67,8 +69,9 @@ ctx = {"cpu_count": 4, "cpu_frequency": 2100.5, "cpu_type": "", "cpu_vendor": "V
        "machine_type": "x86_64", "machine_arch": "64bit", "system_info": "Linux - 6.1", "python_info": "3.11.7",
        "h": hashlib.md5(b"machine").hexdigest()}
 post(pm + "/contexts/", ctx, web_token)
-session = {"session_h": hashlib.md5(b"session").hexdigest(), "run_date": "2026-12-01T10:00:00.000000", "scm_ref": "abc",
-           "description": {"pipeline_branch": "main"}}
+# The session of the last main build (its commit and build number): the report page shows that run's resources.
+session = {"session_h": hashlib.md5(b"session").hexdigest(), "run_date": "2026-12-01T10:00:00.000000", "scm_ref": last_main_build[0],
+           "description": {"pipeline_branch": "main", "pipeline_build_no": last_main_build[1]}}
 post(pm + "/sessions/", session, web_token)
 for i in range(40):
     m = {"session_h": session["session_h"], "context_h": ctx["h"], "item_start_time": "2026-12-01T10:%02d:00.000000" % i,

@@ -280,7 +280,22 @@ pub async fn page(State(state): State<AppState>, page: super::SuitePage) -> Resu
         .collect();
     // pytest-monitor's resources per run, where its samples are linked to the runs' jobs.
     let sampled = report.batches.iter().any(|b| b.p50_memory_mb.is_some());
+    // Each run's column says its own figure (not the duration chart's), and marks no failures.
     let resource_chart = |values: Vec<Option<f64>>, unit: &str, desc: &str| {
+        let columns: Vec<svg::Column> = report
+            .batches
+            .iter()
+            .zip(&values)
+            .map(|(b, v)| svg::Column {
+                title: format!(
+                    "run {}: {}",
+                    format::cut(&b.name, NAME_CHARS),
+                    v.map_or_else(|| "no samples".to_owned(), |v| format!("median {v:.1} {unit}"))
+                ),
+                href: Some(link(&format!("{base}/runs/{}", b.run_id), &view, &[])),
+                marked: false,
+            })
+            .collect();
         svg::points_chart(&[], &[svg::Line { class: "p50", values }], &columns, 120, unit, desc)
     };
     let resources = if sampled {
